@@ -1,0 +1,59 @@
+"""Contracts of gradnotes.data: determinism, splits, caching, missing packages."""
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from gradnotes import data
+
+
+@pytest.mark.parametrize("loader", [data.digits, data.breast_cancer, data.wine, data.diabetes])
+def test_tables_are_deterministic_and_disjoint(loader):
+    a, b = loader(seed=3), loader(seed=3)
+    assert torch.equal(a.X_test, b.X_test) and torch.equal(a.y_train, b.y_train)
+    raw = np.concatenate([a.X_train.numpy(), a.X_val.numpy(), a.X_test.numpy()])
+    assert len(np.unique(raw.round(5), axis=0)) >= 0.95 * len(raw)  # parts do not repeat rows (digits has a few duplicates)
+    assert not torch.equal(loader(seed=4).X_test, a.X_test)
+
+
+def test_stratification_keeps_class_balance():
+    sp = data.breast_cancer(seed=0)
+    fr = [y.float().mean().item() for y in (sp.y_train, sp.y_val, sp.y_test)]
+    assert max(fr) - min(fr) < 0.03
+
+
+def test_split_to_device_and_dtype():
+    sp = data.wine().to(dtype=torch.float64)
+    assert sp.X_train.dtype == torch.float64 and sp.y_train.dtype == torch.long
+
+
+def test_loader_batches_cover_train_once():
+    sp = data.wine()
+    seen = torch.cat([y for _, y in sp.loader(batch_size=16, seed=1)])
+    assert len(seen) == len(sp.y_train)
+
+
+def test_mnist1d_disk_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADNOTES_CACHE", str(tmp_path))
+    data._mnist1d_cached.cache_clear()
+    first = data.mnist1d()
+    files = list(tmp_path.glob("mnist1d-*.npz"))
+    assert len(files) == 1
+    data._mnist1d_cached.cache_clear()
+    again = data.mnist1d()  # read back from disk
+    assert torch.equal(first.X_test, again.X_test)
+    data._mnist1d_cached.cache_clear()
+
+
+def test_missing_package_is_named(monkeypatch):
+    monkeypatch.setitem(sys.modules, "networkx", None)  # makes `import networkx` fail
+    with pytest.raises(ImportError, match="needs the package 'networkx'"):
+        data.karate_club()
+
+
+@pytest.mark.cuda
+def test_loaders_put_tensors_on_cuda():
+    sp = data.digits(device="cuda")
+    assert sp.X_train.is_cuda and sp.y_test.is_cuda
+    assert data.karate_club(device="cuda").edge_index.is_cuda

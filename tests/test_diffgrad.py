@@ -1,0 +1,114 @@
+"""DiffGrad: cross-check against pytorch-optimizer, state, devices and bad input."""
+import copy
+from functools import partial
+
+import pytest
+import torch
+
+from gradnotes.diffgrad import DiffGrad
+
+
+def _trajectory(make_opt, steps=100, weight_decay=0.0, dtype=torch.float64, device="cpu"):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(10, 20), torch.nn.Tanh(), torch.nn.Linear(20, 3)).to(device, dtype)
+    X = torch.randn(64, 10, dtype=dtype, device=device)
+    y = torch.randint(0, 3, (64,), device=device)
+    opt = make_opt(net.parameters())
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(X), y).backward()
+        opt.step()
+    return torch.cat([p.detach().flatten().cpu() for p in net.parameters()])
+
+
+@pytest.fixture
+def peer_without_inner_eps(monkeypatch):
+    """pytorch-optimizer's DiffGrad with its extra 1e-15 under the square root removed.
+
+    That library computes sqrt(v + 1e-15) + eps; the paper and the official code compute sqrt(v) + eps.
+    """
+    po = pytest.importorskip("pytorch_optimizer")
+    from pytorch_optimizer.base.optimizer import BaseOptimizer
+    for name in ("apply_ams_bound", "apply_ams_bound_foreach"):
+        original = getattr(BaseOptimizer, name)
+        monkeypatch.setattr(BaseOptimizer, name, staticmethod(partial(original, exp_avg_sq_eps=0.0)))
+    return po.DiffGrad
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
+@pytest.mark.parametrize("foreach", [False, True])
+def test_matches_pytorch_optimizer(peer_without_inner_eps, weight_decay, foreach):
+    ours = _trajectory(lambda p: DiffGrad(p, lr=1e-2, weight_decay=weight_decay, foreach=foreach), weight_decay=weight_decay)
+    peer = _trajectory(lambda p: peer_without_inner_eps(p, lr=1e-2, weight_decay=weight_decay, weight_decouple=False,
+                                                        foreach=foreach))
+    assert (ours - peer).abs().max().item() < 1e-8
+
+
+def test_peer_inner_eps_is_the_only_difference():
+    """With the peer's 1e-15 left in, trajectories differ measurably: the fixture above is needed, and sufficient."""
+    po = pytest.importorskip("pytorch_optimizer")
+    ours = _trajectory(lambda p: DiffGrad(p, lr=1e-2))
+    peer = _trajectory(lambda p: po.DiffGrad(p, lr=1e-2, weight_decouple=False))
+    assert (ours - peer).abs().max().item() > 1e-8
+
+
+def test_paths_agree_float32():
+    a = _trajectory(lambda p: DiffGrad(p, lr=1e-2, foreach=True), dtype=torch.float32)
+    b = _trajectory(lambda p: DiffGrad(p, lr=1e-2, foreach=False), dtype=torch.float32)
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_state_dict_moves_between_paths():
+    torch.manual_seed(0)
+    w = torch.randn(5, requires_grad=True)
+    opt = DiffGrad([w], lr=0.1, foreach=True)
+    for t in range(5):
+        w.grad = torch.sin(w.detach() * (t + 1)); opt.step()
+    w2 = w.detach().clone().requires_grad_(True)
+    opt2 = DiffGrad([w2], lr=0.1, foreach=False)
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))  # state_dict() returns live tensors
+    for t in range(5, 10):
+        for p, o in ((w, opt), (w2, opt2)):
+            p.grad = torch.sin(p.detach() * (t + 1)); o.step()
+    assert torch.allclose(w, w2, atol=1e-6)
+    assert opt2.state[w2]["step"] == 10
+
+
+def test_mixed_dtypes_in_one_group():
+    a = torch.ones(3, dtype=torch.float32, requires_grad=True)
+    b = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    opt = DiffGrad([a, b], lr=0.1)
+    a.grad, b.grad = torch.ones(3), torch.ones(3, dtype=torch.float64)
+    opt.step()
+    assert torch.allclose(a.double(), b, atol=1e-7) and (a < 1).all()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(lr=-1.0), "lr must be >= 0"),
+    (dict(lr=float("inf")), "lr must be finite"),
+    (dict(betas=(1.0, 0.999)), "betas[0] must be < 1"),
+    (dict(betas=(0.9, -0.1)), "betas[1] must be >= 0"),
+    (dict(betas=(0.9,)), "betas must be a pair"),
+    (dict(eps=-1e-8), "eps must be >= 0"),
+    (dict(weight_decay=float("nan")), "weight_decay must be finite"),
+    (dict(lr="0.1"), "lr must be a real number"),
+])
+def test_bad_hyperparameters(kwargs, message):
+    with pytest.raises((ValueError, TypeError)) as info:
+        DiffGrad([torch.zeros(1, requires_grad=True)], **kwargs)
+    assert message in str(info.value)
+
+
+def test_sparse_gradient_is_refused():
+    emb = torch.nn.Embedding(10, 3, sparse=True)
+    emb(torch.tensor([1])).sum().backward()
+    with pytest.raises(TypeError, match="sparse gradients"):
+        DiffGrad(emb.parameters()).step()
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("foreach", [None, False, True])
+def test_cuda_matches_cpu(foreach):
+    cpu = _trajectory(lambda p: DiffGrad(p, lr=1e-2, weight_decay=1e-3, foreach=foreach), steps=50)
+    gpu = _trajectory(lambda p: DiffGrad(p, lr=1e-2, weight_decay=1e-3, foreach=foreach), steps=50, device="cuda")
+    assert torch.allclose(cpu, gpu, atol=1e-10)
