@@ -12,8 +12,8 @@ PYTEST_ARGS ?=
 
 all: test
 
-# torch first: the pinned 2.13.0 is a CPU build on these machines; an unpinned torch
-# would pull a multi-GB CUDA build. A torch already in the venv is kept.
+# torch first, pinned: a range would let pip pick the newest release, which on PyPI is a
+# multi-GB CUDA build. A torch already in the venv (CPU or CUDA, the user's choice) is kept.
 $(STAMP): settings.ini setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -26,11 +26,13 @@ install: $(STAMP)
 export: $(STAMP)
 	$(VENV)/bin/nbdev_export
 
-# Fails when the notebooks are not clean or the package is out of sync with them.
+# Fails when nbdev_clean or nbdev_export change anything: notebooks not clean, or the package
+# out of sync with them. Edits already in the working tree are compared before and after.
 clean-check: $(STAMP)
-	$(VENV)/bin/nbdev_clean
-	$(VENV)/bin/nbdev_export
-	@if [ -n "$$(git status --porcelain -- nbs gradnotes)" ]; then \
+	@before=$$(git status --porcelain -- nbs gradnotes; git diff -- nbs gradnotes | sha1sum); \
+	$(VENV)/bin/nbdev_clean && $(VENV)/bin/nbdev_export || exit 1; \
+	after=$$(git status --porcelain -- nbs gradnotes; git diff -- nbs gradnotes | sha1sum); \
+	if [ "$$before" != "$$after" ]; then \
 		echo "nbdev_clean or nbdev_export changed files; run them and commit:"; \
 		git status --porcelain -- nbs gradnotes; exit 1; fi
 

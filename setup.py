@@ -7,9 +7,8 @@ cfg = ConfigParser(delimiters=["="])
 cfg.read("settings.ini", encoding="utf-8")
 cfg = cfg["DEFAULT"]
 
-licenses = {"apache2": ("Apache Software License 2.0", "OSI Approved :: Apache Software License")}
+licenses = {"apache2": "Apache-2.0"}  # SPDX identifiers
 statuses = ["1 - Planning", "2 - Pre-Alpha", "3 - Alpha", "4 - Beta", "5 - Production/Stable"]
-lic = licenses[cfg["license"]]
 py_versions = ["3.10", "3.11", "3.12", "3.13"]
 min_python = cfg["min_python"]
 
@@ -22,12 +21,11 @@ setuptools.setup(
     author=cfg["author"],
     author_email=cfg["author_email"],
     url=cfg["git_url"],
-    license=lic[0],
+    license=licenses[cfg["license"]],
     keywords=cfg["keywords"].split(),
     classifiers=[
         "Development Status :: " + statuses[int(cfg["status"]) - 1],
         "Intended Audience :: " + cfg["audience"],
-        "License :: " + lic[1],
         "Natural Language :: " + cfg["language"],
     ]
     + ["Programming Language :: Python :: " + v for v in py_versions[py_versions.index(min_python):]],

@@ -17,13 +17,17 @@ def model_1m():
     return torch.nn.Sequential(torch.nn.Linear(1000, 1000), torch.nn.ReLU(), torch.nn.Linear(1000, 10))
 
 
-def time_steps(opt, repeats, warmup=5):
+def time_steps(opt, repeats, device, warmup=5):
+    "Seconds per `opt.step()`; on CUDA the clock stops only once the step's kernels have finished."
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     for _ in range(warmup):
         opt.step()
+    sync()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         opt.step()
+        sync()
         times.append(time.perf_counter() - t)
     return times
 
@@ -46,8 +50,7 @@ def main(repeats=200, rounds=5, device="cpu"):
     samples = {k: [] for k in opts}
     for _ in range(rounds):  # interleave rounds so drifts in machine load hit every optimizer alike
         for k, opt in opts.items():
-            samples[k] += time_steps(opt, repeats // rounds)
-            if device != "cpu": torch.cuda.synchronize()
+            samples[k] += time_steps(opt, repeats // rounds, device)
     med = {k: statistics.median(v) * 1e3 for k, v in samples.items()}
     lines = [f"One optimizer step, {n:,} parameters, device {device}, torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads; median of {repeats} steps.", "",

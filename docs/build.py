@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT/'docs'
 SRC, OUT = DOCS/'_src', DOCS/'_build'/'html'
 
-# Sidebar sections: a notebook's leading digit is its area (see DESIGN.md); anything else is "More".
+# Sidebar sections: a notebook's leading digit is its area (0 foundations, 3 optimizers, ...); anything else is "More".
 AREAS = {'0': 'Foundations', '1': 'Curvature', '2': 'Implicit differentiation and bilevel',
          '3': 'Optimizers', '4': 'Solvers', '5': 'Diffusion and score-based methods',
          '6': 'Self-training, distillation and adaptation', '7': 'Weak supervision and few-shot',

@@ -1,4 +1,8 @@
 """Contracts of gradnotes.core: devices, checks, seeding, numba dispatch, progress."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -49,16 +53,16 @@ def test_use_numba_follows_device_and_env(monkeypatch):
     assert not core.use_numba(torch.zeros(1))
 
 
-def test_njit_kernel_is_cached_from_a_file(tmp_path, monkeypatch):
-    """A kernel defined in a real module is compiled with numba's on-disk cache."""
-    mod = tmp_path / "kern_mod.py"
-    mod.write_text("from gradnotes.core import njit\n@njit\ndef twice(x):\n    return 2 * x\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
-    import importlib
-    kern_mod = importlib.import_module("kern_mod")
-    assert kern_mod.twice(21) == 42
-    assert kern_mod.twice._cache.__class__.__name__ != "NullCache"
+def test_njit_kernel_is_cached_on_disk(tmp_path):
+    """A kernel in a real module is written to numba's on-disk cache, and a second process loads it from there."""
+    (tmp_path / "kern_mod.py").write_text("from gradnotes.core import njit\n@njit\ndef twice(x):\n    return 2 * x\n")
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); import kern_mod; assert kern_mod.twice(21) == 42; "
+              "print(sum(kern_mod.twice.stats.cache_hits.values()))")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    run = lambda: subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True, check=True)
+    assert run().stdout.strip() == "0"                       # first process compiles ...
+    assert list((tmp_path / "cache").rglob("*.nbi"))         # ... and writes the index
+    assert run().stdout.strip() == "1"                       # second process loads from the cache
 
 
 def test_progress_is_quiet_in_tests(monkeypatch):

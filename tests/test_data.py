@@ -9,12 +9,18 @@ from gradnotes import data
 
 
 @pytest.mark.parametrize("loader", [data.digits, data.breast_cancer, data.wine, data.diabetes])
-def test_tables_are_deterministic_and_disjoint(loader):
+def test_tables_are_deterministic(loader):
     a, b = loader(seed=3), loader(seed=3)
     assert torch.equal(a.X_test, b.X_test) and torch.equal(a.y_train, b.y_train)
-    raw = np.concatenate([a.X_train.numpy(), a.X_val.numpy(), a.X_test.numpy()])
-    assert len(np.unique(raw.round(5), axis=0)) >= 0.95 * len(raw)  # parts do not repeat rows (digits has a few duplicates)
     assert not torch.equal(loader(seed=4).X_test, a.X_test)
+
+
+@pytest.mark.parametrize("stratify", [True, False])
+def test_partition_is_disjoint_and_covering(stratify):
+    y = np.repeat(np.arange(4), [50, 30, 15, 5])
+    parts = data._partition(len(y), y if stratify else None, 0.2, 0.3, seed=7)
+    joined = np.concatenate(parts)
+    assert len(joined) == len(y) and set(joined.tolist()) == set(range(len(y)))
 
 
 def test_stratification_keeps_class_balance():

@@ -11,8 +11,8 @@ from gradnotes.diffgrad import DiffGrad
 def _trajectory(make_opt, steps=100, weight_decay=0.0, dtype=torch.float64, device="cpu"):
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(10, 20), torch.nn.Tanh(), torch.nn.Linear(20, 3)).to(device, dtype)
-    X = torch.randn(64, 10, dtype=dtype, device=device)
-    y = torch.randint(0, 3, (64,), device=device)
+    X = torch.randn(64, 10, dtype=dtype).to(device)  # drawn on the CPU: the same data on every device
+    y = torch.randint(0, 3, (64,)).to(device)
     opt = make_opt(net.parameters())
     for _ in range(steps):
         opt.zero_grad()
@@ -41,7 +41,7 @@ def test_matches_pytorch_optimizer(peer_without_inner_eps, weight_decay, foreach
     ours = _trajectory(lambda p: DiffGrad(p, lr=1e-2, weight_decay=weight_decay, foreach=foreach), weight_decay=weight_decay)
     peer = _trajectory(lambda p: peer_without_inner_eps(p, lr=1e-2, weight_decay=weight_decay, weight_decouple=False,
                                                         foreach=foreach))
-    assert (ours - peer).abs().max().item() < 1e-8
+    assert (ours - peer).abs().max().item() < 1e-12
 
 
 def test_peer_inner_eps_is_the_only_difference():
@@ -84,19 +84,38 @@ def test_mixed_dtypes_in_one_group():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(lr=-1.0), "lr must be >= 0"),
-    (dict(lr=float("inf")), "lr must be finite"),
-    (dict(betas=(1.0, 0.999)), "betas[0] must be < 1"),
-    (dict(betas=(0.9, -0.1)), "betas[1] must be >= 0"),
-    (dict(betas=(0.9,)), "betas must be a pair"),
-    (dict(eps=-1e-8), "eps must be >= 0"),
-    (dict(weight_decay=float("nan")), "weight_decay must be finite"),
-    (dict(lr="0.1"), "lr must be a real number"),
+    (dict(lr=-1.0), "lr (DiffGrad) must be >= 0"),
+    (dict(lr=float("inf")), "lr (DiffGrad) must be finite"),
+    (dict(betas=(1.0, 0.999)), "betas (DiffGrad)[0] must be < 1"),
+    (dict(betas=(0.9, -0.1)), "betas (DiffGrad)[1] must be >= 0"),
+    (dict(betas=(0.9,)), "betas (DiffGrad) must be a pair"),
+    (dict(eps=-1e-8), "eps (DiffGrad) must be >= 0"),
+    (dict(weight_decay=float("nan")), "weight_decay (DiffGrad) must be finite"),
+    (dict(lr="0.1"), "lr (DiffGrad) must be a real number"),
+    (dict(foreach=1), "foreach (DiffGrad) must be True, False or None"),
 ])
 def test_bad_hyperparameters(kwargs, message):
     with pytest.raises((ValueError, TypeError)) as info:
         DiffGrad([torch.zeros(1, requires_grad=True)], **kwargs)
     assert message in str(info.value)
+
+
+def test_each_param_group_is_validated():
+    a, b = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+    with pytest.raises(ValueError, match=r"betas \(param_groups\[1\]\)\[1\] must be < 1"):
+        DiffGrad([{"params": [a]}, {"params": [b], "betas": (0.9, 1.5)}])
+    opt = DiffGrad([a])
+    with pytest.raises(ValueError, match=r"eps \(param_groups\[1\]\) must be >= 0"):
+        opt.add_param_group({"params": [b], "eps": -1.0})
+
+
+def test_complex_parameters_are_refused_before_any_state_changes():
+    z = torch.zeros(2, dtype=torch.complex64, requires_grad=True)
+    z.grad = torch.ones(2, dtype=torch.complex64)
+    opt = DiffGrad([z])
+    with pytest.raises(TypeError, match="complex parameters"):
+        opt.step()
+    assert z not in opt.state
 
 
 def test_sparse_gradient_is_refused():

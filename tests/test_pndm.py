@@ -1,0 +1,106 @@
+"""PNDM samplers: equality with diffusers' schedulers, v-prediction, devices and bad input."""
+import pytest
+import torch
+
+from gradnotes.diffusion import GaussianMixture, make_schedule
+from gradnotes.pndm import METHODS, sample, time_grid
+
+MEANS = torch.tensor([[-2.0, 0.0], [2.0, 0.0], [0.0, 2.5]])
+
+
+@pytest.fixture(scope="module")
+def setup():
+    sched = make_schedule("linear")
+    gm = GaussianMixture(MEANS, var=0.3)
+    xT = torch.randn(256, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    return sched, gm, xT
+
+
+def _diffusers_loop(scheduler, model, x, steps, **step_kw):
+    scheduler.set_timesteps(steps)
+    for t in scheduler.timesteps:
+        tt = torch.full((len(x),), float(t), dtype=x.dtype)
+        x = scheduler.step(model(x, tt), int(t), x, **step_kw).prev_sample
+    return x
+
+
+def _schedulers():
+    diffusers = pytest.importorskip("diffusers")
+    common = dict(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
+                  set_alpha_to_one=True, steps_offset=0)
+    return (diffusers.PNDMScheduler(skip_prk_steps=False, **common),
+            diffusers.DDIMScheduler(clip_sample=False, **common))
+
+
+@pytest.mark.parametrize("steps", [10, 20, 50])
+def test_f_pndm_matches_diffusers_pndm_scheduler(setup, steps):
+    sched, gm, xT = setup
+    pndm, _ = _schedulers()
+    model = gm.model(sched)
+    ours = sample(model, xT, sched, steps, "f-pndm")
+    theirs = _diffusers_loop(pndm, model, xT.clone(), steps)
+    assert (ours - theirs).abs().max().item() < 1e-4
+
+
+@pytest.mark.parametrize("steps", [10, 50, 100])
+def test_ddim_matches_diffusers_ddim_scheduler(setup, steps):
+    sched, gm, xT = setup
+    _, ddim = _schedulers()
+    model = gm.model(sched)
+    ours = sample(model, xT, sched, steps, "ddim")
+    theirs = _diffusers_loop(ddim, model, xT.clone(), steps, eta=0.0)
+    assert (ours - theirs).abs().max().item() < 1e-4
+
+
+def test_official_grid():
+    grid = time_grid(1000, 50)
+    assert grid[0] == (980, 960) and grid[-1] == (0, -1) and len(grid) == 50
+    assert len(time_grid(1000, 30)) == 31  # range(0, 1000, 33), as the official code builds it
+
+
+def test_alpha_offset_changes_the_lookup(setup):
+    sched, gm, xT = setup
+    a = sample(gm.model(sched), xT, sched, 20, "ddim")
+    b = sample(gm.model(sched, offset=1), xT, sched, 20, "ddim", alpha_offset=1)
+    assert (a - b).abs().max().item() > 1e-6  # a real, if small, difference
+    with pytest.raises(ValueError, match="reads ᾱ past the schedule's end"):
+        sample(gm.model(sched), xT, sched, 1000, "ddim", alpha_offset=1)
+
+
+def test_float32_model_keeps_dtype(setup):
+    sched, gm, xT = setup
+    model32 = lambda x, t: gm.model(sched)(x.double(), t).float()
+    out = sample(model32, xT.float(), sched, 20, "f-pndm")
+    assert out.dtype == torch.float32
+    assert torch.allclose(out.double(), sample(gm.model(sched), xT, sched, 20, "f-pndm"), atol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs, exc, message", [
+    (dict(num_steps=0), ValueError, "num_steps must be >= 1"),
+    (dict(num_steps=1001), ValueError, "num_steps must be <= 1000"),
+    (dict(num_steps=1, method="s-pndm"), ValueError, "warm-up"),
+    (dict(method="euler"), ValueError, "method must be one of"),
+    (dict(prediction="x0"), ValueError, "prediction must be one of"),
+    (dict(alpha_offset=2), ValueError, "alpha_offset must be one of"),
+])
+def test_bad_arguments(setup, kwargs, exc, message):
+    sched, gm, xT = setup
+    with pytest.raises(exc) as info:
+        sample(gm.model(sched), xT, sched, **{"num_steps": 10, **kwargs})
+    assert message in str(info.value)
+
+
+def test_non_finite_noise_is_refused(setup):
+    sched, gm, xT = setup
+    x = xT.clone(); x[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="x contains NaN"):
+        sample(gm.model(sched), x, sched, 10)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("method", METHODS)
+def test_cuda_matches_cpu(setup, method):
+    sched, gm, xT = setup
+    cpu = sample(gm.model(sched), xT, sched, 20, method)
+    gpu = sample(gm.model(sched), xT.cuda(), sched, 20, method)
+    assert gpu.is_cuda and torch.allclose(gpu.cpu(), cpu, atol=1e-8)

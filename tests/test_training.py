@@ -1,0 +1,53 @@
+"""Contracts of gradnotes.training: determinism, divergence handling, devices."""
+import math
+
+import pytest
+import torch
+
+from gradnotes.data import wine
+from gradnotes.diffgrad import DiffGrad
+from gradnotes.training import MLP, compare_optimizers, fit_classifier
+
+
+def _fit(device=None, lr=1e-2, **kw):
+    return fit_classifier(lambda: MLP([13, 16, 3]), lambda p: DiffGrad(p, lr=lr), wine(), epochs=4, batch_size=32,
+                          device=device, **kw)[1]
+
+
+def test_same_seed_same_run_other_seed_other_run():
+    a, b, c = _fit(seed=1), _fit(seed=1), _fit(seed=2)
+    assert a.train_loss == b.train_loss and a.train_loss != c.train_loss
+
+
+def test_divergence_is_reported_not_raised():
+    # a NaN learning rate turns every parameter into NaN at the first step: a divergence that always happens
+    h = fit_classifier(lambda: MLP([13, 16, 3]), lambda p: torch.optim.SGD(p, lr=float("nan")), wine(), epochs=3)[1]
+    assert h.diverged and math.isnan(h.test_acc)
+
+
+def test_tuning_never_picks_a_diverged_rate():
+    # the factory turns the largest rate into a NaN step, a run that always diverges
+    nan_at_10 = lambda p, lr: torch.optim.SGD(p, lr=float("nan") if lr == 10.0 else lr)
+    cmp = compare_optimizers(lambda: MLP([13, 16, 3]), {"SGD": (nan_at_10, [0.01, 0.1, 10.0])}, wine(), epochs=2, seeds=[0])
+    assert cmp.tuning["SGD"][10.0].diverged
+    assert cmp.best_lr["SGD"] in (0.01, 0.1)
+    row = cmp.summary()[0]
+    assert row["lr_at_grid_edge"] == (cmp.best_lr["SGD"] == 0.01) and row["diverged"] == 0
+
+
+def test_diverged_seeds_are_counted_and_left_out():
+    sgd = {"SGD": (lambda p, lr: torch.optim.SGD(p, lr), [0.1])}
+    cmp = compare_optimizers(lambda: MLP([13, 16, 3]), sgd, wine(), epochs=2, seeds=[0, 1])
+    cmp.runs["SGD"][1].diverged, cmp.runs["SGD"][1].test_acc = True, float("nan")  # as a diverged run reports itself
+    row = cmp.summary()[0]
+    assert row["diverged"] == 1 and row["test_acc"] == cmp.runs["SGD"][0].test_acc
+    assert "1 diverged, left out" in cmp.table()
+
+
+@pytest.mark.cuda
+def test_training_runs_on_cuda():
+    h_gpu = _fit(device="cuda")
+    h_cpu = _fit()
+    assert not h_gpu.diverged
+    # same seed, same data order; float32 kernels differ slightly between devices
+    assert abs(h_gpu.train_loss[-1] - h_cpu.train_loss[-1]) < 1e-3
