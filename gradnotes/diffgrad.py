@@ -24,8 +24,8 @@ def diffgrad_single(params: list[torch.Tensor], grads: list[torch.Tensor], exp_a
     for p, g, m, v, prev, step in zip(params, grads, exp_avgs, exp_avg_sqs, previous_grads, step_sizes):
         # g_t <- g_t + lambda * theta_{t-1}  (coupled L2; p.grad itself is left untouched)
         if weight_decay: g = g.add(p, alpha=weight_decay)
-        # m_t = beta1 m_{t-1} + (1 - beta1) g_t
-        m.mul_(beta1).add_(g, alpha=1 - beta1)
+        # m_t = beta1 m_{t-1} + (1 - beta1) g_t, as m + (1 - beta1)(g - m): one pass instead of two
+        m.lerp_(g, 1 - beta1)
         # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
         # xi_t m_t = sigmoid(|g_{t-1} - g_t|) * m_t, computed in the buffer that held g_{t-1}
@@ -42,9 +42,8 @@ def diffgrad_foreach(params: list[torch.Tensor], grads: list[torch.Tensor], exp_
     "The same step as `diffgrad_single` with multi-tensor kernels; all tensors share one device and dtype."
     # g_t <- g_t + lambda * theta_{t-1}
     if weight_decay: grads = torch._foreach_add(grads, params, alpha=weight_decay)
-    # m_t = beta1 m_{t-1} + (1 - beta1) g_t
-    torch._foreach_mul_(exp_avgs, beta1)
-    torch._foreach_add_(exp_avgs, grads, alpha=1 - beta1)
+    # m_t = beta1 m_{t-1} + (1 - beta1) g_t, as a linear interpolation
+    torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
     # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
     torch._foreach_mul_(exp_avg_sqs, beta2)
     torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
