@@ -1,0 +1,130 @@
+"""SLK few-shot clustering: numba vs torch, a K-means peer check, contracts, bad input and CUDA."""
+import numpy as np
+import pytest
+import torch
+
+from gradnotes.fewshot_clustering import (_wz, bound_update, cl2n, episode_accuracy, knn_graph, laplacianshot, sample_episodes,
+                                          shift_queries, simpleshot, slk, tim)
+
+
+def blobs(B, K=5, shot=1, n_query=15, D=12, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    mu = 0.8 * torch.randn(B, K, D, generator=g, dtype=dtype)
+    ys = torch.arange(K).repeat_interleave(shot).expand(B, -1)
+    yq = torch.arange(K).repeat_interleave(n_query).expand(B, -1)
+    Xs = cl2n(mu.gather(1, ys[..., None].expand(-1, -1, D)) + torch.randn(B, K * shot, D, generator=g, dtype=dtype))
+    Xq = cl2n(mu.gather(1, yq[..., None].expand(-1, -1, D)) + torch.randn(B, K * n_query, D, generator=g, dtype=dtype))
+    return Xs, ys, shift_queries(Xs, Xq), yq
+
+
+@pytest.mark.parametrize("mode", ["kmeans", "ms"])
+@pytest.mark.parametrize("lmd", [0.0, 0.3, 0.7])
+@pytest.mark.parametrize("shot", [1, 5])
+@pytest.mark.parametrize("clamp", [True, False])
+def test_numba_and_torch_agree(mode, lmd, shot, clamp):
+    Xs, ys, Xq, _ = blobs(12, shot=shot, seed=shot)
+    a = slk(Xs, ys, Xq, lmd=lmd, mode=mode, clamp_supports=clamp, engine="numba", trace=True)
+    b = slk(Xs, ys, Xq, lmd=lmd, mode=mode, clamp_supports=clamp, engine="torch", trace=True)
+    assert torch.equal(a.n_outer, b.n_outer) and torch.equal(a.pred, b.pred)
+    assert (a.Z - b.Z).abs().max() < 1e-6
+    assert (a.prototypes - b.prototypes).abs().max() < 1e-6
+    assert torch.equal(torch.isnan(a.trace), torch.isnan(b.trace))
+    ok = ~torch.isnan(a.trace)
+    assert (a.trace[ok] - b.trace[ok]).abs().max() < 1e-6 if ok.any() else True
+
+
+def test_float32_agrees_with_float64():
+    Xs, ys, Xq, _ = blobs(20)
+    a = slk(Xs, ys, Xq, engine="torch")
+    b = slk(Xs.float(), ys, Xq.float(), engine="torch")
+    assert b.Z.dtype == torch.float32 and (a.pred == b.pred).float().mean() > 0.98
+
+
+def test_single_episode_matches_batch_row():
+    Xs, ys, Xq, _ = blobs(4)
+    batch = slk(Xs, ys, Xq)
+    one = slk(Xs[2], ys[2], Xq[2])
+    assert one.pred.shape == (75,) and torch.equal(one.pred, batch.pred[2])
+
+
+def test_kmeans_lambda0_matches_sklearn():
+    KMeans = pytest.importorskip("sklearn.cluster").KMeans
+    Xs, ys, Xq, _ = blobs(8, shot=1, seed=4)
+    ours = slk(Xs, ys, Xq, lmd=0.0, clamp_supports=False)
+    for b in range(8):
+        X = torch.cat([Xs[b], Xq[b]]).numpy()
+        km = KMeans(5, init=Xs[b].numpy(), n_init=1, max_iter=300, tol=0, algorithm="lloyd").fit(X)
+        assert np.array_equal(ours.pred[b].numpy(), km.labels_[5:])
+
+
+def test_each_update_minimizes_the_linearized_bound():
+    # A_i(Z) = sum z log z + z.a - lmd z.(W Z_i) is minimized over the simplex by softmax(-a + lmd W Z_i)
+    g = torch.Generator().manual_seed(0)
+    A = torch.rand(1, 20, 4, dtype=torch.float64, generator=g)
+    nb = knn_graph(torch.randn(1, 20, 3, dtype=torch.float64, generator=g))
+    Zi = torch.softmax(torch.randn(1, 20, 4, dtype=torch.float64, generator=g), -1)
+    M = _wz(Zi, nb)
+    bound = lambda Z: (Z * Z.log() - 0.0 + Z * A - 0.7 * Z * M).sum()
+    Zn = torch.softmax(-A + 0.7 * M, -1)
+    for scale in (1e-3, 1e-1, 1.0):
+        for _ in range(50):
+            other = torch.softmax(Zn.log() + scale * torch.randn(1, 20, 4, dtype=torch.float64, generator=g), -1)
+            assert bound(Zn) <= bound(other) + 1e-12
+
+
+def test_supports_clamped_and_labels_recovered():
+    Xs, ys, Xq, yq = blobs(10, D=8)
+    res = slk(Xs, ys, Xq)
+    assert torch.equal(res.Z[:, :5].argmax(-1), ys)
+    assert (res.pred == yq).double().mean() > 0.5
+
+
+def test_baselines_shapes_and_bound_update_lambda0():
+    Xs, ys, Xq, yq = blobs(3)
+    for p in (simpleshot(Xs, ys, Xq), laplacianshot(Xs, ys, Xq), tim(Xs, ys, Xq, iters=20)):
+        assert p.shape == yq.shape
+    A = torch.rand(2, 7, 3, dtype=torch.float64)
+    Z, _, n = bound_update(A, knn_graph(torch.randn(2, 7, 2, dtype=torch.float64)), 0.0)
+    assert torch.allclose(Z, torch.softmax(-A, -1)) and n.tolist() == [3, 3]
+
+
+def test_hungarian_accuracy():
+    y = torch.arange(5).repeat_interleave(3)[None]
+    assert episode_accuracy((y + 2) % 5, y).item() == 0.0
+    assert episode_accuracy((y + 2) % 5, y, hungarian=True).item() == 1.0
+
+
+def test_bad_input():
+    Xs, ys, Xq, _ = blobs(1)
+    Xs, ys, Xq = Xs[0], ys[0], Xq[0]
+    with pytest.raises(ValueError, match="shot \\+ n_query"):
+        sample_episodes(torch.randn(20, 3), torch.arange(20) % 5, shot=5)
+    with pytest.raises(ValueError, match="support_labels must hold at least two classes"):
+        slk(Xs[:1], torch.tensor([0]), Xq)
+    with pytest.raises(ValueError, match="support_labels must use every class"):
+        slk(Xs[:2], torch.tensor([0, 2]), Xq)
+    bad = Xq.clone(); bad[0, 0] = float("inf")
+    with pytest.raises(ValueError, match="query contains NaN"):
+        slk(Xs, ys, bad)
+    with pytest.raises(ValueError, match="lmd"):
+        slk(Xs, ys, Xq, lmd=float("nan"))
+    with pytest.raises(ValueError, match="knn"):
+        slk(Xs, ys, Xq, knn=1000)
+    with pytest.raises(ValueError, match="engine"):
+        slk(Xs, ys, Xq, engine="jax")
+    with pytest.raises(TypeError, match="support_labels must hold integer"):
+        slk(Xs, ys.float(), Xq)
+    with pytest.raises(ValueError, match="feature size"):
+        slk(Xs, ys, Xq[:, :3])
+
+
+@pytest.mark.cuda
+def test_torch_path_on_cuda_matches_cpu():
+    Xs, ys, Xq, _ = blobs(16, shot=5)
+    for mode in ("kmeans", "ms"):
+        cpu = slk(Xs, ys, Xq, mode=mode, engine="numba")
+        gpu = slk(Xs.cuda(), ys.cuda(), Xq.cuda(), mode=mode)
+        assert gpu.Z.device.type == "cuda"
+        assert torch.equal(gpu.pred.cpu(), cpu.pred) and (gpu.Z.cpu() - cpu.Z).abs().max() < 1e-6
+    with pytest.raises(ValueError, match="engine='numba' needs CPU tensors"):
+        slk(Xs.cuda(), ys.cuda(), Xq.cuda(), engine="numba")
