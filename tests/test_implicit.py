@@ -14,7 +14,7 @@ ridge_F = lambda x, lam, M, y: M.T @ (M @ x - y) + lam * x
 
 
 def ridge_exact(lam, M, y):
-    return torch.linalg.solve(M.T @ M + lam * torch.eye(M.shape[1], dtype=M.dtype), M.T @ y)
+    return torch.linalg.solve(M.T @ M + lam * torch.eye(M.shape[1], dtype=M.dtype, device=M.device), M.T @ y)
 
 
 @pytest.mark.parametrize("solve", [solve_cg(), solve_normal_cg(), solve_gmres(), solve_bicgstab(), solve_dense()])
