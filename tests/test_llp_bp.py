@@ -1,0 +1,160 @@
+"""LLP-BP: BP against exact enumeration, numba vs torch, the estimator contract, bad input and CUDA."""
+import numpy as np
+import pytest
+import torch
+
+from gradnotes.llp_bp import (DLLP, LLPBP, LLPGraph, bag_proportions, belief_propagation, check_bags, exact_marginals,
+                              gibbs_log_weight, knn_similarity, llp_graph, random_bags)
+
+
+def problem(n=16, bag_size=4, k=2, seed=0, lam_bag=0.5, lam_sim=1.0, d=3):
+    g = torch.Generator().manual_seed(seed)
+    y = (torch.rand(n, generator=g) < 0.4).long()
+    X = torch.randn(n, d, generator=g, dtype=torch.float64) + y[:, None]
+    bags = random_bags(n, bag_size, seed=seed)
+    bi, sz = check_bags(bags, n)
+    counts = bag_proportions(y, bags) * sz
+    e, w = knn_similarity(X, k=k)
+    return llp_graph(bi, counts, e, w, lam_bag, lam_sim), (bi, counts, e, w), (X, y, bags)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mrf_equals_gibbs_distribution(seed):
+    G, parts, _ = problem(n=10, seed=seed, lam_bag=2.0, lam_sim=3.0)
+    states = ((torch.arange(2 ** 10)[:, None] >> torch.arange(10)) & 1).double()
+    mrf = states @ G.unary + (states[:, G.edges[:, 0]] * states[:, G.edges[:, 1]]) @ G.pair
+    diff = mrf - gibbs_log_weight(states, *parts, lam_bag=2.0, lam_sim=3.0)
+    assert (diff.max() - diff.min()).item() < 1e-9
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_loopy_bp_close_to_enumeration(seed):
+    G, _, _ = problem(seed=seed)
+    ex, bp = exact_marginals(G), belief_propagation(G, max_iter=1000, tol=1e-10)
+    assert bp.converged
+    assert (ex - bp.marginals).abs().max() < 0.15
+    assert ((ex >= 0.5) == (bp.marginals >= 0.5)).double().mean() >= 0.9
+
+
+@pytest.mark.parametrize("engine", ["numba", "torch"])
+def test_bp_exact_on_a_tree(engine):
+    g = torch.Generator().manual_seed(1)
+    bi = torch.arange(14) // 2
+    chain = torch.stack([torch.arange(1, 13, 2), torch.arange(2, 14, 2)], 1)
+    G = llp_graph(bi, torch.randint(0, 3, (7,), generator=g).double(), chain, torch.rand(6, generator=g, dtype=torch.float64), 1.5, 2.0)
+    r = belief_propagation(G, max_iter=500, tol=1e-13, engine=engine)
+    assert r.converged and (r.marginals - exact_marginals(G)).abs().max() < 1e-10
+
+
+def test_no_edges_gives_unary_marginals():
+    G = LLPGraph(torch.tensor([-1.0, 0.0, 2.0], dtype=torch.float64), torch.zeros(0, 2, dtype=torch.long), torch.zeros(0, dtype=torch.float64))
+    for engine in ("numba", "torch"):
+        r = belief_propagation(G, engine=engine)
+        assert torch.allclose(r.marginals, torch.sigmoid(G.unary)) and r.converged
+
+
+@pytest.mark.parametrize("bag_size", [4, 16, 64])
+def test_numba_and_torch_agree(bag_size):
+    G, _, _ = problem(n=400, bag_size=bag_size, k=5, seed=bag_size, lam_bag=0.1, lam_sim=10.0, d=6)
+    a, b = belief_propagation(G, engine="numba"), belief_propagation(G, engine="torch")
+    assert a.n_iter == b.n_iter and a.converged == b.converged
+    assert (a.marginals - b.marginals).abs().max() < 1e-6
+    G10, _, _ = problem(n=400, bag_size=bag_size, k=5, seed=bag_size, lam_bag=10.0, lam_sim=10.0, d=6)
+    for it in (1, 5, 20):
+        a, b = belief_propagation(G10, max_iter=it, tol=0, engine="numba"), belief_propagation(G10, max_iter=it, tol=0, engine="torch")
+        assert (a.logits - b.logits).abs().max() < 1e-6
+
+
+def test_knn_similarity_matches_bruteforce():
+    X = torch.randn(50, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    e, w = knn_similarity(X, k=3, chunk=7)
+    Xn = X / X.norm(dim=1, keepdim=True)
+    D = 1 - Xn @ Xn.T
+    D.fill_diagonal_(float("inf"))
+    nb = D.topk(3, largest=False).indices
+    want = {(min(i, j), max(i, j)) for i in range(50) for j in nb[i].tolist()}
+    assert {tuple(t) for t in e.tolist()} == want
+    assert torch.allclose(w, torch.exp(-(X[e[:, 0]] - X[e[:, 1]]).norm(dim=1)))
+
+
+def test_bag_cliques_and_filter():
+    bi = torch.tensor([0, 0, 0, 1, 1])
+    knn_e, knn_w = torch.tensor([[0, 3], [2, 4]]), torch.tensor([1.0, 1.0])
+    cliques = {(0, 1), (0, 2), (1, 2), (3, 4)}
+    kept = llp_graph(bi, torch.tensor([0.0, 2.0]), knn_e, knn_w, 1.0, 1.0, max_bag_count=1)
+    assert {tuple(t) for t in kept.edges.tolist()} == cliques | {(0, 3), (2, 4)}
+    dropped = llp_graph(bi, torch.tensor([2.0, 0.0]), knn_e, knn_w, 1.0, 1.0, max_bag_count=1)
+    assert {tuple(t) for t in dropped.edges.tolist()} == cliques
+    assert torch.allclose(dropped.pair, torch.full((4,), -2.0, dtype=torch.float64))
+
+
+def _blobs(n=300, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = (torch.rand(n, generator=g) < 0.4).long()
+    X = torch.randn(n, 5, generator=g) + 2.0 * y[:, None]
+    return X, y
+
+
+def _auc(y, s):
+    y, s = np.asarray(y), np.asarray(s)
+    return (s[y == 1][:, None] > s[y == 0][None]).mean()
+
+
+def test_estimators_learn_and_follow_sklearn_contract():
+    X, y = _blobs()
+    bags = random_bags(300, 8)
+    p = bag_proportions(y, bags)
+    for est in (LLPBP(lam_bag=1.0, lam_sim=1.0, epochs=8), DLLP(epochs=8)):
+        est.fit(X.numpy(), bags, p.numpy())
+        proba = est.predict_proba(X)
+        assert proba.shape == (300, 2) and np.allclose(proba.sum(1), 1)
+        assert _auc(y, proba[:, 1]) > 0.9
+        assert set(est.predict(X)) <= {0, 1}
+        assert "epochs" in est.get_params()
+    assert len(LLPBP(rounds=1, epochs=2).fit(X, bags, p).models_) == 1
+
+
+def test_aggregate_loss_option_runs():
+    X, y = _blobs(seed=2)
+    bags = random_bags(300, 8)
+    est = LLPBP(lam_bag=1.0, lam_sim=1.0, epochs=4, agg_weight=0.1).fit(X, bags, bag_proportions(y, bags))
+    assert np.isfinite(est.predict_proba(X)).all()
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda X, b, p: (X, b, p + 1), "proportions must lie in"),
+    (lambda X, b, p: (X, b, p - 2), "proportions must lie in"),
+    (lambda X, b, p: (X, [b[0], *b], torch.cat([p[:1], p])), "bags overlap"),
+    (lambda X, b, p: (X, b[1:], p[1:]), "do not cover"),
+    (lambda X, b, p: (X, [[], *b], torch.cat([p[:1], p])), r"bags\[0\] is empty"),
+    (lambda X, b, p: (X, b, torch.ones_like(p)), "fewer than two classes"),
+    (lambda X, b, p: (X.clone().fill_(float("inf")), b, p), "X contains NaN"),
+    (lambda X, b, p: (X, b, p[:-1]), "one value per bag"),
+    (lambda X, b, p: (X, [torch.tensor([0, 999])] + list(b[1:]), p), "outside"),
+])
+def test_bad_input(mutate, match):
+    X, y = _blobs(80)
+    bags = random_bags(80, 8)
+    Xm, bm, pm = mutate(X, bags, bag_proportions(y, bags))
+    with pytest.raises(ValueError, match=match):
+        LLPBP(epochs=1).fit(Xm, bm, pm)
+
+
+def test_bad_hyperparameters():
+    G, _, _ = problem(n=8)
+    with pytest.raises(ValueError, match="damping"): belief_propagation(G, damping=1.0)
+    with pytest.raises(ValueError, match="engine"): belief_propagation(G, engine="jax")
+    with pytest.raises(ValueError, match="tol"): belief_propagation(G, tol=-1)
+    with pytest.raises(ValueError, match="lam_bag"): llp_graph(torch.zeros(3, dtype=torch.long), torch.ones(1), lam_bag=-1.0)
+    with pytest.raises(TypeError, match="bags"): check_bags(torch.arange(4), 4)
+    with pytest.raises(RuntimeError, match="not fitted"): LLPBP().predict_proba(np.zeros((2, 3)))
+
+
+@pytest.mark.cuda
+def test_torch_path_on_cuda_matches_cpu():
+    G, _, _ = problem(n=400, bag_size=16, k=5, seed=3, lam_bag=0.1, lam_sim=10.0, d=6)
+    cpu = belief_propagation(G, engine="numba")
+    Gc = LLPGraph(G.unary.cuda(), G.edges.cuda(), G.pair.cuda())
+    gpu = belief_propagation(Gc, engine="auto")
+    assert gpu.marginals.device.type == "cuda"
+    assert (gpu.marginals.cpu() - cpu.marginals).abs().max() < 1e-6
