@@ -143,11 +143,12 @@ def test_softmax_optimum_matches_sklearn():
     linear_model = pytest.importorskip("sklearn.linear_model")
     datasets = pytest.importorskip("sklearn.datasets")
     X, y = datasets.load_digits(return_X_y=True)
-    X, y = X[:400] / 16.0, y[:400]
+    keep = y < 5  # five classes keep the 325 x 325 Hessian cheap
+    X, y = X[keep][:300] / 16.0, y[keep][:300]
     X = np.hstack([X, np.ones((len(X), 1))])
     C = 0.5
     sk = linear_model.LogisticRegression(C=C, fit_intercept=False, tol=1e-12, max_iter=20000).fit(X, y)
-    obj = SoftmaxRegression(torch.as_tensor(X), torch.as_tensor(y), 10, reg=1.0 / (C * len(X)))
+    obj = SoftmaxRegression(torch.as_tensor(X), torch.as_tensor(y), 5, reg=1.0 / (C * len(X)))
     w_sk = torch.as_tensor(sk.coef_).reshape(-1)
     res = gns_minimize(obj, torch.zeros(obj.n, dtype=F64), hess="exact", grad_tol=1e-9, max_iter=100)
     assert res.converged, res.status
@@ -159,7 +160,7 @@ def test_softmax_optimum_matches_sklearn():
 def test_softmax_weighted_gauss_newton_reaches_the_same_optimum():
     g = _gen(10)
     X, y = torch.randn(120, 4, generator=g, dtype=F64), torch.randint(0, 3, (120,), generator=g)
-    obj = SoftmaxRegression(X, y, 3, reg=0.1)
+    obj = SoftmaxRegression(X, y, 3, reg=0.5)
     exact = gns_minimize(obj, torch.zeros(12, dtype=F64), hess="exact", grad_tol=1e-9)
     # below ||g|| ~ 1e-8 the decrease the test asks for falls under the rounding of f, so ask for 1e-7
     approx = gns_minimize(obj, torch.zeros(12, dtype=F64), hess="approx", grad_tol=1e-7, max_iter=500)
