@@ -55,10 +55,18 @@ def test_trace_bound_for_batch_size_one(seed):
     assert stability_threshold(G, batch_size=None).eta_star == pytest.approx(2 / sh.lambda_max, rel=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_power_iteration_and_lanczos_agree(seed):
+    G = rand_G(9 + seed, 6, seed=seed + 50)
+    a, b = stability_threshold(G, method="lanczos"), stability_threshold(G, method="power", tol=1e-12)
+    assert a.converged and b.converged
+    assert a.eta_star == pytest.approx(b.eta_star, rel=1e-9)
+
+
 def test_orthogonal_gradients_threshold_is_min_per_example():
     "With orthogonal per-example gradients each example is a separate 1-D problem: eta* = 2 / max ||g_i||^2."
-    G = torch.diag(torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64))
-    assert stability_threshold(G).eta_star == pytest.approx(2 / 4.0, rel=1e-9)
+    G = torch.diag(torch.tensor([1.0, 2.0, 0.5, 1.99], dtype=torch.float64))  # clustered top eigenvalues
+    assert stability_threshold(G).eta_star == pytest.approx(2 / 4.0, rel=1e-12)
 
 
 def test_parallel_gradients_closed_form():
@@ -158,6 +166,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="G contains NaN"): stability_threshold(torch.full((3, 2), float("nan")))
     with pytest.raises(ValueError, match="G is zero"): stability_threshold(torch.zeros(3, 2))
     with pytest.raises(ValueError, match="batch_size must be >= 1"): stability_threshold(torch.ones(3, 2), batch_size=0)
+    with pytest.raises(ValueError, match="method must be one of"): stability_threshold(torch.ones(3, 2), method="qr")
     with pytest.raises(ValueError, match="width must be >= 1"): TwoLayerReLU(3, 0)
     with pytest.raises(ValueError, match="scale must be > 0"): TwoLayerReLU(3, 4, scale=0)
     with pytest.raises(ValueError, match="k must be <= 10"): sparse_regression(d=10, k=11)
