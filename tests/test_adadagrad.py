@@ -294,3 +294,18 @@ def test_distributed_equals_single_process():
                          theta=0.5, nu=0.5, max_samples=150, max_micro_batch_size=4, seed=5)
     assert got["batch_sizes"] == run.batch_sizes and len(set(run.batch_sizes)) > 1
     for p, q in zip(got["params"], net2.parameters()): torch.testing.assert_close(p, q.detach(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.cuda
+def test_cuda_matches_cpu():
+    out = {}
+    for device in ("cpu", "cuda"):
+        net, (X, y) = small_net().to(device), small_data(60)
+        X, y = X.to(device), y.to(device)
+        st = grad_stats(net, F.cross_entropy, X, y, chunk_size=16)
+        run = train_adaptive(net, AdaGradNorm(net.parameters(), lr=0.1), X, y, batch_size=2, test="ip+orth",
+                             theta=0.5, nu=0.5, max_samples=240, max_micro_batch_size=8)
+        out[device] = (st.variances().cpu(), run.batch_sizes, [p.detach().cpu() for p in net.parameters()])
+    torch.testing.assert_close(out["cuda"][0], out["cpu"][0], rtol=1e-9, atol=0)
+    assert out["cuda"][1] == out["cpu"][1]
+    for p, q in zip(out["cuda"][2], out["cpu"][2]): torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-12)
