@@ -95,6 +95,7 @@ def test_logistic_closed_form_float32():
     torch.testing.assert_close(st.variances(), want, rtol=1e-5, atol=0)
 
 
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")
 def test_backpack_peer():
     backpack = pytest.importorskip("backpack")
     from backpack.extensions import BatchGrad
