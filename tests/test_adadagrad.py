@@ -19,12 +19,7 @@ from gradnotes.adadagrad import (AdaGradNorm, GradStats, TESTS, grad_stats, next
 from gradnotes.autodiff import per_sample_grads
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_net(seed=0, dtype=torch.float64):

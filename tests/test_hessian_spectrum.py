@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from gradnotes.hessian_spectrum import blobs, gaussian_mlp, interpolate, spectra, spectrum_summary, train
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_blobs_standardized_halves():
