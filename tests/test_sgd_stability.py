@@ -7,6 +7,8 @@ from gradnotes.sgd_stability import (DiagonalLinearNet, TwoLayerReLU, gauss_newt
                                      sample_indices, second_moment_matrix, sparse_regression, square_loss, stability_threshold,
                                      teacher_regression, train_sgd)
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def rand_G(n, D, seed, spread=3.0):
     g = torch.Generator().manual_seed(seed)
