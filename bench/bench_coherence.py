@@ -5,6 +5,8 @@ engines in the same process, interleaved round by round, and gives medians and t
 Part 2 times one full gradient estimate on a digits-sized MLP (64-128-128-10) and mini-batch of 64: the plain
 backward pass (SGD), RM3 (one backward plus a median), M3 (three backward passes) and the winsorized gradient
 (per-example gradients by torch.func.vmap plus the winsorized mean), each as a multiple of the plain step.
+On a shared machine, `--threads 1 --clock cpu` measures process CPU time with single-threaded torch and numba,
+which load from other processes disturbs far less than wall-clock time.
 """
 import argparse
 import statistics
@@ -17,11 +19,7 @@ from gradnotes.coherence import M3Gradient, MeanGradient, RM3Gradient, Winsorize
 from gradnotes.training import MLP
 
 
-def _median_time(fn, rounds):
-    ts = []
-    for _ in range(rounds):
-        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+CLOCK = time.perf_counter
 
 
 def order_statistics(rounds=7, sizes=((64, 26_000, 2), (64, 85_000, 2), (64, 85_000, 6), (256, 85_000, 12))):
@@ -32,7 +30,7 @@ def order_statistics(rounds=7, sizes=((64, 26_000, 2), (64, 85_000, 2), (64, 85_
         times = {"numba": [], "torch": []}
         for _ in range(rounds):  # interleaved so that load drifts hit both paths alike
             for eng in times:
-                t = time.perf_counter(); winsorized_mean(G, c, engine=eng); times[eng].append(time.perf_counter() - t)
+                t = CLOCK(); winsorized_mean(G, c, engine=eng); times[eng].append(CLOCK() - t)
         med = {k: 1e3 * statistics.median(v) for k, v in times.items()}
         lines.append(f"| {m} | {D} | {c} | {med['numba']:.1f} | {med['torch']:.1f} | {med['torch'] / med['numba']:.1f}x |")
     return "\n".join(lines)
@@ -49,7 +47,7 @@ def steps(rounds=30, batch=64, hidden=(128, 128)):
     times = {k: [] for k in est}
     for _ in range(rounds):
         for k, e in est.items():
-            t = time.perf_counter(); e.backward(X, y); times[k].append(time.perf_counter() - t)
+            t = CLOCK(); e.backward(X, y); times[k].append(CLOCK() - t)
     med = {k: 1e3 * statistics.median(v) for k, v in times.items()}
     base = med["SGD (plain backward)"]
     lines = [f"| estimate (MLP 64-{'-'.join(map(str, hidden))}-10, batch {batch}) | ms per step | x plain step |", "|---|---|---|"]
@@ -58,15 +56,21 @@ def steps(rounds=30, batch=64, hidden=(128, 128)):
 
 
 def main(rounds=7):
-    head = (f"torch {torch.__version__}, {torch.get_num_threads()} torch threads; float32; medians of {rounds} interleaved rounds "
-            "(step table: 30 rounds).")
+    import numba
+    clock = "process CPU time" if CLOCK is time.process_time else "wall-clock time"
+    head = (f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, {numba.get_num_threads()} numba threads; float32; {clock}; "
+            f"medians of {rounds} interleaved rounds (step table: 30 rounds).")
     return "\n".join([head, "", order_statistics(rounds), "", steps()])
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--threads", type=int, default=0, help="torch and numba threads (0: their defaults)")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="wall-clock or process CPU time")
     a = ap.parse_args()
-    if a.threads: torch.set_num_threads(a.threads)
+    if a.threads:
+        import numba
+        torch.set_num_threads(a.threads); numba.set_num_threads(a.threads)
+    if a.clock == "cpu": CLOCK = time.process_time
     print(main(a.rounds))
