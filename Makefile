@@ -18,7 +18,10 @@ $(STAMP): settings.ini setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev]"
+	@# Peer libraries used by the cross-checks (backpack, pyhessian, ...) may ask for a newer torch:
+	@# the torch already installed is held fixed while they resolve.
+	$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
+	$(PY) -m pip install --quiet -e ".[dev]" -c $(VENV)/torch-constraint.txt
 	@touch $@
 
 install: $(STAMP)

@@ -31,3 +31,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_cuda)
         if "slow" in item.keywords and "slow" not in flags:
             item.add_marker(skip_slow)
+
+
+@pytest.fixture
+def one_thread():
+    "Run a test with one torch thread (tiny tensors: a second thread only adds overhead), then restore."
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

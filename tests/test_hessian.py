@@ -11,7 +11,7 @@ from torch import nn
 
 from gradnotes.hessian import GaussNewtonOperator, HessianOperator, SymmetricOperator, TraceEstimate
 
-torch.set_num_threads(1)  # tiny problems: threads only add contention
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _problem(n=60, d=4, h=10, c=3, seed=0, dtype=torch.float64):

@@ -1,0 +1,75 @@
+"""The cost of a batch-size test next to a plain training step.
+
+For a digits MLP (64-128-10) and an MNIST-1D CNN, and several batch sizes: the median time of one plain step
+(forward, backward, AdaGrad update), of the norm/augmented test on the same batch (per-sample gradients by
+vmap, accumulated as sums in chunks), of the same statistics from all per-sample gradients held at once, and,
+when installed, of backpack-for-pytorch's BatchGrad (one extended backward) followed by the variance.
+"""
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from gradnotes.adadagrad import grad_stats, required_batch_size
+from gradnotes.autodiff import per_sample_grads
+from gradnotes.data import digits, mnist1d
+from gradnotes.training import MLP, ConvNet1d
+
+
+def median_ms(fn, repeats):
+    fn()  # warm-up
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
+    return statistics.median(ts) * 1e3
+
+
+def main(repeats=7):
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    tasks = {"digits MLP 64-128-10": (lambda: MLP([64, 128, 10]), digits(0)),
+             "MNIST-1D CNN (16 channels)": (lambda: ConvNet1d(40, 10, channels=16), mnist1d(0))}
+    try:
+        import backpack
+        from backpack.extensions import BatchGrad
+    except ImportError:
+        backpack = None
+    lines = [f"torch {torch.__version__}, 1 thread, CPU; median of {repeats} repeats (ms).", "",
+             "| model | batch | plain step | norm test (chunked sums) | augmented test (chunked sums) | test / step "
+             "| dense per-sample variance | backpack BatchGrad variance |", "|---|---|---|---|---|---|---|---|"]
+    for name, (make, sp) in tasks.items():
+        model = make()
+        opt = torch.optim.Adagrad(model.parameters(), lr=1e-3)
+        for b in (32, 256, 1024):
+            X, y = sp.X_train[:b], sp.y_train[:b]
+            def step():
+                opt.zero_grad(); F.cross_entropy(model(X), y).backward(); opt.step()
+            def test(kind):
+                opt.zero_grad(); F.cross_entropy(model(X), y).backward()
+                st = grad_stats(model, F.cross_entropy, X, y, ref=[p.grad for p in model.parameters()])
+                return required_batch_size(st, kind)
+            def dense():
+                G = per_sample_grads(model, F.cross_entropy, X, y, chunk_size=b)
+                return G.var(0).sum()
+            t_step = median_ms(step, repeats)
+            t_norm = median_ms(lambda: test("norm"), repeats)
+            t_aug = median_ms(lambda: test("ip+orth"), repeats)
+            t_dense = median_ms(dense, repeats)
+            t_bp = "n/a"
+            if backpack is not None:
+                ext = backpack.extend(make()); ext.load_state_dict(model.state_dict())
+                lossf = backpack.extend(torch.nn.CrossEntropyLoss())
+                def bp():
+                    ext.zero_grad()
+                    with backpack.backpack(BatchGrad()):
+                        lossf(ext(X), y).backward()
+                    return sum((p.grad_batch * b).reshape(b, -1).var(0).sum() for p in ext.parameters())
+                t_bp = f"{median_ms(bp, repeats):.2f}"
+            lines.append(f"| {name} | {b} | {t_step:.2f} | {t_norm:.2f} | {t_aug:.2f} | {t_norm / t_step:.1f}x "
+                         f"| {t_dense:.2f} | {t_bp} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(main())
