@@ -13,6 +13,8 @@ from gradnotes.hessian_alignment import (METHODS, Environments, colored_digits, 
                                          hutchinson_penalty, invariance_loss, irm_penalty, loss_gradient, penalty_weight_at,
                                          per_sample_head_grads, rademacher, rex_penalty)
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small autograd calls: a second thread only adds overhead
+
 DT = torch.float64
 
 
