@@ -408,7 +408,7 @@ def summary_table(runs: Sequence[AlignmentRun], # From `alignment_benchmark`
         cells = []
         for e in envs:
             a = 100 * np.array([r.accuracy[e] for r in rs])
-            cells.append(f"{a.mean():.1f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.1f}")
+            cells.append(f"{a.mean():.1f} ± {a.std(ddof=1):.1f}" if len(a) > 1 else f"{a.mean():.1f}")
         h = np.array([r.hessian_fro[-1] for r in rs if r.hessian_fro])
         cells.append(f"{h.mean():.2e}" if len(h) else "–")
         lines.append(f"| {m} | {len(rs)} | " + " | ".join(cells) + " |")
