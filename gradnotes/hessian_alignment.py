@@ -13,9 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad, vmap
 
-from .autodiff import flatten
+from .autodiff import flatten, per_sample_grads
 from .core import check_choice, check_int, check_number, check_tensor, check_type, progress, seed_everything
 from .data import digits
 from .hessian import HessianOperator
@@ -183,10 +182,8 @@ def per_sample_head_grads(head: nn.Module, # The classifier head
     "(n, D) gradients of each example's loss w.r.t. the head's parameters, differentiable w.r.t. head and features."
     check_tensor("features", features, floating=True)
     if len(features) != len(targets): raise ValueError(f"features and targets must hold the same number of examples, got {len(features)} and {len(targets)}")
-    p = dict(head.named_parameters())
-    one = lambda q, x, t: loss_fn(functional_call(head, q, (x.unsqueeze(0),)), t.unsqueeze(0))
-    gs = vmap(grad(one), in_dims=(None, 0, 0))(p, features, targets)
-    return torch.cat([v.reshape(len(features), -1) for v in gs.values()], dim=1)
+    # the shared per-example gradient routine, kept on the graph so the penalty trains
+    return per_sample_grads(head, loss_fn, features, targets, chunk_size=len(features), create_graph=True)
 
 def fishr_penalty(head: nn.Module, # The classifier head
                   env_features: Sequence[torch.Tensor], # Head inputs of each environment
