@@ -11,6 +11,7 @@ import time
 
 import torch
 
+from gradnotes.core import torch_threads
 from gradnotes.data import sample_image
 from gradnotes.maid import hoag, maid, tv_denoising
 
@@ -22,10 +23,8 @@ def images(size, seed=0):
 
 
 def main(repeats=5, budget=4000, threads=1):
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)   # small tensors: more threads only add overhead (and contention on a shared machine)
-    try: return _run(repeats, budget)
-    finally: torch.set_num_threads(before)
+    with torch_threads(threads):   # small tensors: more threads only add overhead (and contention on a shared machine)
+        return _run(repeats, budget)
 
 
 def _run(repeats, budget):

@@ -5,6 +5,7 @@
 # %% ../nbs/00_core.ipynb #0faf392f
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
@@ -19,7 +20,8 @@ import torch
 
 # %% auto #0
 __all__ = ['infer_device', 'default_device', 'infer_dtype', 'to_tensor', 'check_type', 'check_number', 'check_int', 'check_betas',
-           'check_choice', 'check_tensor', 'seed_everything', 'require', 'njit', 'use_numba', 'quiet', 'progress']
+           'check_choice', 'check_tensor', 'seed_everything', 'require', 'njit', 'use_numba', 'torch_threads', 'quiet',
+           'progress']
 
 # %% ../nbs/00_core.ipynb #6b0c3963
 def _tensors_in(obj) -> Iterable[torch.Tensor]:
@@ -183,6 +185,16 @@ def use_numba(*tensors) -> bool:
     "True when every tensor in `tensors` is on the CPU and numba is not disabled by `GRADNOTES_DISABLE_NUMBA`."
     if os.environ.get("GRADNOTES_DISABLE_NUMBA", "0") not in ("", "0"): return False
     return all(t.device.type == "cpu" for o in tensors for t in _tensors_in(o))
+
+# %% ../nbs/00_core.ipynb #thr0343c
+@contextlib.contextmanager
+def torch_threads(n: int): # Number of intra-op threads inside the block
+    "Run the block with `n` torch threads, then restore the previous count."
+    n = check_int("n", n, low=1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try: yield
+    finally: torch.set_num_threads(before)
 
 # %% ../nbs/00_core.ipynb #05daa4ff
 def quiet() -> bool:

@@ -36,8 +36,6 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def one_thread():
     "Run a test with one torch thread (tiny tensors: a second thread only adds overhead), then restore."
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    from gradnotes.core import torch_threads
+    with torch_threads(1):
+        yield
