@@ -35,6 +35,9 @@ _re_opt = re.compile(r'^\s*#\|\s*(.*?)\s*$')                    # one `#| ...` l
 _re_heading = re.compile(r'^(#{1,6})\s+(.*?)\s*#*\s*$')          # a markdown ATX heading
 _re_slug_drop = re.compile(r'[^\w\- ]')                          # what a MyST heading slug drops
 _re_source = re.compile(r'\[source\]\((\S+?)\)\{[^}\n]*\}')      # show_doc's link to the code
+_re_nested = re.compile(r'\[\[(`[^`\n]+`)\]\([^)\s]*\)\]\(([^)\s]*)\)')  # [[`x`](nbdev's)](author's)
+_re_code_link = re.compile(r'\[(`[^`\n]+`)\]\([^)\s]*\)')             # [`x`](url)
+_re_fenced = re.compile(r'^(```|~~~)(?!\{)[^\n]*\n.*?^\1\s*$', re.M | re.S)  # fenced code, no directive
 
 
 def cell_options(source):
@@ -157,6 +160,14 @@ def link_fixer(base, pages, anchors):
     return lambda text: re_link.sub(fix, text)
 
 
+def tidy_links(md):
+    """Undo nbdev's linking where it harms: a backticked name the author already linked gets a
+    second link inside the first (`[[`x`](...)](page)`: keep the author's), and inside fenced code
+    (show_doc's signature blocks) a link is shown as raw markdown (keep the backticked name)."""
+    md = _re_nested.sub(r'[\1](\2)', md)
+    return _re_fenced.sub(lambda m: _re_code_link.sub(r'\1', m.group(0)), md)
+
+
 def toctree_cells(names):
     "Hidden toctrees (one per area, in filename order) so every notebook is in the sidebar."
     groups = {}
@@ -186,7 +197,7 @@ def make_sources(force=False):
     keep = set()
     for stem, nb in adapted.items():
         for c in nb.cells:
-            if c.cell_type == 'markdown': c.source = fix(c.source)
+            if c.cell_type == 'markdown': c.source = tidy_links(fix(c.source))
         if stem == 'index': nb.cells += toctree_cells([s for s in adapted if s != 'index'])
         nbformat.validate(nb)
         nbformat.write(nb, SRC/f'{stem}.ipynb')
