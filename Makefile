@@ -1,5 +1,7 @@
 # gradnotes: `make docs` builds the site, `make test` runs every notebook and test.
 # Each target sets itself up from nothing: it creates .venv when absent and installs into it.
+# `make docs-check` builds the site and renders every page in headless Chromium (docs/check.py);
+# `make test` runs it too when Chromium is installed. `make lab` opens the notebooks in JupyterLab.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -8,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.gradnotes-installed
 PYTEST_ARGS ?=
 
-.PHONY: all docs test bench install export clean-check clean
+.PHONY: all docs test bench install export clean-check clean docs-check browser-check lab board
 
 all: test
 
@@ -41,9 +43,36 @@ clean-check: $(STAMP)
 
 test: clean-check
 	MPLBACKEND=Agg $(PY) -m pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory browser-check
 
-docs: export
+# The site is rebuilt only when a notebook, the docs' code or settings changed since the last
+# build (so `make test` then `make docs`, as CI runs them, builds it once).
+DOCS_STAMP := docs/_build/html/.gradnotes-built
+DOCS_INPUTS := $(wildcard nbs/*.ipynb nbs/*.png nbs/*.svg docs/*.py docs/*.tsv docs/_static/*) settings.ini
+
+docs: $(DOCS_STAMP)
+	@echo "docs: $(CURDIR)/docs/_build/html/index.html"
+
+$(DOCS_STAMP): $(DOCS_INPUTS) | export
 	$(PY) docs/build.py
+	@touch $@
+
+docs-check: docs
+	$(PY) docs/check.py
+
+# docs-check when Chromium is installed; otherwise one line saying it was skipped.
+browser-check: $(STAMP)
+	@if $(PY) docs/check.py --find-browser >/dev/null; then $(MAKE) --no-print-directory docs-check; \
+	else echo "docs-check: skipped: Chromium is not installed (apt-get install -y chromium)"; fi
+
+# Regenerate the verdict board (README and nbs/index.ipynb) from the method notebooks.
+board: $(STAMP)
+	$(PY) docs/board.py
+
+# JupyterLab on nbs/, with this venv registered as the notebooks' kernel ("python3" inside it).
+lab: $(STAMP)
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name python3
+	cd nbs && ../$(VENV)/bin/jupyter lab
 
 bench: export
 	$(PY) bench/run.py

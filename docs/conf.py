@@ -3,7 +3,7 @@
 docs/build.py generates the sources in docs/_src/ from the notebooks and runs Sphinx with this
 directory as the configuration directory (``-c docs``); see that file for the whole pipeline.
 """
-import configparser, os
+import configparser, importlib.util, os, shutil
 from pathlib import Path
 
 _ini = configparser.ConfigParser(delimiters=['='])
@@ -24,8 +24,31 @@ nb_execution_mode = 'off'
 nb_render_markdown_format = 'myst'    # text/markdown outputs (show_doc) are parsed as MyST
 myst_enable_extensions = ['dollarmath', 'amsmath']   # $...$, $$...$$ and \begin{align} via MathJax
 myst_heading_anchors = 6              # `page.ipynb#name` links from build.py's link rewriting
-# Offline reading: point MathJax at a local copy (GRADNOTES_MATHJAX=file:///.../tex-mml-chtml.js).
+# MathJax: the site carries its own copy, so pages read offline (and `make docs-check` can run
+# here) show typeset math. The copy is MathJax 3 from the `sphinx-mathjax-offline` package (a
+# dev requirement; its directory name has a hyphen, so it is located, not imported). Only what
+# tex-mml-chtml.js loads is copied (about 3 MB). GRADNOTES_MATHJAX=<url or file:// path> overrides
+# it (e.g. a CDN); without either, Sphinx's default CDN address is used.
+_MATHJAX_FILES = ['tex-mml-chtml.js', 'output/chtml', 'input/tex', 'input/mml', 'ui', 'a11y']
+_spec = importlib.util.find_spec('sphinx-mathjax-offline')
+_mathjax_dir = Path(_spec.origin).parent/'static'/'mathjax' if _spec and _spec.origin else None
 if os.environ.get('GRADNOTES_MATHJAX'): mathjax_path = os.environ['GRADNOTES_MATHJAX']
+elif _mathjax_dir and _mathjax_dir.is_dir(): mathjax_path = 'mathjax/tex-mml-chtml.js'  # under _static
+else: _mathjax_dir = None
+
+
+def _copy_mathjax(app, exc):
+    "After a successful build, put the local MathJax where `mathjax_path` points."
+    if exc is not None or _mathjax_dir is None or os.environ.get('GRADNOTES_MATHJAX'): return
+    dest = Path(app.outdir)/'_static'/'mathjax'
+    for rel in _MATHJAX_FILES:
+        src = _mathjax_dir/rel
+        if src.is_dir(): shutil.copytree(src, dest/rel, dirs_exist_ok=True)
+        else: (dest/rel).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(src, dest/rel)
+
+
+def setup(app):
+    app.connect('build-finished', _copy_mathjax)
 
 html_theme = 'sphinx_book_theme'
 html_title = project

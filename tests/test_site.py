@@ -1,0 +1,31 @@
+"""The site's machinery: the docs adapter's link fixes, and the notebooks' kernel in this venv."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p for p in (ROOT / "nbs").glob("*.ipynb") if not p.name.startswith(("_", ".")))
+sys.path.insert(0, str(ROOT / "docs"))
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_kernelspec_resolves_in_this_venv(nb):
+    "Opening a notebook (`make lab`) starts a kernel of this environment, not some other Python."
+    from jupyter_client.kernelspec import KernelSpecManager
+    name = json.loads(nb.read_text(encoding="utf-8"))["metadata"]["kernelspec"]["name"]
+    ksm = KernelSpecManager()
+    assert name in ksm.find_kernel_specs(), f"{nb.name}: kernel {name!r} is not installed in {sys.prefix}"
+    argv0 = ksm.get_kernel_spec(name).argv[0]
+    # jupyter_client runs a bare `python`/`python3` as the interpreter that launches it (this one)
+    assert argv0 in ("python", "python3") or Path(argv0).resolve().is_relative_to(Path(sys.prefix).resolve()), argv0
+
+
+def test_signature_links_are_unwrapped():
+    from build import tidy_links
+    sig = "```python\ndef f(\n    a, # As in [`g`](12_x.ipynb#g)\n)\n```"
+    assert tidy_links(sig) == "```python\ndef f(\n    a, # As in `g`\n)\n```"
+    assert tidy_links("[[`maid`](21_maid.ipynb#maid)](21_maid.ipynb)") == "[`maid`](21_maid.ipynb)"
+    lead = "```{container} lead\nSee [`x`](a.ipynb#x)\n```"  # directives hold markdown: keep links
+    assert tidy_links(lead) == lead
