@@ -20,7 +20,7 @@ a browser it exits 0 with a line saying it skipped when ``--skip-missing`` is gi
 does), else 2. Pages in ``OVERFLOW_PENDING`` report their overflow without failing, until their
 notebooks are wrapped; a pending page that no longer overflows fails, so the list only shrinks.
 """
-import argparse, base64, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
+import argparse, base64, contextlib, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +68,8 @@ async () => {
   };
   for (const el of document.querySelectorAll('mjx-merror'))
     out.math.push(`${el.getAttribute('data-mjx-error') || 'error'} in "${where(el)}": ${el.textContent.slice(0, 80)}`);
+  for (const el of document.querySelectorAll('mtext[mathcolor="red"]'))  // noundefined's mark
+    if (el.textContent.startsWith('\\')) out.math.push(`undefined macro ${el.textContent} in "${where(el)}"`);
   for (const el of document.querySelectorAll('.math'))
     if (!el.querySelector('mjx-container') && !el.closest('mjx-container') && !out.mathjax)
       out.math.push(`not typeset in "${where(el)}": ${el.textContent.slice(0, 80)}`);
@@ -123,7 +125,9 @@ class Browser:
         port = port_file.read_text().split()[0]
         req = urllib.request.Request(f'http://127.0.0.1:{port}/json/new?about:blank', method='PUT')
         with urllib.request.urlopen(req, timeout=timeout) as r: tab = json.load(r)
-        self.ws = connect(tab['webSocketDebuggerUrl'], max_size=None, open_timeout=timeout)
+        self.stack = contextlib.ExitStack()
+        self.ws = self.stack.enter_context(connect(tab['webSocketDebuggerUrl'], max_size=None,
+                                                   open_timeout=timeout))
         self.timeout, self.next_id, self.events = timeout, 0, []
         self.send('Page.enable'); self.send('Runtime.enable')
 
@@ -174,7 +178,7 @@ class Browser:
                 for e in self.events if e.get('method') == 'Runtime.exceptionThrown']
 
     def close(self):
-        try: self.ws.close()
+        try: self.stack.close()
         finally:
             self.proc.terminate()
             try: self.proc.wait(10)
