@@ -9,7 +9,9 @@ Run from the repository root (``make docs`` does): ``python docs/build.py [--for
 2. A small adapter rewrites each processed notebook into ``docs/_src/`` for myst-nb: the front matter
    becomes a ``# Title`` heading and a lead paragraph, Quarto cell options (``#| echo: false`` ...)
    become myst-nb cell tags, ``show_doc`` output becomes page sections, nbdev's absolute doc links
-   become links between pages, and ``index`` gets a toctree of every other notebook.
+   become links between pages, and ``index`` gets a toctree of every other notebook. From the
+   exported package (docs/api.py): each page gets a "Uses / Used by" line under its title, and
+   ``api.md`` lists every public name (the API reference, which also fills the general index).
 3. Sphinx builds ``docs/_src/`` (configuration: ``docs/conf.py``) into ``docs/_build/html`` with
    warnings as errors, and the path of the front page is printed.
 """
@@ -17,6 +19,9 @@ import os, re, shutil, sys, time
 from pathlib import Path
 
 import nbformat, yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import api  # docs/api.py
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT/'docs'
@@ -172,6 +177,7 @@ def toctree_cells(names):
     "Hidden toctrees (one per area, in filename order) so every notebook is in the sidebar."
     groups = {}
     for n in names: groups.setdefault(AREAS.get(n[0], 'More'), []).append(n)
+    groups['Reference'] = ['api', 'genindex']
     return [md_cell(f"```{{toctree}}\n:hidden:\n:caption: {cap}\n:maxdepth: 1\n\n" + '\n'.join(ns) + "\n```")
             for cap, ns in groups.items()]
 
@@ -195,13 +201,19 @@ def make_sources(force=False):
 
     SRC.mkdir(parents=True, exist_ok=True)
     keep = set()
+    modules = api.notebook_modules(cfg.nbs_path)
+    titles = {stem: nb.cells[0].source.splitlines()[0].lstrip('# ').strip() for stem, nb in adapted.items()}
     for stem, nb in adapted.items():
         for c in nb.cells:
             if c.cell_type == 'markdown': c.source = tidy_links(fix(c.source))
+        if xref := api.xref_markdown(stem, cfg.lib_path, modules, titles, anchors):
+            nb.cells.insert(1, md_cell(xref, id='gn-xref'))  # under the title and summary
         if stem == 'index': nb.cells += toctree_cells([s for s in adapted if s != 'index'])
         nbformat.validate(nb)
         nbformat.write(nb, SRC/f'{stem}.ipynb')
         keep.add(SRC/f'{stem}.ipynb')
+    (SRC/'api.md').write_text(api.api_page(cfg.lib_path, modules, titles, anchors), encoding='utf-8')
+    keep.add(SRC/'api.md')
     # images and data the notebooks refer to by relative path
     for f in cfg.nbs_path.rglob('*'):
         rel = f.relative_to(cfg.nbs_path)

@@ -29,3 +29,30 @@ def test_signature_links_are_unwrapped():
     assert tidy_links("[[`maid`](21_maid.ipynb#maid)](21_maid.ipynb)") == "[`maid`](21_maid.ipynb)"
     lead = "```{container} lead\nSee [`x`](a.ipynb#x)\n```"  # directives hold markdown: keep links
     assert tidy_links(lead) == lead
+
+
+def test_api_reference_lists_every_exported_name():
+    import api
+    modules = api.notebook_modules(ROOT / "nbs")
+    page = api.api_page(ROOT / "gradnotes", modules, {}, {})
+    for mod in modules:
+        path = ROOT / "gradnotes" / f"{mod}.py"
+        if not path.exists(): continue
+        for e in api.module_exports(path):
+            assert f"{e.name}{e.signature}\n:module: gradnotes.{mod}\n" in page, (mod, e.name)
+
+
+def test_api_signatures_and_imports(tmp_path):
+    import api
+    (tmp_path / "a.py").write_text(
+        '__all__ = ["f", "C", "D", "K"]\n'
+        'def f(x, /, y=1, *args, z=None, **kw):\n    "Does f.\\n\\nMore."\n'
+        'class C:\n    "A C."\n    def __init__(self, a, b=(1, 2)): pass\n'
+        'class D:\n    a: int\n    b: float = 0.5\n'
+        'K = 3\n')
+    (tmp_path / "b.py").write_text("from .a import f, C\ndef g():\n    from gradnotes.a import K\n")
+    ex = {e.name: e for e in api.module_exports(tmp_path / "a.py")}
+    assert (ex["f"].signature, ex["f"].summary) == ("(x, /, y=1, *args, z=None, **kw)", "Does f.")
+    assert (ex["C"].kind, ex["C"].signature, ex["C"].summary) == ("class", "(a, b=(1, 2))", "A C.")
+    assert ex["D"].signature == "(a, b=0.5)" and ex["K"].kind == "data"
+    assert api.module_imports(tmp_path / "b.py", {"a": "00_a", "b": "01_b"}) == {"a": ["f", "C", "K"]}
