@@ -23,6 +23,31 @@ import nbformat, yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import api  # docs/api.py
 
+
+def _skip_example_cells():
+    """nbdev's docs pass executes every cell that contains an import, to have the names show_doc
+    needs; a cell that imports *and* does work (a page's Use it example: import, then run the
+    method on real data) would then run at every docs build. Such cells are skipped here: what
+    show_doc needs comes from exported cells and import-only cells, which still run. This runs at
+    import time so that the worker processes nbdev spawns (they import this script) do it too."""
+    import ast
+    import nbdev.processors as P
+    if getattr(P._do_eval, 'gradnotes', False): return
+    orig = P._do_eval
+    def _do_eval(cell):
+        if cell.cell_type == 'code' and cell.source and not (cell.directives_.keys() & {
+                'export', 'exports', 'exporti', 'exec_doc'}):
+            trees = cell.parsed_()
+            if (trees and P._ast_contains(trees, (ast.Import, ast.ImportFrom))
+                    and P._ast_contains(trees, (ast.Expr, ast.Assign)) and not P._show_docs(trees)):
+                return None
+        return orig(cell)
+    _do_eval.gradnotes = True
+    P._do_eval = _do_eval
+
+
+_skip_example_cells()
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT/'docs'
 SRC, OUT = DOCS/'_src', DOCS/'_build'/'html'
