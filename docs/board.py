@@ -3,7 +3,8 @@
 Run from anywhere: ``python docs/board.py`` rewrites the board in ``nbs/index.ipynb`` (the cell
 holding the ``<!-- board:start -->`` ... ``<!-- board:end -->`` markers) and in ``README.md``
 (between the same markers); ``python docs/board.py --check`` changes nothing and exits 1 when
-either is out of date. ``tests/test_readme.py`` runs the check.
+either is out of date. Text between ``<!-- count:start -->`` and ``<!-- count:end -->`` (either
+file, optional) becomes "N of the 32 methods are implemented". ``tests/test_readme.py`` runs the check.
 
 What is read, per method notebook (a notebook whose markdown has a ``**Paper N**`` marker):
 
@@ -34,6 +35,7 @@ NBS = ROOT/'nbs'
 PAPERS = ROOT/'docs'/'papers.tsv'
 INDEX, README = NBS/'index.ipynb', ROOT/'README.md'
 START, END = '<!-- board:start -->', '<!-- board:end -->'
+COUNT_START, COUNT_END = '<!-- count:start -->', '<!-- count:end -->'  # optional: the count alone
 N_PAPERS = 32
 
 VERDICTS = ('held', 'partly', 'not reproduced', 'not testable here')
@@ -266,13 +268,25 @@ def site_url():
     return d['doc_host'].rstrip('/') + '/' + d['doc_baseurl'].strip('/')
 
 
-def splice(text, board, where):
-    "Replace what lies between the board markers in `text`."
-    if text.count(START) != 1 or text.count(END) != 1:
-        raise ValueError(f'{where}: needs exactly one {START} and one {END}')
-    head, rest = text.split(START)
-    _, tail = rest.split(END)
-    return f'{head}{START}\n{board}\n{END}{tail}'
+def count_line(rows):
+    n = sum(r['status'] == 'implemented' for r in rows)
+    return f'{n} of the {len(rows)} methods are implemented'
+
+
+def splice(text, board, where, start=START, end=END, required=True, sep='\n'):
+    "Replace what lies between the `start` and `end` markers in `text`."
+    if text.count(start) == 0 and text.count(end) == 0 and not required: return text
+    if text.count(start) != 1 or text.count(end) != 1:
+        raise ValueError(f'{where}: needs exactly one {start} and one {end}')
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    return f'{head}{start}{sep}{board}{sep}{end}{tail}'
+
+
+def splice_all(text, rows, style, where):
+    "The board, and the count wherever the count markers are."
+    text = splice(text, render(rows, style), where)
+    return splice(text, count_line(rows), where, COUNT_START, COUNT_END, required=False, sep='')
 
 
 def updated(rows=None):
@@ -282,13 +296,16 @@ def updated(rows=None):
     nb = read_nb(INDEX)
     cells = [c for c in nb.cells if c.cell_type == 'markdown' and START in c.source]
     if len(cells) != 1: raise ValueError(f'{INDEX.name}: needs exactly one markdown cell with {START}')
-    cells[0].source = splice(cells[0].source, render(rows, 'site'), INDEX.name)
+    for c in nb.cells:
+        if c.cell_type == 'markdown': c.source = splice_all(c.source, rows, 'site', INDEX.name) \
+            if START in c.source else splice(c.source, count_line(rows), INDEX.name, COUNT_START,
+                                             COUNT_END, required=False, sep='')
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)/'index.ipynb'
         write_nb(nb, tmp)
         index_text = tmp.read_text(encoding='utf-8')
-    readme = splice(README.read_text(encoding='utf-8'), render(rows, 'readme'), README.name)
+    readme = splice_all(README.read_text(encoding='utf-8'), rows, 'readme', README.name)
     return {INDEX: index_text, README: readme}
 
 

@@ -69,3 +69,14 @@ def test_board_parses_the_page_format(tmp_path):
     cells[5] = md("**Verdict:** held — no.")
     nb.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     assert any("differs from the Overall" in p for p in board.read_page(nb).problems)
+
+
+def test_readme_example_runs(capsys, one_thread):
+    "The README's example (the block under 'Use it without the Makefile') runs and learns."
+    import re as _re
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Use it without the Makefile", 1)[1]
+    code = _re.search(r"```python\n(.*?)```", section, _re.S).group(1)
+    exec(compile(code, "README.md", "exec"), {})
+    acc = float(_re.search(r"test accuracy ([\d.]+)", capsys.readouterr().out).group(1))
+    assert acc > 0.85, acc
