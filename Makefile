@@ -72,7 +72,7 @@ board: $(STAMP)
 # JupyterLab on nbs/, with this venv registered as the notebooks' kernel ("python3" inside it).
 lab: $(STAMP)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name python3
-	cd nbs && ../$(VENV)/bin/jupyter lab
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=nbs $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: export
 	$(PY) bench/run.py
