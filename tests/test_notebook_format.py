@@ -69,7 +69,8 @@ def test_pending_pages_exist(name):
 
 
 @pytest.mark.parametrize("nb", [pytest.param(ROOT / "nbs" / f"{n}.ipynb", id=n,
-                                             marks=pytest.mark.xfail(strict=True, reason="in PAGES_PENDING"))
+                                             marks=pytest.mark.xfail(strict=True, reason=(
+                                                 "pending page: once it passes, remove it from PAGES_PENDING")))
                                 for n in sorted(PAGES_PENDING)])
 def test_use_it_and_verdict_pending(nb):
     "Strict: passes (and so fails the run) once a pending page meets the contract; then drop it from PAGES_PENDING."
