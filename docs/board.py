@@ -207,6 +207,16 @@ def slug(text):
 def _cell(text): return text.replace('|', '\\|')
 
 
+def _has_section(module, name):
+    """Whether `name` gets a section (a show_doc heading) on its page: nbdev documents every
+    exported function and class; other names (constants) are linked to their page."""
+    import ast
+    path = ROOT/'gradnotes'/f'{module}.py'
+    if not path.exists(): return False
+    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name
+               for n in ast.parse(path.read_text(encoding='utf-8')).body)
+
+
 def board_rows(pages=None, papers=None):
     "One dict per paper 1..32, implemented rows filled from their notebooks."
     papers = papers or read_papers()
@@ -251,7 +261,9 @@ def render(rows, style):
         if page:
             stem = page.stem
             paper = f"[{_cell(r['title'])}]({nb_link(stem)})"
-            if page.name: use = f"[`{page.name}`]({api(stem, slug(page.name))})"
+            if page.name and _has_section(page.module, page.name):
+                use = f"[`{page.name}`]({api(stem, slug(page.name))})"
+            elif page.name: use = f"[`{page.name}`]({api(stem)})"  # a constant: no section of its own
             else: use = f"[`{page.module}`]({api(stem)})"
             verdict = f"[{page.overall}]({api(stem, 'verdict')})" if page.overall else DASH
         else:
