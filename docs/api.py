@@ -10,7 +10,7 @@ they cost nothing and cannot go stale:
 - ``from gradnotes.X import a, b`` and ``from .X import a, b`` anywhere in a module (function
   bodies included) make the page of X "used by" that module's page, naming a and b.
 """
-import ast, json, re
+import ast, functools, json, re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,9 +65,15 @@ def _class_signature(node: ast.ClassDef):
     return '()'
 
 
+@functools.lru_cache(maxsize=None)
+def _parse(path):
+    "The module at `path` as an AST (parsed once per build: every page asks for the import graph)."
+    return ast.parse(Path(path).read_text(encoding='utf-8'))
+
+
 def module_exports(path):
     "The names of `__all__` in the module at `path`, each an `Export`, in `__all__` order."
-    tree = ast.parse(Path(path).read_text(encoding='utf-8'))
+    tree = _parse(str(path))
     names, defs = [], {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == '__all__' for t in node.targets):
@@ -88,7 +94,7 @@ def module_exports(path):
 
 def module_imports(path, modules):
     "`{other module: [names]}` this module imports from the package (`from .X` / `from gradnotes.X`)."
-    tree = ast.parse(Path(path).read_text(encoding='utf-8'))
+    tree = _parse(str(path))
     me, out = Path(path).stem, {}
     for node in ast.walk(tree):
         if not isinstance(node, ast.ImportFrom) or not node.module: continue
@@ -131,12 +137,19 @@ def api_page(lib, modules, titles, anchors):
     return '\n'.join(lines) + '\n'
 
 
+@functools.lru_cache(maxsize=None)
+def import_graph(lib, module_items):
+    "`{module: {module it imports from: [names]}}` for the whole package (computed once)."
+    modules = dict(module_items)
+    return {m: module_imports(Path(lib)/f'{m}.py', modules) for m in modules if (Path(lib)/f'{m}.py').exists()}
+
+
 def xref_markdown(stem, lib, modules, titles, anchors):
     "The page's 'Uses ... · Used by ...' line (markdown), or '' when it shares nothing."
     mod_of = {s: m for m, s in modules.items()}
     me = mod_of.get(stem)
     if me is None or not (Path(lib)/f'{me}.py').exists(): return ''
-    graph = {m: module_imports(Path(lib)/f'{m}.py', modules) for m in modules if (Path(lib)/f'{m}.py').exists()}
+    graph = import_graph(str(lib), tuple(sorted(modules.items())))
     def page(m): return f'[{titles.get(modules[m], m)}]({modules[m]}.ipynb)'
     uses = [f"{page(m)} ({', '.join(f'[`{n}`]({_target(modules[m], n, anchors)})' for n in names)})"
             for m, names in sorted(graph[me].items(), key=lambda kv: modules[kv[0]])]
