@@ -56,3 +56,24 @@ def test_api_signatures_and_imports(tmp_path):
     assert (ex["C"].kind, ex["C"].signature, ex["C"].summary) == ("class", "(a, b=(1, 2))", "A C.")
     assert ex["D"].signature == "(a, b=0.5)" and ex["K"].kind == "data"
     assert api.module_imports(tmp_path / "b.py", {"a": "00_a", "b": "01_b"}) == {"a": ["f", "C", "K"]}
+
+
+def test_docs_check_reports_what_it_should(tmp_path):
+    "docs/check.py on a made-up page: overflow, a sideways scroll, a broken image and math are reported."
+    import check
+    if not check.find_browser(): pytest.skip("no Chromium (apt-get install -y chromium)")
+    (tmp_path / "bad.html").write_text(
+        '<html><body><article class="bd-article" style="width:600px">'
+        '<pre style="white-space:pre;overflow-x:auto">' + "x" * 300 + '</pre>'
+        '<div style="width:900px">too wide</div><img src="missing.png">'
+        '<span class="math">\\(x\\)</span></article></body></html>')
+    (tmp_path / "good.html").write_text(
+        '<html><body><article class="bd-article" style="width:600px"><p>fits</p></article></body></html>')
+    (tmp_path / "index.html").write_text("<html></html>")
+    failures, pending = check.check(tmp_path, widths=(1000,), pages=["bad", "good"])
+    text = "\n".join(failures)
+    assert "hidden behind a sideways scroll: pre" in text
+    assert "runs 300 px past the column: div" in text
+    assert "image failed to load: missing.png" in text
+    assert "MathJax did not load" in text
+    assert not [f for f in failures if f.startswith("good")] and not pending
