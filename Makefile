@@ -1,6 +1,6 @@
 # gradnotes: `make docs` builds the site, `make test` runs every notebook and test.
 # Each target sets itself up from nothing: it creates .venv when absent and installs into it.
-# `make docs-check` builds the site and renders every page in headless Chromium (docs/check.py);
+# `make docs-check` builds the site and renders every page in headless Chromium (docs/site_check.py);
 # `make test` runs it too when Chromium is installed. `make lab` opens the notebooks in JupyterLab.
 
 SHELL := /bin/bash
@@ -58,11 +58,11 @@ $(DOCS_STAMP): $(DOCS_INPUTS) | export
 	@touch $@
 
 docs-check: docs
-	$(PY) docs/check.py
+	$(PY) docs/site_check.py
 
 # docs-check when Chromium is installed; otherwise one line saying it was skipped.
 browser-check: $(STAMP)
-	@if $(PY) docs/check.py --find-browser >/dev/null; then $(MAKE) --no-print-directory docs-check; \
+	@if $(PY) docs/site_check.py --find-browser >/dev/null; then $(MAKE) --no-print-directory docs-check; \
 	else echo "docs-check: skipped: Chromium is not installed (apt-get install -y chromium)"; fi
 
 # Regenerate the verdict board (README and nbs/index.ipynb) from the method notebooks.

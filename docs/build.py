@@ -10,7 +10,7 @@ Run from the repository root (``make docs`` does): ``python docs/build.py [--for
    becomes a ``# Title`` heading and a lead paragraph, Quarto cell options (``#| echo: false`` ...)
    become myst-nb cell tags, ``show_doc`` output becomes page sections, nbdev's absolute doc links
    become links between pages, and ``index`` gets a toctree of every other notebook. From the
-   exported package (docs/api.py): each page gets a "Uses / Used by" line under its title, and
+   exported package (docs/api_ref.py): each page gets a "Uses / Used by" line under its title, and
    ``api.md`` lists every public name (the API reference, which also fills the general index).
 3. Sphinx builds ``docs/_src/`` (configuration: ``docs/conf.py``) into ``docs/_build/html`` with
    warnings as errors, and the path of the front page is printed.
@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat, yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import api  # docs/api.py
+import api_ref as api  # docs/api_ref.py
 
 
 def _skip_example_cells():

@@ -22,8 +22,17 @@ def test_kernelspec_resolves_in_this_venv(nb):
     assert argv0 in ("python", "python3") or Path(argv0).resolve().is_relative_to(Path(sys.prefix).resolve()), argv0
 
 
+def docs_build():
+    "docs/build.py as a module (not `import build`: that name belongs to PyPA's build too)."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("gradnotes_docs_build", ROOT / "docs" / "build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def test_signature_links_are_unwrapped():
-    from build import tidy_links
+    tidy_links = docs_build().tidy_links
     sig = "```python\ndef f(\n    a, # As in [`g`](12_x.ipynb#g)\n)\n```"
     assert tidy_links(sig) == "```python\ndef f(\n    a, # As in `g`\n)\n```"
     assert tidy_links("[[`maid`](21_maid.ipynb#maid)](21_maid.ipynb)") == "[`maid`](21_maid.ipynb)"
@@ -32,7 +41,7 @@ def test_signature_links_are_unwrapped():
 
 
 def test_api_reference_lists_every_exported_name():
-    import api
+    import api_ref as api
     modules = api.notebook_modules(ROOT / "nbs")
     page = api.api_page(ROOT / "gradnotes", modules, {}, {})
     for mod in modules:
@@ -43,7 +52,7 @@ def test_api_reference_lists_every_exported_name():
 
 
 def test_api_signatures_and_imports(tmp_path):
-    import api
+    import api_ref as api
     (tmp_path / "a.py").write_text(
         '__all__ = ["f", "C", "D", "K"]\n'
         'def f(x, /, y=1, *args, z=None, **kw):\n    "Does f.\\n\\nMore."\n'
@@ -59,8 +68,8 @@ def test_api_signatures_and_imports(tmp_path):
 
 
 def test_docs_check_reports_what_it_should(tmp_path):
-    "docs/check.py on a made-up page: overflow, a sideways scroll, a broken image and math are reported."
-    import check
+    "docs/site_check.py on a made-up page: overflow, a sideways scroll, a broken image and math are reported."
+    import site_check as check
     if not check.find_browser(): pytest.skip("no Chromium (apt-get install -y chromium)")
     (tmp_path / "bad.html").write_text(
         '<html><body><article class="bd-article" style="width:600px">'

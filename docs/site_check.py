@@ -1,7 +1,7 @@
 """Render every page of the built site in headless Chromium and check what a reader sees.
 
 Run from the repository root after ``python docs/build.py`` (``make docs-check`` does both):
-``python docs/check.py [--html docs/_build/html] [--widths 1400,1000] [--pages index,31_diffgrad]``
+``python docs/site_check.py [--html docs/_build/html] [--widths 1400,1000] [--pages index,31_diffgrad]``
 
 For each page and each window width, after MathJax has typeset and the images have loaded, it
 fails on:
@@ -216,7 +216,7 @@ def check(html=HTML, widths=(1400, 1000), pages=None, shots=None, verbose=False)
     for name in sorted(OVERFLOW_PENDING & set(seen)):
         if not seen[name]:
             failures.append(f'{name}: in OVERFLOW_PENDING but nothing overflows any more: remove it '
-                            f'from docs/check.py')
+                            f'from docs/site_check.py')
     return failures, pending
 
 
