@@ -739,6 +739,9 @@ d = { 'settings': { 'branch': 'main',
                                     'gradnotes.training.History': ('training.html#history', 'gradnotes/training.py'),
                                     'gradnotes.training.MLP': ('training.html#mlp', 'gradnotes/training.py'),
                                     'gradnotes.training.MLP.__init__': ('training.html#mlp.__init__', 'gradnotes/training.py'),
+                                    'gradnotes.training.RegressionHistory': ('training.html#regressionhistory', 'gradnotes/training.py'),
                                     'gradnotes.training.accuracy': ('training.html#accuracy', 'gradnotes/training.py'),
                                     'gradnotes.training.compare_optimizers': ('training.html#compare_optimizers', 'gradnotes/training.py'),
-                                    'gradnotes.training.fit_classifier': ('training.html#fit_classifier', 'gradnotes/training.py')}}}
+                                    'gradnotes.training.fit_classifier': ('training.html#fit_classifier', 'gradnotes/training.py'),
+                                    'gradnotes.training.fit_regressor': ('training.html#fit_regressor', 'gradnotes/training.py'),
+                                    'gradnotes.training.rmse': ('training.html#rmse', 'gradnotes/training.py')}}}
