@@ -18,7 +18,8 @@ from .core import check_int, check_number, check_type, progress, seed_everything
 from .data import Split
 
 # %% auto #0
-__all__ = ['MLP', 'ConvNet1d', 'accuracy', 'History', 'fit_classifier', 'Comparison', 'compare_optimizers']
+__all__ = ['MLP', 'ConvNet1d', 'accuracy', 'History', 'fit_classifier', 'Comparison', 'compare_optimizers', 'rmse',
+           'RegressionHistory', 'fit_regressor']
 
 # %% ../nbs/30_training.ipynb #efd18a36
 class MLP(nn.Sequential):
@@ -176,3 +177,65 @@ def compare_optimizers(make_model: Callable[[], nn.Module],
         runs[name] = [fit_classifier(make_model, lambda p: factory(p, best[name]), split, epochs, batch_size, s, device,
                                      desc=f"{name} seed {s}")[1] for s in seeds]
     return Comparison(tuning, best, runs)
+
+# %% ../nbs/30_training.ipynb #46612dbb
+@torch.no_grad()
+def rmse(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 2048) -> float:
+    "Root mean squared error of a one-output `model` on `X` against targets `y` (n,), in eval mode."
+    if len(X) == 0: raise ValueError("rmse needs at least one example, got an empty X")
+    was_training = model.training
+    model.eval()
+    sq = sum(((model(X[i:i + batch_size]).reshape(-1) - y[i:i + batch_size]) ** 2).sum().item()
+             for i in range(0, len(X), batch_size))
+    model.train(was_training)
+    return (sq / len(X)) ** 0.5
+
+@dataclass
+class RegressionHistory:
+    "What one regression run recorded."
+    train_loss: list[float] = field(default_factory=list)  # mean mini-batch MSE per epoch
+    val_rmse: list[float] = field(default_factory=list)    # validation RMSE after each epoch
+    test_rmse: float = float("nan")                         # after the last epoch (NaN if diverged)
+    seconds: float = 0.0
+    diverged: bool = False
+
+# %% ../nbs/30_training.ipynb #8fcb86b6
+def fit_regressor(make_model: Callable[[], nn.Module], # Builds a fresh one-output model
+                  make_optimizer: Callable[[list], torch.optim.Optimizer], # Parameters -> optimizer
+                  split: Split, # Data with float targets y_train/y_val/y_test
+                  epochs: int = 20, batch_size: int = 128, seed: int = 0, device=None,
+                  desc: str | None = None) -> tuple[nn.Module, RegressionHistory]:
+    "Train a fresh regressor with the mean squared error; a diverged run stops and says so."
+    check_int("epochs", epochs, low=1); check_int("batch_size", batch_size, low=1)
+    if not split.y_train.is_floating_point():
+        raise TypeError(f"split.y_train must hold float targets, got dtype {split.y_train.dtype}")
+    seed_everything(seed)
+    device = device or split.X_train.device
+    data = split.to(device)
+    model = make_model().to(device)
+    opt = make_optimizer(list(model.parameters()))
+    hist, start = RegressionHistory(), time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    n = len(data.X_train)
+    for epoch in progress(range(epochs), desc=desc):
+        perm = torch.randperm(n, generator=gen).to(device)
+        total = 0.0
+        for i in range(0, n, batch_size):
+            idx = perm[i:i + batch_size]
+            def closure():
+                opt.zero_grad()
+                out = model(data.X_train[idx]).reshape(-1)
+                loss = F.mse_loss(out, data.y_train[idx])
+                loss.backward()
+                return loss
+            loss = opt.step(closure)
+            if not torch.isfinite(loss): hist.diverged = True; break
+            total += loss.item() * len(idx)
+        if not hist.diverged and not all(torch.isfinite(p).all() for p in model.parameters()):
+            hist.diverged = True
+        if hist.diverged: break
+        hist.train_loss.append(total / n)
+        hist.val_rmse.append(rmse(model, data.X_val, data.y_val))
+    if not hist.diverged: hist.test_rmse = rmse(model, data.X_test, data.y_test)
+    hist.seconds = time.perf_counter() - start
+    return model, hist
