@@ -24,6 +24,9 @@ $(STAMP): settings.ini setup.py
 	@# the torch already installed is held fixed while they resolve.
 	$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
 	$(PY) -m pip install --quiet -e ".[dev]" -c $(VENV)/torch-constraint.txt
+	@# The official GBNN code (a cross-check peer) declares dependencies that do not install here;
+	@# its algorithm needs only numpy and scikit-learn, so it comes without them.
+	$(PY) -m pip install --quiet --no-deps gbnn==0.0.2
 	@touch $@
 
 install: $(STAMP)
