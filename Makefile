@@ -27,6 +27,11 @@ $(STAMP): settings.ini setup.py
 	@# The official GBNN code (a cross-check peer) declares dependencies that do not install here;
 	@# its algorithm needs only numpy and scikit-learn, so it comes without them.
 	$(PY) -m pip install --quiet --no-deps gbnn==0.0.2
+	@# A peer (backpack-for-pytorch) pulls torchvision from PyPI, built for another torch than a CPU
+	@# wheel: its compiled ops fail at import and break `from diffusers import UNet2DModel`.
+	@# Nothing here needs torchvision, so a torchvision that does not load is removed.
+	@$(PY) -c "import torchvision" 2>/dev/null || { $(PY) -m pip show --quiet torchvision 2>/dev/null \
+		&& $(PY) -m pip uninstall --quiet --yes torchvision || true; }
 	@touch $@
 
 install: $(STAMP)
