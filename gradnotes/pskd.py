@@ -81,9 +81,10 @@ class PredictionMemory(nn.Module):
         check_tensor("idx", idx, ndim=1)
         if idx.is_floating_point() or idx.dtype == torch.bool:
             raise TypeError(f"idx must hold integer sample ids, got dtype {idx.dtype}")
-        if bool((idx < 0).any()) or bool((idx >= self.n_samples).any()):
+        lo, hi = (int(v) for v in torch.aminmax(idx))
+        if lo < 0 or hi >= self.n_samples:
             raise ValueError(f"idx must lie in [0, {self.n_samples}), got values from "
-                             f"{int(idx.min())} to {int(idx.max())}")
+                             f"{lo} to {hi}")
         if idx.unique().numel() != idx.numel():
             raise ValueError("idx must not repeat a sample id within one batch")
         return idx.to(self.table.device)
@@ -94,8 +95,11 @@ class PredictionMemory(nn.Module):
         "Stored predictions of `idx` in float32; one-hot labels for rows never stored."
         idx = self.check_index(idx)
         y = _check_labels(y, len(idx), self.n_classes).to(self.table.device)
-        onehot = F.one_hot(y, self.n_classes).float()
-        return torch.where(self.seen[idx, None], self.table[idx].float(), onehot)
+        return self._past(idx, F.one_hot(y, self.n_classes).float())
+
+    def _past(self, idx, onehot):
+        # unchecked: idx and the one-hot labels are validated by the caller
+        return torch.where(self.seen[idx, None], self.table[idx].to(onehot.dtype), onehot)
 
     @torch.no_grad()
     def store(self, idx: torch.Tensor, # Sample ids (B,)
@@ -104,7 +108,11 @@ class PredictionMemory(nn.Module):
         "Overwrite the rows of `idx` with `probs`."
         idx = self.check_index(idx)
         check_tensor("probs", probs, shape=(len(idx), self.n_classes), floating=True)
-        self.table[idx] = probs.detach().to(self.table.dtype)
+        self._store(idx, probs.detach())
+
+    def _store(self, idx, probs):
+        # unchecked: the caller has validated idx and probs
+        self.table[idx] = probs.to(self.table.dtype)
         self.seen[idx] = True
 
 # %% ../nbs/60_pskd.ipynb #fcfeb4fc
@@ -135,17 +143,22 @@ class PSKDLoss(nn.Module):
         if idx is None:
             raise TypeError("idx must be a tensor of sample ids: PS-KD needs a loader "
                             "that returns each sample's index")
-        check_tensor("logits", logits, ndim=2, shape=(None, self.memory.n_classes),
-                     floating=True)
+        mem, alpha = self.memory, self.alpha(epoch)
+        # every argument is checked once here; the memory's unchecked helpers do the rest
+        check_tensor("logits", logits, ndim=2, shape=(None, mem.n_classes), floating=True)
+        idx = mem.check_index(idx)
         if len(idx) != len(logits):
             raise ValueError(f"idx must have one id per row of logits ({len(logits)}), "
                              f"got {len(idx)}")
-        past = self.memory.past(idx, y)
-        targets = soft_targets(y.to(past.device), past, self.alpha(epoch))
-        loss = soft_cross_entropy(logits, targets.to(logits.dtype))
+        y = _check_labels(y, len(idx), mem.n_classes).to(mem.table.device)
+        onehot = F.one_hot(y, mem.n_classes).to(logits.dtype)
+        # y~ = (1 - alpha_t) y + alpha_t P_i  (P_i is the one-hot label until first stored)
+        targets = torch.lerp(onehot, mem._past(idx, onehot), alpha)
+        # L = -(1/B) sum_i sum_c y~_ic log softmax(z_i)_c
+        loss = -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
         # P_i <- softmax(z_i) of this pre-step forward; it is read again next epoch,
         # so storing it now or after optimizer.step() is the same
-        if store: self.memory.store(idx, logits.softmax(1))
+        if store: mem._store(idx, logits.detach().softmax(1))
         return loss
 
 # %% ../nbs/60_pskd.ipynb #7ee24e8d
