@@ -152,7 +152,7 @@ class PSKDLoss(nn.Module):
                              f"got {len(idx)}")
         y = _check_labels(y, len(idx), mem.n_classes).to(mem.table.device)
         onehot = F.one_hot(y, mem.n_classes).to(logits.dtype)
-        # y~ = (1 - alpha_t) y + alpha_t P_i  (P_i is the one-hot label until first stored)
+        # y~ = (1 - alpha_t) y + alpha_t P_i  (P_i: the one-hot label until stored)
         targets = torch.lerp(onehot, mem._past(idx, onehot), alpha)
         # L = -(1/B) sum_i sum_c y~_ic log softmax(z_i)_c
         loss = -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
