@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from .core import check_int, check_number, check_tensor
 
 # %% auto #0
-__all__ = ['pskd_alpha', 'soft_targets', 'soft_cross_entropy', 'PredictionMemory', 'PSKDLoss', 'reliability_bins',
+__all__ = ['pskd_alpha', 'soft_targets', 'soft_cross_entropy', 'PredictionMemory', 'PSKDLoss', 'WithIndex', 'reliability_bins',
            'expected_calibration_error', 'negative_log_likelihood', 'aurc', 'calibration_report']
 
 # %% ../nbs/60_pskd.ipynb #a3289264
@@ -160,6 +160,19 @@ class PSKDLoss(nn.Module):
         # so storing it now or after optimizer.step() is the same
         if store: mem._store(idx, logits.detach().softmax(1))
         return loss
+
+# %% ../nbs/60_pskd.ipynb #330b2872
+class WithIndex(torch.utils.data.Dataset):
+    "Wrap a map-style dataset so that item `i` is `(*dataset[i], i)`."
+    def __init__(self, dataset): # Any dataset with `__getitem__` and `__len__`
+        if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+            raise TypeError(f"dataset must be a map-style dataset (with __getitem__ and "
+                            f"__len__), got {type(dataset).__name__}")
+        self.dataset = dataset
+    def __len__(self): return len(self.dataset)
+    def __getitem__(self, i):
+        item = self.dataset[i]
+        return (*item, i) if isinstance(item, tuple) else (item, i)
 
 # %% ../nbs/60_pskd.ipynb #7ee24e8d
 def _check_probs(probs: torch.Tensor, y: torch.Tensor) -> tuple:

@@ -183,3 +183,15 @@ def test_cuda_matches_cpu():
     assert torch.allclose(out["cpu"][0], out["cuda"][0], atol=1e-10)
     assert torch.allclose(out["cpu"][1], out["cuda"][1], atol=1e-10)
     for k, v in out["cpu"][2].items(): assert math.isclose(v, out["cuda"][2][k], abs_tol=1e-9)
+
+
+def test_with_index_feeds_the_loss():
+    from gradnotes.pskd import WithIndex
+    X, y = torch.randn(20, 4), torch.randint(0, 3, (20,))
+    ds = WithIndex(torch.utils.data.TensorDataset(X, y))
+    L, seen = PSKDLoss(20, 3, 2), []
+    for xb, yb, ib in torch.utils.data.DataLoader(ds, batch_size=6, shuffle=True):
+        assert torch.equal(X[ib], xb) and torch.equal(y[ib], yb)
+        L(torch.randn(len(ib), 3), yb, ib, 0); seen += ib.tolist()
+    assert sorted(seen) == list(range(20)) and L.memory.seen.all()
+    with pytest.raises(TypeError, match="dataset must be a map-style"): WithIndex(iter([1, 2]))
