@@ -90,16 +90,16 @@ def test_sketch_solver_on_sparse_kkt(method):
 @pytest.mark.parametrize("method", ["rk", "gaussian"])
 def test_numba_and_torch_take_the_same_steps(method):
     pytest.importorskip("numba")
-    K, b = _saddle(12, 3, 4)
-    a = sketch_solve(K, b, 1e-7, method, 50_000, seed=5, engine="numba")
-    t = sketch_solve(K, b, 1e-7, method, 50_000, seed=5, engine="torch")
+    K, b = _saddle(8, 2, 4)
+    a = sketch_solve(K, b, 1e-5, method, 50_000, seed=5, engine="numba")
+    t = sketch_solve(K, b, 1e-5, method, 50_000, seed=5, engine="torch")
     assert a.steps == t.steps and a.rows == t.rows and a.entries == t.entries
     torch.testing.assert_close(a.x, t.x, rtol=1e-10, atol=1e-12)
 
 
 def test_numba_and_torch_whole_run():
     pytest.importorskip("numba")
-    p = hock_schittkowski("HS40")
+    p = hock_schittkowski("HS48")          # one Newton step, about 2,000 Kaczmarz steps
     a = adasketch_newton(p, "rk", engine="numba")
     t = adasketch_newton(p, "rk", engine="torch")
     assert a.n_iter == t.n_iter and a.history["inner_steps"] == t.history["inner_steps"]
@@ -174,12 +174,9 @@ def test_logistic_solution_matches_slsqp():
     p = constrained_logistic(X, torch.as_tensor(y), n_linear=5, seed=2)
     r = adasketch_newton(p, "direct", tol=1e-9, max_iter=200)
     assert r.converged
-    f = lambda z: p.f(torch.as_tensor(z, dtype=F64)).item()
-    c = lambda z: p.c(torch.as_tensor(z, dtype=F64)).numpy()
-    ref = opt.minimize(f, r.x.numpy(), method="SLSQP", constraints=[dict(type="eq", fun=c)],
-                       options=dict(ftol=1e-14, maxiter=500))
+    ref = _scipy(p, "SLSQP")
     assert abs(ref.fun - p.f(r.x).item()) < 1e-6
-    assert np.abs(c(r.x.numpy())).max() < 1e-9
+    assert p.c(r.x).abs().max() < 1e-9
 
 
 def test_baselines_solve_hs():
