@@ -385,7 +385,7 @@ def ritz_rhs(A: PoissonOperator, n_rhs: int, # Number of right-hand sides
     keep = theta > 1e-8 * theta.abs().max()      # drop the null space (Neumann)
     theta, V = theta[keep], V[:, keep]
     g = torch.Generator().manual_seed(seed)
-    C = torch.randn(n_rhs, V.shape[1], generator=g, dtype=torch.float64).to(dt)
+    C = torch.randn(n_rhs, V.shape[1], generator=g, dtype=torch.float64).to(dev, dt)
     C[:, : m // 2 + m // 20] *= low_boost       # official: lowest m/2 + 500, m = 10 000
     B = C @ V.T
     return A.project(A.extend(B / B.norm(dim=1, keepdim=True)))

@@ -185,3 +185,25 @@ def test_bad_input():
     # unconverged: reported, not raised
     out = dcdm_solve(A, b, maxiter=2)
     assert not out.converged and out.n_iter == 2
+
+
+@pytest.mark.cuda
+def test_cuda_conv_path_matches_cpu():
+    for shape, seed in [((40, 40), 2), ((12, 12, 12), 3)]:
+        solid = random_obstacles(shape[0], dim=len(shape), seed=seed)
+        A_cpu = PoissonOperator(shape, solid=solid)
+        A_gpu = PoissonOperator(shape, solid=solid, device="cuda")
+        x = torch.randn((3,) + shape, dtype=torch.float64)
+        torch.testing.assert_close(A_gpu(x.cuda()).cpu(), A_cpu(x, backend="numba"), rtol=0, atol=1e-12)
+        b = A_cpu.project(x[0])
+        cpu, gpu = dcdm_solve(A_cpu, b, tol=1e-10), dcdm_solve(A_gpu, b.cuda(), tol=1e-10)
+        assert gpu.x.is_cuda and abs(cpu.n_iter - gpu.n_iter) <= 1
+        torch.testing.assert_close(gpu.x.cpu(), cpu.x, rtol=0, atol=1e-8 * cpu.x.abs().max().item())
+    net = DCDMNet(dim=2).cuda()
+    A = PoissonOperator((24, 24), solid=random_obstacles(24, seed=1), device="cuda")
+    rhs = ritz_rhs(A, 32, m=60)
+    assert rhs.is_cuda
+    losses = train_dcdm(net, A, rhs, steps=5, batch_size=4)
+    assert np.isfinite(losses).all()
+    with pytest.raises(ValueError, match="backend='numba' needs CPU tensors"):
+        A(rhs[0], backend="numba")
