@@ -15,9 +15,9 @@ import torch
 from .core import check_choice, check_int, check_number, check_tensor, progress
 
 # %% auto #0
-__all__ = ['check_hessian', 'BlockDiagonal', 'RankOne', 'as_dense', 'Metric', 'StepSolver', 'regularized_step', 'MinimizeResult',
-           'gns_minimize', 'gradient_method', 'super_universal_newton', 'LogSumExp', 'SoftmaxRegression',
-           'PNormResidual', 'ChebyshevRosenbrock']
+__all__ = ['BlockDiagonal', 'RankOne', 'as_dense', 'Metric', 'StepSolver', 'regularized_step', 'MinimizeResult', 'gns_minimize',
+           'gradient_method', 'super_universal_newton', 'LogSumExp', 'SoftmaxRegression', 'PNormResidual',
+           'ChebyshevRosenbrock']
 
 # %% ../nbs/33_grad_norm_newton.ipynb #71c916a1
 def _check_real(name: str, x, **kw) -> torch.Tensor:
@@ -40,7 +40,7 @@ def _check_symmetric(name: str, H: torch.Tensor):
         )
 
 
-def check_hessian(H: torch.Tensor, n: int, name: str = "H") -> torch.Tensor:
+def _check_hessian(H: torch.Tensor, n: int, name: str = "H") -> torch.Tensor:
     """A dense Hessian model must be a real, finite, symmetric (n, n) matrix (no batch
     dimension)."""
     _check_real(name, H, shape=(n, n), floating=True)
@@ -171,7 +171,7 @@ class StepSolver:
                 )
             self.eye = torch.eye(d, dtype=g.dtype, device=g.device)
         elif isinstance(H, torch.Tensor):
-            check_hessian(H, g.shape[0])
+            _check_hessian(H, g.shape[0])
             self.B = metric.matrix(g)
         else:
             raise TypeError(
@@ -378,7 +378,7 @@ def gns_minimize(
             break
         H = hess_fn(x)
         if isinstance(H, torch.Tensor):
-            check_hessian(H, x.shape[0], "the Hessian")
+            _check_hessian(H, x.shape[0], "the Hessian")
         solve = StepSolver(H, g, metric, Binv_g)
         accepted, last = False, None
         for _ in range(max_trials):
