@@ -146,6 +146,7 @@ def knn_similarity(
     """Undirected kNN edges (E, 2) with i < j, duplicates merged, and Matérn-1/2 weights
     exp(-||x_i - x_j||) (E,)."""
     check_tensor("X", X, ndim=2, floating=True)
+    if X.is_complex(): raise TypeError(f"X must be real, got dtype {X.dtype}")
     n = X.shape[0]
     k = check_int("k", k, low=1)
     if k >= n:
@@ -408,6 +409,8 @@ def belief_propagation(
         raise TypeError(f"graph must be an LLPGraph, got {type(graph).__name__}")
     check_tensor("graph.unary", graph.unary, ndim=1, floating=True)
     check_tensor("graph.pair", graph.pair, ndim=1, floating=True, nonempty=False)
+    if graph.unary.is_complex() or graph.pair.is_complex():
+        raise TypeError("graph.unary and graph.pair must be real (the kernels read float64)")
     damping = check_number("damping", damping, low=0, high=1, high_open=True)
     max_iter, tol = (
         check_int("max_iter", max_iter, low=1),
@@ -609,6 +612,8 @@ def _train(
 
 # %% ../nbs/71_llp_bp.ipynb #99d4e153
 def _check_X(X, name: str = "X") -> torch.Tensor:
+    if np.iscomplexobj(X) or (isinstance(X, torch.Tensor) and X.is_complex()):
+        raise TypeError(f"{name} must be real, got dtype {X.dtype}")
     if isinstance(X, np.ndarray):
         if not np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_:
             raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")

@@ -229,3 +229,19 @@ def test_llpbp_without_any_converged_round_keeps_the_best_bag_fit():
             Xtr, bags, bag_proportions(ytr, bags))
     assert not any(r.converged for r in est.bp_results_)
     assert est.model_ is est.models_[est.round_ - 1]
+
+
+def test_complex_inputs_refused_before_dispatch():
+    X = torch.randn(20, 3, dtype=torch.complex64)
+    bags = random_bags(20, 4)
+    with pytest.raises(TypeError, match="X must be real"):
+        knn_similarity(X)
+    with pytest.raises(TypeError, match="X must be real"):
+        DLLP(epochs=1).fit(X, bags, torch.full((5,), 0.5))
+    with pytest.raises(TypeError, match="X must be real"):
+        LLPBP(epochs=1).fit(X.numpy(), bags, torch.full((5,), 0.5))
+    G = LLPGraph(torch.zeros(3, dtype=torch.complex128), torch.tensor([[0, 1]]),
+                 torch.ones(1, dtype=torch.complex128))
+    for engine in ("numba", "torch"):
+        with pytest.raises(TypeError, match="must be real"):
+            belief_propagation(G, engine=engine)
