@@ -410,7 +410,7 @@ def belief_propagation(
     check_tensor("graph.unary", graph.unary, ndim=1, floating=True)
     check_tensor("graph.pair", graph.pair, ndim=1, floating=True, nonempty=False)
     if graph.unary.is_complex() or graph.pair.is_complex():
-        raise TypeError("graph.unary and graph.pair must be real (the kernels read float64)")
+        raise TypeError("graph.unary and graph.pair must be real numbers")
     damping = check_number("damping", damping, low=0, high=1, high_open=True)
     max_iter, tol = (
         check_int("max_iter", max_iter, low=1),
