@@ -469,7 +469,7 @@ def exact_marginals(graph: LLPGraph) -> torch.Tensor:
     p = torch.softmax(logw, 0)
     return p @ states
 
-# %% ../nbs/71_llp_bp.ipynb #389526c9
+# %% ../nbs/71_llp_bp.ipynb #35b8d5f5
 def _net(d: int, hidden: Sequence[int]) -> MLP:
     return MLP([d, *hidden, 1])
 
@@ -495,6 +495,8 @@ def _embed(net: MLP, X: torch.Tensor) -> torch.Tensor:
 
 
 # Instance embeddings (m, h) of the batch's instances
+
+# %% ../nbs/71_llp_bp.ipynb #5f395539
 def bag_aggregate_loss(
     emb: torch.Tensor,
     bag_index: torch.Tensor,  # (m,) bag of each, renumbered 0..b-1
@@ -551,7 +553,7 @@ def dllp_loss(
     p = proportions.to(logits.dtype)
     return -(p * pbar.log() + (1 - p) * (1 - pbar).log()).mean()
 
-
+# %% ../nbs/71_llp_bp.ipynb #1bb0cd64
 def _train(
     X,
     bag_index,
@@ -610,7 +612,7 @@ def _train(
             opt.step()
     return net.eval()
 
-# %% ../nbs/71_llp_bp.ipynb #99d4e153
+# %% ../nbs/71_llp_bp.ipynb #eb883aad
 def _check_X(X, name: str = "X") -> torch.Tensor:
     if np.iscomplexobj(X) or (isinstance(X, torch.Tensor) and X.is_complex()):
         raise TypeError(f"{name} must be real, got dtype {X.dtype}")
@@ -665,7 +667,7 @@ class _LLPBase(BaseEstimator, ClassifierMixin):
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
 
-
+# %% ../nbs/71_llp_bp.ipynb #58cd16d7
 class DLLP(_LLPBase):
     """DLLP (Ardehaly and Culotta, 2017): train an instance classifier so that its mean
     probability per bag matches the bag's proportion."""
@@ -704,7 +706,7 @@ class DLLP(_LLPBase):
         )
         return self
 
-
+# %% ../nbs/71_llp_bp.ipynb #98e1ed16
 class LLPBP(_LLPBase):
     """LLP-BP: BP pseudo-labels on the features, an MLP on them, BP again on the MLP's
     embedding, a final MLP."""
