@@ -297,7 +297,7 @@ def m3_mean(
         G0.shape[1:]
     )
 
-# %% ../nbs/34_coherence.ipynb #e8457a27
+# %% ../nbs/34_coherence.ipynb #2452bea4
 class RobustGradient:
     """Base class: `backward(X, y)` writes a mini-batch gradient estimate into the
     parameters' `.grad`; an optimizer's `step()` follows."""
@@ -353,7 +353,7 @@ class RobustGradient:
         mini-batch's mean loss."""
         raise NotImplementedError
 
-
+# %% ../nbs/34_coherence.ipynb #78864fe1
 class MeanGradient(RobustGradient):
     "The ordinary mini-batch gradient (SGD's estimate) behind the same interface."
 
@@ -405,7 +405,7 @@ class WinsorizedGradient(RobustGradient):
         with torch.no_grad():
             return self.loss_fn(self.model(X), y)
 
-
+# %% ../nbs/34_coherence.ipynb #53be2807
 class M3Gradient(RobustGradient):
     """M3: coordinate-wise median of the mean gradients of the mini-batch's three thirds
     (three backward passes)."""
