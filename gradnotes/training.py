@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.optim import Optimizer
 import torch.nn.functional as F
 
 from .core import check_int, check_number, check_type, progress, seed_everything
@@ -310,13 +311,16 @@ def compare_optimizers(
 
 # %% ../nbs/30_training.ipynb #46612dbb
 @torch.no_grad()
-def rmse(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 2048) -> float:
-    "Root mean squared error of a one-output `model` on `X` against targets `y` (n,), in eval mode."
+def rmse(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
+         batch_size: int = 2048) -> float:
+    "Root mean squared error of one-output `model` on `X` against targets `y` (n,)."
     if len(X) == 0: raise ValueError("rmse needs at least one example, got an empty X")
     was_training = model.training
     model.eval()
-    sq = sum(((model(X[i:i + batch_size]).reshape(-1) - y[i:i + batch_size]) ** 2).sum().item()
-             for i in range(0, len(X), batch_size))
+    sq = 0.0
+    for i in range(0, len(X), batch_size):
+        err = model(X[i:i + batch_size]).reshape(-1) - y[i:i + batch_size]
+        sq += (err ** 2).sum().item()
     model.train(was_training)
     return (sq / len(X)) ** 0.5
 
@@ -324,21 +328,22 @@ def rmse(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 2
 class RegressionHistory:
     "What one regression run recorded."
     train_loss: list[float] = field(default_factory=list)  # mean mini-batch MSE per epoch
-    val_rmse: list[float] = field(default_factory=list)    # validation RMSE after each epoch
-    test_rmse: float = float("nan")                         # after the last epoch (NaN if diverged)
+    val_rmse: list[float] = field(default_factory=list)  # validation RMSE, each epoch
+    test_rmse: float = float("nan")  # after the last epoch (NaN if diverged)
     seconds: float = 0.0
     diverged: bool = False
 
 # %% ../nbs/30_training.ipynb #8fcb86b6
 def fit_regressor(make_model: Callable[[], nn.Module], # Builds a fresh one-output model
-                  make_optimizer: Callable[[list], torch.optim.Optimizer], # Parameters -> optimizer
+                  make_optimizer: Callable[[list], Optimizer], # Parameters -> optimizer
                   split: Split, # Data with float targets y_train/y_val/y_test
                   epochs: int = 20, batch_size: int = 128, seed: int = 0, device=None,
                   desc: str | None = None) -> tuple[nn.Module, RegressionHistory]:
-    "Train a fresh regressor with the mean squared error; a diverged run stops and says so."
+    "Train a fresh regressor on the mean squared error; a diverged run stops and says so."
     check_int("epochs", epochs, low=1); check_int("batch_size", batch_size, low=1)
     if not split.y_train.is_floating_point():
-        raise TypeError(f"split.y_train must hold float targets, got dtype {split.y_train.dtype}")
+        raise TypeError("split.y_train must hold float targets, "
+                        f"got dtype {split.y_train.dtype}")
     seed_everything(seed)
     device = device or split.X_train.device
     data = split.to(device)
@@ -361,7 +366,8 @@ def fit_regressor(make_model: Callable[[], nn.Module], # Builds a fresh one-outp
             loss = opt.step(closure)
             if not torch.isfinite(loss): hist.diverged = True; break
             total += loss.item() * len(idx)
-        if not hist.diverged and not all(torch.isfinite(p).all() for p in model.parameters()):
+        finite = all(torch.isfinite(p).all() for p in model.parameters())
+        if not hist.diverged and not finite:
             hist.diverged = True
         if hist.diverged: break
         hist.train_loss.append(total / n)

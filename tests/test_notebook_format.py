@@ -33,8 +33,7 @@ METHOD_NOTEBOOKS = board.method_notebooks()
 # Use it block and Verdict section turns its entry into a failure until the name is removed.
 PAGES_PENDING = {
     "11_hessian_spectrum", "12_sgd_stability", "13_hessian_alignment", "20_implicit", "21_maid",
-    "31_diffgrad", "32_adadagrad", "33_grad_norm_newton", "34_coherence", "51_pndm", "71_llp_bp",
-    "72_fewshot_clustering",
+    "51_pndm",
 }
 
 

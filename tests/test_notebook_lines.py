@@ -12,9 +12,7 @@ MAX = 90
 # that no longer has a long line fails test_pending_notebooks_still_have_long_lines.
 LONG_LINES_PENDING = {
     "00_core", "01_data", "02_autodiff", "10_hessian", "11_hessian_spectrum", "12_sgd_stability",
-    "13_hessian_alignment", "20_implicit", "21_maid", "30_training", "31_diffgrad", "32_adadagrad",
-    "33_grad_norm_newton", "34_coherence", "50_diffusion", "51_pndm", "71_llp_bp",
-    "72_fewshot_clustering",
+    "13_hessian_alignment", "20_implicit", "21_maid", "50_diffusion", "51_pndm",
 }
 
 
