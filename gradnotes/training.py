@@ -107,6 +107,54 @@ class History:
     diverged: bool = False
 
 # %% ../nbs/30_training.ipynb #05db6f8e
+def _fit(make_model, make_optimizer, split, epochs, batch_size, seed, device, desc,
+         batch_loss, score):
+    """The seeded mini-batch loop behind `fit_classifier` and `fit_regressor`: minimize
+    `batch_loss(model, X, y)`, record `score(model, X, y)` on validation after each
+    epoch and on test at the end; stop at a non-finite loss or weights. Returns the
+    model and the fields of a history: train losses, validation scores, test score,
+    seconds, diverged."""
+    check_int("epochs", epochs, low=1)
+    check_int("batch_size", batch_size, low=1)
+    seed_everything(seed)
+    device = device or split.X_train.device
+    data = split.to(device)
+    model = make_model().to(device)
+    opt = make_optimizer(list(model.parameters()))
+    train_loss, val, test, diverged = [], [], float("nan"), False
+    start = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    n = len(data.X_train)
+    for epoch in progress(range(epochs), desc=desc):
+        perm = torch.randperm(n, generator=gen).to(device)
+        total = 0.0
+        for i in range(0, n, batch_size):
+            idx = perm[i : i + batch_size]
+
+            def closure():
+                opt.zero_grad()
+                loss = batch_loss(model, data.X_train[idx], data.y_train[idx])
+                loss.backward()
+                return loss
+
+            loss = opt.step(closure)
+            if not torch.isfinite(loss):
+                diverged = True
+                break
+            total += loss.item() * len(idx)
+        # a non-finite loss is caught above; non-finite weights after the last update are
+        # caught here
+        if not diverged and not all(torch.isfinite(p).all() for p in model.parameters()):
+            diverged = True
+        if diverged:
+            break
+        train_loss.append(total / n)
+        val.append(score(model, data.X_val, data.y_val))
+    if not diverged:
+        test = score(model, data.X_test, data.y_test)
+    return model, (train_loss, val, test, time.perf_counter() - start, diverged)
+
+
 # Builds a fresh model (called after seeding)
 def fit_classifier(
     make_model: Callable[[], nn.Module],
@@ -121,47 +169,11 @@ def fit_classifier(
 ) -> tuple[nn.Module, History]:
     """Train a fresh classifier with cross-entropy; return it and its `History` (a
     diverged run stops and says so)."""
-    check_int("epochs", epochs, low=1)
-    check_int("batch_size", batch_size, low=1)
-    seed_everything(seed)
-    device = device or split.X_train.device
-    data = split.to(device)
-    model = make_model().to(device)
-    opt = make_optimizer(list(model.parameters()))
-    hist, start = History(), time.perf_counter()
-    gen = torch.Generator().manual_seed(seed)
-    n = len(data.X_train)
-    for epoch in progress(range(epochs), desc=desc):
-        perm = torch.randperm(n, generator=gen).to(device)
-        total = 0.0
-        for i in range(0, n, batch_size):
-            idx = perm[i : i + batch_size]
+    def batch_loss(model, X, y): return F.cross_entropy(model(X), y)
+    model, fields = _fit(make_model, make_optimizer, split, epochs, batch_size, seed,
+                         device, desc, batch_loss, accuracy)
+    return model, History(*fields)
 
-            def closure():
-                opt.zero_grad()
-                loss = F.cross_entropy(model(data.X_train[idx]), data.y_train[idx])
-                loss.backward()
-                return loss
-
-            loss = opt.step(closure)
-            if not torch.isfinite(loss):
-                hist.diverged = True
-                break
-            total += loss.item() * len(idx)
-        # a non-finite loss is caught above; non-finite weights after the last update are
-        # caught here
-        if not hist.diverged and not all(
-            torch.isfinite(p).all() for p in model.parameters()
-        ):
-            hist.diverged = True
-        if hist.diverged:
-            break
-        hist.train_loss.append(total / n)
-        hist.val_acc.append(accuracy(model, data.X_val, data.y_val))
-    if not hist.diverged:
-        hist.test_acc = accuracy(model, data.X_test, data.y_test)
-    hist.seconds = time.perf_counter() - start
-    return model, hist
 
 # %% ../nbs/30_training.ipynb #051b45ac
 @dataclass
@@ -340,38 +352,11 @@ def fit_regressor(make_model: Callable[[], nn.Module], # Builds a fresh one-outp
                   epochs: int = 20, batch_size: int = 128, seed: int = 0, device=None,
                   desc: str | None = None) -> tuple[nn.Module, RegressionHistory]:
     "Train a fresh regressor on the mean squared error; a diverged run stops and says so."
-    check_int("epochs", epochs, low=1); check_int("batch_size", batch_size, low=1)
     if not split.y_train.is_floating_point():
         raise TypeError("split.y_train must hold float targets, "
                         f"got dtype {split.y_train.dtype}")
-    seed_everything(seed)
-    device = device or split.X_train.device
-    data = split.to(device)
-    model = make_model().to(device)
-    opt = make_optimizer(list(model.parameters()))
-    hist, start = RegressionHistory(), time.perf_counter()
-    gen = torch.Generator().manual_seed(seed)
-    n = len(data.X_train)
-    for epoch in progress(range(epochs), desc=desc):
-        perm = torch.randperm(n, generator=gen).to(device)
-        total = 0.0
-        for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
-            def closure():
-                opt.zero_grad()
-                out = model(data.X_train[idx]).reshape(-1)
-                loss = F.mse_loss(out, data.y_train[idx])
-                loss.backward()
-                return loss
-            loss = opt.step(closure)
-            if not torch.isfinite(loss): hist.diverged = True; break
-            total += loss.item() * len(idx)
-        finite = all(torch.isfinite(p).all() for p in model.parameters())
-        if not hist.diverged and not finite:
-            hist.diverged = True
-        if hist.diverged: break
-        hist.train_loss.append(total / n)
-        hist.val_rmse.append(rmse(model, data.X_val, data.y_val))
-    if not hist.diverged: hist.test_rmse = rmse(model, data.X_test, data.y_test)
-    hist.seconds = time.perf_counter() - start
-    return model, hist
+    def batch_loss(model, X, y): return F.mse_loss(model(X).reshape(-1), y)
+    model, fields = _fit(make_model, make_optimizer, split, epochs, batch_size, seed,
+                         device, desc, batch_loss, rmse)
+    return model, RegressionHistory(*fields)
+
