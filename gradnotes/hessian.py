@@ -724,7 +724,7 @@ def dense(self: HessianOperator, max_dim: int = 8192) -> torch.Tensor:
 
 
 @patch
-def gauss_newton(self: HessianOperator) -> GaussNewtonOperator:
+def gauss_newton(self: HessianOperator):
     """The generalized Gauss-Newton part G of H = G + R at the same point, data and
     parameters."""
     return GaussNewtonOperator(self)
