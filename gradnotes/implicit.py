@@ -651,7 +651,9 @@ def prox_lasso(
 def projection_simplex(v: torch.Tensor) -> torch.Tensor:
     """Euclidean projection of each row of v (last dimension) onto the probability
     simplex, by sorting."""
-    if _real("v", v).ndim < 1:
+    check_tensor("v", v, floating=True, finite=False)  # cheap: called in solver loops
+    if v.is_complex(): raise TypeError(f"v must be real, got {v.dtype}")
+    if v.ndim < 1:
         raise ValueError("v must have at least 1 dimension, got a scalar")
     u, _ = torch.sort(v, dim=-1, descending=True)
     css = u.cumsum(-1) - 1
