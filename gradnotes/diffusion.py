@@ -30,6 +30,14 @@ __all__ = ['NoiseSchedule', 'make_schedule', 'q_sample', 'x0_from_eps', 'eps_fro
            'FeatureFrechet']
 
 # %% ../nbs/50_diffusion.ipynb #805e8a1d
+def _real(name: str, x, **kw) -> torch.Tensor:
+    "`check_tensor` with a real floating dtype: complex tensors are refused too."
+    check_tensor(name, x, floating=True, **kw)
+    if x.is_complex():
+        raise TypeError(f"{name} must be real, got {x.dtype}")
+    return x
+
+
 @dataclass
 class NoiseSchedule:
     "The variances β_t of a T-step diffusion and their cumulative products ᾱ_t (float64)."
@@ -118,14 +126,6 @@ def make_schedule(
     return NoiseSchedule(betas, torch.cumprod(1 - betas, 0), kind)
 
 # %% ../nbs/50_diffusion.ipynb #a8316915
-def _real(name: str, x, **kw) -> torch.Tensor:
-    "`check_tensor` with a real floating dtype: complex tensors are refused too."
-    check_tensor(name, x, floating=True, **kw)
-    if x.is_complex():
-        raise TypeError(f"{name} must be real, got {x.dtype}")
-    return x
-
-
 def _bcast(ab, x: torch.Tensor, one_ok: bool = True) -> torch.Tensor:
     """Check ᾱ (a number, or a (batch,) tensor matching x's batch) in (0, 1] ((0, 1)
     unless `one_ok`) and shape it to broadcast against x, in x's dtype and device."""
