@@ -32,8 +32,6 @@ METHOD_NOTEBOOKS = board.method_notebooks()
 # each name here is expected to fail the contract (xfail strict), so a page that gains a correct
 # Use it block and Verdict section turns its entry into a failure until the name is removed.
 PAGES_PENDING = {
-    "11_hessian_spectrum", "12_sgd_stability", "13_hessian_alignment", "20_implicit", "21_maid",
-    "51_pndm",
 }
 
 
