@@ -109,3 +109,19 @@ def test_bad_input():
     sp = digits(seed=0)
     with pytest.raises(ValueError, match="epochs"): fit_noprop(NoPropDT(64, 10), sp, epochs=0)
     with pytest.raises(ValueError, match="x must have shape"): fit_noprop(m, sp, epochs=1)
+
+
+def test_device_mismatch_is_reported():
+    m = NoPropDT(5, 3, T=2, hidden=4).to("meta")   # the model elsewhere than x
+    with pytest.raises(ValueError, match="x is on cpu but the model is on meta"):
+        m.predict(torch.randn(2, 5))
+
+
+@pytest.mark.cuda
+def test_cuda_fit_and_predict():
+    sp = digits(seed=0).to("cuda")
+    seed_everything(0)
+    m, h = fit_noprop(NoPropDT(64, 10, T=3, hidden=32), sp, epochs=2)
+    assert m.W_embed.device.type == "cuda" and h.test_acc > 0.3
+    g = torch.Generator("cuda").manual_seed(0)
+    assert m.predict(sp.X_test, generator=g).device.type == "cuda"
