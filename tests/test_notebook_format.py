@@ -20,7 +20,7 @@ def test_title_and_summary(nb):
         assert src.startswith("#| default_exp "), f"{nb.name}: first cell must be '#| default_exp name'"
 
 
-# --- Use it and Verdict on method pages (BRIEF's site contract; format parsed by docs/board.py) ---
+# --- Use it and Verdict on method pages (the site contract; format parsed by docs/board.py) ---
 import sys  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "docs"))
