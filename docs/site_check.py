@@ -33,7 +33,6 @@ OVERFLOW_PENDING = {
     '21_maid',              # Algorithm (display equation)
     '32_adadagrad',         # augmented inner-product test (display equation)
     '33_grad_norm_newton',  # Algorithm 1 (display equation) and the Hessian approximations table
-    '71_llp_bp',            # BP messages (display equation)
 }
 
 BROWSERS = ('chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable')
