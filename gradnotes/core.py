@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['infer_device', 'default_device', 'infer_dtype', 'to_tensor', 'check_type', 'check_number', 'check_int', 'check_betas',
-           'check_choice', 'check_tensor', 'seed_everything', 'require', 'njit', 'use_numba', 'torch_threads', 'quiet',
-           'progress']
+__all__ = ['infer_device', 'default_device', 'infer_dtype', 'to_tensor', 'check_type', 'check_number', 'check_int',
+           'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'seed_everything', 'require', 'njit',
+           'use_numba', 'torch_threads', 'quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #6b0c3963
 def _tensors_in(obj) -> Iterable[torch.Tensor]:
@@ -99,13 +99,22 @@ def check_number(name: str, value, # The argument's name and value
     return value
 
 def check_int(name: str, value, low: int | None = None, high: int | None = None) -> int:
-    "Return `value` if it is an integer (not a bool) within the inclusive bounds, else raise naming `name`."
+    "Return `value` as an int if it is an integer (not a bool) within the inclusive bounds, else raise naming `name`."
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {_fmt(value)}")
     value = int(value)
     if low is not None and value < low: raise ValueError(f"{name} must be >= {low}, got {value}")
     if high is not None and value > high: raise ValueError(f"{name} must be <= {high}, got {value}")
     return value
+
+def check_positive(name: str, value, # The argument's name and value
+                   strict: bool = True, # Reject zero too (> 0); False accepts it (>= 0)
+                   high: float | None = None, # Upper bound, for values that would overflow or hang a loop
+                  ) -> float:
+    "Return `value` as a float if it is a finite real number > 0 (>= 0 when not `strict`) and <= `high`."
+    return check_number(name, value, low=0, low_open=strict, high=high)
 
 # %% ../nbs/00_core.ipynb #433c43b0
 def check_betas(name: str, betas) -> tuple[float, float]:
@@ -118,20 +127,42 @@ def check_betas(name: str, betas) -> tuple[float, float]:
 # %% ../nbs/00_core.ipynb #fbc58395
 def check_choice(name: str, value, choices: Sequence):
     "Return `value` if it is one of `choices`, else raise `ValueError` naming `name` and the choices."
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {_fmt(value)}")
+    try: ok = any(value is c or (type(value) is type(c) and bool(value == c)) for c in choices)
+    except (TypeError, ValueError, RuntimeError): ok = False  # e.g. a tensor with several entries
+    if not ok: raise ValueError(f"{name} must be one of {list(choices)}, got {_fmt(value)}")
     return value
+
+def _check_dtype(name, x, floating, integer, allow_complex, dtypes):
+    "The dtype part of `check_tensor`."
+    if floating and not (x.is_floating_point() or (allow_complex and x.is_complex())):
+        kind = "a floating" if not allow_complex else "a floating or complex"
+        note = "; complex tensors are not supported" if x.is_complex() else ""
+        raise TypeError(f"{name} must have {kind} dtype, got {x.dtype}{note}")
+    if integer and (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool):
+        raise TypeError(f"{name} must have an integer dtype, got {x.dtype}")
+    if dtypes is not None and x.dtype not in tuple(dtypes):
+        raise TypeError(f"{name} must have dtype {' or '.join(map(str, dtypes))}, got {x.dtype}")
 
 def check_tensor(name: str, x, # The argument's name and value
                  ndim: int | Sequence[int] | None = None, # Allowed number(s) of dimensions
                  shape: Sequence[int | None] | None = None, # Required sizes; None entries match anything
-                 floating: bool = False, # Require a floating dtype?
+                 floating: bool = False, # Require a real floating dtype (complex only with `allow_complex`)?
                  finite: bool = True, # Reject NaN and infinity?
                  nonempty: bool = True, # Reject tensors with no elements?
+                 *,
+                 integer: bool = False, # Require an integer dtype (bool excluded), e.g. class labels?
+                 allow_complex: bool = False, # With `floating`: accept complex dtypes too?
+                 dtypes: Sequence[torch.dtype] | None = None, # Allowed dtypes, e.g. those a kernel handles
+                 convert: bool = False, # Convert array-likes (NumPy arrays, lists) with `to_tensor`?
                 ) -> torch.Tensor:
     "Return `x` if it is a tensor meeting every requirement, else raise `TypeError`/`ValueError` naming `name`."
+    if convert and not isinstance(x, torch.Tensor):
+        try: x = to_tensor(x)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(f"{name} must be a tensor or array-like of numbers, got {type(x).__name__}") from e
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}"
+                        + ("; convert it with torch.as_tensor" if isinstance(x, (np.ndarray, list, tuple)) else ""))
     if ndim is not None and x.ndim not in ((ndim,) if isinstance(ndim, int) else tuple(ndim)):
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(x.shape)}")
     if shape is not None:
@@ -139,8 +170,7 @@ def check_tensor(name: str, x, # The argument's name and value
             want = ", ".join("*" if s is None else str(s) for s in shape)
             raise ValueError(f"{name} must have shape ({want}), got {tuple(x.shape)}")
     if nonempty and x.numel() == 0: raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
-    if floating and not (x.is_floating_point() or x.is_complex()):
-        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
+    _check_dtype(name, x, floating, integer, allow_complex, dtypes)
     if finite and (x.is_floating_point() or x.is_complex()) and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     return x
