@@ -220,7 +220,7 @@ def use_numba(*tensors) -> bool:
 @contextlib.contextmanager
 def torch_threads(n: int): # Number of intra-op threads inside the block
     "Run the block with `n` torch threads, then restore the previous count."
-    n = check_int("n", n, low=1)
+    n = check_int("n", n, low=1, high=4096)
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try: yield

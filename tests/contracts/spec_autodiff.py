@@ -1,0 +1,29 @@
+import torch
+import torch.nn.functional as F
+
+from common import model_data, tiny_model
+from gradnotes import autodiff as m
+from harness import Arr, Int, Spec, POS_INT
+
+LABELS = Arr(floating=False, labels=2)
+XY = dict(tensors={"X": Arr(), "y": LABELS}, same_length=(("X", "y"),))
+
+SPECS = {
+    "trainable": Spec(lambda: dict(model=tiny_model())),
+    "num_params": Spec(lambda: dict(model=tiny_model())),
+    "flatten": Spec(lambda: dict(a=torch.randn(2, 3), b=torch.randn(4)),
+                    call=lambda a: m.flatten([a["a"], a["b"]]),
+                    tensors={"a": Arr(ndim=None, finite=False, complex_ok=True, int_ok=True, arrays=False)},
+                    names={"a": ("tensors",)}),
+    "unflatten": Spec(lambda: dict(vec=torch.randn(10), like={"w": torch.zeros(2, 3), "b": torch.zeros(4)}),
+                      tensors={"vec": Arr(ndim=(1, 2), finite=False)}),
+    "check_functional": Spec(lambda: dict(model=tiny_model())),
+    "functional_loss": Spec(lambda: dict(model=tiny_model(), loss_fn=F.cross_entropy)),
+    "flat_grad": Spec(model_data, **XY),
+    "iter_per_sample_grads": Spec(lambda: dict(model_data(), chunk_size=3),
+                                  call=lambda a: list(m.iter_per_sample_grads(**a)),
+                                  ints={"chunk_size": POS_INT}, **XY),
+    "per_sample_grads": Spec(lambda: dict(model_data(), chunk_size=3), ints={"chunk_size": POS_INT}, **XY),
+}
+OPT_OUT = {}
+XFAIL = {}
