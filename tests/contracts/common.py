@@ -25,3 +25,22 @@ def spd(n: int = 4, seed: int = 0, dtype=torch.float64) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     A = torch.randn(n, n, generator=g, dtype=dtype)
     return A @ A.T + n * torch.eye(n, dtype=dtype)
+
+
+def tiny_split(n: int = 12, d: int = 3, k: int = 2):
+    from gradnotes.data import Split
+    X, y = classification(n + 8, d, k)
+    return Split(X[:n], y[:n], X[n:n + 4], y[n:n + 4], X[n + 4:], y[n + 4:], name="tiny")
+
+
+def optimizer_run(cls, a: dict, steps: int = 2, **fixed):
+    "Build `cls` over one parameter `a['p']` (gradient `a['g']`, cast to its shape and dtype) and take steps."
+    p = a["p"].detach()
+    if p.is_floating_point() or p.is_complex(): p.requires_grad_(True)
+    g = a["g"] if a["g"].shape == p.shape else torch.ones(p.shape)
+    hyper = {k: v for k, v in a.items() if k not in ("p", "g")}
+    opt = cls([p], **hyper, **fixed)
+    for _ in range(steps):
+        p.grad = g.to(p.dtype)
+        opt.step()
+    return p.detach()

@@ -54,6 +54,7 @@ class Arr:
     finite: bool = True         # NaN and inf are invalid
     empty_ok: bool = False      # an empty tensor is tolerated
     labels: int | None = None   # integer labels in [0, labels): -1 and `labels` are invalid
+    bounds: tuple | None = None  # (low, high[, low_open, high_open]) for the values; None ends are open
     grad: bool = True           # try a grad-requiring copy (float tensors only)
     arrays: bool = True         # try the NumPy-array and list versions (tolerated)
 
@@ -99,6 +100,7 @@ class Spec:
     timeout: float = 10.0                            # seconds per case
     isolate: tuple[str, ...] = ()                    # arguments whose mutations run in a subprocess
     compare: bool = True                             # compare non-contiguous results with contiguous
+    extra: dict[str, Callable[[dict], dict]] = field(default_factory=dict)  # "arg:what" -> invalid arguments
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,6 +114,9 @@ def cases(spec: Spec) -> list[tuple[str, str, str]]:
         if not d.empty_ok: out.append((a, "empty", "invalid"))
         if d.ndim is not None:
             out += [(a, "ndim+1", "invalid"), (a, "ndim-1", "invalid")]
+        if d.bounds is not None:
+            if d.bounds[0] is not None: out.append((a, "value<low", "invalid"))
+            if d.bounds[1] is not None: out.append((a, "value>high", "invalid"))
         if d.labels is not None:
             out += [(a, "label-1", "invalid"), (a, "label=n", "invalid"), (a, "float", "tolerated")]
         if d.floating:
@@ -136,6 +141,9 @@ def cases(spec: Spec) -> list[tuple[str, str, str]]:
         out += [(a, "unknown", "invalid"), (a, "int", "invalid")]
     for group in spec.same_length:
         out.append((group[-1], "mismatch", "invalid"))
+    for key in spec.extra:
+        arg, what = key.split(":", 1)
+        out.append((arg, what, "invalid"))
     return out
 
 
@@ -163,6 +171,7 @@ def _poke(t: torch.Tensor, value) -> torch.Tensor:
 def mutate(spec: Spec, a: dict, arg: str, mutation: str) -> dict:
     "Apply one mutation to the argument dict `a` (built fresh by `spec.args()`)."
     if mutation == "valid": return a
+    if f"{arg}:{mutation}" in spec.extra: return spec.extra[f"{arg}:{mutation}"](a)
     v = a.get(arg)
     if arg in spec.tensors:
         d = spec.tensors[arg]
@@ -177,6 +186,10 @@ def mutate(spec: Spec, a: dict, arg: str, mutation: str) -> dict:
         elif mutation == "complex": a[arg] = v.detach().to(torch.complex128 if v.dtype == torch.float64
                                                             else torch.complex64)
         elif mutation == "float": a[arg] = v.detach().float()
+        elif mutation in ("value<low", "value>high"):
+            low, high, lo_open, hi_open = (tuple(d.bounds) + (False, False))[:4]
+            bad = (low if lo_open else low - 1) if mutation == "value<low" else (high if hi_open else high + 0.5)
+            a[arg] = _poke(v, bad)
         elif mutation == "label-1": a[arg] = _poke(v, -1)
         elif mutation == "label=n": a[arg] = _poke(v, d.labels)
         elif mutation == "requires_grad": a[arg] = v.detach().clone().requires_grad_(True)

@@ -57,6 +57,9 @@ def main():
     for m, c in sorted(per.items()):
         print(f"  {m:20s} " + "/".join(str(c[k]) for k in ("clear", "accepted", "unclear", "silent", "hang", "broken")))
     bad = [r for r in rows if r["outcome"] not in harness.PASSING]
+    for r in rows:
+        if r["outcome"] == "broken":
+            print(f"BROKEN SPEC {r['module']}.{r['name']}: {r['detail']}")
     if args.failures:
         for r in bad:
             print(f"{r['outcome']:8s} {r['module']}.{harness.case_id(r['name'], r['arg'], r['mutation'])}: {short(r['detail'], 150)}")

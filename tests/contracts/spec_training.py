@@ -1,0 +1,37 @@
+import torch
+
+from common import classification, tiny_model, tiny_split
+from gradnotes import training as m
+from harness import Arr, Int, POS_INT, Spec
+
+NOLOOP = Int(1, huge=False)  # an iteration count or a layer width: a huge one is a long run, not a bug
+
+
+def _make_opt(params, lr=0.1): return torch.optim.SGD(params, lr=lr)
+
+
+def _comparison(a):
+    c = m.compare_optimizers(lambda: tiny_model(), {"sgd": (_make_opt, [0.1]), "sgd2": (_make_opt, [0.05])},
+                             tiny_split(), epochs=1, batch_size=8, seeds=(0, 1))
+    return c.table(), c.verdict("sgd"), c.summary()
+
+
+SPECS = {
+    "MLP": Spec(lambda: dict(sizes=[3, 4, 2]), call=lambda a: m.MLP(a["sizes"])(torch.randn(2, 3))),
+    "ConvNet1d": Spec(lambda: dict(length=12, n_classes=3, channels=2),
+                      call=lambda a: m.ConvNet1d(**a)(torch.randn(2, 12)),
+                      ints={"length": NOLOOP, "n_classes": Int(2, huge=False), "channels": NOLOOP}),
+    "accuracy": Spec(lambda: dict(model=tiny_model(), X=classification()[0], y=classification()[1], batch_size=3),
+                     tensors={"X": Arr(), "y": Arr(floating=False, labels=2)}, ints={"batch_size": POS_INT},
+                     same_length=(("X", "y"),)),
+    "History": Spec(dict, call=lambda a: m.History(train_loss=[1.0], val_acc=[0.5])),
+    "fit_classifier": Spec(lambda: dict(make_model=tiny_model, make_optimizer=_make_opt, split=tiny_split(),
+                                        epochs=1, batch_size=8, seed=0),
+                           ints={"epochs": NOLOOP, "batch_size": POS_INT, "seed": Int(0)}),
+    "Comparison": Spec(dict, call=_comparison),
+    "compare_optimizers": Spec(lambda: dict(make_model=tiny_model, optimizers={"sgd": (_make_opt, [0.1])},
+                                            split=tiny_split(), epochs=1, batch_size=8, seeds=(0,), tune_seed=1),
+                               ints={"epochs": NOLOOP, "batch_size": POS_INT, "tune_seed": Int(0)}),
+}
+OPT_OUT = {}
+XFAIL = {}
