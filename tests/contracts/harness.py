@@ -176,7 +176,7 @@ def mutate(spec: Spec, a: dict, arg: str, mutation: str) -> dict:
     if arg in spec.tensors:
         d = spec.tensors[arg]
         if mutation == "mismatch": a[arg] = v[:-1]
-        elif mutation == "empty": a[arg] = v[:0] if v.ndim else v.reshape(0)
+        elif mutation == "empty": a[arg] = v[:0] if v.ndim else v.detach().new_empty(0)
         elif mutation == "ndim+1": a[arg] = v.unsqueeze(0)
         elif mutation == "ndim-1": a[arg] = v[0] if v.ndim else v.reshape(1, 1)
         elif mutation in ("nan", "inf"): a[arg] = _poke(v, float(mutation))
