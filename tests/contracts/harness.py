@@ -266,6 +266,17 @@ def _invoke(obj, spec: Spec, a: dict):
     return spec.call(a) if spec.call is not None else obj(**a)
 
 
+def _global_state():
+    return torch.is_grad_enabled(), torch.get_num_threads(), torch.get_default_dtype()
+
+
+def _restore(state):
+    grad, threads, dtype = state
+    torch.set_grad_enabled(grad)
+    if torch.get_num_threads() != threads: torch.set_num_threads(threads)
+    if torch.get_default_dtype() != dtype: torch.set_default_dtype(dtype)
+
+
 def _seeded_args(spec: Spec) -> dict:
     torch.manual_seed(0)
     np.random.seed(0)
@@ -281,6 +292,7 @@ def run_case(obj, spec: Spec, arg: str, mutation: str, kind: str) -> tuple[str, 
         if ndim_ok(spec.tensors[arg], v.ndim, new): kind = "tolerated"
     if mutation != "valid": a = mutate(spec, a, arg, mutation)
     watched = a.get(arg) if mutation == "requires_grad" else None
+    state = _global_state()
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, spec.timeout)
     try:
@@ -299,6 +311,7 @@ def run_case(obj, spec: Spec, arg: str, mutation: str, kind: str) -> tuple[str, 
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        _restore(state)  # an interrupted case may leave grad mode off (a no_grad block cut by the alarm)
     if kind == "invalid": return "silent", f"returned {type(result).__name__}"
     if watched is not None and watched.grad is not None:
         return "silent", f"filled {arg}.grad of a caller's tensor"

@@ -35,12 +35,38 @@ def short(detail: str, n: int = 70) -> str:
     return line if len(line) <= n else line[:n - 3] + "..."
 
 
+def reason(r) -> str:
+    if r.get("xfail"): return r["xfail"]  # keep the reason already written
+    what = f"{r['mutation']} {r['arg']}".strip()
+    if r["outcome"] == "silent": return short(f"silent: {what} accepted ({r['detail']})", 90)
+    if r["outcome"] == "hang": return f"hang: {what}"
+    return short(f"unclear: {r['detail']}", 90)
+
+
+def xfail_block(bad) -> str:
+    lines = ["XFAIL = {"]
+    lines += [f"    {harness.case_id(r['name'], r['arg'], r['mutation'])!r}: {reason(r)!r}," for r in bad]
+    return "\n".join(lines) + "\n}" if bad else "XFAIL = {}"
+
+
+def write_xfail(module: str, bad):
+    "Replace the XFAIL table (from `XFAIL = {` to the closing brace) at the end of the module's spec file."
+    path = Path(__file__).parent / f"spec_{module}.py"
+    text = path.read_text()
+    start = text.index("\nXFAIL = {") + 1
+    end = text.index("}", start) + 1 if text[start:].startswith("XFAIL = {}") else text.index("\n}", start) + 2
+    path.write_text(text[:start] + xfail_block(bad) + text[end:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--module")
     ap.add_argument("--xfail", action="store_true", help="print XFAIL tables for today's failures")
     ap.add_argument("--failures", action="store_true", help="list every failing case")
     ap.add_argument("--slowest", type=int, default=0)
+    ap.add_argument("--write-xfail", action="store_true",
+                    help="rewrite each spec file's XFAIL table: passing cases out (with --add-new: new failures in)")
+    ap.add_argument("--add-new", action="store_true")
     args = ap.parse_args()
     t0 = time.perf_counter()
     rows = run(args.module)
@@ -65,12 +91,10 @@ def main():
             print(f"{r['outcome']:8s} {r['module']}.{harness.case_id(r['name'], r['arg'], r['mutation'])}: {short(r['detail'], 150)}")
     if args.xfail:
         for m in sorted({r["module"] for r in bad}):
-            print(f"\n# spec_{m}.py\nXFAIL = {{")
-            for r in bad:
-                if r["module"] != m: continue
-                reason = f"{r['outcome']}: {short(r['detail'])}" if r["outcome"] != "silent" else f"silent: {short(r['detail'])}"
-                print(f"    {harness.case_id(r['name'], r['arg'], r['mutation'])!r}: {reason!r},")
-            print("}")
+            print(f"\n# spec_{m}.py\n" + xfail_block([r for r in bad if r["module"] == m]))
+    if args.write_xfail:
+        for m in sorted({r["module"] for r in rows}):
+            write_xfail(m, [r for r in bad if r["module"] == m and (args.add_new or r["xfail"])])
     stale = [r for r in rows if r["xfail"] and r["outcome"] in harness.PASSING]
     if stale:
         print(f"\n{len(stale)} XFAIL entries now pass (remove them):")
