@@ -22,7 +22,8 @@ def run(only: str | None = None):
     rows = []
     for module, name, arg, mutation, kind, reason in registry.all_cases():
         if only and module != only: continue
-        obj, spec = registry.obj_and_spec(module, name)
+        try: obj, spec = registry.obj_and_spec(module, name)
+        except AttributeError: continue  # a name this version of the package does not export
         t = time.perf_counter()
         outcome, detail = harness.evaluate(module, name, obj, spec, arg, mutation, kind)
         rows.append(dict(module=module, name=name, arg=arg, mutation=mutation, kind=kind, outcome=outcome,
