@@ -45,7 +45,8 @@ class Split:
         for part in ("train", "val", "test"):
             X, y = getattr(self, f"X_{part}"), getattr(self, f"y_{part}")
             if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-                raise TypeError(f"X_{part} and y_{part} must be torch.Tensors, got {type(X).__name__} and {type(y).__name__}")
+                got = f"{type(X).__name__} and {type(y).__name__}"
+                raise TypeError(f"X_{part} and y_{part} must be torch.Tensors, got {got}")
             if X.ndim == 0 or y.ndim == 0 or len(X) != len(y):
                 raise ValueError(f"X_{part} and y_{part} must hold the same number of rows, "
                                  f"got shapes {tuple(X.shape)} and {tuple(y.shape)}")
@@ -103,13 +104,14 @@ def _partition(n: int, y: np.ndarray | None, val: float, test: float, seed: int)
     return tuple(np.sort(np.concatenate(p)) for p in parts)
 
 def _as_numpy(name: str, a) -> np.ndarray:
-    "An array-like (tensors included: detached, on the CPU, bfloat16 widened) as a NumPy array."
+    "An array-like as a NumPy array (tensors: detached, on the CPU, bfloat16 widened)."
     if isinstance(a, torch.Tensor):
         a = a.detach().cpu()
         if a.dtype == torch.bfloat16: a = a.float()
         return a.numpy()
     try: return np.asarray(a)
-    except (TypeError, ValueError) as e: raise TypeError(f"{name} must be an array-like of numbers") from e
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be an array-like of numbers") from e
 
 def split_arrays(X, y, # Features (n, ...) and targets (n,)
                  val: float = 0.15, test: float = 0.15, # Fractions held out for validation and test
@@ -253,7 +255,7 @@ def mnist1d(seed: int = 0, val: float = 0.1, # Seed and fraction of the 4,000 tr
 SAMPLE_IMAGES = ("camera", "astronaut", "coffee", "coins", "moon", "chelsea", "rocket", "text", "page",
                  "immunohistochemistry", "brick", "grass", "gravel")
 
-_MAX_SIDE = 8192  # largest side `sample_image` resizes to: a typo such as 10**6 must not exhaust memory
+_MAX_SIDE = 8192  # largest side `sample_image` resizes to: a typo (10**6) must not exhaust memory
 
 def sample_image(name: str = "camera", # One of `SAMPLE_IMAGES`
                  gray: bool = False, # Convert a colour image to grayscale (luminance)
@@ -265,10 +267,12 @@ def sample_image(name: str = "camera", # One of `SAMPLE_IMAGES`
     if img.ndim == 3 and gray:
         img = require("skimage.color", "scikit-image", "sample_image").rgb2gray(img)
     if size is not None:
-        if isinstance(size, (str, bytes)) or not isinstance(size, (numbers.Integral, Sequence)):
+        if isinstance(size, (str, bytes)) or not isinstance(size, (numbers.Integral,
+                                                                  Sequence)):
             raise TypeError(f"size must be an int or a pair (H, W), got {size!r}")
         hw = (size, size) if isinstance(size, numbers.Integral) else tuple(size)
-        if len(hw) != 2: raise ValueError(f"size must be an int or a pair (H, W), got {size!r}")
+        if len(hw) != 2:
+            raise ValueError(f"size must be an int or a pair (H, W), got {size!r}")
         hw = tuple(check_int("size", s, low=1, high=_MAX_SIDE) for s in hw)
         img = require("skimage.transform", "scikit-image", "sample_image").resize(img, hw + img.shape[2:], anti_aliasing=True)
     t = torch.tensor(np.ascontiguousarray(img), dtype=dtype)  # a copy: the cached array stays untouched
