@@ -96,6 +96,10 @@ def main():
     if args.write_xfail:
         for m in sorted({r["module"] for r in rows}):
             write_xfail(m, [r for r in bad if r["module"] == m and (args.add_new or r["xfail"])])
+    new = [r for r in bad if not r["xfail"]]
+    if new:
+        print(f"\n{len(new)} failures without an XFAIL entry:")
+        for r in new: print(f"  {r['module']}: {harness.case_id(r['name'], r['arg'], r['mutation'])!r} {reason(r)}")
     stale = [r for r in rows if r["xfail"] and r["outcome"] in harness.PASSING]
     if stale:
         print(f"\n{len(stale)} XFAIL entries now pass (remove them):")

@@ -13,7 +13,8 @@ SPECS = {
     "num_params": Spec(lambda: dict(model=tiny_model())),
     "flatten": Spec(lambda: dict(a=torch.randn(2, 3), b=torch.randn(4)),
                     call=lambda a: m.flatten([a["a"], a["b"]]),
-                    tensors={"a": Arr(ndim=None, finite=False, complex_ok=True, int_ok=True, arrays=False)},
+                    tensors={"a": Arr(ndim=None, finite=False, complex_ok=True, int_ok=True, arrays=False,
+                                           empty_ok=True)},
                     names={"a": ("tensors",)}),
     "unflatten": Spec(lambda: dict(vec=torch.randn(10), like={"w": torch.zeros(2, 3), "b": torch.zeros(4)}),
                       tensors={"vec": Arr(ndim=(1, 2), finite=False)}),
@@ -29,7 +30,6 @@ OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
 XFAIL = {
-    'flatten:a:empty': 'silent: empty a accepted (returned Tensor)',
     'unflatten:vec:int': 'silent: int vec accepted (returned dict)',
     'unflatten:vec:complex': 'silent: complex vec accepted (returned dict)',
     'flat_grad:X:empty': 'unclear: ValueError: Expected input batch_size (0) to match target batch_size (8).',

@@ -39,9 +39,11 @@ SPECS = {
                                        t=torch.tensor([0, 3, 9])),
                           call=lambda a: m.NoiseSchedule.from_alphas_cumprod(a["alphas_cumprod"]).alpha_bar(a["t"]),
                           tensors={"alphas_cumprod": Arr(ndim=1, bounds=(0, 1, True, True)),
-                                   "t": Arr(floating=False, ndim=(0, 1), labels=10)},
+                                   "t": Arr(floating=False, ndim=(0, 1), empty_ok=True)},  # -1: clean data
                           extra={"alphas_cumprod:increasing":
-                                 lambda a: dict(a, alphas_cumprod=a["alphas_cumprod"].flip(0))}),
+                                 lambda a: dict(a, alphas_cumprod=a["alphas_cumprod"].flip(0)),
+                                 "t:below_-1": lambda a: dict(a, t=torch.tensor([0, -2])),
+                                 "t:T": lambda a: dict(a, t=torch.tensor([0, 10]))}),
     "make_schedule": Spec(lambda: dict(kind="linear", T=20, beta_start=1e-4, beta_end=0.02, max_beta=0.999),
                           choices=("kind",), ints={"T": Int(1, huge=False)},
                           numbers={"beta_start": UNIT_OPEN, "beta_end": UNIT_OPEN, "max_beta": UNIT_OPEN},
@@ -63,7 +65,7 @@ SPECS = {
                                      "x": Arr(ndim=2), "ab": AB},
                             same_length=(("means", "weights"), ("x", "ab"))),
     "timestep_embedding": Spec(lambda: dict(t=torch.tensor([0.0, 3.0, 7.5]), dim=8, max_period=1e4),
-                               tensors={"t": Arr(ndim=1, int_ok=True, bounds=(0, None))},
+                               tensors={"t": Arr(ndim=1, int_ok=True, bounds=(-1, None), empty_ok=True)},
                                ints={"dim": Int(2, huge=False)}, numbers={"max_period": POS},
                                extra={"dim:odd": lambda a: dict(a, dim=7)}),
     "EpsMLP": Spec(lambda: dict(dim=2, hidden=8, depth=1, time_dim=4, x=torch.randn(3, 2), t=torch.tensor([0, 1, 2])),
@@ -91,9 +93,7 @@ OPT_OUT = {}
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
 XFAIL = {
     'NoiseSchedule:alphas_cumprod:complex': 'silent: complex alphas_cumprod accepted (returned Tensor)',
-    'NoiseSchedule:t:empty': 'silent: empty t accepted (returned Tensor)',
     'NoiseSchedule:t:ndim+1': 'silent: ndim+1 t accepted (returned Tensor)',
-    'NoiseSchedule:t:label-1': 'silent: label-1 t accepted (returned Tensor)',
     'NoiseSchedule:alphas_cumprod:increasing': 'silent: increasing alphas_cumprod accepted (returned Tensor)',
     'make_schedule:max_beta:below': 'silent: below max_beta accepted (returned NoiseSchedule)',
     'make_schedule:max_beta:above': 'silent: above max_beta accepted (returned NoiseSchedule)',
@@ -264,7 +264,6 @@ XFAIL = {
     'GaussianMixture:ab:complex': 'silent: complex ab accepted (returned tuple)',
     'GaussianMixture:n:huge': 'unclear: RuntimeError: [enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocato...',
     'GaussianMixture:ab:mismatch': 'unclear: RuntimeError: The expanded size of the tensor (4) must match the existing size...',
-    'timestep_embedding:t:empty': 'silent: empty t accepted (returned Tensor)',
     'timestep_embedding:t:ndim+1': 'unclear: RuntimeError: The size of tensor a (3) must match the size of tensor b (4) at ...',
     'timestep_embedding:t:ndim-1': 'unclear: IndexError: too many indices for tensor of dimension 0',
     'timestep_embedding:t:value<low': 'silent: value<low t accepted (returned Tensor)',

@@ -25,7 +25,8 @@ def _solver(factory, **hyper):
 
 def _solver_spec(factory, numbers=None, ints=None, **hyper):
     return Spec(lambda: dict(_system(), **hyper), call=_solver(factory, **hyper),
-                tensors={"b": Arr(ndim=1), "A": Arr(ndim=2, arrays=False)}, numbers=numbers or {}, ints=ints or {},
+                tensors={"b": Arr(ndim=1, empty_ok=True), "A": Arr(ndim=2, arrays=False)},
+                numbers=numbers or {}, ints=ints or {},
                 extra=dict(SINGULAR), names={"A": ("matvec", "system", "M"), "b": ("rhs", "right-hand side")})
 
 
@@ -64,7 +65,7 @@ def _root_jvp(a):
     return m.root_jvp(m.gradient_map(_quad), sol, (theta,), (a["tangent"],))
 
 
-THETA = {"theta": Arr(ndim=1)}
+THETA = {"theta": Arr(ndim=None, empty_ok=True)}  # any structure: the decorators are generic
 
 
 def _prox(a):
@@ -116,16 +117,15 @@ SPECS = {
     "mirror_descent_map": Spec(lambda: dict(x=torch.tensor([0.3, 0.3, 0.4], dtype=F64), step=0.1), call=_mirror,
                                numbers={"step": POS}, tensors=SIMPLEX_X),
     "kkt_map": Spec(lambda: dict(z=torch.tensor([0.3, 0.3, 0.4], dtype=F64)), call=_kkt,
-                    tensors={"z": Arr(ndim=1)}, extra={"eq:none": lambda a: dict(a, eq=None)}),
+                    tensors={"z": Arr(ndim=None)}, extra={"eq:none": lambda a: dict(a, eq=None)}),
     "prox_lasso": Spec(lambda: dict(y=torch.randn(5, dtype=F64), lam=0.1, step=0.5),
-                       tensors={"y": Arr(ndim=None)}, numbers={"lam": NONNEG, "step": POS}),
+                       tensors={"y": Arr(ndim=None, empty_ok=True)}, numbers={"lam": NONNEG, "step": POS}),
     "projection_simplex": Spec(lambda: dict(v=torch.randn(5, dtype=F64)), tensors={"v": Arr(ndim=(1, 2))}),
 }
 OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
 XFAIL = {
-    'solve_cg:b:empty': 'silent: empty b accepted (returned Tensor)',
     'solve_cg:b:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x4 and 1x4)',
     'solve_cg:b:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 0D...',
     'solve_cg:b:nan': 'unclear: ValueError: solve_cg: the system is not positive definite (p^T A p = nan); use...',
@@ -146,7 +146,6 @@ XFAIL = {
     'solve_cg:maxiter:fraction': "unclear: TypeError: 'float' object cannot be interpreted as an integer",
     'solve_cg:maxiter:bool': 'silent: bool maxiter accepted (returned Tensor)',
     'solve_cg:maxiter:str': "unclear: TypeError: 'str' object cannot be interpreted as an integer",
-    'solve_normal_cg:b:empty': 'unclear: RuntimeError: size mismatch, got input (4), mat (4x4), vec (0)',
     'solve_normal_cg:b:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x4 and 1x4)',
     'solve_normal_cg:b:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 2D...',
     'solve_normal_cg:b:nan': 'unclear: ValueError: solve_normal_cg: the system is not positive definite (p^T A p = na...',
@@ -168,7 +167,6 @@ XFAIL = {
     'solve_normal_cg:maxiter:bool': 'silent: bool maxiter accepted (returned Tensor)',
     'solve_normal_cg:maxiter:str': "unclear: TypeError: 'str' object cannot be interpreted as an integer",
     'solve_normal_cg:A:singular': 'silent: singular A accepted (returned Tensor)',
-    'solve_gmres:b:empty': 'silent: empty b accepted (returned Tensor)',
     'solve_gmres:b:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x4 and 1x4)',
     'solve_gmres:b:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 2D...',
     'solve_gmres:b:nan': 'unclear: RuntimeError: false INTERNAL ASSERT FAILED at "/__w/pytorch/pytorch/aten/src/A...',
@@ -193,7 +191,6 @@ XFAIL = {
     'solve_gmres:maxiter:bool': 'silent: bool maxiter accepted (returned Tensor)',
     'solve_gmres:maxiter:str': "unclear: TypeError: '<' not supported between instances of 'int' and 'str'",
     'solve_gmres:A:singular': 'silent: singular A accepted (returned Tensor)',
-    'solve_bicgstab:b:empty': 'silent: empty b accepted (returned Tensor)',
     'solve_bicgstab:b:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x4 and 1x4)',
     'solve_bicgstab:b:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 0D...',
     'solve_bicgstab:b:nan': 'silent: nan b accepted (returned Tensor)',
@@ -218,7 +215,6 @@ XFAIL = {
     'solve_bicgstab:maxiter:bool': 'silent: bool maxiter accepted (returned Tensor)',
     'solve_bicgstab:maxiter:str': "unclear: TypeError: 'str' object cannot be interpreted as an integer",
     'solve_bicgstab:A:singular': 'silent: singular A accepted (returned Tensor)',
-    'solve_dense:b:empty': 'unclear: RuntimeError: stack expects a non-empty TensorList',
     'solve_dense:b:ndim+1': 'unclear: ValueError: solve_dense: the system is singular (linalg.solve: Incompatible sh...',
     'solve_dense:b:ndim-1': 'unclear: RuntimeError: size mismatch, got input (4), mat (4x4), vec (1)',
     'solve_dense:b:nan': 'unclear: ValueError: solve_dense: the system is singular to working precision',
@@ -237,9 +233,6 @@ XFAIL = {
     'solve_dense:A:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Co...',
     'solve_dense:max_dim:fraction': 'silent: fraction max_dim accepted (returned Tensor)',
     'solve_dense:max_dim:str': "unclear: TypeError: '>' not supported between instances of 'int' and 'str'",
-    'custom_root:theta:empty': 'unclear: RuntimeError: linalg.solve: Incompatible shapes of A and B for the equation AX...',
-    'custom_root:theta:ndim+1': 'unclear: RuntimeError: linalg.solve: Incompatible shapes of A and B for the equation AX...',
-    'custom_root:theta:ndim-1': 'unclear: RuntimeError: linalg.solve: The input tensor B must have at least 2 dimensions.',
     'custom_root:theta:nan': 'unclear: ValueError: the solver returned a solution with NaN or infinite values',
     'custom_root:theta:inf': 'unclear: ValueError: the solver returned a solution with NaN or infinite values',
     'custom_root:theta:int': 'unclear: RuntimeError: linalg.solve: Expected A and B to have the same dtype, but found...',
@@ -254,9 +247,6 @@ XFAIL = {
     'custom_root:residual_tol:bool': 'silent: bool residual_tol accepted (returned tuple)',
     'custom_root:residual_tol:str': "unclear: TypeError: '>' not supported between instances of 'float' and 'str'",
     'custom_root:argnums:fraction': "unclear: TypeError: 'float' object is not iterable",
-    'custom_fixed_point:theta:empty': 'silent: empty theta accepted (returned tuple)',
-    'custom_fixed_point:theta:ndim+1': 'silent: ndim+1 theta accepted (returned tuple)',
-    'custom_fixed_point:theta:ndim-1': 'silent: ndim-1 theta accepted (returned tuple)',
     'custom_fixed_point:theta:nan': 'unclear: ValueError: the solver returned a solution with NaN or infinite values',
     'custom_fixed_point:theta:inf': 'unclear: ValueError: the solver returned a solution with NaN or infinite values',
     'custom_fixed_point:theta:int': 'unclear: RuntimeError: linalg.vector_norm: Expected a floating point or complex tensor ...',
@@ -330,8 +320,6 @@ XFAIL = {
     'mirror_descent_map:x:numpy': 'unclear: TypeError: expected a tensor or a tuple/list of tensors, got ndarray',
     'mirror_descent_map:x:list': 'unclear: TypeError: expected a tensor or a tuple/list of tensors, got float',
     'kkt_map:z:empty': 'unclear: RuntimeError: The size of tensor a (0) must match the size of tensor b (3) at ...',
-    'kkt_map:z:ndim+1': 'silent: ndim+1 z accepted (returned tuple)',
-    'kkt_map:z:ndim-1': 'silent: ndim-1 z accepted (returned tuple)',
     'kkt_map:z:nan': 'silent: nan z accepted (returned tuple)',
     'kkt_map:z:inf': 'silent: inf z accepted (returned tuple)',
     'kkt_map:z:int': 'unclear: RuntimeError: only Tensors of floating point dtype can require gradients',
@@ -339,7 +327,6 @@ XFAIL = {
     'kkt_map:z:numpy': 'unclear: TypeError: expected a tensor or a tuple/list of tensors, got ndarray',
     'kkt_map:z:list': 'unclear: TypeError: expected a tensor or a tuple/list of tensors, got float',
     'kkt_map:eq:none': 'silent: none eq accepted (returned tuple)',
-    'prox_lasso:y:empty': 'silent: empty y accepted (returned Tensor)',
     'prox_lasso:y:nan': 'silent: nan y accepted (returned Tensor)',
     'prox_lasso:y:inf': 'silent: inf y accepted (returned Tensor)',
     'prox_lasso:y:int': 'silent: int y accepted (returned Tensor)',
