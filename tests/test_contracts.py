@@ -6,6 +6,7 @@ Cases that fail today are listed in each spec file's `XFAIL` table and marked
 `xfail(strict=True)`: a fix makes its case XPASS, which fails until the line is removed.
 `python tests/contracts/report.py` prints the counts per outcome class.
 """
+import collections
 import sys
 from pathlib import Path
 
@@ -16,6 +17,22 @@ sys.path.insert(0, str(Path(__file__).parent / "contracts"))
 import harness  # noqa: E402
 import registry  # noqa: E402
 from harness import case_id  # noqa: E402
+
+
+OUTCOMES = collections.Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _print_counts(request):
+    "After the module: the counts per outcome class (the suite's headline numbers)."
+    yield
+    if not OUTCOMES: return
+    tr = request.config.pluginmanager.get_plugin("terminalreporter")
+    line = ", ".join(f"{k} {OUTCOMES[k]}" for k in ("clear", "accepted", "unclear", "silent", "hang", "broken"))
+    text = f"contract cases: {sum(OUTCOMES.values())}: {line}"
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    if tr is None or capman is None: return
+    with capman.global_and_fixture_disabled(): tr.write_line(""); tr.write_line(text)
 
 
 @pytest.fixture(autouse=True)
@@ -62,4 +79,5 @@ def _params():
 def test_contract(module, name, arg, mutation, kind):
     obj, spec = registry.obj_and_spec(module, name)
     outcome, detail = harness.evaluate(module, name, obj, spec, arg, mutation, kind)
+    OUTCOMES[outcome] += 1
     assert outcome in harness.PASSING, f"{outcome} ({kind} {mutation} of {arg or 'nothing'}): {detail}"
