@@ -5,7 +5,8 @@ from common import model_data, optimizer_run, tiny_model, classification
 from gradnotes import adadagrad as m
 from harness import Arr, Int, NONNEG, Num, POS, POS_INT, Spec
 
-PARAM = Arr(ndim=None, finite=False, empty_ok=True, grad=False, arrays=False)  # NaN propagates, as in torch.optim
+PARAM = Arr(ndim=None, finite=False, empty_ok=True, grad=False, arrays=False, complex_ok=True)
+# NaN propagates, as in torch.optim; complex: refused or handled (checked in test_optimizer_contracts.py)
 PNAMES = ("params", "param_groups", "parameter", "parameters")
 XY = dict(tensors={"X": Arr(), "y": Arr(floating=False, ndim=None)}, same_length=(("X", "y"),))
 
@@ -63,7 +64,6 @@ XFAIL = {
     'next_batch_size:required:bool': 'silent: bool required accepted (returned int)',
     'next_batch_size:required:str': "unclear: TypeError: '>=' not supported between instances of 'str' and 'int'",
     'AdaGradNorm:p:int': 'unclear: RuntimeError: Integer division with addcdiv is no longer supported, and in a f...',
-    'AdaGradNorm:p:complex': 'silent: complex p accepted (returned Tensor)',
     'AdaGradNorm:lr:huge': 'unclear: RuntimeError: value cannot be converted to type float without overflow',
     'AdaGradNorm:weight_decay:huge': 'unclear: RuntimeError: value cannot be converted to type float without overflow',
     'AdaGradNorm:initial_accumulator_value:huge': 'unclear: RuntimeError: value cannot be converted to type float without overflow',

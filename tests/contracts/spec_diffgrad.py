@@ -4,7 +4,8 @@ from common import optimizer_run
 from gradnotes import diffgrad as m
 from harness import Arr, NONNEG, POS, Spec
 
-PARAM = Arr(ndim=None, finite=False, empty_ok=True, grad=False, arrays=False)  # NaN propagates, as in torch.optim
+PARAM = Arr(ndim=None, finite=False, empty_ok=True, grad=False, arrays=False, complex_ok=True)
+# NaN propagates, as in torch.optim; complex: refused or handled (checked in test_optimizer_contracts.py)
 PNAMES = ("params", "param_groups", "parameter", "parameters")
 
 
