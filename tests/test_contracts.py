@@ -81,3 +81,32 @@ def test_contract(module, name, arg, mutation, kind):
     outcome, detail = harness.evaluate(module, name, obj, spec, arg, mutation, kind)
     OUTCOMES[outcome] += 1
     assert outcome in harness.PASSING, f"{outcome} ({kind} {mutation} of {arg or 'nothing'}): {detail}"
+
+
+def test_the_harness_classifies_each_outcome():
+    "The classifier itself, on toy functions with a known behaviour."
+    from harness import POS, Arr, Spec
+    def strict(x, lr):
+        if not isinstance(x, torch.Tensor): raise TypeError(f"x must be a tensor, got {type(x).__name__}")
+        if not torch.isfinite(x).all(): raise ValueError("x contains NaN")
+        if lr <= 0: raise ValueError(f"lr must be > 0, got {lr}")
+        return x * lr
+    def sloppy(x, lr):
+        if lr == 0: raise ZeroDivisionError("float division by zero")
+        if lr < 0: raise ValueError("learning rate must be positive")  # does not name `lr`
+        return x / lr
+    def spin(x, lr):
+        while lr > 0: pass
+    spec = lambda fn, **kw: Spec(lambda: dict(x=torch.ones(3), lr=0.5), tensors={"x": Arr(ndim=None)},
+                                 numbers={"lr": POS}, **kw)
+    run = lambda fn, arg, mutation, **kw: harness.run_case(fn, spec(fn, **kw), arg, mutation, "invalid")[0]
+    assert run(strict, "x", "nan") == "clear"
+    assert run(strict, "lr", "below") == "clear"
+    assert run(sloppy, "x", "nan") == "silent"
+    assert run(sloppy, "lr", "below") == "unclear"          # ZeroDivisionError at lr = 0
+    assert harness.names_arg("lr must be > 0", ("lr",)) and not harness.names_arg("max_lr must be > 0", ("lr",))
+    assert harness.names_arg("env_losses[0] must be a scalar", ("env_losses",))
+    assert run(spin, "lr", "huge", timeout=0.3) == "hang"
+    assert torch.is_grad_enabled()
+    ok = harness.run_case(strict, spec(strict), "", "valid", "tolerated")
+    assert ok == ("accepted", "")
