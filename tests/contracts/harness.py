@@ -312,6 +312,9 @@ def run_case(obj, spec: Spec, arg: str, mutation: str, kind: str) -> tuple[str, 
         if mutation == "valid":
             return "broken", msg + "\n" + "".join(traceback.format_exception(e)[-3:])
         names = (arg,) + spec.names.get(arg, ())
+        if kind == "tolerated":  # a refusal of a tolerated input may rest on another argument (c < m/2)
+            declared = (*spec.tensors, *spec.numbers, *spec.ints, *spec.choices)
+            names = names + tuple(declared) + tuple(n for a_ in declared for n in spec.names.get(a_, ()))
         if isinstance(e, (ValueError, TypeError)) and names_arg(str(e), names): return "clear", msg
         return "unclear", msg
     finally:

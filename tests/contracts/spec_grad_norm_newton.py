@@ -77,10 +77,10 @@ def _cheb(a):
 
 SPECS = {
     "BlockDiagonal": Spec(lambda: dict(blocks=torch.stack([spd(2), spd(2, seed=1)]), g=_g()), call=_block,
-                          tensors={"blocks": Arr(ndim=3), "g": Arr(ndim=1)},
+                          tensors={"blocks": Arr(ndim=3), "g": Arr(ndim=1)}, names={"blocks": ("H", "BlockDiagonal")},
                           extra={"blocks:asymmetric": lambda a: dict(a, blocks=torch.triu(a["blocks"]))}),
     "RankOne": Spec(lambda: dict(alpha=2.0, v=_g(), g=_g()), call=_rank_one, numbers={"alpha": NONNEG},
-                    tensors={"v": Arr(ndim=1), "g": Arr(ndim=1)}),
+                    tensors={"v": Arr(ndim=1), "g": Arr(ndim=1)}, names={"v": ("H", "RankOne")}),
     "as_dense": Spec(lambda: dict(H=spd(4))),  # a tensor passes through unchanged
     "Metric": Spec(lambda: dict(B=spd(4), g=_g()), call=_metric, tensors={"B": Arr(ndim=2), "g": Arr(ndim=1)},
                    extra={"B:indefinite": lambda a: dict(a, B=-a["B"])}),
@@ -118,7 +118,6 @@ OPT_OUT = {}
 XFAIL = {
     'BlockDiagonal:blocks:ndim+1': 'unclear: RuntimeError: torch.block_diag: Input tensors must have 2 or fewer dimensions....',
     'BlockDiagonal:blocks:ndim-1': 'unclear: ValueError: not enough values to unpack (expected 3, got 2)',
-    'BlockDiagonal:blocks:nan': 'unclear: ValueError: H + lam B is not positive definite for lam=0.5',
     'BlockDiagonal:blocks:inf': 'silent: inf blocks accepted (returned tuple)',
     'BlockDiagonal:blocks:int': 'silent: int blocks accepted (returned tuple)',
     'BlockDiagonal:blocks:complex': 'unclear: RuntimeError: Expected b and A to have the same dtype, but found b of type Dou...',
@@ -130,7 +129,6 @@ XFAIL = {
     'RankOne:v:empty': 'unclear: RuntimeError: inconsistent tensor size, expected tensor [0] and src [4] to hav...',
     'RankOne:v:ndim+1': 'unclear: RuntimeError: outer: Expected 1-D argument self, but got 2-D',
     'RankOne:v:ndim-1': 'unclear: RuntimeError: outer: Expected 1-D argument self, but got 0-D',
-    'RankOne:v:nan': 'unclear: ValueError: H + lam B is not positive definite for lam=0.5',
     'RankOne:v:inf': 'silent: inf v accepted (returned tuple)',
     'RankOne:v:int': 'unclear: RuntimeError: dot : expected both vectors to have same dtype, but found Long a...',
     'RankOne:v:float16': 'unclear: RuntimeError: dot : expected both vectors to have same dtype, but found Half a...',
