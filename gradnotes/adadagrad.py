@@ -15,8 +15,17 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from fastcore.basics import patch
+
 from .autodiff import check_functional, iter_per_sample_grads, trainable
-from .core import check_choice, check_int, check_number, check_tensor, check_type, progress
+from gradnotes.core import (
+    check_choice,
+    check_int,
+    check_number,
+    check_tensor,
+    check_type,
+    progress,
+)
 
 # %% auto #0
 __all__ = ['TESTS', 'GradStats', 'grad_stats', 'required_batch_size', 'next_batch_size', 'AdaGradNorm', 'AdaptiveRun',
@@ -24,69 +33,107 @@ __all__ = ['TESTS', 'GradStats', 'grad_stats', 'required_batch_size', 'next_batc
 
 # %% ../nbs/32_adadagrad.ipynb #f83b1d2f
 def _psg_chunks(model, loss_fn, X, y, params, chunk_size):
-    "Per-sample gradient chunks as dicts name -> (m, numel), each checked for NaN and infinity."
-    for chunk in iter_per_sample_grads(model, loss_fn, X, y, params=params, chunk_size=chunk_size, flat=False):
+    """Per-sample gradient chunks as dicts name -> (m, numel), each checked for NaN and
+    infinity."""
+    for chunk in iter_per_sample_grads(
+        model, loss_fn, X, y, params=params, chunk_size=chunk_size, flat=False
+    ):
         chunk = {k: v.reshape(v.shape[0], -1) for k, v in chunk.items()}
         for k, v in chunk.items():
             if not bool(torch.isfinite(v).all()):
-                raise ValueError(f"the per-sample gradients of parameter {k!r} contain NaN or infinity; "
-                                 "the batch-size test cannot use them (check the inputs and the learning rate)")
+                raise ValueError(
+                    f"the per-sample gradients of parameter {k!r} contain NaN or "
+                    f"infinity; "
+                    "the batch-size test cannot use them (check the inputs and the "
+                    "learning rate)"
+                )
         yield chunk
+
 
 @dataclass
 class GradStats:
-    "Sums over per-sample gradients g_i around a reference direction a, one entry per parameter tensor."
-    names: list[str]               # parameter names, in the model's order
-    ref: list[torch.Tensor]        # a^t, flattened
-    count: int = 0                 # n
+    """Sums over per-sample gradients g_i around a reference direction a, one entry per
+    parameter tensor."""
+
+    names: list[str]  # parameter names, in the model's order
+    ref: list[torch.Tensor]  # a^t, flattened
+    count: int = 0  # n
     shift: list[torch.Tensor] = field(default_factory=list)  # s^t = sum_i (g_i^t - a^t)
-    sq: torch.Tensor | None = None     # q^t = sum_i ||g_i^t - a^t||^2, float64 (T,)
+    sq: torch.Tensor | None = None  # q^t = sum_i ||g_i^t - a^t||^2, float64 (T,)
     ip_sq: torch.Tensor | None = None  # r^t = sum_i <g_i^t - a^t, a^t>^2, float64 (T,)
-    ip_sq_full: float = 0.0            # r = sum_i (sum_t <g_i^t - a^t, a^t>)^2
+    ip_sq_full: float = 0.0  # r = sum_i (sum_t <g_i^t - a^t, a^t>)^2
 
     @classmethod
     def empty(cls, names: list[str], ref: list[torch.Tensor]) -> "GradStats":
         "Zero sums around `ref`."
         z = torch.zeros(len(names), dtype=torch.float64, device=ref[0].device)
-        return cls(list(names), [a.reshape(-1) for a in ref], 0, [torch.zeros_like(a.reshape(-1)) for a in ref], z, z.clone(), 0.0)
+        return cls(
+            list(names),
+            [a.reshape(-1) for a in ref],
+            0,
+            [torch.zeros_like(a.reshape(-1)) for a in ref],
+            z,
+            z.clone(),
+            0.0,
+        )
 
     def add(self, chunk: dict[str, torch.Tensor]) -> "GradStats":
-        "Add a chunk of per-sample gradients (dict name -> (m, numel)) to the sums, in place."
+        """Add a chunk of per-sample gradients (dict name -> (m, numel)) to the sums, in
+        place."""
         m = None
         ip_total = 0.0
         for t, (k, a) in enumerate(zip(self.names, self.ref)):
-            d = chunk[k] - a                                        # d_i = g_i - a
+            d = chunk[k] - a  # d_i = g_i - a
             m = d.shape[0]
-            self.shift[t] += d.sum(0)                               # s += sum_i d_i
-            self.sq[t] += torch.dot(d.reshape(-1), d.reshape(-1)).double()  # q += sum_i ||d_i||^2
-            ip = (d @ a).double()                                   # <d_i, a>, one per example
-            self.ip_sq[t] += ip.square().sum()                      # r^t += sum_i <d_i, a>^2
+            self.shift[t] += d.sum(0)  # s += sum_i d_i
+            # q += sum_i ||d_i||^2
+            self.sq[t] += torch.dot(d.reshape(-1), d.reshape(-1)).double()
+            # <d_i, a>, one per example
+            ip = (d @ a).double()
+            # r^t += sum_i <d_i, a>^2
+            self.ip_sq[t] += ip.square().sum()
             ip_total = ip_total + ip
-        self.ip_sq_full += float(ip_total.square().sum())           # r += sum_i (sum_t <d_i^t, a^t>)^2
+        # r += sum_i (sum_t <d_i^t, a^t>)^2
+        self.ip_sq_full += float(ip_total.square().sum())
         self.count += m
         return self
 
     def all_reduce(self, group=None) -> "GradStats":
-        "Sum the statistics over the processes of `group` (one collective), in place; all ranks must share `ref`."
+        """Sum the statistics over the processes of `group` (one collective), in place;
+        all ranks must share `ref`."""
         dev = self.sq.device
-        flat = torch.cat([torch.tensor([float(self.count), self.ip_sq_full], dtype=torch.float64, device=dev),
-                          self.sq, self.ip_sq] + [s.double() for s in self.shift])
+        flat = torch.cat(
+            [
+                torch.tensor(
+                    [float(self.count), self.ip_sq_full],
+                    dtype=torch.float64,
+                    device=dev,
+                ),
+                self.sq,
+                self.ip_sq,
+            ]
+            + [s.double() for s in self.shift]
+        )
         dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=group)
         T = len(self.names)
         self.count, self.ip_sq_full = int(round(flat[0].item())), flat[1].item()
-        self.sq, self.ip_sq = flat[2:2 + T], flat[2 + T:2 + 2 * T]
-        parts = torch.split(flat[2 + 2 * T:], [s.numel() for s in self.shift])
+        self.sq, self.ip_sq = flat[2 : 2 + T], flat[2 + T : 2 + 2 * T]
+        parts = torch.split(flat[2 + 2 * T :], [s.numel() for s in self.shift])
         self.shift = [p.to(s.dtype) for p, s in zip(parts, self.shift)]
         return self
 
     def _need_two(self):
         if self.count < 2:
-            raise ValueError(f"batch size {self.count}: an unbiased variance needs at least 2 examples per test "
-                             "(start from batch_size >= 2)")
+            raise ValueError(
+                f"batch size {self.count}: an unbiased variance needs at least 2 "
+                f"examples per test "
+                "(start from batch_size >= 2)"
+            )
 
     def mean(self) -> list[torch.Tensor]:
         "The batch-mean gradient g_bar^t = a^t + s^t / n of each tensor (flattened)."
-        if self.count < 1: raise ValueError("no examples were added")
+        if self.count < 1:
+            raise ValueError("no examples were added")
         return [a + s / self.count for a, s in zip(self.ref, self.shift)]
 
     def mean_sq_norms(self) -> torch.Tensor:
@@ -94,82 +141,125 @@ class GradStats:
         return torch.stack([g.double().square().sum() for g in self.mean()])
 
     def variances(self) -> torch.Tensor:
-        "sum over coordinates of the unbiased variance of g_i^t, per tensor: (q^t - ||s^t||^2 / n) / (n - 1)."
-        self._need_two(); n = self.count
+        """sum over coordinates of the unbiased variance of g_i^t, per tensor: (q^t -
+        ||s^t||^2 / n) / (n - 1)."""
+        self._need_two()
+        n = self.count
         s2 = torch.stack([s.double().square().sum() for s in self.shift])
         return ((self.sq - s2 / n) / (n - 1)).clamp_min(0)
 
     def ip_variances(self) -> torch.Tensor:
-        "Unbiased variance over examples of <g_i^t, a^t>, per tensor: (r^t - <s^t, a^t>^2 / n) / (n - 1)."
-        self._need_two(); n = self.count
-        sa = torch.stack([(s.double() @ a.double()) for s, a in zip(self.shift, self.ref)])
+        """Unbiased variance over examples of <g_i^t, a^t>, per tensor: (r^t - <s^t,
+        a^t>^2 / n) / (n - 1)."""
+        self._need_two()
+        n = self.count
+        sa = torch.stack(
+            [(s.double() @ a.double()) for s, a in zip(self.shift, self.ref)]
+        )
         return ((self.ip_sq - sa.square() / n) / (n - 1)).clamp_min(0)
 
     def ip_variance_full(self) -> float:
         "Unbiased variance over examples of the whole-vector inner product <g_i, a>."
-        self._need_two(); n = self.count
+        self._need_two()
+        n = self.count
         sa = sum(float(s.double() @ a.double()) for s, a in zip(self.shift, self.ref))
         return max((self.ip_sq_full - sa * sa / n) / (n - 1), 0.0)
 
 # %% ../nbs/32_adadagrad.ipynb #5be54519
-def grad_stats(model: nn.Module, # The network (no BatchNorm in training mode)
-               loss_fn: Callable, # `loss_fn(output, target)` -> mean loss over the batch
-               X: torch.Tensor, y: torch.Tensor, # This process's examples
-               ref: list[torch.Tensor] | None = None, # Reference direction per tensor; the batch-mean gradient when None
-               params: Iterable | None = None, # Parameters to test (see `gradnotes.autodiff.trainable`)
-               chunk_size: int = 256, # Examples per vectorized per-sample-gradient pass
-               group=None, # A torch.distributed process group; when given, sums run over all its ranks
-              ) -> GradStats:
-    "The per-sample-gradient sums of `(X, y)` (pooled over `group`'s ranks when given), accumulated chunk by chunk."
+def grad_stats(
+    model: nn.Module,  # The network (no BatchNorm in training mode)
+    loss_fn: Callable,  # `loss_fn(output, target)` -> mean loss over the batch
+    X: torch.Tensor,
+    y: torch.Tensor,  # This process's examples
+    # Reference direction per tensor; the batch-mean gradient when None
+    ref: list[torch.Tensor] | None = None,
+    # Parameters to test (see `gradnotes.autodiff.trainable`)
+    params: Iterable | None = None,
+    chunk_size: int = 256,  # Examples per vectorized per-sample-gradient pass
+    # A torch.distributed process group; when given, sums run over all its
+    # ranks
+    group=None,
+) -> GradStats:
+    """The per-sample-gradient sums of `(X, y)` (pooled over `group`'s ranks when given),
+    accumulated chunk by chunk."""
     check_functional(model)
     check_tensor("X", X, nonempty=False)
-    if len(X) != len(y): raise ValueError(f"X and y must hold the same number of examples, got {len(X)} and {len(y)}")
+    if len(X) != len(y):
+        raise ValueError(
+            f"X and y must hold the same number of examples, got {len(X)} and {len(y)}"
+        )
     ps = trainable(model, params)
     names = list(ps)
     if ref is None:
-        # a = mean gradient of the batch, from ordinary backward passes over chunks, summed over ranks
+        # a = mean gradient of the batch, from ordinary backward passes over chunks,
+        # summed over ranks
         total = [torch.zeros_like(p) for p in ps.values()]
         for i in range(0, len(X), chunk_size):
-            xb, yb = X[i:i + chunk_size], y[i:i + chunk_size]
-            gs = torch.autograd.grad(loss_fn(model(xb), yb) * len(xb), list(ps.values()))
-            for tot, g in zip(total, gs): tot += g
+            xb, yb = X[i : i + chunk_size], y[i : i + chunk_size]
+            gs = torch.autograd.grad(
+                loss_fn(model(xb), yb) * len(xb), list(ps.values())
+            )
+            for tot, g in zip(total, gs):
+                tot += g
         count = torch.tensor([float(len(X))], dtype=torch.float64, device=X.device)
         if group is not None:
-            for tot in total: dist.all_reduce(tot, group=group)
+            for tot in total:
+                dist.all_reduce(tot, group=group)
             dist.all_reduce(count, group=group)
-        if count.item() < 1: raise ValueError("X holds no examples (on any rank)")
+        if count.item() < 1:
+            raise ValueError("X holds no examples (on any rank)")
         ref = [tot / count.item() for tot in total]
     else:
         ref = list(ref)
-        if len(ref) != len(ps): raise ValueError(f"ref must hold {len(ps)} tensors (one per parameter), got {len(ref)}")
+        if len(ref) != len(ps):
+            raise ValueError(
+                f"ref must hold {len(ps)} tensors (one per parameter), got {len(ref)}"
+            )
         for (k, p), a in zip(ps.items(), ref):
             check_tensor(f"ref[{k!r}]", a)
-            if a.numel() != p.numel(): raise ValueError(f"ref[{k!r}] has {a.numel()} entries, the parameter has {p.numel()}")
+            if a.numel() != p.numel():
+                raise ValueError(
+                    f"ref[{k!r}] has {a.numel()} entries, the parameter has {p.numel()}"
+                )
     stats = GradStats.empty(names, [a.detach() for a in ref])
     if len(X):
-        for chunk in _psg_chunks(model, loss_fn, X, y, params, chunk_size): stats.add(chunk)
-    if group is not None: stats.all_reduce(group)
+        for chunk in _psg_chunks(model, loss_fn, X, y, params, chunk_size):
+            stats.add(chunk)
+    if group is not None:
+        stats.all_reduce(group)
     stats._need_two()
     return stats
 
 # %% ../nbs/32_adadagrad.ipynb #e483ef2e
 TESTS = ("norm", "ip", "orth", "ip+orth")
 
+
 def _ratio(num: float, den: float) -> float:
-    if den > 0: return num / den
+    if den > 0:
+        return num / den
     return math.inf if num > 0 else 0.0
 
-def required_batch_size(stats: GradStats, # Sums from `grad_stats`
-                        test: str = "norm", # "norm", "ip" (inner product), "orth" (orthogonality) or "ip+orth" (augmented)
-                        eta: float = 0.1, # Norm-test tolerance
-                        theta: float = 0.1, # Inner-product-test tolerance
-                        nu: float = 0.1, # Orthogonality-test tolerance
-                        per_tensor: bool = True, # Inner products per parameter tensor, summed (the official code); False: whole vectors
-                       ) -> tuple[float, dict]:
-    "The batch size the test asks for (a float, `inf` allowed) and the statistics behind it."
+
+def required_batch_size(
+    stats: GradStats,  # Sums from `grad_stats`
+    # "norm", "ip" (inner product), "orth" (orthogonality) or
+    # "ip+orth" (augmented)
+    test: str = "norm",
+    eta: float = 0.1,  # Norm-test tolerance
+    theta: float = 0.1,  # Inner-product-test tolerance
+    nu: float = 0.1,  # Orthogonality-test tolerance
+    # Inner products per parameter tensor, summed (the official code);
+    # False: whole vectors
+    per_tensor: bool = True,
+) -> tuple[float, dict]:
+    """The batch size the test asks for (a float, `inf` allowed) and the statistics behind
+    it."""
     check_type("stats", stats, GradStats)
     check_choice("test", test, TESTS)
-    eta, theta, nu = (check_number(k, v, low=0, low_open=True) for k, v in (("eta", eta), ("theta", theta), ("nu", nu)))
+    eta, theta, nu = (
+        check_number(k, v, low=0, low_open=True)
+        for k, v in (("eta", eta), ("theta", theta), ("nu", nu))
+    )
     g2_t = stats.mean_sq_norms()
     g2 = float(g2_t.sum())
     var_t = stats.variances()
@@ -177,61 +267,84 @@ def required_batch_size(stats: GradStats, # Sums from `grad_stats`
     need = 0.0
     if test == "norm":
         # b >= sum_coords Var_i(g_i) / (eta^2 ||g_bar||^2)
-        need = _ratio(info["variance"], eta ** 2 * g2)
+        need = _ratio(info["variance"], eta**2 * g2)
     if test in ("ip", "ip+orth", "orth"):
         a2_t = torch.stack([a.double().square().sum() for a in stats.ref])
         if per_tensor:
             ipv_t = stats.ip_variances()
             ipv = float(ipv_t.sum())
             # orthogonal part per tensor: total variance minus the variance along a^t
-            orth = float(sum(v - (w / q if q > 0 else 0.0) for v, w, q in zip(var_t, ipv_t, a2_t)))
+            orth = float(
+                sum(
+                    v - (w / q if q > 0 else 0.0) for v, w, q in zip(var_t, ipv_t, a2_t)
+                )
+            )
         else:
             ipv = stats.ip_variance_full()
             a2 = float(a2_t.sum())
             orth = info["variance"] - (ipv / a2 if a2 > 0 else 0.0)
         info.update(ip_variance=ipv, orth_variance=max(orth, 0.0))
         # b >= Var_i(<g_i, g_bar>) / (theta^2 ||g_bar||^4)
-        if test in ("ip", "ip+orth"): need = max(need, _ratio(ipv, theta ** 2 * g2 ** 2))
-        # b >= sum_coords Var_i(g_i - <g_i, g_bar> g_bar / ||g_bar||^2) / (nu^2 ||g_bar||^2)
-        if test in ("orth", "ip+orth"): need = max(need, _ratio(info["orth_variance"], nu ** 2 * g2))
+        if test in ("ip", "ip+orth"):
+            need = max(need, _ratio(ipv, theta**2 * g2**2))
+        # b >= sum_coords Var_i(g_i - <g_i, g_bar> g_bar / ||g_bar||^2) / (nu^2
+        # ||g_bar||^2)
+        if test in ("orth", "ip+orth"):
+            need = max(need, _ratio(info["orth_variance"], nu**2 * g2))
     info["required"] = need
     return need, info
 
-def next_batch_size(batch_size: int, # The current batch size b_k
-                    required: float, # What the test asks for
-                    max_batch_size: int, # The cap (e.g. the training-set size)
-                   ) -> int:
-    "b_{k+1} = min(max(b_k, ceil(required)), max_batch_size): never shrinks, never exceeds the cap."
-    check_int("batch_size", batch_size, low=1); check_int("max_batch_size", max_batch_size, low=1)
-    if required != required: raise ValueError("required is NaN")
-    if required >= max_batch_size: return max_batch_size
+
+def next_batch_size(
+    batch_size: int,  # The current batch size b_k
+    required: float,  # What the test asks for
+    max_batch_size: int,  # The cap (e.g. the training-set size)
+) -> int:
+    """b_{k+1} = min(max(b_k, ceil(required)), max_batch_size): never shrinks, never
+    exceeds the cap."""
+    check_int("batch_size", batch_size, low=1)
+    check_int("max_batch_size", max_batch_size, low=1)
+    if required != required:
+        raise ValueError("required is NaN")
+    if required >= max_batch_size:
+        return max_batch_size
     return min(max(batch_size, math.ceil(required)), max_batch_size)
 
-# %% ../nbs/32_adadagrad.ipynb #5faef5b0
+# %% ../nbs/32_adadagrad.ipynb #f54eb388
 class AdaGradNorm(torch.optim.Optimizer):
-    "AdaGrad-Norm: one step size lr / (sqrt(b0^2 + sum_k ||g_k||^2) + eps) per parameter group; `rowwise=True` is the official code's row-wise variant."
-    def __init__(self, params, # Parameters, or dicts defining parameter groups
-                 lr: float = 1.0, # Learning rate (the official class's default)
-                 momentum: float = 0.0, # m in buf = m buf + (1 - m) g; 0 turns it off
-                 lr_decay: float = 0.0, # lr_k = lr / (1 + (k - 1) lr_decay)
-                 weight_decay: float = 0.0, # L2 penalty added to the gradient before the accumulator
-                 initial_accumulator_value: float = 1e-2, # b0^2
-                 eps: float = 1e-10, # Added to the square root
-                 *, rowwise: bool = False, # The official repository's variant: one accumulator per output row
-                ):
-        defaults = dict(lr=lr, momentum=momentum, lr_decay=lr_decay, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, eps=eps, rowwise=rowwise)
+    """AdaGrad-Norm: step size lr / (sqrt(b0^2 + sum_k ||g_k||^2) + eps) per group;
+    `rowwise=True` is the official code's row-wise variant."""
+
+    def __init__(
+        self,
+        params,  # Parameters, or dicts defining parameter groups
+        lr: float = 1.0,  # Learning rate (the official class's default)
+        momentum: float = 0.0,  # m in buf = m buf + (1 - m) g; 0 turns it off
+        lr_decay: float = 0.0,  # lr_k = lr / (1 + (k - 1) lr_decay)
+        # L2 penalty added to the gradient before the accumulator
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 1e-2,  # b0^2
+        eps: float = 1e-10,  # Added to the square root
+        *,
+        # The official repository's variant: one accumulator per output row
+        rowwise: bool = False,
+    ):
+        defaults = dict(lr=lr, momentum=momentum, lr_decay=lr_decay,
+                        weight_decay=weight_decay, eps=eps, rowwise=rowwise,
+                        initial_accumulator_value=initial_accumulator_value)
         super().__init__(params, self._check(defaults, "AdaGradNorm"))
 
     @staticmethod
     def _check(group: dict, where: str) -> dict:
         for k in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
             group[k] = check_number(f"{k} ({where})", group[k], low=0)
-        group["momentum"] = check_number(f"momentum ({where})", group["momentum"], low=0, high=1, high_open=True)
+        group["momentum"] = check_number(f"momentum ({where})", group["momentum"],
+                                         low=0, high=1, high_open=True)
         check_type(f"rowwise ({where})", group["rowwise"], bool)
-        if not group["rowwise"] and group["initial_accumulator_value"] == 0 and group["eps"] == 0:
-            raise ValueError(f"initial_accumulator_value and eps ({where}) are both 0: the first step would divide by zero "
-                             "when the gradient is zero")
+        if (not group["rowwise"] and group["initial_accumulator_value"] == 0
+                and group["eps"] == 0):
+            raise ValueError(f"initial_accumulator_value and eps ({where}) are both 0: "
+                             "the first step would divide by zero when the gradient is 0")
         return group
 
     def add_param_group(self, param_group: dict):
@@ -239,186 +352,313 @@ class AdaGradNorm(torch.optim.Optimizer):
         super().add_param_group(param_group)
         self._check(self.param_groups[-1], f"param_groups[{len(self.param_groups) - 1}]")
 
-    def _grads(self, group):
-        out = []
-        for p in group["params"]:
-            if p.grad is None: continue
-            if p.grad.is_sparse: raise TypeError("AdaGradNorm does not support sparse gradients")
-            g = p.grad if group["weight_decay"] == 0 else p.grad.add(p, alpha=group["weight_decay"])
-            out.append((p, g))
-        return out
+# %% ../nbs/32_adadagrad.ipynb #fb87f3e3
+@patch
+def _grads(self: AdaGradNorm, group):
+    "(parameter, real view, gradient + weight decay) of each parameter with a gradient."
+    out = []
+    for p in group["params"]:
+        if p.grad is None: continue
+        if p.grad.is_sparse:
+            raise TypeError("AdaGradNorm does not support sparse gradients")
+        # complex parameters are optimized as their real views, as torch's optimizers do:
+        # ||g||^2 counts the imaginary parts
+        v, g = ((torch.view_as_real(p), torch.view_as_real(p.grad)) if p.is_complex()
+                else (p, p.grad))
+        if group["weight_decay"] != 0: g = g.add(v, alpha=group["weight_decay"])
+        out.append((p, v, g))
+    return out
 
-    def _apply(self, group, p, g, denom, clr):
-        "theta <- theta - lr_k * (g or its moving average) / denom."
-        if group["momentum"] > 0:
-            buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p))
-            # buf = m buf + (1 - m) g  (the official code's form)
-            buf.mul_(group["momentum"]).add_(g, alpha=1 - group["momentum"])
-            g = buf
-        p.addcdiv_(g, denom, value=-clr)
+@patch
+def _apply(self: AdaGradNorm, group, key, p, g, denom, clr):
+    "theta <- theta - lr_k * (g or its moving average) / denom."
+    if group["momentum"] > 0:
+        buf = self.state[key].setdefault("momentum_buffer", torch.zeros_like(p))
+        # buf = m buf + (1 - m) g  (the official code's form)
+        buf.mul_(group["momentum"]).add_(g, alpha=1 - group["momentum"])
+        g = buf
+    p.addcdiv_(g, denom, value=-clr)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        "Take one step; `closure`, if given, re-evaluates the model and returns the loss."
-        loss = None
-        if closure is not None:
-            with torch.enable_grad(): loss = closure()
-        for group in self.param_groups:
-            pg = self._grads(group)
-            if not pg: continue
-            if group["rowwise"]: self._step_rowwise(group, pg)
-            else: self._step_scalar(group, pg)
-        return loss
+@patch
+@torch.no_grad()
+def step(self: AdaGradNorm, closure=None):
+    "Take one step; `closure`, if given, re-evaluates the model and returns the loss."
+    loss = None
+    if closure is not None:
+        with torch.enable_grad(): loss = closure()
+    for group in self.param_groups:
+        pg = self._grads(group)
+        if not pg: continue
+        if group["rowwise"]: self._step_rowwise(group, pg)
+        else: self._step_scalar(group, pg)
+    return loss
 
-    def _step_scalar(self, group, pg):
-        # the group's scalar accumulator lives in the state of its first parameter
-        first = self.state[group["params"][0]]
-        if "norm_sum" not in first:
-            first["norm_sum"] = torch.tensor(group["initial_accumulator_value"], dtype=torch.float64, device=group["params"][0].device)
-            first["step"] = 0
-        first["step"] += 1
-        clr = group["lr"] / (1 + (first["step"] - 1) * group["lr_decay"])
-        # b_k^2 = b_{k-1}^2 + ||g_k||^2, the norm over every parameter of the group
-        first["norm_sum"] += sum(g.double().square().sum().to(first["norm_sum"].device) for _, g in pg)
-        denom = (first["norm_sum"].sqrt() + group["eps"]).item()
-        for p, g in pg: self._apply(group, p, g, torch.full((), denom, dtype=p.dtype, device=p.device), clr)
+# %% ../nbs/32_adadagrad.ipynb #3d33d82d
+@patch
+def _step_scalar(self: AdaGradNorm, group, pg):
+    # the group's scalar accumulator lives in the state of its first parameter, in float64
+    p0 = group["params"][0]
+    first = self.state[p0]
+    if "norm_sum" not in first:
+        first["norm_sum"] = torch.tensor(group["initial_accumulator_value"],
+                                         dtype=torch.float64, device=p0.device)
+        first["step"] = 0
+    first["step"] += 1
+    clr = group["lr"] / (1 + (first["step"] - 1) * group["lr_decay"])
+    # b_k^2 = b_{k-1}^2 + ||g_k||^2, the norm over every parameter of the group
+    ns = first["norm_sum"]
+    ns += sum(g.double().square().sum().to(ns.device) for _, _, g in pg)
+    denom = (ns.sqrt() + group["eps"]).item()
+    for key, p, g in pg:
+        d = torch.full((), denom, dtype=p.dtype, device=p.device)
+        self._apply(group, key, p, g, d, clr)
 
-    def _step_rowwise(self, group, pg):
-        last_rows = None  # squared row norms of the last >= 2-D parameter in this group, this step
-        for p, g in pg:
-            st = self.state[p]
-            rows = g.shape[0] if g.ndim >= 2 else g.numel()
-            if "sum" not in st:
-                st["sum"] = torch.full((rows,), group["initial_accumulator_value"], dtype=p.dtype, device=p.device)
-                st["step"] = 0
-            st["step"] += 1
-            clr = group["lr"] / (1 + (st["step"] - 1) * group["lr_decay"])
-            if g.ndim >= 2:
-                # one accumulator per output row: s_r += ||g_r||^2
-                last_rows = g.reshape(rows, -1).square().sum(1)
+# %% ../nbs/32_adadagrad.ipynb #08a68a21
+@patch
+def _step_rowwise(self: AdaGradNorm, group, pg):
+    # squared row norms of the last >= 2-D parameter in this group, this step
+    last_rows = None
+    for key, p, g in pg:
+        st = self.state[key]
+        rows = g.shape[0] if g.ndim >= 2 else g.numel()
+        if "sum" not in st:
+            st["sum"] = torch.full((rows,), group["initial_accumulator_value"],
+                                   dtype=p.dtype, device=p.device)
+            st["step"] = 0
+        st["step"] += 1
+        clr = group["lr"] / (1 + (st["step"] - 1) * group["lr_decay"])
+        if g.ndim >= 2:
+            # one accumulator per output row: s_r += ||g_r||^2
+            last_rows = g.reshape(rows, -1).square().sum(1)
+            st["sum"] += last_rows
+            denom = st["sum"].sqrt() + group["eps"]
+            denom = denom.reshape((rows,) + (1,) * (g.ndim - 1))
+        else:
+            flat = g.reshape(-1)
+            # a bias shares its layer's row statistic: s_r += ||W_r||^2 + b_r^2
+            # (else plain AdaGrad: s += g^2)
+            if last_rows is not None and last_rows.numel() == flat.numel():
                 st["sum"] += last_rows
-                denom = (st["sum"].sqrt() + group["eps"]).reshape((rows,) + (1,) * (g.ndim - 1))
-            else:
-                flat = g.reshape(-1)
-                # a bias shares its layer's row statistic: s_r += ||W_r||^2 + b_r^2 (else plain AdaGrad: s += g^2)
-                if last_rows is not None and last_rows.numel() == flat.numel(): st["sum"] += last_rows
-                st["sum"] += flat.square()
-                denom = (st["sum"].sqrt() + group["eps"]).reshape(g.shape)
-            self._apply(group, p, g, denom, clr)
+            st["sum"] += flat.square()
+            denom = (st["sum"].sqrt() + group["eps"]).reshape(g.shape)
+        self._apply(group, key, p, g, denom, clr)
+
+# %% ../nbs/32_adadagrad.ipynb #3cf6cdc7
+@patch
+def load_state_dict(self: AdaGradNorm, state_dict: dict):
+    "Load a state; the scalar accumulator stays in float64 (torch would cast it)."
+    saved = {k: v["norm_sum"] for k, v in state_dict["state"].items() if "norm_sum" in v}
+    torch.optim.Optimizer.load_state_dict(self, state_dict)
+    ids = [i for g in state_dict["param_groups"] for i in g["params"]]
+    params = [p for g in self.param_groups for p in g["params"]]
+    for i, p in zip(ids, params):
+        if i in saved:
+            ns = saved[i].detach().to(p.device, torch.float64)
+            self.state[p]["norm_sum"] = ns.clone()
 
 # %% ../nbs/32_adadagrad.ipynb #02d5312b
 @dataclass
 class AdaptiveRun:
     "What `train_adaptive` recorded."
+
     batch_sizes: list[int] = field(default_factory=list)  # b_k used at each step
-    losses: list[float] = field(default_factory=list)     # mean loss of each step's batch
-    evals: list[tuple[int, int, float]] = field(default_factory=list)  # (steps, samples, eval_fn value)
-    tests: list[dict] = field(default_factory=list)       # the statistics of each test taken
-    seconds: float = 0.0        # wall time of the whole run (evaluation excluded)
-    test_seconds: float = 0.0   # of which in the batch-size tests
-    diverged: bool = False      # a loss became NaN or infinite; training stopped there
+    losses: list[float] = field(default_factory=list)  # mean loss of each step's batch
+    # (steps, samples, eval_fn value)
+    evals: list[tuple[int, int, float]] = field(default_factory=list)
+    # the statistics of each test taken
+    tests: list[dict] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the whole run (evaluation excluded)
+    test_seconds: float = 0.0  # of which in the batch-size tests
+    diverged: bool = False  # a loss became NaN or infinite; training stopped there
 
     @property
-    def steps(self) -> int: return len(self.batch_sizes)
+    def steps(self) -> int:
+        return len(self.batch_sizes)
+
     @property
-    def samples(self) -> int: return sum(self.batch_sizes)
+    def samples(self) -> int:
+        return sum(self.batch_sizes)
+
 
 class _IndexStream:
-    "Indices in reshuffled passes over range(n); a batch may span the end of one pass and the start of the next."
+    """Indices in reshuffled passes over range(n); a batch may span the end of one pass
+    and the start of the next."""
+
     def __init__(self, n: int, gen: torch.Generator):
-        self.n, self.gen, self.perm, self.pos = n, gen, torch.randperm(n, generator=gen), 0
+        self.n, self.gen, self.perm, self.pos = (
+            n,
+            gen,
+            torch.randperm(n, generator=gen),
+            0,
+        )
+
     def take(self, b: int) -> torch.Tensor:
         out = []
         while b > 0:
-            if self.pos == self.n: self.perm, self.pos = torch.randperm(self.n, generator=self.gen), 0
+            if self.pos == self.n:
+                self.perm, self.pos = torch.randperm(self.n, generator=self.gen), 0
             k = min(b, self.n - self.pos)
-            out.append(self.perm[self.pos:self.pos + k]); self.pos += k; b -= k
+            out.append(self.perm[self.pos : self.pos + k])
+            self.pos += k
+            b -= k
         return torch.cat(out)
+
 
 def _sum_over(tensors: list[torch.Tensor], group):
     "All-reduce (sum) a list of tensors in place through one flat buffer."
     flat = torch.cat([t.reshape(-1) for t in tensors])
     dist.all_reduce(flat, group=group)
-    for t, part in zip(tensors, torch.split(flat, [t.numel() for t in tensors])): t.copy_(part.view_as(t))
+    for t, part in zip(tensors, torch.split(flat, [t.numel() for t in tensors])):
+        t.copy_(part.view_as(t))
 
 # %% ../nbs/32_adadagrad.ipynb #24c1b15b
-def train_adaptive(model: nn.Module, # The network; its parameters are trained in place
-                   optimizer: torch.optim.Optimizer, # Any optimizer over the model's parameters
-                   X: torch.Tensor, y: torch.Tensor, # Training examples (the same on every rank)
-                   *, loss_fn: Callable = F.cross_entropy, # Mean loss over a batch
-                   batch_size: int = 8, # b_0, the first (global) batch size
-                   test: str | None = "norm", # "norm", "ip", "orth", "ip+orth", or None for a constant batch size
-                   eta: float = 0.1, theta: float = 0.1, nu: float = 0.1, # Test tolerances (official defaults)
-                   per_tensor: bool = True, # Inner products per parameter tensor (the official code)
-                   max_batch_size: int | None = None, # The cap; len(X) when None
-                   max_micro_batch_size: int = 512, # Largest forward/backward pass; bigger batches accumulate gradients
-                   max_samples: int = 10_000, # Stop once this many examples have been processed
-                   max_steps: int | None = None, # ... or after this many steps
-                   test_interval: int = 1, # Test every this many steps
-                   eval_fn: Callable[[nn.Module], float] | None = None, # Called at the start, every `eval_every` samples and at the end
-                   eval_every: int | None = None, # Samples between evaluations; one pass over X when None
-                   seed: int = 0, # Seeds the order of the examples
-                   chunk_size: int = 256, # Examples per vectorized per-sample-gradient pass
-                   group=None, # A torch.distributed process group: each rank takes its share of every global batch
-                   desc: str | None = None, # Progress-bar label
-                  ) -> AdaptiveRun:
-    "Train with batch sizes chosen by a batch-size test (or a constant one), accumulating micro-batches; return the record."
-    check_type("model", model, nn.Module); check_type("optimizer", optimizer, torch.optim.Optimizer)
-    check_tensor("X", X); check_tensor("y", y, finite=False)
-    if len(X) != len(y): raise ValueError(f"X and y must hold the same number of examples, got {len(X)} and {len(y)}")
-    if test is not None: check_choice("test", test, TESTS); check_functional(model)
-    for k, v in (("eta", eta), ("theta", theta), ("nu", nu)): check_number(k, v, low=0, low_open=True)
-    max_batch_size = len(X) if max_batch_size is None else check_int("max_batch_size", max_batch_size, low=1, high=len(X))
+def train_adaptive(
+    model: nn.Module,  # The network; its parameters are trained in place
+    # Any optimizer over the model's parameters
+    optimizer: torch.optim.Optimizer,
+    # Training examples (the same on every rank)
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    loss_fn: Callable = F.cross_entropy,  # Mean loss over a batch
+    batch_size: int = 8,  # b_0, the first (global) batch size
+    # "norm", "ip", "orth", "ip+orth", or None for a constant batch size
+    test: str | None = "norm",
+    # Test tolerances (official defaults)
+    eta: float = 0.1,
+    theta: float = 0.1,
+    nu: float = 0.1,
+    # Inner products per parameter tensor (the official code)
+    per_tensor: bool = True,
+    max_batch_size: int | None = None,  # The cap; len(X) when None
+    # Largest forward/backward pass; bigger batches accumulate gradients
+    max_micro_batch_size: int = 512,
+    # Stop once this many examples have been processed
+    max_samples: int = 10_000,
+    max_steps: int | None = None,  # ... or after this many steps
+    test_interval: int = 1,  # Test every this many steps
+    # Called at the start, every `eval_every` samples and at the end
+    eval_fn: Callable[[nn.Module], float] | None = None,
+    # Samples between evaluations; one pass over X when None
+    eval_every: int | None = None,
+    seed: int = 0,  # Seeds the order of the examples
+    # Examples per vectorized per-sample-gradient pass
+    chunk_size: int = 256,
+    # A torch.distributed process group: each rank takes its share of every
+    # global batch
+    group=None,
+    desc: str | None = None,  # Progress-bar label
+) -> AdaptiveRun:
+    """Train with batch sizes chosen by a batch-size test (or a constant one),
+    accumulating micro-batches; return the record."""
+    check_type("model", model, nn.Module)
+    check_type("optimizer", optimizer, torch.optim.Optimizer)
+    check_tensor("X", X)
+    check_tensor("y", y, finite=False)
+    # X and y are data: a tensor passed with requires_grad=True gets no .grad from
+    # training
+    X, y = X.detach(), y.detach()
+    if len(X) != len(y):
+        raise ValueError(
+            f"X and y must hold the same number of examples, got {len(X)} and {len(y)}"
+        )
+    if test is not None:
+        check_choice("test", test, TESTS)
+        check_functional(model)
+    for k, v in (("eta", eta), ("theta", theta), ("nu", nu)):
+        check_number(k, v, low=0, low_open=True)
+    max_batch_size = (
+        len(X)
+        if max_batch_size is None
+        else check_int("max_batch_size", max_batch_size, low=1, high=len(X))
+    )
     b = check_int("batch_size", batch_size, low=2 if test else 1, high=max_batch_size)
     mmb = check_int("max_micro_batch_size", max_micro_batch_size, low=1)
-    check_int("max_samples", max_samples, low=1); check_int("test_interval", test_interval, low=1)
-    if max_steps is not None: check_int("max_steps", max_steps, low=1)
-    eval_every = len(X) if eval_every is None else check_int("eval_every", eval_every, low=1)
-    rank, world = (dist.get_rank(group), dist.get_world_size(group)) if group is not None else (0, 1)
+    check_int("max_samples", max_samples, low=1)
+    check_int("test_interval", test_interval, low=1)
+    if max_steps is not None:
+        check_int("max_steps", max_steps, low=1)
+    eval_every = (
+        len(X) if eval_every is None else check_int("eval_every", eval_every, low=1)
+    )
+    rank, world = (
+        (dist.get_rank(group), dist.get_world_size(group))
+        if group is not None
+        else (0, 1)
+    )
     params = list(trainable(model).values())
-    stream = _IndexStream(len(X), torch.Generator().manual_seed(check_int("seed", seed, low=0)))
+    stream = _IndexStream(
+        len(X), torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    )
     run, next_eval = AdaptiveRun(), 0
+
     def evaluate(samples):
         nonlocal next_eval
-        if eval_fn is not None: run.evals.append((run.steps, samples, float(eval_fn(model))))
-        while next_eval <= samples: next_eval += eval_every
+        if eval_fn is not None:
+            run.evals.append((run.steps, samples, float(eval_fn(model))))
+        while next_eval <= samples:
+            next_eval += eval_every
+
     evaluate(0)
     start, eval_time = time.perf_counter(), 0.0
     bar = progress(total=max_samples, desc=desc)
     while run.samples < max_samples and (max_steps is None or run.steps < max_steps):
         idx = stream.take(b)
         local = idx[rank::world].to(X.device)
-        for p in params: p.grad = torch.zeros_like(p)
+        for p in params:
+            p.grad = torch.zeros_like(p)
         loss_sum = torch.zeros((), dtype=torch.float64, device=X.device)
         for i in range(0, len(local), mmb):
-            m = local[i:i + mmb]
+            m = local[i : i + mmb]
             loss = loss_fn(model(X[m]), y[m])
             # accumulate sum_i grad loss_i; divided by the global b below
             (loss * len(m)).backward()
             loss_sum += loss.detach().double() * len(m)
-        if group is not None: _sum_over([p.grad for p in params] + [loss_sum], group)
-        for p in params: p.grad /= b
+        if group is not None:
+            _sum_over([p.grad for p in params] + [loss_sum], group)
+        for p in params:
+            p.grad /= b
         mean_loss = loss_sum.item() / b
         if not math.isfinite(mean_loss):
             run.diverged = True
             break
-        do_test = test is not None and run.steps % test_interval == 0 and b < max_batch_size
+        do_test = (
+            test is not None and run.steps % test_interval == 0 and b < max_batch_size
+        )
         if do_test:
             t0 = time.perf_counter()
-            # the test sees the parameters and the gradient of this step, before the update
-            stats = grad_stats(model, loss_fn, X[local], y[local], ref=[p.grad for p in params],
-                               chunk_size=chunk_size, group=group)
+            # the test sees the parameters and the gradient of this step, before the
+            # update
+            stats = grad_stats(
+                model,
+                loss_fn,
+                X[local],
+                y[local],
+                ref=[p.grad for p in params],
+                chunk_size=chunk_size,
+                group=group,
+            )
             need, info = required_batch_size(stats, test, eta, theta, nu, per_tensor)
             run.tests.append(dict(step=run.steps, **info))
             run.test_seconds += time.perf_counter() - t0
         optimizer.step()
-        run.batch_sizes.append(b); run.losses.append(mean_loss)
+        run.batch_sizes.append(b)
+        run.losses.append(mean_loss)
         bar.update(b)
-        if do_test: b = next_batch_size(b, need, max_batch_size)
+        if do_test:
+            b = next_batch_size(b, need, max_batch_size)
         if run.samples >= next_eval:
-            t0 = time.perf_counter(); evaluate(run.samples); eval_time += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            evaluate(run.samples)
+            eval_time += time.perf_counter() - t0
     bar.close()
-    if not run.diverged and eval_fn is not None and (not run.evals or run.evals[-1][1] != run.samples):
-        t0 = time.perf_counter(); evaluate(run.samples); eval_time += time.perf_counter() - t0
+    if (
+        not run.diverged
+        and eval_fn is not None
+        and (not run.evals or run.evals[-1][1] != run.samples)
+    ):
+        t0 = time.perf_counter()
+        evaluate(run.samples)
+        eval_time += time.perf_counter() - t0
     run.seconds = time.perf_counter() - start - eval_time
     return run

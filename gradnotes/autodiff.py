@@ -18,9 +18,12 @@ __all__ = ['trainable', 'num_params', 'flatten', 'unflatten', 'check_functional'
            'iter_per_sample_grads', 'per_sample_grads']
 
 # %% ../nbs/02_autodiff.ipynb #ab3cfed1
-def trainable(model: nn.Module, # The network
-              params: Iterable | None = None, # None: every parameter that requires grad; else parameters or their names
-             ) -> dict[str, torch.Tensor]:
+def trainable(
+    model: nn.Module,  # The network
+    params: (
+        Iterable | None
+    ) = None,  # None: every parameter that requires grad; else parameters or their names
+) -> dict[str, torch.Tensor]:
     "The selected named parameters of `model`, in registration order."
     check_type("model", model, nn.Module)
     named = dict(model.named_parameters())
@@ -31,16 +34,21 @@ def trainable(model: nn.Module, # The network
         out, wanted = {}, list(params)
         for item in wanted:
             if isinstance(item, str):
-                if item not in named: raise ValueError(f"params: model has no parameter named {item!r}")
+                if item not in named:
+                    raise ValueError(f"params: model has no parameter named {item!r}")
                 out[item] = named[item]
             elif isinstance(item, torch.Tensor):
-                if id(item) not in by_id: raise ValueError("params: a given tensor is not a parameter of model")
+                if id(item) not in by_id:
+                    raise ValueError("params: a given tensor is not a parameter of model")
                 out[by_id[id(item)]] = item
             else:
-                raise TypeError(f"params must hold parameters or names, got {type(item).__name__}")
+                raise TypeError(
+                    f"params must hold parameters or names, got {type(item).__name__}"
+                )
         order = list(named)
         out = dict(sorted(out.items(), key=lambda kv: order.index(kv[0])))
-    if not out: raise ValueError("params: no trainable parameters selected")
+    if not out:
+        raise ValueError("params: no trainable parameters selected")
     return out
 
 # %% ../nbs/02_autodiff.ipynb #998629aa
@@ -52,17 +60,22 @@ def num_params(model: nn.Module, params: Iterable | None = None) -> int:
 def flatten(tensors: Mapping[str, torch.Tensor] | Iterable[torch.Tensor]) -> torch.Tensor:
     "Concatenate tensors (a dict's values or a sequence) into one 1-D vector."
     ts = list(tensors.values()) if isinstance(tensors, Mapping) else list(tensors)
-    if not ts: raise ValueError("tensors must not be empty")
+    if not ts:
+        raise ValueError("tensors must not be empty")
     return torch.cat([t.reshape(-1) for t in ts])
 
-def unflatten(vec: torch.Tensor, # A 1-D vector (or a (m, D) batch of them)
-              like: Mapping[str, torch.Tensor], # Tensors giving the names and shapes
-             ) -> dict[str, torch.Tensor]:
+
+def unflatten(
+    vec: torch.Tensor,  # A 1-D vector (or a (m, D) batch of them)
+    like: Mapping[str, torch.Tensor],  # Tensors giving the names and shapes
+) -> dict[str, torch.Tensor]:
     "Split `vec` into views shaped like `like`; a leading batch dimension is kept."
     check_tensor("vec", vec, ndim=(1, 2), finite=False)
     sizes = [t.numel() for t in like.values()]
     if vec.shape[-1] != sum(sizes):
-        raise ValueError(f"vec has {vec.shape[-1]} entries, the parameters have {sum(sizes)}")
+        raise ValueError(
+            f"vec has {vec.shape[-1]} entries, the parameters have {sum(sizes)}"
+        )
     lead = tuple(vec.shape[:-1])
     parts = torch.split(vec, sizes, dim=-1)
     return {k: v.reshape(lead + tuple(t.shape)) for (k, t), v in zip(like.items(), parts)}
@@ -70,76 +83,124 @@ def unflatten(vec: torch.Tensor, # A 1-D vector (or a (m, D) batch of them)
 # %% ../nbs/02_autodiff.ipynb #8ad73183
 _BATCHNORM = (nn.modules.batchnorm._BatchNorm, nn.SyncBatchNorm)
 
+
 def check_functional(model: nn.Module):
     "Raise `ValueError` if `model` holds a BatchNorm layer in training mode."
     check_type("model", model, nn.Module)
     for name, m in model.named_modules():
         if isinstance(m, _BATCHNORM) and m.training:
-            raise ValueError(f"model: BatchNorm layer {name or type(m).__name__!r} is in training mode; its batch "
-                             "statistics couple the examples, so per-example gradients and Hessians of the mean "
-                             "loss are not defined. Call model.eval() (or freeze the layer) first.")
+            raise ValueError(
+                f"model: BatchNorm layer {name or type(m).__name__!r} is in training"
+                " mode; its batch statistics couple the examples, so per-example"
+                " gradients and Hessians of the mean loss are not defined. Call"
+                " model.eval() (or freeze the layer) first."
+            )
     return model
 
 # %% ../nbs/02_autodiff.ipynb #b2b65fd6
 def _scalar(loss, what="loss_fn"):
     if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
-        shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
-        raise ValueError(f"{what} must return a scalar (the mean loss over the batch), got {shape}")
+        shape = (
+            tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        )
+        raise ValueError(
+            f"{what} must return a scalar (the mean loss over the batch), got {shape}"
+        )
     return loss
 
-def functional_loss(model: nn.Module, # The network
-                    loss_fn: Callable, # `loss_fn(output, target)` -> mean loss over the batch
-                    params: Iterable | None = None, # Parameters to vary (see `trainable`)
-                   ) -> Callable:
-    "Return `f(p, X, y)`: the mean loss with the selected parameters replaced by the dict `p`."
+
+def functional_loss(
+    model: nn.Module,  # The network
+    loss_fn: Callable,  # `loss_fn(output, target)` -> mean loss over the batch
+    params: Iterable | None = None,  # Parameters to vary (see `trainable`)
+) -> Callable:
+    """Return `f(p, X, y)`: the mean loss with the selected parameters replaced by the
+    dict `p`."""
     check_functional(model)
-    if not callable(loss_fn): raise TypeError("loss_fn must be callable")
+    if not callable(loss_fn):
+        raise TypeError("loss_fn must be callable")
     selected = trainable(model, params)
     fixed = {k: v.detach() for k, v in model.named_parameters() if k not in selected}
     fixed.update(dict(model.named_buffers()))
+
     def f(p, X, y):
         return _scalar(loss_fn(functional_call(model, {**fixed, **p}, (X,)), y))
+
     return f
 
 # %% ../nbs/02_autodiff.ipynb #97678efa
-def flat_grad(model: nn.Module, loss_fn: Callable, X: torch.Tensor, y: torch.Tensor,
-              params: Iterable | None = None, # Parameters to differentiate (see `trainable`)
-              create_graph: bool = False, # Keep the graph, for higher derivatives
-             ) -> torch.Tensor:
-    "Gradient of the mean loss on `(X, y)` as one flat vector."
+def flat_grad(
+    model: nn.Module,  # The network (no BatchNorm in training mode)
+    loss_fn: Callable,  # `loss_fn(output, target)` -> mean loss over the batch
+    X: torch.Tensor,  # Inputs, examples along dimension 0
+    y: torch.Tensor,  # Targets, examples along dimension 0
+    params: Iterable | None = None,  # Parameters to differentiate (see `trainable`)
+    create_graph: bool = False,  # Keep the graph, for higher derivatives
+) -> torch.Tensor:
+    """Gradient of the mean loss on `(X, y)` as one flat vector; X and y checked as in
+    `per_sample_grads`."""
     check_functional(model)
+    check_tensor("X", X)
+    check_tensor("y", y, finite=False)
+    if len(X) != len(y):
+        raise ValueError(
+            f"X and y must hold the same number of examples, got {len(X)} and {len(y)}"
+        )
     p = trainable(model, params)
     loss = _scalar(loss_fn(model(X), y))
     return flatten(torch.autograd.grad(loss, list(p.values()), create_graph=create_graph))
 
 # %% ../nbs/02_autodiff.ipynb #285caf5b
-def iter_per_sample_grads(model: nn.Module, # The network (no BatchNorm in training mode)
-                          loss_fn: Callable, # `loss_fn(output, target)` -> mean loss over the batch
-                          X: torch.Tensor, # Inputs, examples along dimension 0
-                          y: torch.Tensor, # Targets, examples along dimension 0
-                          params: Iterable | None = None, # Parameters to differentiate (see `trainable`)
-                          chunk_size: int = 256, # Examples per vectorized pass
-                          flat: bool = True, # Yield (m, D) blocks, or dicts of (m, *shape)
-                          create_graph: bool = False, # Keep them differentiable w.r.t. parameters and inputs (for penalties)
-                         ) -> Iterator[torch.Tensor | dict[str, torch.Tensor]]:
+def iter_per_sample_grads(
+    model: nn.Module,  # The network (no BatchNorm in training mode)
+    loss_fn: Callable,  # `loss_fn(output, target)` -> mean loss over the batch
+    X: torch.Tensor,  # Inputs, examples along dimension 0
+    y: torch.Tensor,  # Targets, examples along dimension 0
+    params: Iterable | None = None,  # Parameters to differentiate (see `trainable`)
+    chunk_size: int = 256,  # Examples per vectorized pass
+    flat: bool = True,  # Yield (m, D) blocks, or dicts of (m, *shape)
+    create_graph: bool = False,  # Keep them differentiable (for penalties)
+) -> Iterator[torch.Tensor | dict[str, torch.Tensor]]:
     "Yield the per-example gradients of the loss, `chunk_size` examples at a time."
     check_tensor("X", X)
     check_tensor("y", y, finite=False)
-    if len(X) != len(y): raise ValueError(f"X and y must hold the same number of examples, got {len(X)} and {len(y)}")
+    if len(X) != len(y):
+        raise ValueError(
+            f"X and y must hold the same number of examples, got {len(X)} and {len(y)}"
+        )
     chunk_size = check_int("chunk_size", chunk_size, low=1)
     f = functional_loss(model, loss_fn, params)
     p = trainable(model, params)
-    if not create_graph: p = {k: v.detach() for k, v in p.items()}
+    if not create_graph:
+        p = {k: v.detach() for k, v in p.items()}
     one = lambda q, x, t: f(q, x.unsqueeze(0), t.unsqueeze(0))
     g_all = vmap(grad(one), in_dims=(None, 0, 0), randomness="different")
     for start in range(0, len(X), chunk_size):
-        g = g_all(p, X[start:start + chunk_size], y[start:start + chunk_size])
-        yield torch.cat([v.reshape(v.shape[0], -1) for v in g.values()], dim=1) if flat else g
+        g = g_all(p, X[start : start + chunk_size], y[start : start + chunk_size])
+        yield (
+            torch.cat([v.reshape(v.shape[0], -1) for v in g.values()], dim=1)
+            if flat
+            else g
+        )
 
-def per_sample_grads(model: nn.Module, loss_fn: Callable, X: torch.Tensor, y: torch.Tensor,
-                     params: Iterable | None = None, chunk_size: int = 256, flat: bool = True,
-                     create_graph: bool = False):
-    "Per-example gradients: an (n, D) tensor when `flat`, else a dict name -> (n, *shape)."
-    chunks = list(iter_per_sample_grads(model, loss_fn, X, y, params, chunk_size, flat, create_graph))
-    if flat: return torch.cat(chunks)
+
+def per_sample_grads(
+    model: nn.Module,
+    loss_fn: Callable,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    params: Iterable | None = None,
+    chunk_size: int = 256,
+    flat: bool = True,
+    create_graph: bool = False,
+):
+    """Per-example gradients: an (n, D) tensor when `flat`, else a dict name -> (n,
+    *shape)."""
+    chunks = list(
+        iter_per_sample_grads(
+            model, loss_fn, X, y, params, chunk_size, flat, create_graph
+        )
+    )
+    if flat:
+        return torch.cat(chunks)
     return {k: torch.cat([c[k] for c in chunks]) for k in chunks[0]}

@@ -13,8 +13,22 @@ import torch
 from numba import prange
 from torch import nn
 
-from .autodiff import check_functional, iter_per_sample_grads, per_sample_grads, trainable, unflatten
-from .core import check_choice, check_int, check_number, check_tensor, check_type, njit, use_numba
+from gradnotes.autodiff import (
+    check_functional,
+    iter_per_sample_grads,
+    per_sample_grads,
+    trainable,
+    unflatten,
+)
+from gradnotes.core import (
+    check_choice,
+    check_int,
+    check_number,
+    check_tensor,
+    check_type,
+    njit,
+    use_numba,
+)
 
 # %% auto #0
 __all__ = ['m_coherence', 'alpha', 'pairwise_alignment', 'model_coherence', 'winsorized_mean', 'median3', 'm3_mean',
@@ -24,36 +38,64 @@ __all__ = ['m_coherence', 'alpha', 'pairwise_alignment', 'model_coherence', 'win
 def _as_rows(name: str, G, min_rows: int) -> torch.Tensor:
     "Check per-example gradients `G` (m, ...) and return them as an (m, D) matrix."
     check_tensor(name, G, floating=True)
-    if G.ndim < 2: raise ValueError(f"{name} must have shape (m, D), one per-example gradient per row, got shape {tuple(G.shape)}")
+    if G.is_complex():
+        raise TypeError(f"{name} must be real, got dtype {G.dtype}")
+    if G.ndim < 2:
+        raise ValueError(
+            f"{name} must have shape (m, D), one per-example gradient per row, got shape "
+            f"{tuple(G.shape)}"
+        )
     if G.shape[0] < min_rows:
-        raise ValueError(f"{name} must hold at least {min_rows} per-example gradients (rows), got {G.shape[0]}")
+        raise ValueError(
+            f"{name} must hold at least {min_rows} per-example gradients (rows), got "
+            f"{G.shape[0]}"
+        )
     return G.reshape(G.shape[0], -1)
+
 
 def _sums(G: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     "||sum_i g_i||^2 and sum_i ||g_i||^2 in float64."
     s = G.sum(0, dtype=torch.float64)
-    return s.dot(s), torch.linalg.vector_norm(G, dim=1, dtype=torch.float64).square().sum()
+    return s.dot(s), torch.linalg.vector_norm(
+        G, dim=1, dtype=torch.float64
+    ).square().sum()
+
 
 def _ratio(num: torch.Tensor, den: torch.Tensor, what: str) -> torch.Tensor:
-    if bool(den == 0): raise ValueError(f"every per-example gradient of {what} is zero: the coherence 0/0 is undefined")
+    if bool(den == 0):
+        raise ValueError(
+            f"every per-example gradient of {what} is zero: the coherence 0/0 is "
+            f"undefined"
+        )
     return num / den
 
-def m_coherence(G: torch.Tensor, # Per-example gradients, one per row: (m, D) or (m, *shape), m >= 2
-               ) -> torch.Tensor:
-    "m-coherence ||sum_i g_i||^2 / sum_i ||g_i||^2 = m alpha: 1 for orthogonal gradients, m for identical ones."
+
+# Per-example gradients, one per row: (m, D) or (m, *shape), m >= 2
+def m_coherence(
+    G: torch.Tensor,
+) -> torch.Tensor:
+    """m-coherence ||sum_i g_i||^2 / sum_i ||g_i||^2 = m alpha: 1 for orthogonal
+    gradients, m for identical ones."""
     G = _as_rows("G", G, 2)
-    # m alpha = ||sum_i g_i||^2 / sum_i ||g_i||^2   (pairs z, z' drawn independently: z = z' included)
+    # m alpha = ||sum_i g_i||^2 / sum_i ||g_i||^2   (pairs z, z' drawn independently: z =
+    # z' included)
     return _ratio(*_sums(G), "G").to(G.dtype)
 
-def alpha(G: torch.Tensor, # Per-example gradients, one per row, m >= 2
-         ) -> torch.Tensor:
-    "Coherence alpha = ||mean_i g_i||^2 / mean_i ||g_i||^2, between 0 and 1; 1/m for orthogonal gradients."
+
+def alpha(
+    G: torch.Tensor,  # Per-example gradients, one per row, m >= 2
+) -> torch.Tensor:
+    """Coherence alpha = ||mean_i g_i||^2 / mean_i ||g_i||^2, between 0 and 1; 1/m for
+    orthogonal gradients."""
     G = _as_rows("G", G, 2)
     return (_ratio(*_sums(G), "G") / G.shape[0]).to(G.dtype)
 
-def pairwise_alignment(G: torch.Tensor, # Per-example gradients, one per row, m >= 2
-                      ) -> torch.Tensor:
-    "Alignment without the diagonal: mean of g_i.g_j over pairs i != j, over mean_i ||g_i||^2 (0 for orthogonal gradients)."
+
+def pairwise_alignment(
+    G: torch.Tensor,  # Per-example gradients, one per row, m >= 2
+) -> torch.Tensor:
+    """Alignment without the diagonal: mean of g_i.g_j over pairs i != j, over mean_i
+    ||g_i||^2 (0 for orthogonal gradients)."""
     G = _as_rows("G", G, 2)
     m = G.shape[0]
     num, den = _sums(G)
@@ -61,44 +103,87 @@ def pairwise_alignment(G: torch.Tensor, # Per-example gradients, one per row, m 
     return (_ratio(num - den, den, "G") / (m - 1)).to(G.dtype)
 
 # %% ../nbs/34_coherence.ipynb #e5acd75b
-def model_coherence(model: nn.Module, # A model without BatchNorm layers in training mode
-                    loss_fn: Callable, # loss_fn(output, target) -> mean loss over the batch
-                    X: torch.Tensor, y: torch.Tensor, # The m >= 2 examples of the probe sample
-                    params=None, # Parameters (or their names) to differentiate; every trainable one when None
-                    chunk_size: int = 256, # Examples per vmap call: memory O(chunk_size * D)
-                    per_layer: bool = False, # Return a dict: 'all' and the m-coherence of each parameter tensor
-                   ) -> torch.Tensor | dict[str, torch.Tensor]:
-    "m-coherence of the model's per-example gradients on (X, y), streamed over chunks (float64 sums)."
-    check_type("model", model, nn.Module); check_type("loss_fn", loss_fn, Callable)
-    check_tensor("X", X); check_tensor("y", y)
-    if len(X) < 2: raise ValueError(f"X must hold at least 2 examples for a coherence, got {len(X)}")
-    if len(y) != len(X): raise ValueError(f"y must have one target per row of X ({len(X)}), got {len(y)}")
+def model_coherence(
+    model: nn.Module,  # A model without BatchNorm layers in training mode
+    # loss_fn(output, target) -> mean loss over the batch
+    loss_fn: Callable,
+    # The m >= 2 examples of the probe sample
+    X: torch.Tensor,
+    y: torch.Tensor,
+    # Parameters (or their names) to differentiate; every trainable one
+    # when None
+    params=None,
+    # Examples per vmap call: memory O(chunk_size * D)
+    chunk_size: int = 256,
+    # Return a dict: 'all' and the m-coherence of each parameter tensor
+    per_layer: bool = False,
+) -> torch.Tensor | dict[str, torch.Tensor]:
+    """m-coherence of the model's per-example gradients on (X, y), streamed over chunks
+    (float64 sums)."""
+    check_type("model", model, nn.Module)
+    check_type("loss_fn", loss_fn, Callable)
+    check_tensor("X", X)
+    check_tensor("y", y)
+    if len(X) < 2:
+        raise ValueError(
+            f"X must hold at least 2 examples for a coherence, got {len(X)}"
+        )
+    if len(y) != len(X):
+        raise ValueError(
+            f"y must have one target per row of X ({len(X)}), got {len(y)}"
+        )
     check_int("chunk_size", chunk_size, low=1)
     check_functional(model)
     like = trainable(model, params)
     sizes = [v.numel() for v in like.values()]
     s, sq = 0.0, 0.0
-    for G in iter_per_sample_grads(model, loss_fn, X, y, params=params, chunk_size=chunk_size):
+    for G in iter_per_sample_grads(
+        model, loss_fn, X, y, params=params, chunk_size=chunk_size
+    ):
         check_tensor("per-example gradients", G)  # a NaN or inf loss stops here
         s = s + G.sum(0, dtype=torch.float64)
-        sq = sq + torch.stack([torch.linalg.vector_norm(b, dim=1, dtype=torch.float64).square().sum() for b in G.split(sizes, 1)])
-    # per tensor: ||sum_i g_i||^2 and sum_i ||g_i||^2 over its coordinates; both add up over tensors
+        sq = sq + torch.stack(
+            [
+                torch.linalg.vector_norm(b, dim=1, dtype=torch.float64).square().sum()
+                for b in G.split(sizes, 1)
+            ]
+        )
+    # per tensor: ||sum_i g_i||^2 and sum_i ||g_i||^2 over its coordinates; both add up
+    # over tensors
     num = torch.stack([b.dot(b) for b in s.split(sizes)])
     total = _ratio(num.sum(), sq.sum(), "the probe sample")
-    if not per_layer: return total
-    return {"all": total, **{k: n / q if q > 0 else torch.full_like(n, float("nan")) for k, n, q in zip(like, num, sq)}}
+    if not per_layer:
+        return total
+    return {
+        "all": total,
+        **{
+            k: n / q if q > 0 else torch.full_like(n, float("nan"))
+            for k, n, q in zip(like, num, sq)
+        },
+    }
 
 # %% ../nbs/34_coherence.ipynb #e5e158e4
-def _check_c(c, m: int) -> int:
+def _check_c(c, m: int, shape: tuple | None = None) -> int:
     check_int("c", c, low=0)
     if 2 * c >= m:
-        raise ValueError(f"c must be below m/2 so that every coordinate keeps an unclipped value, got c={c} for m={m} examples")
+        rows = (
+            f" (G.shape[0]: G has shape {tuple(shape)}, one example per row)"
+            if shape
+            else ""
+        )
+        raise ValueError(
+            f"c must be below m/2 so that every coordinate keeps an unclipped value, "
+            f"got c={c} for m={m} examples{rows}"
+        )
     return c
+
 
 def _winsorized_torch(G: torch.Tensor, c: int) -> torch.Tensor:
     m = G.shape[0]
-    if c == 0: return G.mean(0)
-    lo = G.kthvalue(c + 1, dim=0).values  # g_(c+1),j: (c+1)-th smallest of each coordinate
+    if c == 0:
+        return G.mean(0)
+    # g_(c+1),j: (c+1)-th smallest of each coordinate
+    lo = G.kthvalue(c + 1, dim=0).values
     hi = G.kthvalue(m - c, dim=0).values  # g_(m-c),j: (c+1)-th largest
     # w_j = (1/m) sum_i clip(g_ij, g_(c+1)j, g_(m-c)j)
     return torch.clamp(G, lo, hi).mean(0)
@@ -106,7 +191,8 @@ def _winsorized_torch(G: torch.Tensor, c: int) -> torch.Tensor:
 # %% ../nbs/34_coherence.ipynb #fb8e91a6
 @njit
 def _insert(row, n, v, ascending):
-    "Insert v into the sorted prefix row[:n], dropping the last entry when the row is full; return the new length."
+    """Insert v into the sorted prefix row[:n], dropping the last entry when the row is
+    full; return the new length."""
     k = row.shape[0]
     i = n if n < k else k - 1
     while i > 0 and ((row[i - 1] > v) if ascending else (row[i - 1] < v)):
@@ -115,115 +201,186 @@ def _insert(row, n, v, ascending):
     row[i] = v
     return n + 1 if n < k else n
 
+
 @njit(parallel=True)
 def _winsorized_nb(G, c, out):
-    "out[j] = c-winsorized mean of column j of G (m, D), one streaming pass over the rows per block of columns."
+    """out[j] = c-winsorized mean of column j of G (m, D), one streaming pass over the
+    rows per block of columns."""
     m, D = G.shape
     k, B = c + 1, 64
     for b in prange((D + B - 1) // B):
         j0 = b * B
         w = min(B, D - j0)
-        low, high = np.empty((B, k)), np.empty((B, k))  # k smallest (ascending), k largest (descending) so far
+        # k smallest (ascending), k largest (descending) so far
+        low, high = np.empty((B, k)), np.empty((B, k))
         s = np.zeros(B)
         for i in range(m):
             for j in range(w):
                 v = np.float64(G[i, j0 + j])
                 s[j] += v
-                if i < k or v < low[j, k - 1]: _insert(low[j], min(i, k), v, True)
-                if i < k or v > high[j, k - 1]: _insert(high[j], min(i, k), v, False)
+                if i < k or v < low[j, k - 1]:
+                    _insert(low[j], min(i, k), v, True)
+                if i < k or v > high[j, k - 1]:
+                    _insert(high[j], min(i, k), v, False)
         for j in range(w):
             lo, hi = low[j, k - 1], high[j, k - 1]  # g_(c+1) and g_(m-c)
-            # sum_i clip(g_i, lo, hi) = sum_i g_i - (c smallest) - (c largest) + c lo + c hi
+            # sum_i clip(g_i, lo, hi) = sum_i g_i - (c smallest) - (c largest) + c lo + c
+            # hi
             t = s[j]
-            for r in range(c): t += (lo - low[j, r]) + (hi - high[j, r])
+            for r in range(c):
+                t += (lo - low[j, r]) + (hi - high[j, r])
             out[j0 + j] = t / m
 
 # %% ../nbs/34_coherence.ipynb #9d1d6f48
-def winsorized_mean(G: torch.Tensor, # Per-example gradients, one per row: (m, D) or (m, *shape)
-                    c: int, # Values clipped at each end of every coordinate, 0 <= c < m/2; 0 gives the mean
-                    engine: str = "auto", # "numba" (CPU), "torch" (kthvalue, any device) or "auto" (numba for CPU tensors)
-                   ) -> torch.Tensor:
-    "Coordinate-wise c-winsorized mean: each coordinate's c smallest and c largest values are clipped to the (c+1)-th, then averaged."
+# Per-example gradients, one per row: (m, D) or (m, *shape)
+def winsorized_mean(
+    G: torch.Tensor,
+    # Values clipped at each end of every coordinate, 0 <= c < m/2; 0
+    # gives the mean
+    c: int,
+    # "numba" (CPU), "torch" (kthvalue, any device) or "auto" (numba for
+    # CPU tensors)
+    engine: str = "auto",
+) -> torch.Tensor:
+    """Coordinate-wise c-winsorized mean: each coordinate's c smallest and c largest
+    values are clipped to the (c+1)-th, then averaged."""
     check_choice("engine", engine, ("auto", "numba", "torch"))
     G0 = G
     G = _as_rows("G", G, 1)
-    c = _check_c(c, G.shape[0])
+    c = _check_c(c, G.shape[0], G0.shape if G0.ndim > 2 else None)
     shape = G0.shape[1:]
     if engine == "numba" and G.device.type != "cpu":
-        raise ValueError(f"engine='numba' runs on the CPU but G is on {G.device}; use engine='torch'")
+        raise ValueError(
+            f"engine='numba' runs on the CPU but G is on {G.device}; use engine='torch'"
+        )
     return _winsorized(G, c, engine).reshape(shape)
+
 
 def _winsorized(G: torch.Tensor, c: int, engine: str) -> torch.Tensor:
     "The winsorized mean of checked (m, D) rows."
-    if engine == "auto": engine = "numba" if use_numba(G) else "torch"
-    if engine == "torch": return _winsorized_torch(G, c)
+    if engine == "auto":
+        engine = "numba" if use_numba(G) else "torch"
+    if engine == "torch":
+        return _winsorized_torch(G, c)
     out = np.empty(G.shape[1])
-    _winsorized_nb(np.ascontiguousarray(G.detach().numpy()), c, out)
+    # numba reads float32/float64 only: half precision is widened first (the sums are
+    # float64)
+    Gn = G.detach() if G.dtype in (torch.float32, torch.float64) else G.detach().float()
+    _winsorized_nb(np.ascontiguousarray(Gn.numpy()), c, out)
     return torch.from_numpy(out).to(G.dtype)
 
 # %% ../nbs/34_coherence.ipynb #622b0117
 def median3(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     "Elementwise median of three tensors of one shape."
+    for name, t in (("a", a), ("b", b), ("c", c)):
+        check_tensor(name, t, nonempty=False, finite=False)
+        if t.is_complex():
+            raise TypeError(f"{name} must be real, got dtype {t.dtype}")
+    if not (a.shape == b.shape == c.shape):
+        raise ValueError(
+            f"a, b and c must have one shape, got {tuple(a.shape)}, "
+            f"{tuple(b.shape)} and {tuple(c.shape)}"
+        )
     # med(a, b, c) = max(min(a, b), min(max(a, b), c))
     return torch.maximum(torch.minimum(a, b), torch.minimum(torch.maximum(a, b), c))
 
-def m3_mean(G: torch.Tensor, # Per-example gradients, one per row: (m, D) or (m, *shape), m >= 3
-           ) -> torch.Tensor:
-    "M3: coordinate-wise median of the means of the three contiguous thirds of the rows (sizes differ by at most one)."
+
+# Per-example gradients, one per row: (m, D) or (m, *shape), m >= 3
+def m3_mean(
+    G: torch.Tensor,
+) -> torch.Tensor:
+    """M3: coordinate-wise median of the means of the three contiguous thirds of the rows
+    (sizes differ by at most one)."""
     G0 = G
     G = _as_rows("G", G, 3)
-    return median3(*(part.mean(0) for part in torch.tensor_split(G, 3))).reshape(G0.shape[1:])
+    return median3(*(part.mean(0) for part in torch.tensor_split(G, 3))).reshape(
+        G0.shape[1:]
+    )
 
-# %% ../nbs/34_coherence.ipynb #e8457a27
+# %% ../nbs/34_coherence.ipynb #2452bea4
 class RobustGradient:
-    "Base class: `backward(X, y)` writes a mini-batch gradient estimate into the parameters' `.grad`; an optimizer's `step()` follows."
-    min_batch = 1        # smallest mini-batch the estimate is defined for
-    per_example = False  # needs per-example gradients (and so a model without training-mode BatchNorm)
-    def __init__(self, model: nn.Module, # The model being trained
-                 loss_fn: Callable, # loss_fn(output, target) -> mean loss over the batch
-                 params=None, # Parameters (or names) whose .grad is written; every trainable one when None
-                ):
+    """Base class: `backward(X, y)` writes a mini-batch gradient estimate into the
+    parameters' `.grad`; an optimizer's `step()` follows."""
+
+    min_batch = 1  # smallest mini-batch the estimate is defined for
+    # needs per-example gradients (and so a model without training-mode BatchNorm)
+    per_example = False
+
+    def __init__(
+        self,
+        model: nn.Module,  # The model being trained
+        loss_fn: Callable,  # loss_fn(output, target) -> mean loss over the batch
+        # Parameters (or names) whose .grad is written; every trainable one when
+        # None
+        params=None,
+    ):
         self.model = check_type("model", model, nn.Module)
         self.loss_fn = check_type("loss_fn", loss_fn, Callable)
         self.params = trainable(model, params)
-        if self.per_example: check_functional(model)
+        if self.per_example:
+            check_functional(model)
 
     def _check_batch(self, X, y):
-        check_tensor("X", X); check_tensor("y", y)
+        check_tensor("X", X)
+        check_tensor("y", y)
         if len(X) < self.min_batch:
-            raise ValueError(f"X must hold at least {self.min_batch} examples for {type(self).__name__}, got {len(X)}")
-        if len(y) != len(X): raise ValueError(f"y must have one target per row of X ({len(X)}), got {len(y)}")
+            raise ValueError(
+                f"X must hold at least {self.min_batch} examples for "
+                f"{type(self).__name__}, got {len(X)}"
+            )
+        if len(y) != len(X):
+            raise ValueError(
+                f"y must have one target per row of X ({len(X)}), got {len(y)}"
+            )
 
     def _grad(self, X, y) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         "Mean loss on (X, y) and its gradient with respect to the selected parameters."
         loss = self.loss_fn(self.model(X), y)
-        return loss.detach(), dict(zip(self.params, torch.autograd.grad(loss, list(self.params.values()))))
+        return loss.detach(), dict(
+            zip(self.params, torch.autograd.grad(loss, list(self.params.values())))
+        )
 
     def _write(self, grads: dict[str, torch.Tensor], check: bool = True):
         for k, g in grads.items():
-            if check: check_tensor(f"the gradient of {k}", g)  # NaN or inf stops here instead of reaching the optimizer
+            # NaN or inf stops here instead of reaching the optimizer
+            if check:
+                check_tensor(f"the gradient of {k}", g)
             p = self.params[k]
             p.grad = g.detach().reshape(p.shape).to(p.dtype).clone()
 
     def backward(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        "Write the estimate for the mini-batch (X, y) into .grad; return the mini-batch's mean loss."
+        """Write the estimate for the mini-batch (X, y) into .grad; return the
+        mini-batch's mean loss."""
         raise NotImplementedError
 
+# %% ../nbs/34_coherence.ipynb #78864fe1
 class MeanGradient(RobustGradient):
     "The ordinary mini-batch gradient (SGD's estimate) behind the same interface."
+
     def backward(self, X, y):
         self._check_batch(X, y)
         loss, g = self._grad(X, y)
         self._write(g)
         return loss
 
+
 class WinsorizedGradient(RobustGradient):
-    "Coordinate-wise c-winsorized mean of the per-example gradients: winsorized SGD of Coherent Gradients."
+    """Coordinate-wise c-winsorized mean of the per-example gradients: winsorized SGD of
+    Coherent Gradients."""
+
     per_example = True
-    def __init__(self, model, loss_fn,
-                 c: int = 1, # Values clipped at each end of every coordinate; mini-batches need more than 2c examples
-                 params=None, chunk_size: int = 256, # Examples per vmap call
-                 engine: str = "auto"): # Kernel of `winsorized_mean`
+
+    def __init__(
+        self,
+        model,
+        loss_fn,
+        # Values clipped at each end of every coordinate; mini-batches need more
+        # than 2c examples
+        c: int = 1,
+        params=None,
+        chunk_size: int = 256,  # Examples per vmap call
+        engine: str = "auto",
+    ):  # Kernel of `winsorized_mean`
         super().__init__(model, loss_fn, params)
         self.c = check_int("c", c, low=0)
         self.chunk_size = check_int("chunk_size", chunk_size, low=1)
@@ -232,23 +389,44 @@ class WinsorizedGradient(RobustGradient):
 
     def backward(self, X, y):
         self._check_batch(X, y)
-        G = per_sample_grads(self.model, self.loss_fn, X, y, params=list(self.params), chunk_size=self.chunk_size)
-        check_tensor("the per-example gradients", G)  # NaN or inf stops here instead of reaching the optimizer
-        self._write(unflatten(_winsorized(G, self.c, self.engine), self.params), check=False)
-        with torch.no_grad(): return self.loss_fn(self.model(X), y)
+        G = per_sample_grads(
+            self.model,
+            self.loss_fn,
+            X,
+            y,
+            params=list(self.params),
+            chunk_size=self.chunk_size,
+        )
+        # NaN or inf stops here instead of reaching the optimizer
+        check_tensor("the per-example gradients", G)
+        self._write(
+            unflatten(_winsorized(G, self.c, self.engine), self.params), check=False
+        )
+        with torch.no_grad():
+            return self.loss_fn(self.model(X), y)
 
+# %% ../nbs/34_coherence.ipynb #53be2807
 class M3Gradient(RobustGradient):
-    "M3: coordinate-wise median of the mean gradients of the mini-batch's three thirds (three backward passes)."
+    """M3: coordinate-wise median of the mean gradients of the mini-batch's three thirds
+    (three backward passes)."""
+
     min_batch = 3
+
     def backward(self, X, y):
         self._check_batch(X, y)
-        parts = [self._grad(Xg, yg) for Xg, yg in zip(torch.tensor_split(X, 3), torch.tensor_split(y, 3))]
+        parts = [
+            self._grad(Xg, yg)
+            for Xg, yg in zip(torch.tensor_split(X, 3), torch.tensor_split(y, 3))
+        ]
         self._write({k: median3(*(g[k] for _, g in parts)) for k in self.params})
         sizes = [len(t) for t in torch.tensor_split(X, 3)]
         return sum(l * n for (l, _), n in zip(parts, sizes)) / len(X)
 
+
 class RM3Gradient(RobustGradient):
-    "RM3: coordinate-wise median of this step's mini-batch gradient and the previous two steps' (one backward pass)."
+    """RM3: coordinate-wise median of this step's mini-batch gradient and the previous two
+    steps' (one backward pass)."""
+
     def __init__(self, model, loss_fn, params=None):
         super().__init__(model, loss_fn, params)
         self.history = deque(maxlen=2)  # the last two mini-batch gradients
@@ -258,12 +436,17 @@ class RM3Gradient(RobustGradient):
         self.history.clear()
 
     def _combine(self, g: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        for k, v in g.items(): check_tensor(f"the gradient of {k}", v)
+        for k, v in g.items():
+            check_tensor(f"the gradient of {k}", v)
         past = list(self.history)
-        # med(g_t, g_{t-1}, g_{t-2}); with one past gradient the median of two numbers, their mean
-        if len(past) == 2: out = {k: median3(g[k], past[0][k], past[1][k]) for k in g}
-        elif len(past) == 1: out = {k: (g[k] + past[0][k]) / 2 for k in g}
-        else: out = dict(g)
+        # med(g_t, g_{t-1}, g_{t-2}); with one past gradient the median of two numbers,
+        # their mean
+        if len(past) == 2:
+            out = {k: median3(g[k], past[0][k], past[1][k]) for k in g}
+        elif len(past) == 1:
+            out = {k: (g[k] + past[0][k]) / 2 for k in g}
+        else:
+            out = dict(g)
         self.history.append({k: v.detach().clone() for k, v in g.items()})
         return out
 
@@ -276,28 +459,48 @@ class RM3Gradient(RobustGradient):
     def apply(self):
         "Replace the .grad the caller computed (loss.backward()) by the RM3 median."
         missing = [k for k, p in self.params.items() if p.grad is None]
-        if missing: raise ValueError(f"parameters {missing} have no .grad: call loss.backward() before apply()")
-        self._write(self._combine({k: p.grad for k, p in self.params.items()}), check=False)
+        if missing:
+            raise ValueError(
+                f"parameters {missing} have no .grad: call loss.backward() before apply()"
+            )
+        self._write(
+            self._combine({k: p.grad for k, p in self.params.items()}), check=False
+        )
 
 # %% ../nbs/34_coherence.ipynb #5672d8c6
-def corrupt_labels(y: torch.Tensor, # Integer class labels (n,)
-                   fraction: float, # Share of examples whose label is changed, in [0, 1]
-                   n_classes: int, # Number of classes K >= 2
-                   seed: int = 0,
-                   different: bool = True, # New label always differs from the old (else uniform over all K classes)
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Replace the labels of a random subset of round(fraction * n) examples by random classes; return the new labels and the subset's mask."
+def corrupt_labels(
+    y: torch.Tensor,  # Integer class labels (n,)
+    fraction: float,  # Share of examples whose label is changed, in [0, 1]
+    n_classes: int,  # Number of classes K >= 2
+    seed: int = 0,
+    # New label always differs from the old (else uniform over all K
+    # classes)
+    different: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replace the labels of a random subset of round(fraction * n) examples by random
+    classes; return the new labels and the subset's mask."""
     check_tensor("y", y)
-    if y.ndim != 1 or y.is_floating_point(): raise ValueError(f"y must be a 1-D tensor of integer class labels, got {y.dtype} {tuple(y.shape)}")
+    if y.ndim != 1 or y.is_floating_point():
+        raise ValueError(
+            f"y must be a 1-D tensor of integer class labels, got {y.dtype} "
+            f"{tuple(y.shape)}"
+        )
     check_number("fraction", fraction, low=0, high=1)
     check_int("n_classes", n_classes, low=2)
-    if int(y.min()) < 0 or int(y.max()) >= n_classes: raise ValueError(f"y must hold classes 0..{n_classes - 1}, got {int(y.min())}..{int(y.max())}")
+    if int(y.min()) < 0 or int(y.max()) >= n_classes:
+        raise ValueError(
+            f"y must hold classes 0..{n_classes - 1}, got {int(y.min())}..{int(y.max())}"
+        )
     g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     n = len(y)
-    idx = torch.randperm(n, generator=g)[:round(fraction * n)]
+    idx = torch.randperm(n, generator=g)[: round(fraction * n)]
     new = y.clone()
-    if different: new[idx] = (y[idx].cpu() + torch.randint(1, n_classes, (len(idx),), generator=g)).to(y.device) % n_classes
-    else: new[idx] = torch.randint(0, n_classes, (len(idx),), generator=g).to(y.device)
+    if different:
+        new[idx] = (
+            y[idx].cpu() + torch.randint(1, n_classes, (len(idx),), generator=g)
+        ).to(y.device) % n_classes
+    else:
+        new[idx] = torch.randint(0, n_classes, (len(idx),), generator=g).to(y.device)
     mask = torch.zeros(n, dtype=torch.bool, device=y.device)
     mask[idx.to(y.device)] = True
     return new, mask

@@ -16,19 +16,33 @@ from .core import check_betas, check_number
 __all__ = ['diffgrad_single', 'diffgrad_foreach', 'DiffGrad']
 
 # %% ../nbs/31_diffgrad.ipynb #263f00c5
-def diffgrad_single(params: list[torch.Tensor], grads: list[torch.Tensor], exp_avgs: list[torch.Tensor],
-                    exp_avg_sqs: list[torch.Tensor], previous_grads: list[torch.Tensor],
-                    step_sizes: list[float], # alpha_t of each parameter: lr * sqrt(1 - beta2^t) / (1 - beta1^t)
-                    beta1: float, beta2: float, eps: float, weight_decay: float):
-    "One diffGrad step, parameter by parameter, in place on `params` and the state tensors."
-    for p, g, m, v, prev, step in zip(params, grads, exp_avgs, exp_avg_sqs, previous_grads, step_sizes):
+def diffgrad_single(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    exp_avgs: list[torch.Tensor],
+    exp_avg_sqs: list[torch.Tensor],
+    previous_grads: list[torch.Tensor],
+    # alpha_t of each parameter: lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+    step_sizes: list[float],
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+):
+    "One diffGrad step, parameter by parameter, in place on `params` and the state."
+    for p, g, m, v, prev, step in zip(
+        params, grads, exp_avgs, exp_avg_sqs, previous_grads, step_sizes
+    ):
         # g_t <- g_t + lambda * theta_{t-1}  (coupled L2; p.grad itself is left untouched)
-        if weight_decay: g = g.add(p, alpha=weight_decay)
-        # m_t = beta1 m_{t-1} + (1 - beta1) g_t, as m + (1 - beta1)(g - m): one pass instead of two
+        if weight_decay:
+            g = g.add(p, alpha=weight_decay)
+        # m_t = beta1 m_{t-1} + (1 - beta1) g_t, as m + (1 - beta1)(g - m): one pass
+        # instead of two
         m.lerp_(g, 1 - beta1)
         # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        # xi_t m_t = sigmoid(|g_{t-1} - g_t|) * m_t, computed in the buffer that held g_{t-1}
+        # xi_t m_t = sigmoid(|g_{t-1} - g_t|) * m_t, computed in the buffer that held
+        # g_{t-1}
         xi_m = prev.sub_(g).abs_().sigmoid_().mul_(m)
         # theta_t = theta_{t-1} - alpha_t * xi_t m_t / (sqrt(v_t) + eps)
         p.addcdiv_(xi_m, v.sqrt().add_(eps), value=-step)
@@ -36,12 +50,22 @@ def diffgrad_single(params: list[torch.Tensor], grads: list[torch.Tensor], exp_a
         prev.copy_(g)
 
 # %% ../nbs/31_diffgrad.ipynb #f361b9ec
-def diffgrad_foreach(params: list[torch.Tensor], grads: list[torch.Tensor], exp_avgs: list[torch.Tensor],
-                     exp_avg_sqs: list[torch.Tensor], previous_grads: list[torch.Tensor],
-                     step_sizes: list[float], beta1: float, beta2: float, eps: float, weight_decay: float):
-    "The same step as `diffgrad_single` with multi-tensor kernels; all tensors share one device and dtype."
+def diffgrad_foreach(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    exp_avgs: list[torch.Tensor],
+    exp_avg_sqs: list[torch.Tensor],
+    previous_grads: list[torch.Tensor],
+    step_sizes: list[float],
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+):
+    "`diffgrad_single` with multi-tensor kernels; all tensors share one device and dtype."
     # g_t <- g_t + lambda * theta_{t-1}
-    if weight_decay: grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    if weight_decay:
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)
     # m_t = beta1 m_{t-1} + (1 - beta1) g_t, as a linear interpolation
     torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
     # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
@@ -61,45 +85,75 @@ def diffgrad_foreach(params: list[torch.Tensor], grads: list[torch.Tensor], exp_
 
 # %% ../nbs/31_diffgrad.ipynb #5641bc8d
 def _check_group(group: dict, where: str, in_place: bool = False) -> dict:
-    "Validate a group's diffGrad hyperparameters, naming the group in messages; return the checked values."
-    checked = dict(lr=check_number(f"lr ({where})", group["lr"], low=0),
-                   betas=check_betas(f"betas ({where})", group["betas"]),
-                   eps=check_number(f"eps ({where})", group["eps"], low=0),
-                   weight_decay=check_number(f"weight_decay ({where})", group["weight_decay"], low=0))
+    "Validate a group's hyperparameters, naming the group; return the checked values."
+    checked = dict(
+        lr=check_number(f"lr ({where})", group["lr"], low=0),
+        betas=check_betas(f"betas ({where})", group["betas"]),
+        eps=check_number(f"eps ({where})", group["eps"], low=0),
+        weight_decay=check_number(
+            f"weight_decay ({where})", group["weight_decay"], low=0
+        ),
+    )
     if not (group.get("foreach") is None or isinstance(group.get("foreach"), bool)):
-        raise TypeError(f"foreach ({where}) must be True, False or None, got {group['foreach']!r}")
-    if in_place: group.update(checked)
+        raise TypeError(
+            f"foreach ({where}) must be True, False or None, got {group['foreach']!r}"
+        )
+    if in_place:
+        group.update(checked)
     return {**group, **checked}
 
+
 class DiffGrad(torch.optim.Optimizer):
-    "diffGrad (Dubey et al., 2020): Adam with a per-coordinate friction sigmoid(|g_{t-1} - g_t|) on the first moment."
-    def __init__(self, params, # Parameters, or dicts defining parameter groups
-                 lr: float = 1e-3, # Learning rate
-                 betas: tuple[float, float] = (0.9, 0.999), # Decay rates of the first and second moments
-                 eps: float = 1e-8, # Added to sqrt(v_t) in the denominator; 0 divides by zero where a gradient has always been 0
-                 weight_decay: float = 0.0, # L2 penalty coefficient, added to the gradient
-                 *, foreach: bool | None = None, # Multi-tensor path; None picks it for CUDA tensors
-                ):
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach)
+    "diffGrad (Dubey et al., 2020): Adam with a friction sigmoid(|g_{t-1} - g_t|)."
+
+    def __init__(
+        self,
+        params,  # Parameters, or dicts defining parameter groups
+        lr: float = 1e-3,  # Learning rate
+        # Decay rates of the first and second moments
+        betas: tuple[float, float] = (0.9, 0.999),
+        # Added to sqrt(v_t) in the denominator; 0 divides by zero where a
+        # gradient has always been 0
+        eps: float = 1e-8,
+        # L2 penalty coefficient, added to the gradient
+        weight_decay: float = 0.0,
+        *,
+        # Multi-tensor path; None picks it for CUDA tensors
+        foreach: bool | None = None,
+    ):
+        defaults = dict(
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach
+        )
         super().__init__(params, _check_group(defaults, "DiffGrad"))
 
     def add_param_group(self, param_group: dict):
         "Add a parameter group; its own hyperparameters are validated like the defaults."
         super().add_param_group(param_group)
-        _check_group(self.param_groups[-1], f"param_groups[{len(self.param_groups) - 1}]", in_place=True)
+        _check_group(
+            self.param_groups[-1],
+            f"param_groups[{len(self.param_groups) - 1}]",
+            in_place=True,
+        )
 
     def _gather(self, group: dict, group_index: int) -> dict:
-        "Initialize missing state, advance step counts, and bucket the group's tensors by (device, dtype)."
+        "Create state, advance step counts, bucket the tensors by (device, dtype)."
         beta1, beta2 = group["betas"]
         buckets = defaultdict(lambda: ([], [], [], [], [], []))
         for i, p in enumerate(group["params"]):
-            if p.grad is None: continue
+            if p.grad is None:
+                continue
             if p.grad.is_sparse:
-                raise TypeError(f"DiffGrad does not support sparse gradients (param_groups[{group_index}], parameter {i}); "
-                                "use torch.optim.SparseAdam")
+                raise TypeError(
+                    "DiffGrad does not support sparse gradients "
+                    f"(param_groups[{group_index}], parameter {i}); "
+                    "use torch.optim.SparseAdam"
+                )
             if p.is_complex():
-                raise TypeError(f"DiffGrad does not support complex parameters (param_groups[{group_index}], parameter {i}); "
-                                "optimize torch.view_as_real(p) instead")
+                raise TypeError(
+                    "DiffGrad does not support complex parameters "
+                    f"(param_groups[{group_index}], parameter {i}); "
+                    "optimize torch.view_as_real(p) instead"
+                )
             state = self.state[p]
             if not state:
                 state["step"] = 0
@@ -107,9 +161,17 @@ class DiffGrad(torch.optim.Optimizer):
                     state[k] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["step"] += 1
             t = state["step"]
-            step_size = group["lr"] * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
-            row = (p, p.grad, state["exp_avg"], state["exp_avg_sq"], state["previous_grad"], step_size)
-            for lst, x in zip(buckets[(p.device, p.dtype)], row): lst.append(x)
+            step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+            row = (
+                p,
+                p.grad,
+                state["exp_avg"],
+                state["exp_avg_sq"],
+                state["previous_grad"],
+                step_size,
+            )
+            for lst, x in zip(buckets[(p.device, p.dtype)], row):
+                lst.append(x)
         return buckets
 
     @torch.no_grad()
@@ -117,12 +179,20 @@ class DiffGrad(torch.optim.Optimizer):
         "Take one step; `closure`, if given, re-evaluates the model and returns the loss."
         loss = None
         if closure is not None:
-            with torch.enable_grad(): loss = closure()
+            with torch.enable_grad():
+                loss = closure()
         for gi, group in enumerate(self.param_groups):
             beta1, beta2 = group["betas"]
             for (device, _), tensors in self._gather(group, gi).items():
                 foreach = group.get("foreach")
-                if foreach is None: foreach = device.type == "cuda"
+                if foreach is None:
+                    foreach = device.type == "cuda"
                 update = diffgrad_foreach if foreach else diffgrad_single
-                update(*tensors, beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"])
+                update(
+                    *tensors,
+                    beta1=beta1,
+                    beta2=beta2,
+                    eps=group["eps"],
+                    weight_decay=group["weight_decay"],
+                )
         return loss

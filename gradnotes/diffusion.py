@@ -15,163 +15,313 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import check_choice, check_int, check_number, check_tensor, progress, seed_everything
+from gradnotes.core import (
+    check_choice,
+    check_int,
+    check_number,
+    check_tensor,
+    progress,
+    seed_everything,
+)
 
 # %% auto #0
 __all__ = ['NoiseSchedule', 'make_schedule', 'q_sample', 'x0_from_eps', 'eps_from_x0', 'v_from_eps', 'eps_from_v', 'x0_from_v',
            'GaussianMixture', 'timestep_embedding', 'EpsMLP', 'save_checkpoint', 'train_denoiser', 'frechet_distance',
            'FeatureFrechet']
 
-# %% ../nbs/50_diffusion.ipynb #995336fa
+# %% ../nbs/50_diffusion.ipynb #805e8a1d
+def _real(name: str, x, **kw) -> torch.Tensor:
+    "`check_tensor` with a real floating dtype: complex tensors are refused too."
+    check_tensor(name, x, floating=True, **kw)
+    if x.is_complex():
+        raise TypeError(f"{name} must be real, got {x.dtype}")
+    return x
+
+
 @dataclass
 class NoiseSchedule:
     "The variances β_t of a T-step diffusion and their cumulative products ᾱ_t (float64)."
+
     betas: torch.Tensor
     alphas_cumprod: torch.Tensor
     kind: str = ""
 
     @property
-    def T(self) -> int: return len(self.betas)
+    def T(self) -> int:
+        return len(self.betas)
 
-    def alpha_bar(self, t, # Step indices (tensor or number); floats are floored, -1 means clean data
-                  offset: int = 0, # Look up ᾱ at t + offset (PNDM's official code reads one step later)
-                 ) -> torch.Tensor:
-        "ᾱ at steps `t`, with ᾱ_{-1} = 1; fractional steps are floored, as PNDM's code does for its midpoints."
+    def alpha_bar(
+        self,
+        t,  # Step indices (tensor or number); floats are floored, -1 is clean data
+        offset: int = 0,  # Look up ᾱ at t + offset (PNDM's code reads one later)
+    ) -> torch.Tensor:
+        """ᾱ at steps `t`, with ᾱ_{-1} = 1; fractional steps are floored, as PNDM's code
+        does for its midpoints."""
         t = torch.as_tensor(t)
+        if t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"t must hold real step indices, got {t.dtype}")
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise ValueError("t contains NaN or infinite values")
         idx = torch.floor(t).long() + offset
         if (idx < -1).any() or (idx >= self.T).any():
-            raise ValueError(f"t + offset must lie in [-1, {self.T - 1}], got values from {idx.min().item()} to {idx.max().item()}")
+            raise ValueError(
+                f"t + offset must lie in [-1, {self.T - 1}], got values from "
+                f"{idx.min().item()} to {idx.max().item()}"
+            )
         ab = self.alphas_cumprod.to(t.device)
-        return torch.where(idx >= 0, ab[idx.clamp(min=0)], torch.ones((), dtype=ab.dtype, device=ab.device))
+        one = torch.ones((), dtype=ab.dtype, device=ab.device)
+        return torch.where(idx >= 0, ab[idx.clamp(min=0)], one)
 
     def to(self, device) -> "NoiseSchedule":
-        return NoiseSchedule(self.betas.to(device), self.alphas_cumprod.to(device), self.kind)
+        return NoiseSchedule(
+            self.betas.to(device), self.alphas_cumprod.to(device), self.kind
+        )
 
     @classmethod
     def from_alphas_cumprod(cls, alphas_cumprod) -> "NoiseSchedule":
-        "A schedule from given ᾱ_0, ..., ᾱ_{T-1} (β_t = 1 - ᾱ_t / ᾱ_{t-1}), e.g. a pretrained model's."
-        ab = check_tensor("alphas_cumprod", torch.as_tensor(alphas_cumprod).double(), ndim=1)
-        if not bool(((ab > 0) & (ab < 1)).all()): raise ValueError("alphas_cumprod must lie in (0, 1)")
+        """A schedule from given ᾱ_0 > ... > ᾱ_{T-1} in (0, 1) (β_t = 1 - ᾱ_t / ᾱ_{t-1}),
+        e.g. a pretrained model's."""
+        ab = torch.as_tensor(alphas_cumprod)
+        _real("alphas_cumprod", ab, ndim=1)
+        ab = ab.double()
+        if not bool(((ab > 0) & (ab < 1)).all()):
+            raise ValueError("alphas_cumprod must lie in (0, 1)")
+        if not bool((ab[1:] < ab[:-1]).all()):
+            k = int((ab[1:] >= ab[:-1]).nonzero()[0])
+            raise ValueError(
+                "alphas_cumprod must decrease strictly (every β_t > 0), got "
+                f"ᾱ_{k} = {ab[k].item():.6g} <= ᾱ_{k + 1} = {ab[k + 1].item():.6g}"
+            )
         betas = 1 - ab / torch.cat([ab.new_ones(1), ab[:-1]])
         return cls(betas, ab, "given")
 
-def make_schedule(kind: str = "linear", # "linear", "quadratic" or "cosine"
-                  T: int = 1000, # Number of diffusion steps
-                  beta_start: float = 1e-4, beta_end: float = 0.02, # Endpoints for linear and quadratic schedules
-                  max_beta: float = 0.999, # Cap on β for the cosine schedule
-                 ) -> NoiseSchedule:
+# %% ../nbs/50_diffusion.ipynb #a385c6b6
+def make_schedule(
+    kind: str = "linear",  # "linear", "quadratic" or "cosine"
+    T: int = 1000,  # Number of diffusion steps
+    beta_start: float = 1e-4,  # First β of linear and quadratic schedules, in (0, 1)
+    beta_end: float = 0.02,  # Last β of linear and quadratic schedules, >= beta_start
+    max_beta: float = 0.999,  # Cap on β for the cosine schedule, in (0, 1)
+) -> NoiseSchedule:
     "A noise schedule of `T` steps in float64."
     check_choice("kind", kind, ["linear", "quadratic", "cosine"])
     T = check_int("T", T, low=1)
-    check_number("beta_start", beta_start, 0, 1, low_open=True, high_open=True)
-    check_number("beta_end", beta_end, 0, 1, low_open=True, high_open=True)
+    beta_start = check_number(
+        "beta_start", beta_start, 0, 1, low_open=True, high_open=True
+    )
+    beta_end = check_number("beta_end", beta_end, 0, 1, low_open=True, high_open=True)
+    max_beta = check_number("max_beta", max_beta, 0, 1, low_open=True, high_open=True)
+    if beta_start > beta_end:
+        raise ValueError(f"beta_start must be <= beta_end, got {beta_start} > {beta_end}")
     if kind == "linear":
         betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
     elif kind == "quadratic":
-        betas = torch.linspace(beta_start ** 0.5, beta_end ** 0.5, T, dtype=torch.float64) ** 2
+        betas = (
+            torch.linspace(beta_start**0.5, beta_end**0.5, T, dtype=torch.float64) ** 2
+        )
     else:
         f = lambda s: math.cos((s + 0.008) / 1.008 * math.pi / 2) ** 2
-        betas = torch.tensor([min(1 - f((i + 1) / T) / f(i / T), max_beta) for i in range(T)], dtype=torch.float64)
+        betas = [min(1 - f((i + 1) / T) / f(i / T), max_beta) for i in range(T)]
+        betas = torch.tensor(betas, dtype=torch.float64)
     return NoiseSchedule(betas, torch.cumprod(1 - betas, 0), kind)
 
-# %% ../nbs/50_diffusion.ipynb #223818be
-def _bcast(ab: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    "Reshape per-sample ᾱ (batch,) or a scalar to broadcast against x, in x's dtype and device."
-    ab = torch.as_tensor(ab, dtype=x.dtype, device=x.device)
-    return ab.reshape(-1, *([1] * (x.ndim - 1))) if ab.ndim else ab
+# %% ../nbs/50_diffusion.ipynb #a8316915
+def _bcast(ab, x: torch.Tensor, one_ok: bool = True) -> torch.Tensor:
+    """Check ᾱ (a number, or a (batch,) tensor matching x's batch) in (0, 1] ((0, 1)
+    unless `one_ok`) and shape it to broadcast against x, in x's dtype and device."""
+    hi = "]" if one_ok else ")"
+    if not isinstance(ab, torch.Tensor) or ab.numel() == 1:
+        ab = check_number("ab", ab, 0, 1, low_open=True, high_open=not one_ok)
+        return torch.tensor(ab, dtype=x.dtype, device=x.device)
+    _real("ab", ab)
+    if ab.ndim != 1 or x.ndim < 1 or len(ab) != len(x):
+        raise ValueError(
+            f"ab must be a number or have shape ({len(x) if x.ndim else 1},) "
+            f"to match the batch of x, got shape {tuple(ab.shape)}"
+        )
+    if bool(((ab <= 0) | ((ab > 1) if one_ok else (ab >= 1))).any()):
+        raise ValueError(
+            f"ab must lie in (0, 1{hi}, got values from "
+            f"{ab.min().item():.4g} to {ab.max().item():.4g}"
+        )
+    return ab.to(x).reshape(-1, *([1] * (x.ndim - 1)))
 
-def q_sample(x0: torch.Tensor, ab: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+
+def _pair(names: tuple, x, y, ab, one_ok: bool = True):
+    "Check two same-shaped real tensors and ᾱ; return ᾱ shaped to broadcast."
+    _real(names[0], x)
+    _real(names[1], y, shape=tuple(x.shape))
+    return _bcast(ab, x, one_ok)
+
+# %% ../nbs/50_diffusion.ipynb #302b576b
+def q_sample(x0: torch.Tensor, ab, noise: torch.Tensor) -> torch.Tensor:
     "Noise clean samples: x_t = sqrt(ᾱ) x0 + sqrt(1 - ᾱ) ε."
-    a = _bcast(ab, x0)
+    a = _pair(("x0", "noise"), x0, noise, ab)
     return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
 
 def x0_from_eps(x_t, eps, ab):
     "x0 = (x_t - sqrt(1 - ᾱ) ε) / sqrt(ᾱ)."
-    a = _bcast(ab, x_t)
+    a = _pair(("x_t", "eps"), x_t, eps, ab)
     return (x_t - (1 - a).sqrt() * eps) / a.sqrt()
 
+
 def eps_from_x0(x_t, x0, ab):
-    "ε = (x_t - sqrt(ᾱ) x0) / sqrt(1 - ᾱ)."
-    a = _bcast(ab, x_t)
+    "ε = (x_t - sqrt(ᾱ) x0) / sqrt(1 - ᾱ); ᾱ = 1 (clean data) has no noise to recover."
+    a = _pair(("x_t", "x0"), x_t, x0, ab, one_ok=False)
     return (x_t - a.sqrt() * x0) / (1 - a).sqrt()
 
+
 def v_from_eps(x_t, eps, ab):
-    "v = sqrt(ᾱ) ε - sqrt(1 - ᾱ) x0, written with x_t: v = (ε - sqrt(1 - ᾱ) x_t) / sqrt(ᾱ)."
-    a = _bcast(ab, x_t)
+    """v = sqrt(ᾱ) ε - sqrt(1 - ᾱ) x0, written with x_t: v = (ε - sqrt(1 - ᾱ) x_t) /
+    sqrt(ᾱ)."""
+    a = _pair(("x_t", "eps"), x_t, eps, ab)
     return (eps - (1 - a).sqrt() * x_t) / a.sqrt()
+
 
 def eps_from_v(x_t, v, ab):
     "ε = sqrt(ᾱ) v + sqrt(1 - ᾱ) x_t."
-    a = _bcast(ab, x_t)
+    a = _pair(("x_t", "v"), x_t, v, ab)
     return a.sqrt() * v + (1 - a).sqrt() * x_t
+
 
 def x0_from_v(x_t, v, ab):
     "x0 = sqrt(ᾱ) x_t - sqrt(1 - ᾱ) v."
-    a = _bcast(ab, x_t)
+    a = _pair(("x_t", "v"), x_t, v, ab)
     return a.sqrt() * x_t - (1 - a).sqrt() * v
 
 # %% ../nbs/50_diffusion.ipynb #57da3993
 class GaussianMixture:
-    "An isotropic Gaussian mixture sum_k w_k N(mu_k, var I) with its exact noise prediction at every noise level."
-    def __init__(self, means: torch.Tensor, # (K, D) component means
-                 var: float = 0.3, # Shared per-coordinate variance σ²
-                 weights: torch.Tensor | None = None, # (K,) mixture weights; uniform when None
-                ):
-        self.means = check_tensor("means", torch.as_tensor(means, dtype=torch.float64), ndim=2)
+    """An isotropic Gaussian mixture sum_k w_k N(mu_k, var I) with its exact noise
+    prediction at every noise level."""
+
+    def __init__(
+        self,
+        means: torch.Tensor,  # (K, D) component means
+        var: float = 0.3,  # Shared per-coordinate variance σ²
+        weights: torch.Tensor | None = None,  # (K,) mixture weights; uniform when None
+    ):
+        self.means = check_tensor(
+            "means", torch.as_tensor(means, dtype=torch.float64), ndim=2
+        )
         self.var = check_number("var", var, low=0, low_open=True)
         K = self.means.shape[0]
-        w = torch.full((K,), 1.0 / K, dtype=torch.float64) if weights is None else torch.as_tensor(weights, dtype=torch.float64)
+        w = (
+            torch.full((K,), 1.0 / K, dtype=torch.float64)
+            if weights is None
+            else torch.as_tensor(weights, dtype=torch.float64)
+        )
         check_tensor("weights", w, shape=(K,))
-        if (w < 0).any() or abs(w.sum().item() - 1) > 1e-6: raise ValueError(f"weights must be non-negative and sum to 1, got {w.tolist()}")
-        self.weights = w / w.sum()  # exact normalization of float32 input such as (0.5, 0.3, 0.2)
+        if (w < 0).any() or abs(w.sum().item() - 1) > 1e-6:
+            raise ValueError(
+                f"weights must be non-negative and sum to 1, got {w.tolist()}"
+            )
+        # exact normalization of float32 input such as (0.5, 0.3, 0.2)
+        self.weights = w / w.sum()
 
     @property
-    def dim(self) -> int: return self.means.shape[1]
+    def dim(self) -> int:
+        return self.means.shape[1]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         "Draw `n` samples (float64, CPU)."
-        k = torch.multinomial(self.weights, check_int("n", n, low=1), replacement=True, generator=generator)
-        return self.means[k] + math.sqrt(self.var) * torch.randn(n, self.dim, dtype=torch.float64, generator=generator)
+        k = torch.multinomial(
+            self.weights, check_int("n", n, low=1), replacement=True, generator=generator
+        )
+        return self.means[k] + math.sqrt(self.var) * torch.randn(
+            n, self.dim, dtype=torch.float64, generator=generator
+        )
 
     def eps(self, x: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-        "The exact noise prediction ε*(x, ᾱ) for x of shape (batch, D) and ᾱ per sample (batch,) or shared (scalar)."
-        a = torch.as_tensor(ab, dtype=x.dtype, device=x.device).expand(len(x)).reshape(-1, 1)   # (batch, 1)
-        s2 = a * self.var + 1 - a                                                                 # noised variance s²
-        diff = x[:, None, :] - a.sqrt()[:, :, None] * self.means.to(x)[None]                     # (batch, K, D)
-        logp = torch.log(self.weights.to(x)) - 0.5 * (diff ** 2).sum(-1) / s2 - 0.5 * self.dim * torch.log(s2)
-        r = torch.softmax(logp, dim=1)                                                            # responsibilities r_k
+        """The exact noise prediction ε*(x, ᾱ) for x of shape (batch, D) and ᾱ per sample
+        (batch,) or shared (scalar)."""
+        # (batch, 1)
+        a = (
+            torch.as_tensor(ab, dtype=x.dtype, device=x.device)
+            .expand(len(x))
+            .reshape(-1, 1)
+        )
+        # noised variance s²
+        s2 = a * self.var + 1 - a
+        # (batch, K, D)
+        diff = x[:, None, :] - a.sqrt()[:, :, None] * self.means.to(x)[None]
+        logp = (
+            torch.log(self.weights.to(x))
+            - 0.5 * (diff**2).sum(-1) / s2
+            - 0.5 * self.dim * torch.log(s2)
+        )
+        # responsibilities r_k
+        r = torch.softmax(logp, dim=1)
         return (1 - a).sqrt() * (r[..., None] * diff).sum(1) / s2
 
     def log_prob(self, x: torch.Tensor, ab) -> torch.Tensor:
-        "log p_ᾱ(x) of the noised mixture, for checking ε* against the gradient of the log-density."
+        """log p_ᾱ(x) of the noised mixture, for checking ε* against the gradient of the
+        log-density."""
         a = torch.as_tensor(ab, dtype=x.dtype, device=x.device)
         s2 = a * self.var + 1 - a
         diff = x[:, None, :] - a.sqrt() * self.means.to(x)[None]
-        logp = torch.log(self.weights.to(x)) - 0.5 * (diff ** 2).sum(-1) / s2 - 0.5 * self.dim * torch.log(2 * math.pi * s2)
+        logp = (
+            torch.log(self.weights.to(x))
+            - 0.5 * (diff**2).sum(-1) / s2
+            - 0.5 * self.dim * torch.log(2 * math.pi * s2)
+        )
         return torch.logsumexp(logp, 1)
 
     def model(self, schedule: NoiseSchedule, offset: int = 0):
-        "A noise-prediction callable `model(x, t)`, t of shape (batch,), that looks ᾱ up in `schedule` as a sampler does."
+        """A noise-prediction callable `model(x, t)`, t of shape (batch,), that looks ᾱ up
+        in `schedule` as a sampler does."""
+
         def eps_model(x, t):
             return self.eps(x, schedule.alpha_bar(t.cpu(), offset).to(x))
+
         return eps_model
 
-# %% ../nbs/50_diffusion.ipynb #60c7e7a0
-def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    "Sinusoidal features of (possibly fractional) steps `t` (batch,): [cos(t f_i), sin(t f_i)] with geometric f_i."
+# %% ../nbs/50_diffusion.ipynb #99feef83
+def timestep_embedding(
+    t: torch.Tensor,  # Steps (batch,), possibly fractional; -1 (clean data) is the lowest
+    dim: int,  # Width of the embedding, an even integer >= 2
+    max_period: float = 10000.0,  # Longest period of the sinusoids
+) -> torch.Tensor:
+    "Sinusoidal features [cos(t f_i), sin(t f_i)] of steps `t`, with geometric f_i."
+    if not isinstance(t, torch.Tensor) or t.dtype == torch.bool:
+        raise TypeError(
+            f"t must be a tensor of step indices, got {getattr(t, 'dtype', t)!r}"
+        )
+    check_tensor("t", t, ndim=1)
+    if t.is_complex():
+        raise TypeError(f"t must be real, got {t.dtype}")
+    if bool((t < -1).any()):
+        raise ValueError(f"t must be >= -1 (clean data), got {t.min().item()}")
+    dim = check_int("dim", dim, low=2)
+    if dim % 2:
+        raise ValueError(f"dim must be even (cos and sin halves), got {dim}")
+    max_period = check_number("max_period", max_period, low=1)
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    i = torch.arange(half, dtype=torch.float32, device=t.device)
+    freqs = torch.exp(-math.log(max_period) * i / half)
     args = t.float()[:, None] * freqs[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
 
+# %% ../nbs/50_diffusion.ipynb #70e661af
 class EpsMLP(nn.Module):
-    "A noise-prediction MLP for flat data: model(x, t) with x (batch, dim) and t (batch,)."
+    """A noise-prediction MLP for flat data: model(x, t) with x (batch, dim) and t
+    (batch,)."""
+
     def __init__(self, dim: int, hidden: int = 256, depth: int = 3, time_dim: int = 64):
         super().__init__()
         self.time_dim = check_int("time_dim", time_dim, low=2)
-        self.inp = nn.Linear(check_int("dim", dim, low=1), check_int("hidden", hidden, low=1))
-        self.time = nn.Sequential(nn.Linear(time_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
-        self.blocks = nn.ModuleList(nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden)) for _ in range(check_int("depth", depth, low=1)))
+        if time_dim % 2:
+            raise ValueError(f"time_dim must be even, got {time_dim}")
+        self.inp = nn.Linear(
+            check_int("dim", dim, low=1), check_int("hidden", hidden, low=1)
+        )
+        self.time = nn.Sequential(
+            nn.Linear(time_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+        )
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden))
+            for _ in range(check_int("depth", depth, low=1))
+        )
         self.out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, dim))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -179,24 +329,53 @@ class EpsMLP(nn.Module):
         x = x.to(self.inp.weight.dtype)
         temb = self.time(timestep_embedding(t.to(x.device), self.time_dim).to(x.dtype))
         h = self.inp(x) + temb
-        for block in self.blocks: h = h + block(h + temb)
+        for block in self.blocks:
+            h = h + block(h + temb)
         return self.out(h).to(dtype)
 
-# %% ../nbs/50_diffusion.ipynb #ee88fc15
-def save_checkpoint(path, model: nn.Module, opt: torch.optim.Optimizer, step: int, losses: list, generator: torch.Generator):
+# %% ../nbs/50_diffusion.ipynb #730e1303
+def save_checkpoint(
+    path,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    step: int,
+    losses: list,
+    generator: torch.Generator,
+):
     "Write a training state atomically (a crash mid-write never leaves half a file)."
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), step=step, losses=losses, rng=generator.get_state()), tmp)
+    torch.save(
+        dict(
+            model=model.state_dict(),
+            opt=opt.state_dict(),
+            step=step,
+            losses=losses,
+            rng=generator.get_state(),
+        ),
+        tmp,
+    )
     os.replace(tmp, path)
 
-def train_denoiser(model: nn.Module, X: torch.Tensor, # Noise-prediction model and training data (n, ...)
-                   schedule: NoiseSchedule, steps: int = 5000, batch_size: int = 256, lr: float = 2e-3,
-                   seed: int = 0, checkpoint: str | Path | None = None, # Save here, and resume from here if it exists
-                   save_every: int = 1000, desc: str = "training") -> list[float]:
-    "Train `model` with the ε-prediction loss for `steps` total steps; return the loss of every step."
+# %% ../nbs/50_diffusion.ipynb #ebcef2ca
+def train_denoiser(
+    model: nn.Module,
+    X: torch.Tensor,  # Noise-prediction model and training data (n, ...)
+    schedule: NoiseSchedule,
+    steps: int = 5000,
+    batch_size: int = 256,
+    lr: float = 2e-3,
+    seed: int = 0,
+    checkpoint: str | Path | None = None,  # Save here, and resume from here if it exists
+    save_every: int = 1000,
+    desc: str = "training",
+) -> list[float]:
+    """Train `model` with the ε-prediction loss for `steps` total steps; return the loss
+    of every step."""
     check_tensor("X", X, floating=True)
-    steps, batch_size = check_int("steps", steps, low=1), check_int("batch_size", batch_size, low=1)
+    steps, batch_size = check_int("steps", steps, low=1), check_int(
+        "batch_size", batch_size, low=1
+    )
     check_number("lr", lr, low=0, low_open=True)
     dev = X.device
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -204,63 +383,102 @@ def train_denoiser(model: nn.Module, X: torch.Tensor, # Noise-prediction model a
     start, losses = 0, []
     if checkpoint is not None and Path(checkpoint).exists():
         state = torch.load(checkpoint, map_location=dev, weights_only=False)
-        model.load_state_dict(state["model"]); opt.load_state_dict(state["opt"])
-        start, losses = state["step"], list(state["losses"]); gen.set_state(state["rng"])
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        start, losses = state["step"], list(state["losses"])
+        gen.set_state(state["rng"])
     ab_all = schedule.alphas_cumprod.to(dev, X.dtype)
     model.train()
     for step in progress(range(start, steps), desc=desc, total=steps - start):
         idx = torch.randint(0, len(X), (batch_size,), generator=gen).to(dev)
         t = torch.randint(0, schedule.T, (batch_size,), generator=gen).to(dev)
-        noise = torch.randn((batch_size,) + tuple(X.shape[1:]), generator=gen, dtype=X.dtype).to(dev)
+        noise = torch.randn(
+            (batch_size,) + tuple(X.shape[1:]), generator=gen, dtype=X.dtype
+        ).to(dev)
         loss = F.mse_loss(model(q_sample(X[idx], ab_all[t], noise), t), noise)
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
         losses.append(loss.item())
         if checkpoint is not None and ((step + 1) % save_every == 0 or step + 1 == steps):
             save_checkpoint(checkpoint, model, opt, step + 1, losses, gen)
     model.eval()
     return losses
 
-# %% ../nbs/50_diffusion.ipynb #93ae934c
+# %% ../nbs/50_diffusion.ipynb #c16fb1c1
 def _sqrtm_psd(A: torch.Tensor) -> torch.Tensor:
-    "Square root of a symmetric positive semi-definite matrix (negative round-off eigenvalues set to 0)."
+    """Square root of a symmetric positive semi-definite matrix (negative round-off
+    eigenvalues set to 0)."""
     w, V = torch.linalg.eigh((A + A.T) / 2)
     return (V * w.clamp(min=0).sqrt()) @ V.T
 
+
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    "Squared Fréchet distance between Gaussian fits of feature sets `a` (n, d) and `b` (m, d)."
-    check_tensor("a", a, ndim=2); check_tensor("b", b, ndim=2)
-    if a.shape[1] != b.shape[1]: raise ValueError(f"a and b must have the same feature dimension, got {a.shape[1]} and {b.shape[1]}")
-    if min(len(a), len(b)) < 2: raise ValueError("each feature set needs at least 2 rows")
+    """Squared Fréchet distance between Gaussian fits of feature sets `a` (n, d) and `b`
+    (m, d)."""
+    check_tensor("a", a, ndim=2)
+    check_tensor("b", b, ndim=2)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"a and b must have the same feature dimension, got {a.shape[1]} and"
+            f" {b.shape[1]}"
+        )
+    if min(len(a), len(b)) < 2:
+        raise ValueError("each feature set needs at least 2 rows")
     a, b = a.double(), b.double()
     mu1, mu2 = a.mean(0), b.mean(0)
-    S1, S2 = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
+    S1, S2 = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(
+        b.shape[1], -1
+    )
     r1 = _sqrtm_psd(S1)
     cross = _sqrtm_psd(r1 @ S2 @ r1)
-    return float(((mu1 - mu2) ** 2).sum() + torch.trace(S1) + torch.trace(S2) - 2 * torch.trace(cross))
+    return float(
+        ((mu1 - mu2) ** 2).sum()
+        + torch.trace(S1)
+        + torch.trace(S2)
+        - 2 * torch.trace(cross)
+    )
 
+# %% ../nbs/50_diffusion.ipynb #cfe014c4
 class FeatureFrechet:
-    "FID-proxy: the Fréchet distance between penultimate-layer features of a small classifier trained on the reference data."
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, # Reference data (n, dim) and integer labels
-                 hidden: int = 128, epochs: int = 30, seed: int = 0):
-        check_tensor("X", X, ndim=2, floating=True); check_tensor("y", y, shape=(len(X),))
+    """FID-proxy: the Fréchet distance between penultimate-layer features of a small
+    classifier trained on the reference data."""
+
+    def __init__(
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,  # Reference data (n, dim) and integer labels
+        hidden: int = 128,
+        epochs: int = 30,
+        seed: int = 0,
+    ):
+        check_tensor("X", X, ndim=2, floating=True)
+        check_tensor("y", y, shape=(len(X),))
         seed_everything(seed)
         n_classes = int(y.max()) + 1
-        self.features = nn.Sequential(nn.Linear(X.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.features = nn.Sequential(
+            nn.Linear(X.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        )
         head = nn.Linear(hidden, n_classes)
         net = nn.Sequential(self.features, head)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         g = torch.Generator().manual_seed(seed)
         for _ in range(check_int("epochs", epochs, low=1)):
             for idx in torch.randperm(len(X), generator=g).split(64):
-                opt.zero_grad(); F.cross_entropy(net(X[idx]), y[idx]).backward(); opt.step()
-        with torch.no_grad(): self.train_accuracy = (net(X).argmax(1) == y).float().mean().item()
+                opt.zero_grad()
+                F.cross_entropy(net(X[idx]), y[idx]).backward()
+                opt.step()
+        with torch.no_grad():
+            self.train_accuracy = (net(X).argmax(1) == y).float().mean().item()
         self.reference = self.embed(X)
 
     @torch.no_grad()
     def embed(self, X: torch.Tensor) -> torch.Tensor:
         return self.features(X.to(next(self.features.parameters())).float())
 
-    def __call__(self, samples: torch.Tensor, reference: torch.Tensor | None = None) -> float:
+    def __call__(
+        self, samples: torch.Tensor, reference: torch.Tensor | None = None
+    ) -> float:
         "FID-proxy of `samples` against the reference data (or against `reference`)."
         ref = self.reference if reference is None else self.embed(reference)
         return frechet_distance(self.embed(samples), ref)

@@ -11,60 +11,103 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .core import check_choice, check_int, check_number, check_tensor, njit, use_numba
+from gradnotes.core import (
+    check_choice,
+    check_int,
+    check_number,
+    check_tensor,
+    njit,
+    use_numba,
+)
 
 # %% auto #0
 __all__ = ['cl2n', 'shift_queries', 'sqdist', 'knn_graph', 'kernel_sigma', 'bound_update', 'SLKResult', 'slk', 'simpleshot',
            'laplacianshot', 'tim', 'Episodes', 'sample_episodes', 'episode_accuracy', 'mean_ci95']
 
 # %% ../nbs/72_fewshot_clustering.ipynb #4abe58bf
-def cl2n(x: torch.Tensor, # Features (..., D)
-         base_mean: torch.Tensor | None = None, # Mean feature of the base-class training set (D,); None skips centring
-        ) -> torch.Tensor:
-    "Centre features on the base-class mean, then scale every row to unit L2 norm ('CL2N')."
-    check_tensor("x", x, floating=True)
+def _check_real(name: str, x, **kw) -> torch.Tensor:
+    "`check_tensor`, and no complex dtype (distances and arg-min need real numbers)."
+    check_tensor(name, x, **kw)
+    if x.is_complex():
+        raise TypeError(f"{name} must be real, got dtype {x.dtype}")
+    return x
+
+
+def cl2n(
+    x: torch.Tensor,  # Features (..., D)
+    # Mean feature of the base-class training set (D,); None skips centring
+    base_mean: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Centre features on the base-class mean, then scale every row to unit L2 norm
+    ('CL2N')."""
+    _check_real("x", x, floating=True)
     if base_mean is not None:
         check_tensor("base_mean", base_mean, shape=(x.shape[-1],), floating=True)
         x = x - base_mean
     norm = x.norm(dim=-1, keepdim=True)
     if bool((norm == 0).any()):
-        raise ValueError("x has a row equal to base_mean (zero norm after centring): it has no direction to normalize")
+        raise ValueError(
+            "x has a row equal to base_mean (zero norm after centring): it has no "
+            "direction to normalize"
+        )
     # x <- (x - mean_base) / ||x - mean_base||
     return x / norm
 
-def shift_queries(support: torch.Tensor, # Support features (..., S, D)
-                  query: torch.Tensor, # Query features (..., Q, D)
-                 ) -> torch.Tensor:
-    "Translate each episode's queries so that their mean equals the support mean (the official code's shift correction)."
+
+def shift_queries(
+    support: torch.Tensor,  # Support features (..., S, D)
+    query: torch.Tensor,  # Query features (..., Q, D)
+) -> torch.Tensor:
+    """Translate each episode's queries so that their mean equals the support mean (the
+    official code's shift correction)."""
     # x_q <- x_q + (mean_s x_s - mean_q x_q)
     return query + (support.mean(-2, keepdim=True) - query.mean(-2, keepdim=True))
 
 # %% ../nbs/72_fewshot_clustering.ipynb #5fcfd498
 def sqdist(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    "Squared Euclidean distances between the rows of `x` (..., n, D) and `y` (..., m, D), as (..., n, m)."
+    """Squared Euclidean distances between the rows of `x` (..., n, D) and `y` (..., m,
+    D), as (..., n, m)."""
     # ||x - y||^2 = ||x||^2 + ||y||^2 - 2 x.y
-    return (x * x).sum(-1)[..., :, None] + (y * y).sum(-1)[..., None, :] - 2 * x @ y.transpose(-1, -2)
+    return (
+        (x * x).sum(-1)[..., :, None]
+        + (y * y).sum(-1)[..., None, :]
+        - 2 * x @ y.transpose(-1, -2)
+    )
 
-def knn_graph(X: torch.Tensor, # Points of one or many episodes, (N, D) or (B, N, D)
-              knn: int = 3, # Neighbourhood size counting the point itself, as the official code counts it
-             ) -> torch.Tensor:
-    "Indices (..., N, knn - 1) of each point's knn - 1 nearest other points: the rows of the binary affinity W."
+
+def knn_graph(
+    X: torch.Tensor,  # Points of one or many episodes, (N, D) or (B, N, D)
+    # Neighbourhood size counting the point itself, as the official code counts
+    # it
+    knn: int = 3,
+) -> torch.Tensor:
+    """Indices (..., N, knn - 1) of each point's knn - 1 nearest other points: the rows of
+    the binary affinity W."""
+    # NaN or inf would give arbitrary neighbours
+    _check_real("X", X, ndim=(2, 3), floating=True)
     check_int("knn", knn, low=2)
-    if knn > X.shape[-2]: raise ValueError(f"knn must be <= the number of points ({X.shape[-2]}), got {knn}")
+    if knn > X.shape[-2]:
+        raise ValueError(
+            f"knn must be <= the number of points ({X.shape[-2]}), got {knn}"
+        )
     d = sqdist(X, X)
     d.diagonal(dim1=-2, dim2=-1).fill_(float("inf"))  # a point is not its own neighbour
     return d.topk(knn - 1, dim=-1, largest=False, sorted=True).indices
 
-def kernel_sigma(X: torch.Tensor, # Points (..., N, D)
-                 nbrs: torch.Tensor, # Neighbour indices from `knn_graph` (..., N, m)
-                 divisor: float = 5.0, # The official code divides by 5 * N whatever the number of neighbours
-                ) -> torch.Tensor:
-    "Gaussian kernel width sigma with sigma^2 = sum_pq W_pq ||x_p - x_q||^2 / (divisor * N), one per episode."
+
+def kernel_sigma(
+    X: torch.Tensor,  # Points (..., N, D)
+    nbrs: torch.Tensor,  # Neighbour indices from `knn_graph` (..., N, m)
+    # The official code divides by 5 * N whatever the number of neighbours
+    divisor: float = 5.0,
+) -> torch.Tensor:
+    """Gaussian kernel width sigma with sigma^2 = sum_pq W_pq ||x_p - x_q||^2 / (divisor *
+    N), one per episode."""
     d = sqdist(X, X).gather(-1, nbrs)
     # sigma^2 = sum_{p, q in kNN(p)} ||x_p - x_q||^2 / (5 N)
     return (d.sum((-1, -2)) / (divisor * X.shape[-2])).sqrt()
 
-# %% ../nbs/72_fewshot_clustering.ipynb #c09e3d8a
+# %% ../nbs/72_fewshot_clustering.ipynb #f3cb798b
 @njit
 def _knn_nb(X, m):
     "Indices of each row's m nearest other rows (ties to the lower index)."
@@ -88,6 +131,7 @@ def _knn_nb(X, m):
             d[best] = np.inf
     return out
 
+# %% ../nbs/72_fewshot_clustering.ipynb #6d8e3981
 @njit
 def _sqdist_nb(X, C):
     N, D = X.shape
@@ -121,24 +165,30 @@ def _softmax_row_nb(logits, z):
         s += z[k]
     for k in range(logits.shape[0]): z[k] /= s
 
+# %% ../nbs/72_fewshot_clustering.ipynb #8088fef4
 @njit
 def _bound_nb(A, nbrs, lmd, sup_lab, clamp, max_iter, tol, trace):
-    "Bound updates Z <- softmax(-A + lmd W Z) from Z = softmax(-A) until the energy settles; returns Z, W Z, iterations."
+    """Bound updates Z <- softmax(-A + lmd W Z) from Z = softmax(-A) until the energy
+    settles; returns Z, W Z, iterations."""
     N, K = A.shape
     S = sup_lab.shape[0]
     Z, M, logit = np.empty((N, K)), np.empty((N, K)), np.empty(K)
     for p in range(N):
-        for k in range(K): logit[k] = -A[p, k]
+        for k in range(K):
+            logit[k] = -A[p, k]
         _softmax_row_nb(logit, Z[p])
     if clamp:
         for p in range(S):
-            for k in range(K): Z[p, k] = 1.0 if k == sup_lab[p] else 0.0
+            for k in range(K):
+                Z[p, k] = 1.0 if k == sup_lab[p] else 0.0
     _wz_nb(Z, nbrs, M)
     e_old, it = np.inf, 0
     for it in range(max_iter):
-        # independent per-point updates: z_p = softmax(-a_p + lmd sum_q w_pq z_q), supports clamped
+        # independent per-point updates: z_p = softmax(-a_p + lmd sum_q w_pq z_q),
+        # supports clamped
         for p in range(S if clamp else 0, N):
-            for k in range(K): logit[k] = -A[p, k] + lmd * M[p, k]
+            for k in range(K):
+                logit[k] = -A[p, k] + lmd * M[p, k]
             _softmax_row_nb(logit, Z[p])
         _wz_nb(Z, nbrs, M)
         # E(Z) = sum_p z_p.log z_p + z_p.a_p - lmd z_p.(W Z)_p
@@ -147,17 +197,22 @@ def _bound_nb(A, nbrs, lmd, sup_lab, clamp, max_iter, tol, trace):
             for k in range(K):
                 z = Z[p, k]
                 e += z * math.log(max(z, 1e-20)) + z * A[p, k] - lmd * z * M[p, k]
-        if trace.shape[0] > 0: trace[it] = e
-        if it > 1 and abs(e - e_old) <= tol * abs(e_old): break
+        if trace.shape[0] > 0:
+            trace[it] = e
+        if it > 1 and abs(e - e_old) <= tol * abs(e_old):
+            break
         e_old = e
     return Z, M, it + 1
 
+# %% ../nbs/72_fewshot_clustering.ipynb #e89899dd
 @njit
 def _meanshift_nb(X, members, c0, sigma, tol, max_iter):
-    "Mean-shift of one prototype over its cluster's members with a Gaussian kernel (c0 is returned unchanged if empty)."
+    """Mean-shift of one prototype over its cluster's members with a Gaussian kernel (c0
+    is returned unchanged if empty)."""
     N, D = X.shape
     c0 = c0.copy()
-    if members.sum() == 0: return c0
+    if members.sum() == 0:
+        return c0
     c1 = np.empty(D)
     d2 = np.empty(N)
     for _ in range(max_iter):
@@ -170,23 +225,44 @@ def _meanshift_nb(X, members, c0, sigma, tol, max_iter):
                     s += t * t
                 d2[p] = s
                 dmin = min(dmin, s)
-        for j in range(D): c1[j] = 0.0
+        for j in range(D):
+            c1[j] = 0.0
         wsum = 0.0
         for p in range(N):
             if members[p]:
-                # w_p = exp(-||c - x_p||^2 / 2 sigma^2), rescaled by the largest weight (cancels in the ratio)
+                # w_p = exp(-||c - x_p||^2 / 2 sigma^2), rescaled by the largest weight
+                # (cancels in the ratio)
                 w = math.exp(-(d2[p] - dmin) / (2 * sigma * sigma))
                 wsum += w
-                for j in range(D): c1[j] += w * X[p, j]
+                for j in range(D):
+                    c1[j] += w * X[p, j]
         # c <- sum_p w_p x_p / sum_p w_p
-        for j in range(D): c1[j] /= wsum
-        if np.abs(c1 - c0).max() < tol * np.abs(c0).max(): break
+        for j in range(D):
+            c1[j] /= wsum
+        if np.abs(c1 - c0).max() < tol * np.abs(c0).max():
+            break
         c0[:] = c1
     return c1
 
+# %% ../nbs/72_fewshot_clustering.ipynb #f8ab5463
 @njit
-def _slk_episode_nb(X, sup_lab, K, lmd, mode, m, clamp, outer_max, inner_max, tol_in, tol_out, sigma, trace):
-    "SLK on one episode (supports first in X). mode 0: K-means prototypes, 1: mean-shift modes."
+def _slk_episode_nb(
+    X,
+    sup_lab,
+    K,
+    lmd,
+    mode,
+    m,
+    clamp,
+    outer_max,
+    inner_max,
+    tol_in,
+    tol_out,
+    sigma,
+    trace,
+):
+    """SLK on one episode (supports first in X). mode 0: K-means prototypes, 1: mean-shift
+    modes."""
     N, D = X.shape
     S = sup_lab.shape[0]
     nbrs = _knn_nb(X, m)
@@ -199,16 +275,19 @@ def _slk_episode_nb(X, sup_lab, K, lmd, mode, m, clamp, outer_max, inner_max, to
                     t = X[p, j] - X[q, j]
                     s += t * t
         sigma = math.sqrt(s / (5.0 * N))
-    # prototypes start at the support class means; labels: nearest prototype, supports forced
+    # prototypes start at the support class means; labels: nearest prototype, supports
+    # forced
     C = np.zeros((K, D))
     cnt = np.zeros(K)
     for p in range(S):
         C[sup_lab[p]] += X[p]
         cnt[sup_lab[p]] += 1
-    for k in range(K): C[k] /= cnt[k]
+    for k in range(K):
+        C[k] /= cnt[k]
     lab = np.empty(N, np.int64)
     d0 = _sqdist_nb(X, C)
-    for p in range(N): lab[p] = sup_lab[p] if p < S else np.argmin(d0[p])
+    for p in range(N):
+        lab[p] = sup_lab[p] if p < S else np.argmin(d0[p])
     Z, M = np.zeros((N, K)), np.zeros((N, K))
     e_old, it = np.inf, 0
     no_trace = np.empty(0)
@@ -220,32 +299,64 @@ def _slk_episode_nb(X, sup_lab, K, lmd, mode, m, clamp, outer_max, inner_max, to
                 for p in range(N):
                     zk = Z[p, k] if soft else (1.0 if lab[p] == k else 0.0)
                     w += zk
-                    for j in range(D): c[j] += zk * X[p, j]
-                # m_k = sum_p z_pk x_p / sum_p z_pk (hard z before the first bound update); empty clusters keep m_k
-                if w > 0: C[k] = c / w
+                    for j in range(D):
+                        c[j] += zk * X[p, j]
+                # m_k = sum_p z_pk x_p / sum_p z_pk (hard z before the first bound
+                # update); empty clusters keep m_k
+                if w > 0:
+                    C[k] = c / w
             # a_pk = ||x_p - m_k||^2
             A = _sqdist_nb(X, C)
         else:
-            for k in range(K): C[k] = _meanshift_nb(X, lab == k, C[k], sigma, 1e-5, 1000)
+            for k in range(K):
+                C[k] = _meanshift_nb(X, lab == k, C[k], sigma, 1e-5, 1000)
             # a_pk = -exp(-||x_p - m_k||^2 / 2 sigma^2)
             A = -np.exp(-_sqdist_nb(X, C) / (2 * sigma * sigma))
         if lmd > 0:
-            Z, M, _ = _bound_nb(A, nbrs, lmd, sup_lab, clamp, inner_max, tol_in, trace[it] if trace.shape[0] > 0 else no_trace)
-            for p in range(N): lab[p] = np.argmax(Z[p])
+            Z, M, _ = _bound_nb(
+                A,
+                nbrs,
+                lmd,
+                sup_lab,
+                clamp,
+                inner_max,
+                tol_in,
+                trace[it] if trace.shape[0] > 0 else no_trace,
+            )
+            for p in range(N):
+                lab[p] = np.argmax(Z[p])
         else:
             for p in range(N):
                 lab[p] = sup_lab[p] if (clamp and p < S) else np.argmin(A[p])
-                for k in range(K): Z[p, k] = 1.0 if lab[p] == k else 0.0
+                for k in range(K):
+                    Z[p, k] = 1.0 if lab[p] == k else 0.0
         # E(Z, m) = sum_pk z_pk a_pk - lmd sum_k z_k' W z_k
         e = 0.0
         for p in range(N):
-            for k in range(K): e += Z[p, k] * A[p, k] - lmd * Z[p, k] * M[p, k]
-        if it > 1 and abs(e - e_old) <= tol_out * abs(e_old): break
+            for k in range(K):
+                e += Z[p, k] * A[p, k] - lmd * Z[p, k] * M[p, k]
+        if it > 1 and abs(e - e_old) <= tol_out * abs(e_old):
+            break
         e_old = e
     return Z, C, sigma, it + 1
 
+
 @njit
-def _slk_batch_nb(X, sup_lab, K, lmd, mode, m, clamp, outer_max, inner_max, tol_in, tol_out, sigma, trace):
+def _slk_batch_nb(
+    X,
+    sup_lab,
+    K,
+    lmd,
+    mode,
+    m,
+    clamp,
+    outer_max,
+    inner_max,
+    tol_in,
+    tol_out,
+    sigma,
+    trace,
+):
     B, N, _ = X.shape
     Zs = np.empty((B, N, K))
     Cs = np.empty((B, K, X.shape[2]))
@@ -253,28 +364,57 @@ def _slk_batch_nb(X, sup_lab, K, lmd, mode, m, clamp, outer_max, inner_max, tol_
     n_outer = np.empty(B, np.int64)
     no_trace = np.empty((0, 0))
     for b in range(B):
-        Zs[b], Cs[b], sig[b], n_outer[b] = _slk_episode_nb(X[b], sup_lab[b], K, lmd, mode, m, clamp, outer_max, inner_max,
-                                                           tol_in, tol_out, sigma[b], trace[b] if trace.shape[0] > 0 else no_trace)
+        Zs[b], Cs[b], sig[b], n_outer[b] = _slk_episode_nb(
+            X[b],
+            sup_lab[b],
+            K,
+            lmd,
+            mode,
+            m,
+            clamp,
+            outer_max,
+            inner_max,
+            tol_in,
+            tol_out,
+            sigma[b],
+            trace[b] if trace.shape[0] > 0 else no_trace,
+        )
     return Zs, Cs, sig, n_outer
 
-# %% ../nbs/72_fewshot_clustering.ipynb #57de0999
+# %% ../nbs/72_fewshot_clustering.ipynb #1a816e73
 def _wz(Z: torch.Tensor, nbrs: torch.Tensor) -> torch.Tensor:
     "(W Z) for a batch: row p sums Z over p's neighbours. Z (B, N, K), nbrs (B, N, m)."
     B, N, m = nbrs.shape
     K = Z.shape[-1]
-    return Z.gather(1, nbrs.reshape(B, N * m, 1).expand(-1, -1, K)).reshape(B, N, m, K).sum(2)
+    return (
+        Z.gather(1, nbrs.reshape(B, N * m, 1).expand(-1, -1, K))
+        .reshape(B, N, m, K)
+        .sum(2)
+    )
+
 
 def _clamp(Z: torch.Tensor, sup1h: torch.Tensor | None) -> torch.Tensor:
-    return Z if sup1h is None else torch.cat([sup1h, Z[:, sup1h.shape[1]:]], 1)
+    return Z if sup1h is None else torch.cat([sup1h, Z[:, sup1h.shape[1] :]], 1)
 
-def bound_update(A: torch.Tensor, # Unary potentials a_pk, (B, N, K)
-                 nbrs: torch.Tensor, # Neighbour indices (B, N, m): the binary kNN affinity
-                 lmd: float, # Weight of the Laplacian term
-                 sup1h: torch.Tensor | None = None, # One-hot labels (B, S, K) of the first S points, clamped; None clamps nothing
-                 max_iter: int = 600, tol: float = 1e-6, # Stop when the energy's relative change is <= tol (from the third iteration)
-                 trace: torch.Tensor | None = None, # (B, max_iter) buffer receiving the energy after each iteration (NaN after stopping)
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    "Iterate the bound's independent per-point updates for a batch of episodes, each until its own energy settles; return Z, W Z, iterations."
+
+def bound_update(
+    A: torch.Tensor,  # Unary potentials a_pk, (B, N, K)
+    # Neighbour indices (B, N, m): the binary kNN affinity
+    nbrs: torch.Tensor,
+    lmd: float,  # Weight of the Laplacian term
+    # One-hot labels (B, S, K) of the first S points, clamped; None clamps
+    # nothing
+    sup1h: torch.Tensor | None = None,
+    # Stop when the energy's relative change is <= tol (from the third
+    # iteration)
+    max_iter: int = 600,
+    tol: float = 1e-6,
+    # (B, max_iter) buffer receiving the energy after each iteration (NaN
+    # after stopping)
+    trace: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Iterate the bound's independent per-point updates for a batch of episodes, each
+    until its own energy settles; return Z, W Z, iterations."""
     B = A.shape[0]
     Z = _clamp(torch.softmax(-A, -1), sup1h)
     M = _wz(Z, nbrs)
@@ -282,29 +422,36 @@ def bound_update(A: torch.Tensor, # Unary potentials a_pk, (B, N, K)
     active = torch.ones(B, dtype=torch.bool, device=A.device)
     iters = torch.zeros(B, dtype=torch.long, device=A.device)
     for it in range(max_iter):
-        # z_p = softmax(-a_p + lmd sum_q w_pq z_q), every point at once; supports stay one-hot
+        # z_p = softmax(-a_p + lmd sum_q w_pq z_q), every point at once; supports stay
+        # one-hot
         Zn = _clamp(torch.softmax(-A + lmd * M, -1), sup1h)
         Mn = _wz(Zn, nbrs)
         # E(Z) = sum_p z_p.log z_p + z_p.a_p - lmd z_p.(W Z)_p
         e = (Zn * Zn.clamp_min(1e-20).log() + Zn * A - lmd * Zn * Mn).sum((1, 2))
         a = active[:, None, None]
         Z, M = torch.where(a, Zn, Z), torch.where(a, Mn, M)
-        if trace is not None: trace[:, it] = torch.where(active, e, torch.nan)
+        if trace is not None:
+            trace[:, it] = torch.where(active, e, torch.nan)
         iters += active
-        if it > 1: active = active & ~((e - e_old).abs() <= tol * e_old.abs())
+        if it > 1:
+            active = active & ~((e - e_old).abs() <= tol * e_old.abs())
         e_old = torch.where(active, e, e_old)
-        if not bool(active.any()): break
+        if not bool(active.any()):
+            break
     return Z, M, iters
 
+# %% ../nbs/72_fewshot_clustering.ipynb #88f587d2
 def _meanshift_torch(X, members, C, sigma, tol=1e-5, max_iter=1000):
-    "Mean-shift every prototype over its cluster's members; members (B, N, K) bool, C (B, K, D), sigma (B,)."
+    """Mean-shift every prototype over its cluster's members; members (B, N, K) bool, C
+    (B, K, D), sigma (B,)."""
     mem = members.transpose(1, 2)
     active = mem.any(-1)  # empty clusters keep their prototype
     c0 = C.clone()
     s2 = (2 * sigma * sigma)[:, None, None]
     for _ in range(max_iter):
         d2 = sqdist(c0, X).masked_fill(~mem, float("inf"))
-        # w_p = exp(-||c - x_p||^2 / 2 sigma^2) over members, rescaled by the largest weight
+        # w_p = exp(-||c - x_p||^2 / 2 sigma^2) over members, rescaled by the largest
+        # weight
         w = torch.where(mem, torch.exp(-(d2 - d2.amin(-1, keepdim=True)) / s2), 0.0)
         # c <- sum_p w_p x_p / sum_p w_p
         c1 = (w @ X) / w.sum(-1, keepdim=True)
@@ -313,16 +460,34 @@ def _meanshift_torch(X, members, C, sigma, tol=1e-5, max_iter=1000):
         conv = (c1 - c0).abs().amax(-1) < tol * c0.abs().amax(-1)
         c0 = torch.where(act, c1, c0)
         active = active & ~conv
-        if not bool(active.any()): break
+        if not bool(active.any()):
+            break
     return C
 
-def _slk_torch(X, sup_lab, K, lmd, mode, knn, clamp, outer_max, inner_max, tol_in, tol_out, sigma, trace):
+# %% ../nbs/72_fewshot_clustering.ipynb #f4de8efb
+def _slk_torch(
+    X,
+    sup_lab,
+    K,
+    lmd,
+    mode,
+    knn,
+    clamp,
+    outer_max,
+    inner_max,
+    tol_in,
+    tol_out,
+    sigma,
+    trace,
+):
     B, N, D = X.shape
     S = sup_lab.shape[1]
     nbrs = knn_graph(X, knn)
-    if mode == "ms" and sigma is None: sigma = kernel_sigma(X, nbrs)
+    if mode == "ms" and sigma is None:
+        sigma = kernel_sigma(X, nbrs)
     sup1h = torch.nn.functional.one_hot(sup_lab, K).to(X.dtype)
-    # prototypes start at the support class means; labels: nearest prototype, supports forced
+    # prototypes start at the support class means; labels: nearest prototype, supports
+    # forced
     C = sup1h.transpose(1, 2) @ X[:, :S] / sup1h.sum(1)[..., None]
     lab = sqdist(X, C).argmin(-1)
     lab[:, :S] = sup_lab
@@ -336,7 +501,8 @@ def _slk_torch(X, sup_lab, K, lmd, mode, knn, clamp, outer_max, inner_max, tol_i
         if mode == "kmeans":
             Wt = Z[idx] if (lmd > 0 and it > 0) else hard
             w = Wt.sum(1)[..., None]
-            # m_k = sum_p z_pk x_p / sum_p z_pk (hard z before the first bound update); empty clusters keep m_k
+            # m_k = sum_p z_pk x_p / sum_p z_pk (hard z before the first bound update);
+            # empty clusters keep m_k
             Cn = torch.where(w > 0, Wt.transpose(1, 2) @ Xa / w, C[idx])
             # a_pk = ||x_p - m_k||^2
             A = sqdist(Xa, Cn)
@@ -346,107 +512,218 @@ def _slk_torch(X, sup_lab, K, lmd, mode, knn, clamp, outer_max, inner_max, tol_i
             A = -torch.exp(-sqdist(Xa, Cn) / (2 * sigma[idx] ** 2)[:, None, None])
         if lmd > 0:
             tr = None if trace is None else trace[idx, it]
-            Zn, Mn, _ = bound_update(A, nbrs[idx], lmd, sup1h[idx] if clamp else None, inner_max, tol_in, tr)
-            if trace is not None: trace[idx, it] = tr
+            Zn, Mn, _ = bound_update(
+                A, nbrs[idx], lmd, sup1h[idx] if clamp else None, inner_max, tol_in, tr
+            )
+            if trace is not None:
+                trace[idx, it] = tr
             ln = Zn.argmax(-1)
         else:
             ln = A.argmin(-1)
-            if clamp: ln[:, :S] = sup_lab[idx]
+            if clamp:
+                ln[:, :S] = sup_lab[idx]
             Zn, Mn = torch.nn.functional.one_hot(ln, K).to(X.dtype), torch.zeros_like(A)
         # E(Z, m) = sum_pk z_pk a_pk - lmd sum_k z_k' W z_k
         e = (Zn * A).sum((1, 2)) - lmd * (Zn * Mn).sum((1, 2))
         C[idx], Z[idx], lab[idx] = Cn, Zn, ln
         n_outer[idx] += 1
-        if it > 1: active[idx[(e - e_old[idx]).abs() <= tol_out * e_old[idx].abs()]] = False
+        if it > 1:
+            active[idx[(e - e_old[idx]).abs() <= tol_out * e_old[idx].abs()]] = False
         e_old[idx] = e
-        if not bool(active.any()): break
+        if not bool(active.any()):
+            break
     return Z, C, sigma, n_outer
 
-# %% ../nbs/72_fewshot_clustering.ipynb #9095c134
-def _episodes(support, support_labels, query) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, bool]:
-    "Validate one episode (2-D inputs) or a batch (3-D); return batched support, labels, query, the number of classes, and whether batched."
-    check_tensor("support", support, ndim=(2, 3), floating=True)
+# %% ../nbs/72_fewshot_clustering.ipynb #a1d1a311
+def _episodes(
+    support, support_labels, query
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, bool]:
+    """Validate one episode (2-D inputs) or a batch (3-D); return batched support, labels,
+    query, the number of classes, and whether batched."""
+    _check_real("support", support, ndim=(2, 3), floating=True)
     batched = support.ndim == 3
-    check_tensor("query", query, ndim=support.ndim, floating=True)
+    _check_real("query", query, ndim=(2, 3), floating=True)
+    if query.ndim != support.ndim:
+        raise ValueError(
+            "support and query must both be one episode, (S, D) and (Q, D), or both a "
+            "batch, "
+            f"(B, S, D) and (B, Q, D); got support {tuple(support.shape)} and query "
+            f"{tuple(query.shape)}"
+        )
     if query.shape[-1] != support.shape[-1]:
-        raise ValueError(f"query must have the support's feature size {support.shape[-1]}, got {query.shape[-1]}")
+        raise ValueError(
+            f"query must have the support's feature size {support.shape[-1]}, got "
+            f"{query.shape[-1]}"
+        )
     if batched and query.shape[0] != support.shape[0]:
-        raise ValueError(f"query must hold as many episodes as support ({support.shape[0]}), got {query.shape[0]}")
+        raise ValueError(
+            f"query must hold as many episodes as support ({support.shape[0]}), got "
+            f"{query.shape[0]}"
+        )
     if query.dtype != support.dtype or query.device != support.device:
-        raise TypeError(f"query must share the support's dtype and device ({support.dtype}, {support.device}), got {query.dtype}, {query.device}")
+        raise TypeError(
+            f"query must share the support's dtype and device ({support.dtype}, "
+            f"{support.device}), got {query.dtype}, {query.device}"
+        )
     check_tensor("support_labels", support_labels, shape=support.shape[:-1])
     if support_labels.is_floating_point() or support_labels.dtype == torch.bool:
-        raise TypeError(f"support_labels must hold integer class indices, got dtype {support_labels.dtype}")
-    if not batched: support, support_labels, query = support[None], support_labels[None], query[None]
+        raise TypeError(
+            f"support_labels must hold integer class indices, got dtype "
+            f"{support_labels.dtype}"
+        )
+    if not batched:
+        support, support_labels, query = (
+            support[None],
+            support_labels[None],
+            query[None],
+        )
     support_labels = support_labels.to(device=support.device, dtype=torch.long)
-    if bool((support_labels < 0).any()): raise ValueError("support_labels must be >= 0")
+    if bool((support_labels < 0).any()):
+        raise ValueError("support_labels must be >= 0")
     K = int(support_labels.max()) + 1
     present = torch.nn.functional.one_hot(support_labels, K).sum(1) > 0
     if not bool(present.all()):
-        raise ValueError(f"support_labels must use every class 0..{K - 1} in every episode (a class without support examples has no prototype)")
-    if K < 2: raise ValueError(f"support_labels must hold at least two classes, got {K}")
+        raise ValueError(
+            f"support_labels must use every class 0..{K - 1} in every episode (a class "
+            f"without support examples has no prototype)"
+        )
+    if K < 2:
+        raise ValueError(f"support_labels must hold at least two classes, got {K}")
     return support, support_labels, query, K, batched
 
+# %% ../nbs/72_fewshot_clustering.ipynb #afe807ac
 @dataclass
 class SLKResult:
     "What `slk` returns; leading batch dimensions follow the inputs."
-    pred: torch.Tensor        # predicted class of every query (..., Q)
-    Z: torch.Tensor           # final soft assignments of all points, supports first (..., S + Q, K)
+
+    pred: torch.Tensor  # predicted class of every query (..., Q)
+    # final soft assignments of all points, supports first (..., S + Q, K)
+    Z: torch.Tensor
     prototypes: torch.Tensor  # final prototypes (..., K, D)
     sigma: torch.Tensor | None  # kernel width of each episode (mean-shift only)
-    n_outer: torch.Tensor     # outer iterations run in each episode
-    trace: torch.Tensor | None = None  # bound energy after each inner iteration (..., outer_iter, inner_iter), NaN where not run
+    n_outer: torch.Tensor  # outer iterations run in each episode
+    # bound energy after each inner iteration (..., outer_iter, inner_iter), NaN where not
+    # run
+    trace: torch.Tensor | None = None
 
-def slk(support: torch.Tensor, # Support features (S, D), or (B, S, D) for B episodes
-        support_labels: torch.Tensor, # Integer classes 0..K-1 of the supports (S,) or (B, S); every class present
-        query: torch.Tensor, # Query features (Q, D) or (B, Q, D), same preprocessing as the supports
-        lmd: float = 0.7, # Weight lambda of the Laplacian term; 0 gives plain (support-seeded) K-means / K-modes
-        mode: str = "kmeans", # Prototype update: "kmeans" (SLK-Means) or "ms" (mean-shift modes, SLK-MS)
-        knn: int = 3, # kNN neighbourhood counting the point itself: knn - 1 neighbours per point
-        clamp_supports: bool = True, # Keep support assignments one-hot (the paper's constraint); False: free, as the official code
-        outer_iter: int = 100, inner_iter: int = 600, # Caps on prototype updates and bound updates
-        outer_tol: float = 1e-5, inner_tol: float = 1e-6, # Relative energy changes that stop the loops
-        sigma: float | None = None, # Kernel width for "ms"; None estimates it from kNN distances per episode
-        engine: str | None = None, # "numba", "torch", or None: numba for CPU tensors, torch otherwise
-        trace: bool = False, # Record the bound energy after every inner iteration
-       ) -> SLKResult:
-    "SLK (Ziko et al.): Laplacian-regularized K-means or K-modes clustering of an episode's supports and queries, seeded by the supports."
+
+def slk(
+    support: torch.Tensor,  # Support features (S, D), or (B, S, D) for B episodes
+    # Integer classes 0..K-1 of the supports (S,) or (B, S); every class present
+    support_labels: torch.Tensor,
+    # Query features (Q, D) or (B, Q, D), same preprocessing as the supports
+    query: torch.Tensor,
+    # Weight lambda of the Laplacian term; 0 gives plain (support-seeded) K-means /
+    # K-modes
+    lmd: float = 0.7,
+    # Prototype update: "kmeans" (SLK-Means) or "ms" (mean-shift modes, SLK-MS)
+    mode: str = "kmeans",
+    # kNN neighbourhood counting the point itself: knn - 1 neighbours per point
+    knn: int = 3,
+    # Keep support assignments one-hot (the paper's constraint); False: free, as the
+    # official code
+    clamp_supports: bool = True,
+    # Caps on prototype updates and bound updates
+    outer_iter: int = 100,
+    inner_iter: int = 600,
+    # Relative energy changes that stop the loops
+    outer_tol: float = 1e-5,
+    inner_tol: float = 1e-6,
+    # Kernel width for "ms"; None estimates it from kNN distances per episode
+    sigma: float | None = None,
+    # "numba", "torch", or None: numba for CPU tensors, torch otherwise
+    engine: str | None = None,
+    trace: bool = False,  # Record the bound energy after every inner iteration
+) -> SLKResult:
+    """SLK (Ziko et al.): Laplacian-regularized K-means or K-modes clustering of an
+    episode's supports and queries, seeded by the supports."""
     Xs, y, Xq, K, batched = _episodes(support, support_labels, query)
     lmd = check_number("lmd", lmd, low=0)
     check_choice("mode", mode, ["kmeans", "ms"])
     check_int("knn", knn, low=2)
-    if not isinstance(clamp_supports, bool): raise TypeError(f"clamp_supports must be True or False, got {clamp_supports!r}")
-    outer_iter, inner_iter = check_int("outer_iter", outer_iter, low=1), check_int("inner_iter", inner_iter, low=1)
+    if not isinstance(clamp_supports, bool):
+        raise TypeError(f"clamp_supports must be True or False, got {clamp_supports!r}")
+    outer_iter, inner_iter = (
+        check_int("outer_iter", outer_iter, low=1),
+        check_int("inner_iter", inner_iter, low=1),
+    )
     outer_tol = check_number("outer_tol", outer_tol, low=0, low_open=True)
     inner_tol = check_number("inner_tol", inner_tol, low=0, low_open=True)
-    if sigma is not None: sigma = check_number("sigma", sigma, low=0, low_open=True)
+    if sigma is not None:
+        sigma = check_number("sigma", sigma, low=0, low_open=True)
     check_choice("engine", engine, ["numba", "torch", None])
     X = torch.cat([Xs, Xq], 1)
     B, N, D = X.shape
     S = Xs.shape[1]
-    if knn > N: raise ValueError(f"knn must be <= the number of points in an episode ({N}), got {knn}")
-    if engine is None: engine = "numba" if use_numba(X) else "torch"
+    if knn > N:
+        raise ValueError(
+            f"knn must be <= the number of points in an episode ({N}), got {knn}"
+        )
+    if engine is None:
+        engine = "numba" if use_numba(X) else "torch"
     if engine == "numba" and X.device.type != "cpu":
-        raise ValueError(f"engine='numba' needs CPU tensors, got device {X.device}; use engine='torch'")
+        raise ValueError(
+            f"engine='numba' needs CPU tensors, got device {X.device}; use engine='torch'"
+        )
     tr = None
     if engine == "numba":
         sig = np.full(B, np.nan if sigma is None else sigma)
         tr_np = np.full((B, outer_iter, inner_iter) if trace else (0, 0, 0), np.nan)
-        Z, C, sig, n_outer = _slk_batch_nb(X.detach().double().numpy(), y.numpy(), K, lmd, 1 if mode == "ms" else 0, knn - 1,
-                                           clamp_supports, outer_iter, inner_iter, inner_tol, outer_tol, sig, tr_np)
+        Z, C, sig, n_outer = _slk_batch_nb(
+            X.detach().double().numpy(),
+            y.numpy(),
+            K,
+            lmd,
+            1 if mode == "ms" else 0,
+            knn - 1,
+            clamp_supports,
+            outer_iter,
+            inner_iter,
+            inner_tol,
+            outer_tol,
+            sig,
+            tr_np,
+        )
         to = lambda a: torch.from_numpy(a).to(X.dtype)
         Z, C, n_outer = to(Z), to(C), torch.from_numpy(n_outer)
         sig = to(sig) if mode == "ms" else None
-        if trace: tr = to(tr_np)
+        if trace:
+            tr = to(tr_np)
     else:
         sig = None if sigma is None else X.new_full((B,), sigma)
-        if trace: tr = X.new_full((B, outer_iter, inner_iter), float("nan"))
-        Z, C, sig, n_outer = _slk_torch(X.detach(), y, K, lmd, mode, knn, clamp_supports, outer_iter, inner_iter,
-                                        inner_tol, outer_tol, sig, tr)
+        if trace:
+            tr = X.new_full((B, outer_iter, inner_iter), float("nan"))
+        Z, C, sig, n_outer = _slk_torch(
+            X.detach(),
+            y,
+            K,
+            lmd,
+            mode,
+            knn,
+            clamp_supports,
+            outer_iter,
+            inner_iter,
+            inner_tol,
+            outer_tol,
+            sig,
+            tr,
+        )
     pred = Z[:, S:].argmax(-1)
     out = SLKResult(pred, Z, C, sig, n_outer, tr)
     if not batched:
-        out = SLKResult(*(None if v is None else v[0] for v in (out.pred, out.Z, out.prototypes, out.sigma, out.n_outer, out.trace)))
+        out = SLKResult(
+            *(
+                None if v is None else v[0]
+                for v in (
+                    out.pred,
+                    out.Z,
+                    out.prototypes,
+                    out.sigma,
+                    out.n_outer,
+                    out.trace,
+                )
+            )
+        )
     return out
 
 # %% ../nbs/72_fewshot_clustering.ipynb #0340c646
@@ -455,37 +732,79 @@ def _prototypes(Xs: torch.Tensor, y: torch.Tensor, K: int) -> torch.Tensor:
     onehot = torch.nn.functional.one_hot(y, K).to(Xs.dtype)
     return onehot.transpose(1, 2) @ Xs / onehot.sum(1)[..., None]
 
-def _unbatch(pred: torch.Tensor, batched: bool) -> torch.Tensor: return pred if batched else pred[0]
 
-def simpleshot(support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
-    "SimpleShot: each query takes the class of the nearest support mean (inductive; no use of the other queries)."
+def _unbatch(pred: torch.Tensor, batched: bool) -> torch.Tensor:
+    return pred if batched else pred[0]
+
+
+def simpleshot(
+    support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor
+) -> torch.Tensor:
+    """SimpleShot: each query takes the class of the nearest support mean (inductive; no
+    use of the other queries)."""
     Xs, y, Xq, K, batched = _episodes(support, support_labels, query)
     return _unbatch(sqdist(Xq, _prototypes(Xs, y, K)).argmin(-1), batched)
 
-def laplacianshot(support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
-                  lmd: float = 0.7, # Weight of the Laplacian term
-                  knn: int = 3, # kNN neighbourhood over the queries, counting the point itself
-                  max_iter: int = 20, tol: float = 1e-6, # Bound updates, as in LaplacianShot's code
-                 ) -> torch.Tensor:
-    "LaplacianShot (Ziko et al., 2020): fixed support-mean prototypes, kNN Laplacian over the queries, bound updates."
+
+def laplacianshot(
+    support: torch.Tensor,
+    support_labels: torch.Tensor,
+    query: torch.Tensor,
+    lmd: float = 0.7,  # Weight of the Laplacian term
+    # kNN neighbourhood over the queries, counting the point itself
+    knn: int = 3,
+    # Bound updates, as in LaplacianShot's code
+    max_iter: int = 20,
+    tol: float = 1e-6,
+) -> torch.Tensor:
+    """LaplacianShot (Ziko et al., 2020): fixed support-mean prototypes, kNN Laplacian
+    over the queries, bound updates."""
     Xs, y, Xq, K, batched = _episodes(support, support_labels, query)
-    lmd, max_iter = check_number("lmd", lmd, low=0), check_int("max_iter", max_iter, low=1)
+    lmd, max_iter = (
+        check_number("lmd", lmd, low=0),
+        check_int("max_iter", max_iter, low=1),
+    )
     check_int("knn", knn, low=2)
-    if knn > Xq.shape[1]: raise ValueError(f"knn must be <= the number of queries ({Xq.shape[1]}), got {knn}")
+    if knn > Xq.shape[1]:
+        raise ValueError(
+            f"knn must be <= the number of queries ({Xq.shape[1]}), got {knn}"
+        )
     A = sqdist(Xq, _prototypes(Xs, y, K))
-    Z, _, _ = bound_update(A, knn_graph(Xq, knn), lmd, None, max_iter, check_number("tol", tol, low=0, low_open=True))
+    Z, _, _ = bound_update(
+        A,
+        knn_graph(Xq, knn),
+        lmd,
+        None,
+        max_iter,
+        check_number("tol", tol, low=0, low_open=True),
+    )
     return _unbatch(Z.argmax(-1), batched)
 
-def tim(support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
-        iters: int = 1000, lr: float = 1e-4, # TIM-GD: Adam steps on the classifier weights
-        temp: float = 15.0, # Logits are -temp/2 * ||x - w_k||^2
-        loss_weights: tuple[float, float, float] = (0.1, 1.0, 0.1), # Cross-entropy, marginal entropy, conditional entropy
-       ) -> torch.Tensor:
-    "TIM-GD (Boudiaf et al., 2020): fit class weights on the supports while maximizing the queries' mutual information with their labels."
+
+def tim(
+    support: torch.Tensor,
+    support_labels: torch.Tensor,
+    query: torch.Tensor,
+    # TIM-GD: Adam steps on the classifier weights
+    iters: int = 1000,
+    lr: float = 1e-4,
+    temp: float = 15.0,  # Logits are -temp/2 * ||x - w_k||^2
+    # Cross-entropy, marginal entropy, conditional entropy
+    loss_weights: tuple[float, float, float] = (0.1, 1.0, 0.1),
+) -> torch.Tensor:
+    """TIM-GD (Boudiaf et al., 2020): fit class weights on the supports while maximizing
+    the queries' mutual information with their labels."""
     Xs, y, Xq, K, batched = _episodes(support, support_labels, query)
-    iters, lr, temp = check_int("iters", iters, low=1), check_number("lr", lr, low=0, low_open=True), check_number("temp", temp, low=0, low_open=True)
-    if len(loss_weights) != 3: raise ValueError(f"loss_weights must hold three numbers, got {loss_weights!r}")
-    w_ce, w_marg, w_cond = (check_number(f"loss_weights[{i}]", w, low=0) for i, w in enumerate(loss_weights))
+    iters, lr, temp = (
+        check_int("iters", iters, low=1),
+        check_number("lr", lr, low=0, low_open=True),
+        check_number("temp", temp, low=0, low_open=True),
+    )
+    if len(loss_weights) != 3:
+        raise ValueError(f"loss_weights must hold three numbers, got {loss_weights!r}")
+    w_ce, w_marg, w_cond = (
+        check_number(f"loss_weights[{i}]", w, low=0) for i, w in enumerate(loss_weights)
+    )
     Xs, Xq = Xs.detach(), Xq.detach()
     W = _prototypes(Xs, y, K).clone().requires_grad_(True)
     opt = torch.optim.Adam([W], lr=lr)
@@ -499,7 +818,8 @@ def tim(support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor
             cond = -(pq * (pq + 1e-12).log()).sum(-1).mean(-1)
             marg = pq.mean(1)
             marg_ent = -(marg * (marg + 1e-12).log()).sum(-1)
-            # L = w_ce CE(supports) - (w_marg H(Y_Q) - w_cond H(Y_Q | X_Q)), summed over episodes (independent parameters)
+            # L = w_ce CE(supports) - (w_marg H(Y_Q) - w_cond H(Y_Q | X_Q)), summed over
+            # episodes (independent parameters)
             loss = (w_ce * ce - (w_marg * marg_ent - w_cond * cond)).sum()
             opt.zero_grad()
             loss.backward()
@@ -509,53 +829,117 @@ def tim(support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor
 # %% ../nbs/72_fewshot_clustering.ipynb #76ff7ef2
 @dataclass
 class Episodes:
-    "A batch of few-shot episodes with classes relabelled 0..n_way-1; supports and queries grouped by class."
-    support: torch.Tensor         # (B, n_way * shot, D)
-    support_labels: torch.Tensor  # (B, n_way * shot)
-    query: torch.Tensor           # (B, n_way * n_query, D)
-    query_labels: torch.Tensor    # (B, n_way * n_query)
+    """A batch of few-shot episodes with classes relabelled 0..n_way-1; supports and
+    queries grouped by class."""
 
-def sample_episodes(features: torch.Tensor, # (n, D) features of the novel classes
-                    labels: torch.Tensor, # (n,) their classes
-                    n_way: int = 5, shot: int = 1, n_query: int = 15, # Classes, supports and queries per class
-                    n_episodes: int = 1000, seed: int = 0) -> Episodes:
-    "Draw `n_episodes` episodes: n_way random classes, then shot + n_query distinct random examples of each."
+    support: torch.Tensor  # (B, n_way * shot, D)
+    support_labels: torch.Tensor  # (B, n_way * shot)
+    query: torch.Tensor  # (B, n_way * n_query, D)
+    query_labels: torch.Tensor  # (B, n_way * n_query)
+
+
+def sample_episodes(
+    features: torch.Tensor,  # (n, D) features of the novel classes
+    labels: torch.Tensor,  # (n,) their classes
+    # Classes, supports and queries per class
+    n_way: int = 5,
+    shot: int = 1,
+    n_query: int = 15,
+    n_episodes: int = 1000,
+    seed: int = 0,
+) -> Episodes:
+    """Draw `n_episodes` episodes: n_way random classes, then shot + n_query distinct
+    random examples of each."""
     check_tensor("features", features, ndim=2, floating=True)
     check_tensor("labels", labels, shape=(features.shape[0],))
     n_way, shot = check_int("n_way", n_way, low=2), check_int("shot", shot, low=1)
-    n_query, n_episodes = check_int("n_query", n_query, low=1), check_int("n_episodes", n_episodes, low=1)
+    n_query, n_episodes = (
+        check_int("n_query", n_query, low=1),
+        check_int("n_episodes", n_episodes, low=1),
+    )
     classes = labels.unique()
-    if len(classes) < n_way: raise ValueError(f"n_way must be <= the number of classes in labels ({len(classes)}), got {n_way}")
+    if len(classes) < n_way:
+        raise ValueError(
+            f"n_way must be <= the number of classes in labels ({len(classes)}), got "
+            f"{n_way}"
+        )
     pools = [torch.nonzero(labels == c).squeeze(1) for c in classes]
     smallest = min(len(p) for p in pools)
     if shot + n_query > smallest:
-        raise ValueError(f"shot + n_query must be <= the examples of the smallest class ({smallest}), got shot={shot}, n_query={n_query}")
+        raise ValueError(
+            f"shot + n_query must be <= the examples of the smallest class ({smallest}), "
+            f"got shot={shot}, n_query={n_query}"
+        )
     g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
-    sup, qry = torch.empty(n_episodes, n_way, shot, dtype=torch.long), torch.empty(n_episodes, n_way, n_query, dtype=torch.long)
+    sup, qry = (
+        torch.empty(n_episodes, n_way, shot, dtype=torch.long),
+        torch.empty(n_episodes, n_way, n_query, dtype=torch.long),
+    )
     for b in range(n_episodes):
-        for j, c in enumerate(torch.randperm(len(classes), generator=g)[:n_way].tolist()):
-            pick = pools[c][torch.randperm(len(pools[c]), generator=g)[:shot + n_query]]
+        for j, c in enumerate(
+            torch.randperm(len(classes), generator=g)[:n_way].tolist()
+        ):
+            pick = pools[c][
+                torch.randperm(len(pools[c]), generator=g)[: shot + n_query]
+            ]
             sup[b, j], qry[b, j] = pick[:shot], pick[shot:]
     ways = torch.arange(n_way)
-    return Episodes(features[sup.to(features.device).flatten(1)], ways.repeat_interleave(shot).expand(n_episodes, -1).to(features.device),
-                    features[qry.to(features.device).flatten(1)], ways.repeat_interleave(n_query).expand(n_episodes, -1).to(features.device))
+    return Episodes(
+        features[sup.to(features.device).flatten(1)],
+        ways.repeat_interleave(shot).expand(n_episodes, -1).to(features.device),
+        features[qry.to(features.device).flatten(1)],
+        ways.repeat_interleave(n_query).expand(n_episodes, -1).to(features.device),
+    )
 
-def episode_accuracy(pred: torch.Tensor, # (B, Q) predicted classes
-                     labels: torch.Tensor, # (B, Q) true classes 0..K-1
-                     hungarian: bool = False, # Relabel predictions by the best one-to-one matching first (clustering accuracy)
-                    ) -> torch.Tensor:
-    "Per-episode accuracy, strict (pred == label) or after Hungarian matching of predicted to true classes."
-    if pred.shape != labels.shape: raise ValueError(f"pred must have the shape of labels {tuple(labels.shape)}, got {tuple(pred.shape)}")
+
+def episode_accuracy(
+    pred: torch.Tensor,  # (B, Q) predicted classes
+    labels: torch.Tensor,  # (B, Q) true classes 0..K-1
+    # Relabel predictions by the best one-to-one matching first
+    # (clustering accuracy)
+    hungarian: bool = False,
+) -> torch.Tensor:
+    """Per-episode accuracy, strict (pred == label) or after Hungarian matching of
+    predicted to true classes."""
+    for name, t in (("pred", pred), ("labels", labels)):
+        check_tensor(name, t, ndim=2)
+        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer classes, got dtype {t.dtype}")
+        if bool((t < 0).any()):
+            raise ValueError(f"{name} must hold classes >= 0, got {int(t.min())}")
+    if pred.shape != labels.shape:
+        raise ValueError(
+            f"pred must have the shape of labels {tuple(labels.shape)}, got "
+            f"{tuple(pred.shape)}"
+        )
     pred, labels = pred.cpu().long(), labels.cpu().long()
-    if not hungarian: return (pred == labels).double().mean(-1)
+    if not hungarian:
+        return (pred == labels).double().mean(-1)
     from scipy.optimize import linear_sum_assignment
-    K = int(max(pred.max(), labels.max())) + 1
-    conf = torch.zeros(pred.shape[0], K, K, dtype=torch.long)
-    conf.view(pred.shape[0], -1).scatter_add_(1, pred * K + labels, torch.ones_like(pred))
-    best = [conf[b, r, c].sum().item() for b in range(len(conf)) for r, c in [linear_sum_assignment(-conf[b].numpy())]]
-    return torch.tensor(best, dtype=torch.float64) / pred.shape[1]
+
+    Q, best = pred.shape[1], []
+    for p, t in zip(pred, labels):
+        # the classes that occur in this episode, renumbered 0..K-1 (any class numbers
+        # work)
+        vals, inv = torch.unique(torch.cat([p, t]), return_inverse=True)
+        K = len(vals)
+        conf = torch.zeros(K * K, dtype=torch.long).scatter_add_(
+            0, inv[:Q] * K + inv[Q:], torch.ones(Q, dtype=torch.long)
+        )
+        r, c = linear_sum_assignment(-conf.view(K, K).numpy())
+        best.append(conf.view(K, K)[r, c].sum().item())
+    return torch.tensor(best, dtype=torch.float64) / Q
+
 
 def mean_ci95(acc: torch.Tensor) -> tuple[float, float]:
-    "Mean and 95% confidence half-width 1.96 * std / sqrt(n) over episodes, as the official code reports."
+    """Mean and 95% confidence half-width 1.96 * std / sqrt(n) over episodes, as the
+    official code reports."""
+    _check_real("acc", acc, ndim=1, nonempty=False)
+    if len(acc) < 2:
+        raise ValueError(
+            f"acc must hold at least 2 episodes for a confidence interval, got {len(acc)}"
+        )
     acc = acc.double()
-    return acc.mean().item(), 1.96 * acc.std(unbiased=False).item() / math.sqrt(len(acc))
+    return acc.mean().item(), 1.96 * acc.std(unbiased=False).item() / math.sqrt(
+        len(acc)
+    )

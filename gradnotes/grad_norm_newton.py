@@ -20,24 +20,69 @@ __all__ = ['BlockDiagonal', 'RankOne', 'as_dense', 'Metric', 'StepSolver', 'regu
            'ChebyshevRosenbrock']
 
 # %% ../nbs/33_grad_norm_newton.ipynb #71c916a1
+def _check_real(name: str, x, **kw) -> torch.Tensor:
+    "`check_tensor`, and no complex dtype: the solvers here are real."
+    check_tensor(name, x, **kw)
+    if x.is_complex():
+        raise TypeError(f"{name} must be real, got dtype {x.dtype}")
+    return x
+
+
+def _check_symmetric(name: str, H: torch.Tensor):
+    """H (..., n, n) must be symmetric: a Cholesky factorization reads only its lower
+    triangle."""
+    scale = H.abs().max().clamp_min(torch.finfo(H.dtype).tiny)
+    asym = (H - H.transpose(-1, -2)).abs().max()
+    if asym > math.sqrt(torch.finfo(H.dtype).eps) * scale:
+        raise ValueError(
+            f"{name} must be symmetric (a Cholesky factorization reads only its lower "
+            f"triangle); got max |{name} - {name}^T| = {asym.item():.3g}"
+        )
+
+
+def _check_hessian(H: torch.Tensor, n: int, name: str = "H") -> torch.Tensor:
+    """A dense Hessian model must be a real, finite, symmetric (n, n) matrix (no batch
+    dimension)."""
+    _check_real(name, H, shape=(n, n), floating=True)
+    _check_symmetric(name, H)
+    return H
+
+
 @dataclass
 class BlockDiagonal:
-    "H = diag(blocks[0], ..., blocks[K-1]) acting on x split into K consecutive pieces of length d."
+    """H = diag(blocks[0], ..., blocks[K-1]) acting on x split into K consecutive pieces
+    of length d."""
+
     blocks: torch.Tensor  # (K, d, d), each block symmetric
+
+    def __post_init__(self):
+        b = _check_real("BlockDiagonal blocks", self.blocks, ndim=3, floating=True)
+        if b.shape[1] != b.shape[2]:
+            raise ValueError(
+                f"BlockDiagonal blocks must be square, (K, d, d), got {tuple(b.shape)}"
+            )
+        _check_symmetric("BlockDiagonal blocks", b)
 
     def dense(self) -> torch.Tensor:
         "The (K d, K d) matrix."
         return torch.block_diag(*self.blocks)
 
+
 @dataclass
 class RankOne:
     "H = alpha v v^T with alpha >= 0: solved by the Sherman-Morrison formula."
+
     alpha: float
     v: torch.Tensor  # (n,)
+
+    def __post_init__(self):
+        self.alpha = check_number("RankOne alpha", self.alpha, low=0)
+        _check_real("RankOne v", self.v, ndim=1, floating=True)
 
     def dense(self) -> torch.Tensor:
         "The (n, n) matrix."
         return self.alpha * torch.outer(self.v, self.v)
+
 
 def as_dense(H) -> torch.Tensor:
     "A dense matrix from any Hessian representation."
@@ -45,22 +90,33 @@ def as_dense(H) -> torch.Tensor:
 
 # %% ../nbs/33_grad_norm_newton.ipynb #069ff77a
 class Metric:
-    "The metric B (identity when None): Cholesky factor once, then B^{-1} s and the dual norm sqrt(s^T B^{-1} s)."
-    def __init__(self, B: torch.Tensor | None, # Symmetric positive definite (n, n) matrix, or None for the identity
-                 n: int, # Dimension of x
-                 like: torch.Tensor, # A tensor whose dtype and device B must follow
-                ):
+    """The metric B (identity when None): Cholesky factor once, then B^{-1} s and the dual
+    norm sqrt(s^T B^{-1} s)."""
+
+    # Symmetric positive definite (n, n) matrix, or None for the identity
+    def __init__(
+        self,
+        B: torch.Tensor | None,
+        n: int,  # Dimension of x
+        like: torch.Tensor,  # A tensor whose dtype and device B must follow
+    ):
         self.n, self.B, self.L = n, None, None
-        if B is None: return
+        if B is None:
+            return
         check_tensor("B", B, ndim=2, shape=(n, n), floating=True)
         B = B.to(dtype=like.dtype, device=like.device)
         scale = B.abs().max().clamp_min(torch.finfo(B.dtype).tiny)
         if (B - B.T).abs().max() > 1e-10 * scale:
-            raise ValueError("B must be symmetric; got max |B - B^T| = "
-                             f"{(B - B.T).abs().max().item():.3g}")
+            raise ValueError(
+                "B must be symmetric; got max |B - B^T| = "
+                f"{(B - B.T).abs().max().item():.3g}"
+            )
         L, info = torch.linalg.cholesky_ex(B)
         if info.item() != 0:
-            raise ValueError(f"B must be positive definite: its Cholesky factorization fails at column {info.item()}")
+            raise ValueError(
+                f"B must be positive definite: its Cholesky factorization fails at "
+                f"column {info.item()}"
+            )
         self.B, self.L = B, L
 
     def inv(self, s: torch.Tensor) -> torch.Tensor:
@@ -74,154 +130,255 @@ class Metric:
 
     def matrix(self, like: torch.Tensor) -> torch.Tensor:
         "B as a dense matrix (the identity when None)."
-        return torch.eye(self.n, dtype=like.dtype, device=like.device) if self.B is None else self.B
+        return (
+            torch.eye(self.n, dtype=like.dtype, device=like.device)
+            if self.B is None
+            else self.B
+        )
 
 # %% ../nbs/33_grad_norm_newton.ipynb #6d8672a0
 class StepSolver:
-    "Solves (H + lam B) delta = -g for many lam with H, g and B fixed; returns None where H + lam B is not positive definite."
-    def __init__(self, H, # Dense (n, n) tensor, `BlockDiagonal` or `RankOne`
-                 g: torch.Tensor, # Gradient (n,)
-                 metric: Metric,
-                 Binv_g: torch.Tensor | None = None, # B^{-1} g when already known
-                ):
+    """Solves (H + lam B) delta = -g for many lam with H, g and B fixed; returns None
+    where H + lam B is not positive definite."""
+
+    def __init__(
+        self,
+        H,  # Dense (n, n) tensor, `BlockDiagonal` or `RankOne`
+        g: torch.Tensor,  # Gradient (n,)
+        metric: Metric,
+        Binv_g: torch.Tensor | None = None,  # B^{-1} g when already known
+    ):
         self.H, self.g, self.metric = H, g, metric
         if isinstance(H, RankOne):
-            if not (H.alpha >= 0): raise ValueError(f"RankOne alpha must be >= 0, got {H.alpha}")
+            if not (H.alpha >= 0):
+                raise ValueError(f"RankOne alpha must be >= 0, got {H.alpha}")
             self.Binv_g = metric.inv(g) if Binv_g is None else Binv_g
             self.Binv_v = metric.inv(H.v)
-            self.vBv, self.vBg = torch.dot(H.v, self.Binv_v), torch.dot(H.v, self.Binv_g)
+            self.vBv, self.vBg = (
+                torch.dot(H.v, self.Binv_v),
+                torch.dot(H.v, self.Binv_g),
+            )
         elif isinstance(H, BlockDiagonal):
-            if metric.B is not None: raise ValueError("a BlockDiagonal Hessian needs the identity metric (B=None)")
+            if metric.B is not None:
+                raise ValueError(
+                    "a BlockDiagonal Hessian needs the identity metric (B=None)"
+                )
             K, d, _ = H.blocks.shape
-            if K * d != g.shape[0]: raise ValueError(f"BlockDiagonal blocks {tuple(H.blocks.shape)} do not match x of size {g.shape[0]}")
+            if K * d != g.shape[0]:
+                raise ValueError(
+                    f"BlockDiagonal blocks {tuple(H.blocks.shape)} do not match x of "
+                    f"size {g.shape[0]}"
+                )
             self.eye = torch.eye(d, dtype=g.dtype, device=g.device)
         elif isinstance(H, torch.Tensor):
+            _check_hessian(H, g.shape[0])
             self.B = metric.matrix(g)
         else:
-            raise TypeError(f"H must be a tensor, BlockDiagonal or RankOne, got {type(H).__name__}")
+            raise TypeError(
+                f"H must be a tensor, BlockDiagonal or RankOne, got {type(H).__name__}"
+            )
 
     def __call__(self, lam: float) -> torch.Tensor | None:
         H, g = self.H, self.g
         if isinstance(H, RankOne):
-            # delta = -(1/lam) (B^{-1}g - alpha (v^T B^{-1} g) / (lam + alpha v^T B^{-1} v) B^{-1}v)
+            # delta = -(1/lam) (B^{-1}g - alpha (v^T B^{-1} g) / (lam + alpha v^T B^{-1}
+            # v) B^{-1}v)
             denom = lam + H.alpha * self.vBv
-            if not denom > 0: return None
+            if not denom > 0:
+                return None
             return -(self.Binv_g - (H.alpha * self.vBg / denom) * self.Binv_v) / lam
         if isinstance(H, BlockDiagonal):
             # blockwise (H_k + lam I) delta_k = -g_k, all blocks in one batched Cholesky
             L, info = torch.linalg.cholesky_ex(H.blocks + lam * self.eye)
-            if bool((info != 0).any()): return None
+            if bool((info != 0).any()):
+                return None
             K, d, _ = H.blocks.shape
             return -torch.cholesky_solve(g.view(K, d, 1), L).reshape(-1)
         # (H + lam B) delta = -g by Cholesky
         L, info = torch.linalg.cholesky_ex(H + lam * self.B)
-        if info.item() != 0: return None
+        if info.item() != 0:
+            return None
         return -torch.cholesky_solve(g[:, None], L)[:, 0]
 
-def regularized_step(H, # Dense (n, n) tensor, `BlockDiagonal` or `RankOne`
-                     g: torch.Tensor, # Gradient (n,)
-                     lam: float, # Regularization lambda > 0
-                     B: torch.Tensor | None = None, # Metric (n, n), identity when None
-                    ) -> torch.Tensor:
-    "The step delta solving (H + lam B) delta = -g; raises if H + lam B is not positive definite."
-    check_tensor("g", g, ndim=1, floating=True)
+
+def regularized_step(
+    H,  # Dense (n, n) tensor, `BlockDiagonal` or `RankOne`
+    g: torch.Tensor,  # Gradient (n,)
+    lam: float,  # Regularization lambda > 0
+    B: torch.Tensor | None = None,  # Metric (n, n), identity when None
+) -> torch.Tensor:
+    """The step delta solving (H + lam B) delta = -g; raises if H + lam B is not positive
+    definite."""
+    _check_real("g", g, ndim=1, floating=True)
     lam = check_number("lam", lam, low=0, low_open=True)
     delta = StepSolver(H, g, Metric(B, g.shape[0], g))(lam)
-    if delta is None: raise ValueError(f"H + lam B is not positive definite for lam={lam}")
+    if delta is None:
+        raise ValueError(f"H + lam B is not positive definite for lam={lam}")
     return delta
 
 # %% ../nbs/33_grad_norm_newton.ipynb #a24af610
 @dataclass
 class MinimizeResult:
     "Final point and value, why the run stopped, and per-iteration traces."
+
     x: torch.Tensor
     f: float
-    grad_norm: float # dual norm of the final gradient
+    grad_norm: float  # dual norm of the final gradient
     n_iter: int
-    status: str # "converged", "max_iter", "search_failed", "stationary" or "time_limit"
-    history: dict = field(default_factory=dict) # per-iteration lists: f, grad_norm, gamma (or L, H), solves, failed_solves, grad_calls, time
+    status: (
+        str  # "converged", "max_iter", "search_failed", "stationary" or "time_limit"
+    )
+    # per-iteration lists: f, grad_norm, gamma (or L, H), solves, failed_solves,
+    # grad_calls, time
+    history: dict = field(default_factory=dict)
 
     @property
-    def converged(self) -> bool: return self.status in ("converged", "stationary")
+    def converged(self) -> bool:
+        return self.status in ("converged", "stationary")
+
 
 def _value_and_grad(oracle, x):
-    if hasattr(oracle, "value_and_grad"): return oracle.value_and_grad(x)
+    if hasattr(oracle, "value_and_grad"):
+        return oracle.value_and_grad(x)
     return oracle.value(x), oracle.grad(x)
+
 
 def _finite(f: float, g: torch.Tensor) -> bool:
     return math.isfinite(f) and bool(torch.isfinite(g).all())
+
 
 def _start(oracle, x0):
     check_tensor("x0", x0, ndim=1, floating=True)
     x = x0.detach().clone()
     f, g = _value_and_grad(oracle, x)
     f = float(f)
-    if not math.isfinite(f): raise ValueError(f"the objective at x0 is not finite: {f}")
-    if g.shape != x.shape: raise ValueError(f"the gradient has shape {tuple(g.shape)}, x0 has {tuple(x.shape)}")
-    if not bool(torch.isfinite(g).all()): raise ValueError("the gradient at x0 contains NaN or infinite values")
+    if not math.isfinite(f):
+        raise ValueError(f"the objective at x0 is not finite: {f}")
+    if g.shape != x.shape:
+        raise ValueError(
+            f"the gradient has shape {tuple(g.shape)}, x0 has {tuple(x.shape)}"
+        )
+    if not bool(torch.isfinite(g).all()):
+        raise ValueError("the gradient at x0 contains NaN or infinite values")
     return x, f, g
+
 
 def _check_stops(f_star, f_tol, grad_tol, max_iter):
     max_iter = check_int("max_iter", max_iter, low=0)
     f_tol = check_number("f_tol", f_tol, low=0, low_open=True)
-    if f_star is not None: f_star = check_number("f_star", f_star)
-    if grad_tol is not None: grad_tol = check_number("grad_tol", grad_tol, low=0, low_open=True)
+    if f_star is not None:
+        f_star = check_number("f_star", f_star)
+    if grad_tol is not None:
+        grad_tol = check_number("grad_tol", grad_tol, low=0, low_open=True)
     return f_star, f_tol, grad_tol, max_iter
 
 # %% ../nbs/33_grad_norm_newton.ipynb #7deef052
-def gns_minimize(oracle, # Has value(x) and grad(x) (or value_and_grad), and hess(x) / approx_hess(x) as `hess` asks
-                 x0: torch.Tensor, # Starting point (n,); its dtype and device are kept (use float64)
-                 hess: str | Callable = "exact", # "exact": oracle.hess; "approx": oracle.approx_hess; "zero": the first-order variant; or x -> H
-                 B: torch.Tensor | None = None, # Metric (n, n), symmetric positive definite; None for the identity
-                 gamma0: float = 1.0, # Initial gamma
-                 max_iter: int = 1000, # Iteration cap
-                 f_star: float | None = None, # Optimal value: stop once f - f_star < f_tol
-                 f_tol: float = 1e-8, # Tolerance on f - f_star
-                 grad_tol: float | None = None, # Stop once the dual norm of the gradient is below this
-                 gamma_min: float = 1e-9, # Floor applied to gamma after each accepted step
-                 gamma_eps: float = 1e-8, # lambda = ||g||_* / (gamma + gamma_eps)
-                 max_trials: int = 40, # Trials of the search on gamma per iteration
-                 adaptive: bool = True, # False: take the first trial step and keep gamma fixed
-                 on_failure: str = "stop", # All trials failed: "stop" at x_k (safe), or "step" to the last finite trial (official code)
-                 time_limit: float | None = None, # Seconds after which to stop
-                 progress_bar: bool | None = None, # Show a progress bar; None follows gradnotes.core.quiet()
-                ) -> MinimizeResult:
-    "Minimize with Algorithm 1: steps (H + lam B) delta = -g, lam = ||g||_*/gamma, gamma doubled on acceptance and halved on failure."
+# Has value(x) and grad(x) (or value_and_grad), and hess(x) / approx_hess(x) as `hess`
+# asks
+def gns_minimize(
+    oracle,
+    # Starting point (n,); its dtype and device are kept (use float64)
+    x0: torch.Tensor,
+    # "exact": oracle.hess; "approx": oracle.approx_hess; "zero": the first-
+    # order variant; or x -> H
+    hess: str | Callable = "exact",
+    # Metric (n, n), symmetric positive definite; None for the identity
+    B: torch.Tensor | None = None,
+    gamma0: float = 1.0,  # Initial gamma
+    max_iter: int = 1000,  # Iteration cap
+    # Optimal value: stop once f - f_star < f_tol
+    f_star: float | None = None,
+    f_tol: float = 1e-8,  # Tolerance on f - f_star
+    # Stop once the dual norm of the gradient is below this
+    grad_tol: float | None = None,
+    # Floor applied to gamma after each accepted step
+    gamma_min: float = 1e-9,
+    gamma_eps: float = 1e-8,  # lambda = ||g||_* / (gamma + gamma_eps)
+    max_trials: int = 40,  # Trials of the search on gamma per iteration
+    # False: take the first trial step and keep gamma fixed
+    adaptive: bool = True,
+    # All trials failed: "stop" at x_k (safe), or "step" to the last finite
+    # trial (official code)
+    on_failure: str = "stop",
+    time_limit: float | None = None,  # Seconds after which to stop
+    # Show a progress bar; None follows gradnotes.core.quiet()
+    progress_bar: bool | None = None,
+) -> MinimizeResult:
+    """Minimize with Algorithm 1: steps (H + lam B) delta = -g, lam = ||g||_*/gamma, gamma
+    doubled on acceptance and halved on failure."""
     f_star, f_tol, grad_tol, max_iter = _check_stops(f_star, f_tol, grad_tol, max_iter)
     gamma = check_number("gamma0", gamma0, low=0, low_open=True)
     gamma_min = check_number("gamma_min", gamma_min, low=0, low_open=True)
     gamma_eps = check_number("gamma_eps", gamma_eps, low=0)
     max_trials = check_int("max_trials", max_trials, low=1)
     check_choice("on_failure", on_failure, ("stop", "step"))
-    if time_limit is not None: time_limit = check_number("time_limit", time_limit, low=0, low_open=True)
+    if time_limit is not None:
+        time_limit = check_number("time_limit", time_limit, low=0, low_open=True)
     if isinstance(hess, str):
         check_choice("hess", hess, ("exact", "approx", "zero"))
-        if hess == "zero": hess_fn = lambda x: RankOne(0.0, torch.zeros_like(x))
+        if hess == "zero":
+            hess_fn = lambda x: RankOne(0.0, torch.zeros_like(x))
         else:
             name = "hess" if hess == "exact" else "approx_hess"
-            if not hasattr(oracle, name): raise TypeError(f"hess={hess!r} needs oracle.{name}(x); {type(oracle).__name__} has none")
+            if not hasattr(oracle, name):
+                raise TypeError(
+                    f"hess={hess!r} needs oracle.{name}(x); {type(oracle).__name__} has "
+                    f"none"
+                )
             hess_fn = getattr(oracle, name)
-    elif callable(hess): hess_fn = hess
-    else: raise TypeError(f"hess must be 'exact', 'approx', 'zero' or a callable, got {type(hess).__name__}")
+    elif callable(hess):
+        hess_fn = hess
+    else:
+        raise TypeError(
+            f"hess must be 'exact', 'approx', 'zero' or a callable, got "
+            f"{type(hess).__name__}"
+        )
 
     x, f, g = _start(oracle, x0)
     metric = Metric(B, x.shape[0], x)
     Binv_g = metric.inv(g)
     gn = metric.dual_norm(g, Binv_g)
-    hist = {k: [] for k in ("f", "grad_norm", "gamma", "solves", "failed_solves", "grad_calls", "time")}
+    hist = {
+        k: []
+        for k in (
+            "f",
+            "grad_norm",
+            "gamma",
+            "solves",
+            "failed_solves",
+            "grad_calls",
+            "time",
+        )
+    }
     solves, failed, grad_calls, t0, status = 0, 0, 1, time.perf_counter(), "max_iter"
-    bar = progress(total=max_iter, desc="GNS", disable=progress_bar if progress_bar is None else not progress_bar)
+    bar = progress(
+        total=max_iter,
+        desc="GNS",
+        disable=progress_bar if progress_bar is None else not progress_bar,
+    )
     k = 0
     for k in range(max_iter + 1):
-        for key, v in zip(hist, (f, gn, gamma, solves, failed, grad_calls, time.perf_counter() - t0)): hist[key].append(v)
-        if f_star is not None and f - f_star < f_tol: status = "converged"; break
-        if grad_tol is not None and gn < grad_tol: status = "converged"; break
-        if gn == 0.0: status = "stationary"; break
-        if k == max_iter: break
-        if time_limit is not None and time.perf_counter() - t0 > time_limit: status = "time_limit"; break
+        for key, v in zip(
+            hist, (f, gn, gamma, solves, failed, grad_calls, time.perf_counter() - t0)
+        ):
+            hist[key].append(v)
+        if f_star is not None and f - f_star < f_tol:
+            status = "converged"
+            break
+        if grad_tol is not None and gn < grad_tol:
+            status = "converged"
+            break
+        if gn == 0.0:
+            status = "stationary"
+            break
+        if k == max_iter:
+            break
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            status = "time_limit"
+            break
         H = hess_fn(x)
         if isinstance(H, torch.Tensor):
-            check_tensor("the Hessian", H, shape=(x.shape[0], x.shape[0]))
+            _check_hessian(H, x.shape[0], "the Hessian")
         solve = StepSolver(H, g, metric, Binv_g)
         accepted, last = False, None
         for _ in range(max_trials):
@@ -229,7 +386,8 @@ def gns_minimize(oracle, # Has value(x) and grad(x) (or value_and_grad), and hes
             lam = gn / (gamma + gamma_eps)
             delta = solve(lam)
             solves += 1
-            if delta is None:  # H + lam B not positive definite: a failed trial, lam doubles
+            # H + lam B not positive definite: a failed trial, lam doubles
+            if delta is None:
                 gamma *= 0.5
                 failed += 1
                 continue
@@ -242,9 +400,11 @@ def gns_minimize(oracle, # Has value(x) and grad(x) (or value_and_grad), and hes
             Binv_g_new = metric.inv(g_new)
             gn_new = metric.dual_norm(g_new, Binv_g_new)
             last = (x_new, f_new, g_new, Binv_g_new, gn_new)
-            if not adaptive: accepted = True; break
+            if not adaptive:
+                accepted = True
+                break
             # accept when f(x_k) - f(x_k + delta) >= ||g(x_k + delta)||_*^2 / (8 lambda_k)
-            if f - f_new >= gn_new ** 2 / (8 * lam):
+            if f - f_new >= gn_new**2 / (8 * lam):
                 gamma = max(2.0 * gamma, gamma_min)
                 accepted = True
                 break
@@ -258,15 +418,22 @@ def gns_minimize(oracle, # Has value(x) and grad(x) (or value_and_grad), and hes
     return MinimizeResult(x, f, gn, k, status, hist)
 
 # %% ../nbs/33_grad_norm_newton.ipynb #a09a7d42
-def gradient_method(oracle, x0: torch.Tensor,
-                    B: torch.Tensor | None = None, # Preconditioner / metric; None for the identity
-                    L0: float = 1.0, # Initial Lipschitz estimate
-                    max_iter: int = 1000, f_star: float | None = None, f_tol: float = 1e-8, grad_tol: float | None = None,
-                    L_min: float = 1e-5, # Floor on L after a success
-                    max_trials: int = 30, # Backtracking trials per iteration
-                    accelerated: bool = False, # Nesterov's fast gradient method instead of plain steps
-                    time_limit: float | None = None,
-                   ) -> MinimizeResult:
+def gradient_method(
+    oracle,
+    x0: torch.Tensor,
+    # Preconditioner / metric; None for the identity
+    B: torch.Tensor | None = None,
+    L0: float = 1.0,  # Initial Lipschitz estimate
+    max_iter: int = 1000,
+    f_star: float | None = None,
+    f_tol: float = 1e-8,
+    grad_tol: float | None = None,
+    L_min: float = 1e-5,  # Floor on L after a success
+    max_trials: int = 30,  # Backtracking trials per iteration
+    # Nesterov's fast gradient method instead of plain steps
+    accelerated: bool = False,
+    time_limit: float | None = None,
+) -> MinimizeResult:
     "Gradient method (or fast gradient method) with backtracking on L, in the metric B."
     f_star, f_tol, grad_tol, max_iter = _check_stops(f_star, f_tol, grad_tol, max_iter)
     L = check_number("L0", L0, low=0, low_open=True)
@@ -274,18 +441,30 @@ def gradient_method(oracle, x0: torch.Tensor,
     max_trials = check_int("max_trials", max_trials, low=1)
     x, f, g = _start(oracle, x0)
     metric = Metric(B, x.shape[0], x)
-    sq = (lambda h: torch.dot(h, h).item()) if B is None else (lambda h: torch.dot(h, metric.B @ h).item())
+    sq = (
+        (lambda h: torch.dot(h, h).item())
+        if B is None
+        else (lambda h: torch.dot(h, metric.B @ h).item())
+    )
     Binv_g = metric.inv(g)
     gn = metric.dual_norm(g, Binv_g)
     v, A = x.clone(), 0.0
     hist = {k: [] for k in ("f", "grad_norm", "L", "solves", "grad_calls", "time")}
     grad_calls, t0, status, k = 1, time.perf_counter(), "max_iter", 0
     for k in range(max_iter + 1):
-        for key, val in zip(hist, (f, gn, L, 0, grad_calls, time.perf_counter() - t0)): hist[key].append(val)
-        if f_star is not None and f - f_star < f_tol: status = "converged"; break
-        if grad_tol is not None and gn < grad_tol: status = "converged"; break
-        if k == max_iter: break
-        if time_limit is not None and time.perf_counter() - t0 > time_limit: status = "time_limit"; break
+        for key, val in zip(hist, (f, gn, L, 0, grad_calls, time.perf_counter() - t0)):
+            hist[key].append(val)
+        if f_star is not None and f - f_star < f_tol:
+            status = "converged"
+            break
+        if grad_tol is not None and gn < grad_tol:
+            status = "converged"
+            break
+        if k == max_iter:
+            break
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            status = "time_limit"
+            break
         for _ in range(max_trials):
             if accelerated:
                 # a = (1 + sqrt(1 + 4 A L)) / (2 L), y = (a v + A x) / (a + A)
@@ -293,11 +472,14 @@ def gradient_method(oracle, x0: torch.Tensor,
                 y = (a * v + A * x) / (a + A)
                 fy, gy = _value_and_grad(oracle, y)
                 fy, grad_calls = float(fy), grad_calls + 1
-            else: y, fy, gy = x, f, g
+            else:
+                y, fy, gy = x, f, g
             # T = y - B^{-1} g(y) / L
             T = y - metric.inv(gy) / L
             fT = float(oracle.value(T))
-            if math.isfinite(fT) and fT <= fy + torch.dot(gy, T - y).item() + 0.5 * L * sq(T - y):
+            if math.isfinite(fT) and fT <= fy + torch.dot(
+                gy, T - y
+            ).item() + 0.5 * L * sq(T - y):
                 L = max(0.5 * L, L_min)
                 break
             L *= 2.0
@@ -312,20 +494,37 @@ def gradient_method(oracle, x0: torch.Tensor,
     return MinimizeResult(x, f, gn, k, status, hist)
 
 # %% ../nbs/33_grad_norm_newton.ipynb #502d47db
-def super_universal_newton(oracle, x0: torch.Tensor, B: torch.Tensor | None = None,
-                           H0: float = 1.0, # Initial regularization constant
-                           alpha: float = 1.0, # Power of the gradient norm in lambda
-                           max_iter: int = 1000, f_star: float | None = None, f_tol: float = 1e-8,
-                           grad_tol: float | None = None, H_min: float = 1e-5, max_trials: int = 40,
-                           hess: str | Callable = "exact", time_limit: float | None = None) -> MinimizeResult:
-    "Super-universal Newton: lambda = H ||g||_*^alpha, H quartered on success and quadrupled on failure."
+def super_universal_newton(
+    oracle,
+    x0: torch.Tensor,
+    B: torch.Tensor | None = None,
+    H0: float = 1.0,  # Initial regularization constant
+    alpha: float = 1.0,  # Power of the gradient norm in lambda
+    max_iter: int = 1000,
+    f_star: float | None = None,
+    f_tol: float = 1e-8,
+    grad_tol: float | None = None,
+    H_min: float = 1e-5,
+    max_trials: int = 40,
+    hess: str | Callable = "exact",
+    time_limit: float | None = None,
+) -> MinimizeResult:
+    """Super-universal Newton: lambda = H ||g||_*^alpha, H quartered on success and
+    quadrupled on failure."""
     f_star, f_tol, grad_tol, max_iter = _check_stops(f_star, f_tol, grad_tol, max_iter)
     Hk = check_number("H0", H0, low=0, low_open=True)
     alpha = check_number("alpha", alpha, low=0)
     H_min = check_number("H_min", H_min, low=0, low_open=True)
     max_trials = check_int("max_trials", max_trials, low=1)
-    hess_fn = oracle.hess if hess == "exact" else oracle.approx_hess if hess == "approx" else hess
-    if not callable(hess_fn): raise TypeError(f"hess must be 'exact', 'approx' or a callable, got {hess!r}")
+    hess_fn = (
+        oracle.hess
+        if hess == "exact"
+        else oracle.approx_hess
+        if hess == "approx"
+        else hess
+    )
+    if not callable(hess_fn):
+        raise TypeError(f"hess must be 'exact', 'approx' or a callable, got {hess!r}")
     x, f, g = _start(oracle, x0)
     metric = Metric(B, x.shape[0], x)
     Binv_g = metric.inv(g)
@@ -333,28 +532,44 @@ def super_universal_newton(oracle, x0: torch.Tensor, B: torch.Tensor | None = No
     hist = {k: [] for k in ("f", "grad_norm", "H", "solves", "grad_calls", "time")}
     solves, grad_calls, t0, status, k = 0, 1, time.perf_counter(), "max_iter", 0
     for k in range(max_iter + 1):
-        for key, val in zip(hist, (f, gn, Hk, solves, grad_calls, time.perf_counter() - t0)): hist[key].append(val)
-        if f_star is not None and f - f_star < f_tol: status = "converged"; break
-        if grad_tol is not None and gn < grad_tol: status = "converged"; break
-        if gn == 0.0: status = "stationary"; break
-        if k == max_iter: break
-        if time_limit is not None and time.perf_counter() - t0 > time_limit: status = "time_limit"; break
+        for key, val in zip(
+            hist, (f, gn, Hk, solves, grad_calls, time.perf_counter() - t0)
+        ):
+            hist[key].append(val)
+        if f_star is not None and f - f_star < f_tol:
+            status = "converged"
+            break
+        if grad_tol is not None and gn < grad_tol:
+            status = "converged"
+            break
+        if gn == 0.0:
+            status = "stationary"
+            break
+        if k == max_iter:
+            break
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            status = "time_limit"
+            break
         solve = StepSolver(hess_fn(x), g, metric, Binv_g)
         last = None
         for _ in range(max_trials):
             # lambda = H_k ||g||_*^alpha
-            lam = Hk * gn ** alpha
+            lam = Hk * gn**alpha
             delta = solve(lam)
             solves += 1
-            if delta is None: Hk *= 4.0; continue
+            if delta is None:
+                Hk *= 4.0
+                continue
             f_new, g_new = _value_and_grad(oracle, x + delta)
             f_new, grad_calls = float(f_new), grad_calls + 1
-            if not _finite(f_new, g_new): Hk *= 4.0; continue
+            if not _finite(f_new, g_new):
+                Hk *= 4.0
+                continue
             Binv_g_new = metric.inv(g_new)
             gn_new = metric.dual_norm(g_new, Binv_g_new)
             last = (x + delta, f_new, g_new, Binv_g_new, gn_new)
             # accept when <g(x+), -delta> >= ||g(x+)||_*^2 / (4 lambda)
-            if torch.dot(g_new, -delta).item() >= gn_new ** 2 / (4 * lam):
+            if torch.dot(g_new, -delta).item() >= gn_new**2 / (4 * lam):
                 Hk = max(0.25 * Hk, H_min)
                 break
             Hk *= 4.0
@@ -366,24 +581,34 @@ def super_universal_newton(oracle, x0: torch.Tensor, B: torch.Tensor | None = No
 
 # %% ../nbs/33_grad_norm_newton.ipynb #eff20df1
 def _as_float(name, t, dtype, device=None):
-    if not isinstance(t, torch.Tensor): t = torch.as_tensor(t)
+    if not isinstance(t, torch.Tensor):
+        t = torch.as_tensor(t)
     t = t.to(dtype=dtype, device=device if device is not None else t.device)
     return check_tensor(name, t, floating=True)
 
+
 class LogSumExp:
-    "f(x) = mu log sum_i exp((a_i^T x - b_i) / mu) - c^T x; c = grad at 0 when shift_to_zero, so that x* = 0."
-    def __init__(self, A: torch.Tensor, # Rows a_i (m, n)
-                 b: torch.Tensor, # Offsets (m,)
-                 mu: float = 1.0, # Smoothing parameter
-                 shift_to_zero: bool = False, # Subtract the linear term <grad f(0), x>, making x* = 0 (the paper's setting)
-                 dtype: torch.dtype = torch.float64):
+    """f(x) = mu log sum_i exp((a_i^T x - b_i) / mu) - c^T x; c = grad at 0 when
+    shift_to_zero, so that x* = 0."""
+
+    def __init__(
+        self,
+        A: torch.Tensor,  # Rows a_i (m, n)
+        b: torch.Tensor,  # Offsets (m,)
+        mu: float = 1.0,  # Smoothing parameter
+        # Subtract the linear term <grad f(0), x>, making x* = 0 (the paper's
+        # setting)
+        shift_to_zero: bool = False,
+        dtype: torch.dtype = torch.float64,
+    ):
         self.A = _as_float("A", A, dtype)
         check_tensor("A", self.A, ndim=2)
         self.b = _as_float("b", b, dtype, self.A.device)
         check_tensor("b", self.b, shape=(self.A.shape[0],))
         self.mu = check_number("mu", mu, low=0, low_open=True)
         self.c = torch.zeros(self.A.shape[1], dtype=dtype, device=self.A.device)
-        if shift_to_zero: self.c = self.grad(torch.zeros_like(self.c))
+        if shift_to_zero:
+            self.c = self.grad(torch.zeros_like(self.c))
 
     def _pi(self, x):
         s = (self.A @ x - self.b) / self.mu
@@ -399,10 +624,13 @@ class LogSumExp:
 
     def value_and_grad(self, x):
         s, pi = self._pi(x)
-        return (self.mu * torch.logsumexp(s, 0) - self.c @ x).item(), self.A.T @ pi - self.c
+        return (
+            self.mu * torch.logsumexp(s, 0) - self.c @ x
+        ).item(), self.A.T @ pi - self.c
 
     def approx_hess(self, x):
-        "Weighted Gauss-Newton: (1/mu) A^T Diag(pi) A, the exact Hessian without its negative rank-one term."
+        """Weighted Gauss-Newton: (1/mu) A^T Diag(pi) A, the exact Hessian without its
+        negative rank-one term."""
         pi = self._pi(x)[1]
         return (self.A.T * pi) @ self.A / self.mu
 
@@ -414,35 +642,56 @@ class LogSumExp:
 
 # %% ../nbs/33_grad_norm_newton.ipynb #dad6d7ce
 class SoftmaxRegression:
-    "Multinomial logistic regression: f(W) = mean_i [logsumexp(W x_i) - (W x_i)_{y_i}] + reg/2 ||W||^2, W (K, d) flattened row-major."
-    def __init__(self, X: torch.Tensor, # Features (m, d); append a column of ones for an intercept
-                 y: torch.Tensor, # Integer labels in [0, n_classes)
-                 n_classes: int | None = None, # K; max(y) + 1 when None
-                 reg: float = 0.0, # L2 weight on all of W
-                 dtype: torch.dtype = torch.float64):
+    """Multinomial logistic regression: f(W) = mean_i [logsumexp(W x_i) - (W x_i)_{y_i}] +
+    reg/2 ||W||^2, W (K, d) flattened row-major."""
+
+    # Features (m, d); append a column of ones for an intercept
+    def __init__(
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,  # Integer labels in [0, n_classes)
+        n_classes: int | None = None,  # K; max(y) + 1 when None
+        reg: float = 0.0,  # L2 weight on all of W
+        dtype: torch.dtype = torch.float64,
+    ):
         self.X = _as_float("X", X, dtype)
         check_tensor("X", self.X, ndim=2)
         check_tensor("y", y, shape=(self.X.shape[0],))
-        if y.is_floating_point() or y.dtype == torch.bool: raise TypeError(f"y must hold integer labels, got {y.dtype}")
+        if y.is_floating_point() or y.dtype == torch.bool:
+            raise TypeError(f"y must hold integer labels, got {y.dtype}")
         self.y = y.to(self.X.device).long()
-        self.K = check_int("n_classes", n_classes, low=2) if n_classes is not None else int(self.y.max()) + 1
-        if int(self.y.min()) < 0 or int(self.y.max()) >= self.K: raise ValueError(f"y must lie in [0, {self.K}), got [{int(self.y.min())}, {int(self.y.max())}]")
+        self.K = (
+            check_int("n_classes", n_classes, low=2)
+            if n_classes is not None
+            else int(self.y.max()) + 1
+        )
+        if int(self.y.min()) < 0 or int(self.y.max()) >= self.K:
+            raise ValueError(
+                f"y must lie in [0, {self.K}), got [{int(self.y.min())}, "
+                f"{int(self.y.max())}]"
+            )
         self.reg = check_number("reg", reg, low=0)
         self.m, self.d = self.X.shape
         self.n = self.K * self.d
         self.Y = torch.nn.functional.one_hot(self.y, self.K).to(dtype)
 
-    def logits(self, w): return self.X @ w.view(self.K, self.d).T
+    def logits(self, w):
+        return self.X @ w.view(self.K, self.d).T
 
     def value_and_grad(self, w):
         Z = self.logits(w)
         P = torch.softmax(Z, 1)
-        f = (torch.logsumexp(Z, 1) - Z.gather(1, self.y[:, None])[:, 0]).mean() + 0.5 * self.reg * (w @ w)
+        f = (
+            torch.logsumexp(Z, 1) - Z.gather(1, self.y[:, None])[:, 0]
+        ).mean() + 0.5 * self.reg * (w @ w)
         # grad W = (P - Y)^T X / m + reg W
         return f.item(), ((P - self.Y).T @ self.X / self.m).reshape(-1) + self.reg * w
 
-    def value(self, w): return self.value_and_grad(w)[0]
-    def grad(self, w): return self.value_and_grad(w)[1]
+    def value(self, w):
+        return self.value_and_grad(w)[0]
+
+    def grad(self, w):
+        return self.value_and_grad(w)[1]
 
     def _blocks(self, P):
         # block k: (1/m) X^T Diag(P[:, k]) X + reg I
@@ -450,7 +699,8 @@ class SoftmaxRegression:
         return blocks + self.reg * torch.eye(self.d, dtype=P.dtype, device=P.device)
 
     def approx_hess(self, w) -> BlockDiagonal:
-        "Weighted Gauss-Newton: per sample Diag(p_i) in place of Diag(p_i) - p_i p_i^T, so the K class blocks decouple."
+        """Weighted Gauss-Newton: per sample Diag(p_i) in place of Diag(p_i) - p_i p_i^T,
+        so the K class blocks decouple."""
         return BlockDiagonal(self._blocks(torch.softmax(self.logits(w), 1)))
 
     def hess(self, w):
@@ -459,13 +709,23 @@ class SoftmaxRegression:
         U = (P[:, :, None] * self.X[:, None, :]).reshape(self.m, self.n)
         return torch.block_diag(*self._blocks(P)) - U.T @ U / self.m
 
-    def predict(self, w, X): return self.logits_of(w, X).argmax(1)
-    def logits_of(self, w, X): return _as_float("X", X, self.X.dtype, self.X.device) @ w.view(self.K, self.d).T
+    def predict(self, w, X):
+        return self.logits_of(w, X).argmax(1)
+
+    def logits_of(self, w, X):
+        return _as_float("X", X, self.X.dtype, self.X.device) @ w.view(self.K, self.d).T
 
 # %% ../nbs/33_grad_norm_newton.ipynb #6a2d50f7
 class PNormResidual:
     "f(x) = (1/p) ||A x - b||^p, p >= 2; the Fisher term of its Hessian is rank one."
-    def __init__(self, A: torch.Tensor, b: torch.Tensor, p: float = 4.0, dtype: torch.dtype = torch.float64):
+
+    def __init__(
+        self,
+        A: torch.Tensor,
+        b: torch.Tensor,
+        p: float = 4.0,
+        dtype: torch.dtype = torch.float64,
+    ):
         self.A = _as_float("A", A, dtype)
         check_tensor("A", self.A, ndim=2)
         self.b = _as_float("b", b, dtype, self.A.device)
@@ -476,10 +736,13 @@ class PNormResidual:
         u = self.A @ x - self.b
         r = torch.linalg.vector_norm(u)
         # grad = ||u||^{p-2} A^T u
-        return (r ** self.p / self.p).item(), r ** (self.p - 2) * (self.A.T @ u)
+        return (r**self.p / self.p).item(), r ** (self.p - 2) * (self.A.T @ u)
 
-    def value(self, x): return self.value_and_grad(x)[0]
-    def grad(self, x): return self.value_and_grad(x)[1]
+    def value(self, x):
+        return self.value_and_grad(x)[0]
+
+    def grad(self, x):
+        return self.value_and_grad(x)[1]
 
     def _parts(self, x):
         u = self.A @ x - self.b
@@ -500,7 +763,9 @@ class PNormResidual:
 
 # %% ../nbs/33_grad_norm_newton.ipynb #361167f8
 class ChebyshevRosenbrock:
-    "Nesterov's Chebyshev-Rosenbrock residuals u_1 = (1 - x_1)/2, u_i = x_i - 2 x_{i-1}^2 + 1, f = (1/p)||u||^p; x* = 1, f* = 0."
+    """Nesterov's Chebyshev-Rosenbrock residuals u_1 = (1 - x_1)/2, u_i = x_i - 2
+    x_{i-1}^2 + 1, f = (1/p)||u||^p; x* = 1, f* = 0."""
+
     def __init__(self, n: int, p: float = 4.0):
         self.n = check_int("n", n, low=2)
         self.p = check_number("p", p, low=2)
@@ -518,14 +783,20 @@ class ChebyshevRosenbrock:
         u = self.residuals(x)
         r = torch.linalg.vector_norm(u)
         # J^T u without forming J: (J^T u)_i = J_ii u_i - 4 x_i u_{i+1}
-        Jtu = torch.cat([-0.5 * u[:1], u[1:]]) - torch.cat([4 * x[:-1] * u[1:], x.new_zeros(1)])
-        return (r ** self.p / self.p).item(), r ** (self.p - 2) * Jtu
+        Jtu = torch.cat([-0.5 * u[:1], u[1:]]) - torch.cat(
+            [4 * x[:-1] * u[1:], x.new_zeros(1)]
+        )
+        return (r**self.p / self.p).item(), r ** (self.p - 2) * Jtu
 
-    def value(self, x): return self.value_and_grad(x)[0]
-    def grad(self, x): return self.value_and_grad(x)[1]
+    def value(self, x):
+        return self.value_and_grad(x)[0]
+
+    def grad(self, x):
+        return self.value_and_grad(x)[1]
 
     def approx_hess(self, x):
-        "Gauss-Newton plus Fisher term: ||u||^{p-2} J^T J + (p-2)||u||^{p-4} (J^T u)(J^T u)^T (positive semidefinite)."
+        """Gauss-Newton plus Fisher term: ||u||^{p-2} J^T J + (p-2)||u||^{p-4} (J^T u)(J^T
+        u)^T (positive semidefinite)."""
         u, J = self.residuals(x), self.jacobian(x)
         r = torch.linalg.vector_norm(u).item()
         Jtu = J.T @ u
@@ -533,7 +804,8 @@ class ChebyshevRosenbrock:
         return r ** (self.p - 2) * (J.T @ J) + alpha * torch.outer(Jtu, Jtu)
 
     def hess(self, x):
-        # the approximation plus ||u||^{p-2} sum_i u_i nabla^2 u_i, with nabla^2 u_i = -4 e_{i-1} e_{i-1}^T
+        # the approximation plus ||u||^{p-2} sum_i u_i nabla^2 u_i, with nabla^2 u_i = -4
+        # e_{i-1} e_{i-1}^T
         u = self.residuals(x)
         r = torch.linalg.vector_norm(u).item()
         curv = torch.cat([-4 * u[1:], x.new_zeros(1)])

@@ -13,12 +13,26 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from fastcore.basics import patch
 import scipy.linalg
 import torch
 from torch import nn
 
-from .autodiff import check_functional, flatten, functional_loss, trainable, unflatten
-from .core import check_choice, check_int, check_number, check_tensor, check_type, progress
+from gradnotes.autodiff import (
+    check_functional,
+    flatten,
+    functional_loss,
+    trainable,
+    unflatten,
+)
+from gradnotes.core import (
+    check_choice,
+    check_int,
+    check_number,
+    check_tensor,
+    check_type,
+    progress,
+)
 
 # %% auto #0
 __all__ = ['as_batches', 'check_deterministic', 'TraceEstimate', 'SpectralDensity', 'SymmetricOperator', 'HessianOperator',
@@ -26,158 +40,282 @@ __all__ = ['as_batches', 'check_deterministic', 'TraceEstimate', 'SpectralDensit
 
 # %% ../nbs/10_hessian.ipynb #fa08760d
 def _check_batch(i, batch, finite: bool = False) -> tuple[torch.Tensor, object]:
-    "Return batch `i` as an `(X, y)` pair after checking its structure (and, if `finite`, its values)."
+    """Return batch `i` as an `(X, y)` pair after checking its structure (and, if
+    `finite`, its values)."""
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-        raise TypeError(f"data batch {i} must be an (X, y) pair, got {type(batch).__name__}")
+        raise TypeError(
+            f"data batch {i} must be an (X, y) pair, got {type(batch).__name__}"
+        )
     X, y = batch
     check_type(f"data batch {i} X", X, torch.Tensor)
-    if X.ndim == 0 or X.shape[0] == 0: raise ValueError(f"data batch {i} is empty: X has shape {tuple(X.shape)}")
+    if X.ndim == 0 or X.shape[0] == 0:
+        raise ValueError(f"data batch {i} is empty: X has shape {tuple(X.shape)}")
     if isinstance(y, torch.Tensor) and (y.ndim == 0 or y.shape[0] != X.shape[0]):
-        raise ValueError(f"data batch {i}: y has shape {tuple(y.shape)} but X has {X.shape[0]} rows")
+        raise ValueError(
+            f"data batch {i}: y has shape {tuple(y.shape)} but X has {X.shape[0]} rows"
+        )
     if finite:
         for name, t in (("X", X), ("y", y)):
-            if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            if (
+                isinstance(t, torch.Tensor)
+                and t.is_floating_point()
+                and not bool(torch.isfinite(t).all())
+            ):
                 raise ValueError(f"data batch {i} {name} contains NaN or infinite values")
     return X, y
 
-def _is_pair(data) -> bool:
-    return isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], torch.Tensor)
 
-def as_batches(data, # One `(X, y)` pair, or an iterable of `(X, y)` pairs
-              ) -> tuple[Iterable, int, int]:
-    "Validate `data`; return something iterable more than once, the number of batches and of examples."
-    if _is_pair(data): data = [tuple(data)]
+def _is_pair(data) -> bool:
+    return (
+        isinstance(data, (tuple, list))
+        and len(data) == 2
+        and isinstance(data[0], torch.Tensor)
+    )
+
+
+def as_batches(
+    data,  # One `(X, y)` pair, or an iterable of `(X, y)` pairs
+) -> tuple[Iterable, int, int]:
+    """Validate `data`; return something iterable more than once, the number of batches
+    and of examples."""
+    if _is_pair(data):
+        data = [tuple(data)]
     elif isinstance(data, torch.Tensor) or not isinstance(data, Iterable):
-        raise TypeError(f"data must be an (X, y) pair or an iterable of (X, y) pairs, got {type(data).__name__}")
-    elif iter(data) is data: data = list(data)  # a generator or iterator: read it once
+        raise TypeError(
+            "data must be an (X, y) pair or an iterable of (X, y) pairs, got"
+            f" {type(data).__name__}"
+        )
+    elif iter(data) is data:
+        data = list(data)  # a generator or iterator: read it once
     n_batches = n = 0
     for i, batch in enumerate(data):
         X, _ = _check_batch(i, batch, finite=True)
         n_batches, n = n_batches + 1, n + X.shape[0]
-    if n == 0: raise ValueError("data is empty: it holds no batches")
+    if n == 0:
+        raise ValueError("data is empty: it holds no batches")
     return data, n_batches, n
 
+
 def check_deterministic(model: nn.Module):
-    "Raise `ValueError` when the loss of `model` is not a deterministic function of its parameters."
+    """Raise `ValueError` when the loss of `model` is not a deterministic function of its
+    parameters."""
     check_functional(model)  # BatchNorm in training mode
     for name, m in model.named_modules():
         if isinstance(m, nn.modules.dropout._DropoutNd) and m.training and m.p > 0:
-            raise ValueError(f"model has dropout layer {name!r} in training mode: its Hessian changes with every "
-                             "mask; call model.eval() first")
+            raise ValueError(
+                f"model has dropout layer {name!r} in training mode: its Hessian changes"
+                " with every mask; call model.eval() first"
+            )
 
 # %% ../nbs/10_hessian.ipynb #c3540a9f
 class TraceEstimate(NamedTuple):
-    "Hutchinson's estimate of a trace and its standard error (sample std over sqrt(n_probes))."
+    """Hutchinson's estimate of a trace and its standard error (sample std over
+    sqrt(n_probes))."""
+
     estimate: float
     standard_error: float
 
+
 @dataclass
 class SpectralDensity:
-    "Stochastic Lanczos quadrature: per-probe nodes and weights, and the smoothed density on a grid."
-    nodes: list[np.ndarray]    # Ritz values of each probe's Lanczos run
+    """Stochastic Lanczos quadrature: per-probe nodes and weights, and the smoothed
+    density on a grid."""
+
+    nodes: list[np.ndarray]  # Ritz values of each probe's Lanczos run
     weights: list[np.ndarray]  # Gauss quadrature weights (each probe's sum to 1)
-    grid: np.ndarray           # where the density is evaluated
-    values: np.ndarray         # density at `grid`; integrates to about 1
-    sigma: float               # standard deviation of the Gaussian kernel
+    grid: np.ndarray  # where the density is evaluated
+    values: np.ndarray  # density at `grid`; integrates to about 1
+    sigma: float  # standard deviation of the Gaussian kernel
 
     def evaluate(self, grid, sigma: float) -> np.ndarray:
-        "The density at `grid`: each probe's nodes smoothed by a Gaussian of standard deviation `sigma`, averaged."
+        """The density at `grid`: each probe's nodes smoothed by a Gaussian of standard
+        deviation `sigma`, averaged."""
         sigma = check_number("sigma", sigma, low=0, low_open=True)
         t = np.asarray(grid, dtype=np.float64)[:, None]
         out = np.zeros(t.shape[0])
         for th, tau in zip(self.nodes, self.weights):
-            out += (tau * np.exp(-0.5 * ((t - th) / sigma) ** 2)).sum(1) / (sigma * math.sqrt(2 * math.pi))
+            out += (tau * np.exp(-0.5 * ((t - th) / sigma) ** 2)).sum(1) / (
+                sigma * math.sqrt(2 * math.pi)
+            )
         return out / len(self.nodes)
 
     def moment(self, p: int) -> float:
         "The SLQ estimate of tr(H^p)/D: the mean over probes of sum_i tau_i theta_i^p."
-        return float(np.mean([(tau * th ** p).sum() for th, tau in zip(self.nodes, self.weights)]))
+        return float(
+            np.mean([(tau * th**p).sum() for th, tau in zip(self.nodes, self.weights)])
+        )
 
 # %% ../nbs/10_hessian.ipynb #e619f098
 _WHICH = ("largest", "smallest", "magnitude", "both_ends")
 
+
 def _select(theta: np.ndarray, k: int, which: str) -> np.ndarray:
     "Indices of the `k` wanted Ritz values, in output order."
-    if which == "largest": return np.argsort(-theta, kind="stable")[:k]
-    if which == "smallest": return np.argsort(theta, kind="stable")[:k]
-    if which == "magnitude": return np.argsort(-np.abs(theta), kind="stable")[:k]
-    order = np.argsort(theta, kind="stable")  # both ends: k // 2 from the bottom, the rest from the top, ascending
+    if which == "largest":
+        return np.argsort(-theta, kind="stable")[:k]
+    if which == "smallest":
+        return np.argsort(theta, kind="stable")[:k]
+    if which == "magnitude":
+        return np.argsort(-np.abs(theta), kind="stable")[:k]
+    # both ends: k // 2 from the bottom, the rest from the top, ascending
+    order = np.argsort(theta, kind="stable")
     lo, hi = k // 2, k - k // 2
-    return np.concatenate([order[:lo], order[len(order) - hi:]]) if hi else order[:lo]
+    return np.concatenate([order[:lo], order[len(order) - hi :]]) if hi else order[:lo]
+
 
 def _rademacher(shape, generator: torch.Generator, dtype, device) -> torch.Tensor:
-    "Independent +-1 entries drawn on the CPU generator (the same probes on every device)."
-    return (torch.randint(0, 2, shape, generator=generator) * 2 - 1).to(device=device, dtype=dtype)
+    """Independent +-1 entries drawn on the CPU generator (the same probes on every
+    device)."""
+    return (torch.randint(0, 2, shape, generator=generator) * 2 - 1).to(
+        device=device, dtype=dtype
+    )
 
 # %% ../nbs/10_hessian.ipynb #1db2a9fd
 class SymmetricOperator:
-    "A symmetric D x D operator known through its products, with Lanczos, Hutchinson and SLQ estimators."
-    def __init__(self, matmat: Callable[[torch.Tensor], torch.Tensor] | None, # (D, m) -> (D, m); None in subclasses
-                 dim: int, # D
-                 *, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu",
-                 batch_probes: int | None = None, # Vectors per block product; None: at most 256 and 2**24 numbers
-                ):
+    """A symmetric D x D operator known through its products, with Lanczos, Hutchinson and
+    SLQ estimators."""
+
+    def __init__(
+        self,
+        matmat: (
+            Callable[[torch.Tensor], torch.Tensor] | None
+        ),  # (D, m) -> (D, m); None in subclasses
+        dim: int,  # D
+        *,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device = "cpu",
+        batch_probes: (
+            int | None
+        ) = None,  # Vectors per block product; None: at most 256 and 2**24 numbers
+        check_symmetry: bool = True,  # Test <u, Av> = <Au, v> on random u, v (2 products)
+    ):
         self._matmat_fn = matmat
         self.dim = check_int("dim", dim, low=1)
         self.dtype, self.device = dtype, torch.device(device)
-        self.batch_probes = None if batch_probes is None else check_int("batch_probes", batch_probes, low=1)
-        self.n_products = 0  # columns multiplied so far (one column = one Hessian-vector product)
+        self.batch_probes = (
+            None
+            if batch_probes is None
+            else check_int("batch_probes", batch_probes, low=1)
+        )
+        # columns multiplied so far (one column = one Hessian-vector product)
+        self.n_products = 0
+        if matmat is not None and check_symmetry:
+            self._check_symmetry()
+
+    def _check_symmetry(self, seed: int = 0):
+        """Raise `ValueError` unless <u, A v> = <A u, v> for random u, v, to 10 sqrt(eps)
+        of the products' scale: Lanczos, Hutchinson and SLQ assume A = A^T. Costs two
+        products (not counted)."""
+        U = torch.randn(
+            self.dim, 2, generator=torch.Generator().manual_seed(seed), dtype=self.dtype
+        )
+        U = U.to(self.device)
+        AU = self._matmat_split(U)
+        if tuple(AU.shape) != (self.dim, 2) or not bool(torch.isfinite(AU).all()):
+            raise ValueError(
+                "matmat must map a finite (dim, m) block to a finite (dim, m) block; "
+                f"got shape {tuple(AU.shape)} for (dim, m) = ({self.dim}, 2)"
+            )
+        lhs, rhs = (U[:, 0] @ AU[:, 1]).item(), (AU[:, 0] @ U[:, 1]).item()
+        scale = (
+            U[:, 0].norm() * AU[:, 1].norm() + AU[:, 0].norm() * U[:, 1].norm()
+        ).item()
+        if abs(lhs - rhs) > 10 * torch.finfo(self.dtype).eps ** 0.5 * max(scale, 1e-300):
+            raise ValueError(
+                f"the operator is not symmetric: <u, A v> = {lhs:.6g} but <A u, v> = "
+                f"{rhs:.6g} for random u, v; Lanczos, trace and density assume A = A^T"
+            )
 
     def _matmat(self, V: torch.Tensor) -> torch.Tensor:
         return self._matmat_fn(V)
 
-    def matvec(self, v: torch.Tensor, # (D,) vector or (D, m) block of vectors
-              ) -> torch.Tensor:
-        "The product with `v`, on the operator's device and dtype; raises on non-finite results."
+    def matvec(
+        self, v: torch.Tensor  # (D,) vector or (D, m) block of vectors
+    ) -> torch.Tensor:
+        """The product with `v`, on the operator's device and dtype; raises on non-finite
+        results."""
         check_tensor("v", v, ndim=(1, 2), floating=True)
-        if v.shape[0] != self.dim: raise ValueError(f"v must have {self.dim} rows (the operator's dim), got shape {tuple(v.shape)}")
-        if v.device != self.device: raise ValueError(f"v is on {v.device} but the operator is on {self.device}")
+        if v.shape[0] != self.dim:
+            raise ValueError(
+                f"v must have {self.dim} rows (the operator's dim), got shape"
+                f" {tuple(v.shape)}"
+            )
+        if v.device != self.device:
+            raise ValueError(f"v is on {v.device} but the operator is on {self.device}")
         V = v.to(self.dtype).reshape(self.dim, -1)
         out = self._matmat_split(V)
         self.n_products += V.shape[1]
         if not bool(torch.isfinite(out).all()):
-            raise ValueError(f"non-finite product of {type(self).__name__} with v (NaN or infinity): check the model's "
-                             "parameters, the data and the loss at this point")
+            raise ValueError(
+                f"non-finite product of {type(self).__name__} with v (NaN or infinity):"
+                " check the model's parameters, the data and the loss at this point"
+            )
         return out.reshape(v.shape)
 
-    def __matmul__(self, v): return self.matvec(v)
+    def __matmul__(self, v):
+        return self.matvec(v)
 
     def _matmat_split(self, V: torch.Tensor) -> torch.Tensor:
         "The block product; a block that runs out of memory is split in halves."
-        try: return self._matmat(V)
+        try:
+            return self._matmat(V)
         except torch.OutOfMemoryError:
-            if V.shape[1] == 1: raise
-            if V.is_cuda: torch.cuda.empty_cache()
+            if V.shape[1] == 1:
+                raise
+            if V.is_cuda:
+                torch.cuda.empty_cache()
             h = V.shape[1] // 2
-            return torch.cat([self._matmat_split(V[:, :h]), self._matmat_split(V[:, h:])], 1)
+            return torch.cat(
+                [self._matmat_split(V[:, :h]), self._matmat_split(V[:, h:])], 1
+            )
 
     def _blocks(self, n: int):
-        "Split n probes into blocks of `batch_probes`, by default at most 256 and 2**24 numbers per (D, m) block."
-        size = self.batch_probes or max(1, min(n, 256, 2 ** 24 // self.dim))
-        for start in range(0, n, size): yield min(size, n - start)
+        """Split n probes into blocks of `batch_probes`, by default at most 256 and 2**24
+        numbers per (D, m) block."""
+        size = self.batch_probes or max(1, min(n, 256, 2**24 // self.dim))
+        for start in range(0, n, size):
+            yield min(size, n - start)
 
-    def dense(self, max_dim: int = 8192, # Refuse larger operators (D^2 numbers)
-             ) -> torch.Tensor:
+    def dense(
+        self, max_dim: int = 8192  # Refuse larger operators (D^2 numbers)
+    ) -> torch.Tensor:
         "The D x D matrix, from products with identity blocks."
         check_int("max_dim", max_dim, low=1)
-        if self.dim > max_dim: raise ValueError(f"dim = {self.dim} exceeds max_dim = {max_dim}: the dense matrix would hold {self.dim ** 2:,} numbers")
+        if self.dim > max_dim:
+            raise ValueError(
+                f"dim = {self.dim} exceeds max_dim = {max_dim}: the dense matrix would"
+                f" hold {self.dim ** 2:,} numbers"
+            )
         eye = torch.eye(self.dim, dtype=self.dtype, device=self.device)
         cols, start = [], 0
         for m in self._blocks(self.dim):
-            cols.append(self.matvec(eye[:, start:start + m])); start += m
+            cols.append(self.matvec(eye[:, start : start + m]))
+            start += m
         M = torch.cat(cols, 1)
         return (M + M.T) / 2  # symmetric up to rounding: keep the symmetric part
 
 # %% ../nbs/10_hessian.ipynb #6e48be95
 def _ritz(alpha: list[float], beta: list[float]) -> tuple[np.ndarray, np.ndarray]:
-    "Eigenvalues and eigenvectors of the tridiagonal T with diagonal alpha and off-diagonal beta."
+    """Eigenvalues and eigenvectors of the tridiagonal T with diagonal alpha and off-
+    diagonal beta."""
     a = np.asarray(alpha, dtype=np.float64)
-    if len(a) == 1: return a.copy(), np.ones((1, 1))
-    return scipy.linalg.eigh_tridiagonal(a, np.asarray(beta[:len(a) - 1], dtype=np.float64))
+    if len(a) == 1:
+        return a.copy(), np.ones((1, 1))
+    return scipy.linalg.eigh_tridiagonal(
+        a, np.asarray(beta[: len(a) - 1], dtype=np.float64)
+    )
 
-def _lanczos(op: SymmetricOperator, v0: torch.Tensor, max_steps: int, stop: Callable | None = None,
-             restart: bool = True, generator: torch.Generator | None = None):
-    "Lanczos with full reorthogonalization from v0; returns (alpha, beta, Q) with Q of shape (D, m)."
+
+def _lanczos(
+    op: SymmetricOperator,
+    v0: torch.Tensor,
+    max_steps: int,
+    stop: Callable | None = None,
+    restart: bool = True,
+    generator: torch.Generator | None = None,
+):
+    """Lanczos with full reorthogonalization from v0; returns (alpha, beta, Q) with Q of
+    shape (D, m)."""
     D, eps = op.dim, torch.finfo(op.dtype).eps
     Q = torch.empty(D, max_steps, dtype=op.dtype, device=op.device)
     q = v0 / torch.linalg.vector_norm(v0)
@@ -188,43 +326,61 @@ def _lanczos(op: SymmetricOperator, v0: torch.Tensor, max_steps: int, stop: Call
         a = torch.dot(q, w)
         # w = H q_j - alpha_j q_j - beta_{j-1} q_{j-1}
         w = w - a * q
-        if j > 0: w = w - beta[-1] * Q[:, j - 1]
+        if j > 0:
+            w = w - beta[-1] * Q[:, j - 1]
         # full reorthogonalization against q_1..q_j, classical Gram-Schmidt applied twice
-        Qj = Q[:, :j + 1]
-        for _ in range(2): w = w - Qj @ (Qj.T @ w)
+        Qj = Q[:, : j + 1]
+        for _ in range(2):
+            w = w - Qj @ (Qj.T @ w)
         b = torch.linalg.vector_norm(w)
-        alpha.append(a.item()); beta.append(b.item())
+        alpha.append(a.item())
+        beta.append(b.item())
         scale = max(scale, abs(alpha[-1]) + beta[-1] + (beta[-2] if j > 0 else 0.0))
-        if j + 1 == max_steps or (stop is not None and stop(alpha, beta)): break
+        if j + 1 == max_steps or (stop is not None and stop(alpha, beta)):
+            break
         if beta[-1] > 100 * eps * max(scale, 1e-300) * math.sqrt(j + 1):
             q = w / b
-        elif restart:  # invariant subspace: continue from a random vector orthogonal to it (T decouples)
+        # invariant subspace: continue from a random vector orthogonal to it (T decouples)
+        elif restart:
             beta[-1] = 0.0
-            r = torch.randn(D, generator=generator, dtype=torch.float64).to(op.device, op.dtype)
-            for _ in range(2): r = r - Qj @ (Qj.T @ r)
+            r = torch.randn(D, generator=generator, dtype=torch.float64).to(
+                op.device, op.dtype
+            )
+            for _ in range(2):
+                r = r - Qj @ (Qj.T @ r)
             q = r / torch.linalg.vector_norm(r)
-        else:  # quadrature: the probe's Krylov space is exhausted, its quadrature is exact
+        # quadrature: the probe's Krylov space is exhausted, its quadrature is exact
+        else:
             beta[-1] = 0.0
             break
-    return alpha, beta, Q[:, :len(alpha)]
+    return alpha, beta, Q[:, : len(alpha)]
 
 # %% ../nbs/10_hessian.ipynb #85211001
-def _eigenvalues(self, k: int = 1, # How many eigenvalues
-                 which: str = "largest", # "largest", "smallest", "magnitude" (largest |lambda|) or "both_ends"
-                 tol: float = 1e-6, # Stop when every wanted Ritz residual <= tol * max |theta|
-                 max_iter: int | None = None, # Lanczos steps at most; None: min(D, 10 k + 100)
-                 return_eigenvectors: bool = False, # Also return the (D, k) unit eigenvectors
-                 seed: int = 0, # Seeds the start vector (and restarts)
-                ):
+def _eigenvalues(
+    self,
+    k: int = 1,  # How many eigenvalues
+    which: str = "largest",  # "largest", "smallest", "magnitude" (|λ|), "both_ends"
+    tol: float = 1e-6,  # Stop when every wanted Ritz residual <= tol * max |theta|
+    max_iter: int | None = None,  # Lanczos steps at most; None: min(D, 10 k + 100)
+    return_eigenvectors: bool = False,  # Also return the (D, k) unit eigenvectors
+    seed: int = 0,  # Seeds the start vector (and restarts)
+):
     "Extreme eigenvalues (and eigenvectors) by Lanczos with full reorthogonalization."
     k = check_int("k", k, low=1)
-    if k > self.dim: raise ValueError(f"k = {k} exceeds the operator's dim = {self.dim}")
+    if k > self.dim:
+        raise ValueError(f"k = {k} exceeds the operator's dim = {self.dim}")
     check_choice("which", which, _WHICH)
     tol = check_number("tol", tol, low=0)
-    m = min(self.dim, 10 * k + 100) if max_iter is None else check_int("max_iter", max_iter, low=1, high=self.dim)
-    if m < k: raise ValueError(f"max_iter = {m} must be >= k = {k}")
+    m = (
+        min(self.dim, 10 * k + 100)
+        if max_iter is None
+        else check_int("max_iter", max_iter, low=1, high=self.dim)
+    )
+    if m < k:
+        raise ValueError(f"max_iter = {m} must be >= k = {k}")
     gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     state = {}
+
     def converged(alpha, beta) -> bool:
         theta, S = _ritz(alpha, beta)
         idx = _select(theta, k, which)
@@ -232,65 +388,101 @@ def _eigenvalues(self, k: int = 1, # How many eigenvalues
         resid = abs(beta[-1]) * np.abs(S[-1, idx])
         state.update(theta=theta, S=S, idx=idx, resid=resid, steps=len(alpha))
         return bool(np.all(resid <= tol * max(np.abs(theta).max(), 1e-300)))
+
     def stop(alpha, beta):
-        j = len(alpha)  # solve T's eigenproblem at every step up to 20, then about every j/10 steps
-        if j < k or (j > 20 and j % (j // 10) != 0): return False
+        # solve T's eigenproblem at every step up to 20, then about every j/10 steps
+        j = len(alpha)
+        if j < k or (j > 20 and j % (j // 10) != 0):
+            return False
         return converged(alpha, beta)
-    v0 = torch.randn(self.dim, generator=gen, dtype=torch.float64).to(self.device, self.dtype)
+
+    v0 = torch.randn(self.dim, generator=gen, dtype=torch.float64).to(
+        self.device, self.dtype
+    )
     alpha, beta, Q = _lanczos(self, v0, m, stop=stop, restart=True, generator=gen)
-    done = converged(alpha, beta) if state.get("steps") != len(alpha) else bool(
-        np.all(state["resid"] <= tol * max(np.abs(state["theta"]).max(), 1e-300)))
+    done = (
+        converged(alpha, beta)
+        if state.get("steps") != len(alpha)
+        else bool(
+            np.all(state["resid"] <= tol * max(np.abs(state["theta"]).max(), 1e-300))
+        )
+    )
     if not done and len(alpha) < self.dim:
-        warnings.warn(f"Lanczos stopped after max_iter = {m} steps with Ritz residual {state['resid'].max():.2e} "
-                      f"> tol * max|theta| = {tol * np.abs(state['theta']).max():.2e}", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"Lanczos stopped after max_iter = {m} steps with Ritz residual"
+            f" {state['resid'].max():.2e} > tol * max|theta| ="
+            f" {tol * np.abs(state['theta']).max():.2e}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     theta, S, idx = state["theta"], state["S"], state["idx"]
     vals = torch.as_tensor(theta[idx], dtype=self.dtype, device=self.device)
-    if not return_eigenvectors: return vals
+    if not return_eigenvectors:
+        return vals
     vecs = Q @ torch.as_tensor(S[:, idx], dtype=self.dtype, device=self.device)
     return vals, vecs / torch.linalg.vector_norm(vecs, dim=0)
+
 
 SymmetricOperator.eigenvalues = _eigenvalues
 
 # %% ../nbs/10_hessian.ipynb #2e88ffc2
-def _hutchinson_samples(self, n_probes: int = 100, seed: int = 0, diagonal: bool = False) -> torch.Tensor:
-    "v^T H v for each of `n_probes` Rademacher probes (or v * Hv, shape (n_probes, D), when `diagonal`)."
+def _hutchinson_samples(
+    self, n_probes: int = 100, seed: int = 0, diagonal: bool = False
+) -> torch.Tensor:
+    """v^T H v for each of `n_probes` Rademacher probes (or v * Hv, shape (n_probes, D),
+    when `diagonal`)."""
     n = check_int("n_probes", n_probes, low=1)
     gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     out = []
     for m in self._blocks(n):
-        V = _rademacher((m, self.dim), gen, self.dtype, self.device).T  # row by row: blocking keeps the probes
+        # row by row: blocking keeps the probes
+        V = _rademacher((m, self.dim), gen, self.dtype, self.device).T
         HV = self.matvec(V)
         # one sample per probe: v^T H v, or the elementwise v * Hv
         out.append((V * HV).T if diagonal else (V * HV).sum(0))
     return torch.cat(out, 0)
 
-def _trace(self, n_probes: int = 100, # Rademacher probes (at least 2, for the standard error)
-           seed: int = 0) -> TraceEstimate:
+
+def _trace(
+    self,
+    n_probes: int = 100,  # Rademacher probes (at least 2, for the standard error)
+    seed: int = 0,
+) -> TraceEstimate:
     "Hutchinson's estimate of tr(H) from Rademacher probes, with its standard error."
     n = check_int("n_probes", n_probes, low=2)
     s = self.hutchinson_samples(n, seed).double()
     # tr H ~ mean_i v_i^T H v_i, standard error = sample std / sqrt(n)
     return TraceEstimate(s.mean().item(), (s.std(unbiased=True) / math.sqrt(n)).item())
 
+
 def _diagonal(self, n_probes: int = 100, seed: int = 0) -> torch.Tensor:
     "Hutchinson's estimate of diag(H): the mean of v * Hv over Rademacher probes."
     # diag H ~ mean_i v_i * (H v_i)
     return self.hutchinson_samples(n_probes, seed, diagonal=True).mean(0)
+
 
 SymmetricOperator.hutchinson_samples = _hutchinson_samples
 SymmetricOperator.trace = _trace
 SymmetricOperator.diagonal = _diagonal
 
 # %% ../nbs/10_hessian.ipynb #39b5f241
-def _density(self, n_probes: int = 1, # Probes (SLQ runs); PyHessian's default is 1
-             n_steps: int = 100, # Lanczos steps per probe (at most D); quadrature is exact for degree < 2 n_steps
-             grid: int | np.ndarray = 1000, # Number of grid points over the spectrum's range, or the points themselves
-             sigma: float | None = None, # Kernel std; None: sqrt(1e-5 * max(1, lambda_max - lambda_min))
-             seed: int = 0) -> SpectralDensity:
+def _density(
+    self,
+    n_probes: int = 1,  # Probes (SLQ runs); PyHessian's default is 1
+    n_steps: int = 100,  # Lanczos steps per probe (<= D); exact for degree < 2 n_steps
+    grid: (
+        int | np.ndarray
+    ) = 1000,  # Number of grid points over the spectrum's range, or the points themselves
+    sigma: (
+        float | None
+    ) = None,  # Kernel std; None: sqrt(1e-5 * max(1, lambda_max - lambda_min))
+    seed: int = 0,
+) -> SpectralDensity:
     "Spectral density by stochastic Lanczos quadrature with Rademacher probes."
     n = check_int("n_probes", n_probes, low=1)
     m = check_int("n_steps", n_steps, low=1)
-    if m > self.dim: raise ValueError(f"n_steps = {m} exceeds the operator's dim = {self.dim}")
+    if m > self.dim:
+        raise ValueError(f"n_steps = {m} exceeds the operator's dim = {self.dim}")
     gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     nodes, weights = [], []
     for _ in progress(range(n), desc="SLQ probes", disable=None if n > 1 else True):
@@ -298,45 +490,64 @@ def _density(self, n_probes: int = 1, # Probes (SLQ runs); PyHessian's default i
         alpha, beta, _ = _lanczos(self, v, m, restart=False)
         theta, S = _ritz(alpha, beta)
         # Gauss quadrature: nodes theta_i, weights tau_i = (first component of s_i)^2
-        nodes.append(theta); weights.append(S[0] ** 2)
-    lo = min(t.min() for t in nodes); hi = max(t.max() for t in nodes)
-    if sigma is None: sigma = math.sqrt(1e-5 * max(1.0, hi - lo))
+        nodes.append(theta)
+        weights.append(S[0] ** 2)
+    lo = min(t.min() for t in nodes)
+    hi = max(t.max() for t in nodes)
+    if sigma is None:
+        sigma = math.sqrt(1e-5 * max(1.0, hi - lo))
     sigma = check_number("sigma", sigma, low=0, low_open=True)
     if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
         pad = 0.01 * max(hi - lo, 1e-12) + 3 * sigma
         grid = np.linspace(lo - pad, hi + pad, check_int("grid", int(grid), low=2))
     grid = np.asarray(grid, dtype=np.float64)
-    if grid.ndim != 1 or grid.size < 2: raise ValueError(f"grid must be an integer >= 2 or a 1-D array of points, got shape {grid.shape}")
+    if grid.ndim != 1 or grid.size < 2:
+        raise ValueError(
+            "grid must be an integer >= 2 or a 1-D array of points, got shape"
+            f" {grid.shape}"
+        )
     d = SpectralDensity(nodes, weights, grid, np.zeros_like(grid), sigma)
     d.values = d.evaluate(grid, sigma)
     return d
 
+
 SymmetricOperator.density = _density
 
-# %% ../nbs/10_hessian.ipynb #208a75ff
+# %% ../nbs/10_hessian.ipynb #c1ae3d4e
 def _grads(loss, leaves, **kw):
-    return torch.autograd.grad(loss, leaves, allow_unused=True, materialize_grads=True, **kw)
+    return torch.autograd.grad(
+        loss, leaves, allow_unused=True, materialize_grads=True, **kw
+    )
+
 
 class HessianOperator(SymmetricOperator):
-    "The Hessian of the mean loss over `data` with respect to a model's (selected) parameters, as a matrix-free operator."
-    def __init__(self, model: nn.Module, # Evaluated at its current parameters, which are copied
-                 loss_fn: Callable, # loss_fn(output, target) -> the batch's mean loss (a scalar)
-                 data, # An (X, y) pair or an iterable of (X, y) pairs; H of the mean loss over all examples
-                 *, params=None, # None: all trainable parameters; or an iterable of parameters or of their names
-                 dtype: torch.dtype | None = None, # Evaluate in this dtype (on a copy of the model); None: the model's
-                 method: str = "autograd", # "autograd" (double backward) or "func" (forward-over-reverse)
-                 cache_graph: bool | None = None, # Keep the gradient graph between products; None: when data is one batch
-                 batch_probes: int | None = None, # Probes per block product in trace/diagonal/dense
-                ):
+    """The Hessian of the mean loss over `data` with respect to a model's (selected)
+    parameters, as a matrix-free operator."""
+
+    def __init__(
+        self,
+        model: nn.Module,  # Evaluated at its current parameters, which are copied
+        loss_fn: Callable,  # loss_fn(output, target) -> the batch's mean loss (a scalar)
+        data,  # An (X, y) pair or an iterable of them; H of the mean loss
+        *,
+        params=None,  # None: all trainable ones; or parameters, or their names
+        dtype: torch.dtype | None = None,  # Evaluate in this dtype (on a copy)
+        method: str = "autograd",  # "autograd" (double backward) or "func" (fwd-over-rev)
+        cache_graph: bool | None = None,  # Keep the gradient graph; None: for one batch
+        batch_probes: int | None = None,  # Probes per block product (trace, dense)
+    ):
         check_type("model", model, nn.Module)
-        if not callable(loss_fn): raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+        if not callable(loss_fn):
+            raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
         self.method = check_choice("method", method, ("autograd", "func"))
         check_deterministic(model)
         if dtype is not None:
             check_type("dtype", dtype, torch.dtype)
-            if not dtype.is_floating_point: raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+            if not dtype.is_floating_point:
+                raise TypeError(f"dtype must be a floating dtype, got {dtype}")
         selected = trainable(model, params)
-        if not selected: raise ValueError("params selects no trainable parameters")
+        if not selected:
+            raise ValueError("params selects no trainable parameters")
         model_dtype = next(iter(selected.values())).dtype
         if dtype is not None and dtype != model_dtype:
             names = list(selected)
@@ -347,27 +558,57 @@ class HessianOperator(SymmetricOperator):
         self.params = {k: p.detach().clone() for k, p in selected.items()}
         self._f = functional_loss(model, loss_fn, params=self.names)
         devices = {p.device for p in self.params.values()}
-        if len(devices) > 1: raise ValueError(f"the selected parameters live on several devices: {sorted(map(str, devices))}")
+        if len(devices) > 1:
+            raise ValueError(
+                "the selected parameters live on several devices:"
+                f" {sorted(map(str, devices))}"
+            )
         dim = sum(p.numel() for p in self.params.values())
-        super().__init__(None, dim, dtype=dtype or model_dtype, device=devices.pop(), batch_probes=batch_probes)
+        super().__init__(
+            None,
+            dim,
+            dtype=dtype or model_dtype,
+            device=devices.pop(),
+            batch_probes=batch_probes,
+        )
         self.data, self.n_batches, self.n = as_batches(data)
-        self.cache_graph = (self.n_batches == 1) if cache_graph is None else bool(cache_graph)
+        self.cache_graph = (
+            (self.n_batches == 1) if cache_graph is None else bool(cache_graph)
+        )
         if self.cache_graph and self.n_batches > 1:
-            raise ValueError("cache_graph=True needs data to be a single batch (the graph of every batch would be kept)")
+            raise ValueError(
+                "cache_graph=True needs data to be a single batch (the graph of every"
+                " batch would be kept)"
+            )
         self._graph = None
         X, y = self._to_device(next(iter(self.data)))
-        with torch.no_grad(): loss = self._f(self.params, X, y)
+        with torch.no_grad():
+            loss = self._f(self.params, X, y)
         if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
-            shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
-            raise ValueError(f"loss_fn must return a scalar (the batch's mean loss), got {shape}; use reduction='mean'")
-        if not torch.isfinite(loss): raise ValueError(f"the loss on the first batch is not finite ({loss.item()})")
+            shape = (
+                tuple(loss.shape)
+                if isinstance(loss, torch.Tensor)
+                else type(loss).__name__
+            )
+            raise ValueError(
+                f"loss_fn must return a scalar (the batch's mean loss), got {shape}; use"
+                " reduction='mean'"
+            )
+        if not torch.isfinite(loss):
+            raise ValueError(f"the loss on the first batch is not finite ({loss.item()})")
 
     def _to_device(self, batch):
         X, y = batch
-        if X.is_floating_point(): X = X.to(self.device, self.dtype)
-        else: X = X.to(self.device)
+        if X.is_floating_point():
+            X = X.to(self.device, self.dtype)
+        else:
+            X = X.to(self.device)
         if isinstance(y, torch.Tensor):
-            y = y.to(self.device, self.dtype) if y.is_floating_point() else y.to(self.device)
+            y = (
+                y.to(self.device, self.dtype)
+                if y.is_floating_point()
+                else y.to(self.device)
+            )
         return X, y
 
     def _batches(self):
@@ -376,94 +617,155 @@ class HessianOperator(SymmetricOperator):
             X, y = self._to_device(_check_batch(i, batch))
             yield X.shape[0] / self.n, X, y
 
-    def _gradient_graph(self, X, y):
-        "Leaves and the flat gradient of the batch loss, with its graph."
-        leaves = [p.detach().requires_grad_(True) for p in self.params.values()]
-        loss = self._f(dict(zip(self.names, leaves)), X, y)
-        return leaves, flatten(_grads(loss, leaves, create_graph=True))
-
-    def _hvp_autograd(self, leaves, g, V, retain):
-        if not g.requires_grad: return torch.zeros_like(V)  # the gradient does not depend on w: H = 0
-        if V.shape[1] == 1:
-            return flatten(_grads(g, leaves, grad_outputs=V[:, 0], retain_graph=retain))[:, None]
-        # d/dw (g . v) for all columns at once: vmap over the backward pass
-        hv = _grads(g, leaves, grad_outputs=V.T.contiguous(), retain_graph=retain, is_grads_batched=True)
-        return torch.cat([h.reshape(V.shape[1], -1) for h in hv], 1).T
-
-    def _hvp_func(self, X, y, V):
-        grad_f = torch.func.grad(lambda p: self._f(p, X, y))
-        # Hv = d/dt grad L(w + t v) at t = 0: a forward-mode tangent through the gradient
-        def column(v): return flatten(torch.func.jvp(grad_f, (self.params,), (unflatten(v, self.params),))[1])
-        return torch.func.vmap(column, in_dims=1, out_dims=1)(V)
-
-    def _matmat(self, V):
-        if self.method == "func":
-            return sum(w * self._hvp_func(X, y, V) for w, X, y in self._batches())
-        if self.cache_graph:
-            if self._graph is None:
-                _, X, y = next(self._batches())
-                self._graph = self._gradient_graph(X, y)
-            return self._hvp_autograd(*self._graph, V, retain=True)
-        out = torch.zeros_like(V)
-        for w, X, y in self._batches():
-            out += w * self._hvp_autograd(*self._gradient_graph(X, y), V, retain=V.shape[1] > 1)
-        return out
-
-    def loss(self) -> float:
-        "The mean loss over `data` at the operator's point."
-        with torch.no_grad(): return sum(w * self._f(self.params, X, y).item() for w, X, y in self._batches())
-
-    def gradient(self) -> torch.Tensor:
-        "The flat gradient of the mean loss over `data` at the operator's point, shape (D,)."
-        out = torch.zeros(self.dim, dtype=self.dtype, device=self.device)
-        for w, X, y in self._batches():
-            leaves = [p.detach().requires_grad_(True) for p in self.params.values()]
-            out += w * flatten(_grads(self._f(dict(zip(self.names, leaves)), X, y), leaves))
-        return out
-
-    def dense(self, max_dim: int = 8192) -> torch.Tensor:
-        "The D x D Hessian, by forward-over-reverse products with identity blocks (`torch.func`), symmetrized."
-        check_int("max_dim", max_dim, low=1)
-        if self.dim > max_dim: raise ValueError(f"dim = {self.dim} exceeds max_dim = {max_dim}: the dense Hessian would hold {self.dim ** 2:,} numbers")
-        eye = torch.eye(self.dim, dtype=self.dtype, device=self.device)
-        cols, start = [], 0
-        for m in self._blocks(self.dim):
-            E = eye[:, start:start + m]
-            cols.append(sum(w * self._hvp_func(X, y, E) for w, X, y in self._batches())); start += m
-        M = torch.cat(cols, 1)
-        if not bool(torch.isfinite(M).all()): raise ValueError("the dense Hessian has non-finite entries: check the parameters and the data")
-        return (M + M.T) / 2
-
-    def gauss_newton(self) -> GaussNewtonOperator:
-        "The generalized Gauss-Newton part G of H = G + R at the same point, data and parameters."
-        return GaussNewtonOperator(self)
-
     def __repr__(self):
-        return (f"HessianOperator(dim={self.dim}, n={self.n}, batches={self.n_batches}, dtype={self.dtype}, "
-                f"device={self.device}, method={self.method!r})")
+        return (
+            f"HessianOperator(dim={self.dim}, n={self.n}, batches={self.n_batches},"
+            f" dtype={self.dtype}, device={self.device}, method={self.method!r})"
+        )
+
+# %% ../nbs/10_hessian.ipynb #c437d321
+@patch
+def _gradient_graph(self: HessianOperator, X, y):
+    "Leaves and the flat gradient of the batch loss, with its graph."
+    leaves = [p.detach().requires_grad_(True) for p in self.params.values()]
+    loss = self._f(dict(zip(self.names, leaves)), X, y)
+    return leaves, flatten(_grads(loss, leaves, create_graph=True))
+
+
+@patch
+def _hvp_autograd(self: HessianOperator, leaves, g, V, retain):
+    # the gradient does not depend on w: H = 0
+    if not g.requires_grad:
+        return torch.zeros_like(V)
+    if V.shape[1] == 1:
+        return flatten(_grads(g, leaves, grad_outputs=V[:, 0], retain_graph=retain))[
+            :, None
+        ]
+    # d/dw (g . v) for all columns at once: vmap over the backward pass
+    hv = _grads(
+        g,
+        leaves,
+        grad_outputs=V.T.contiguous(),
+        retain_graph=retain,
+        is_grads_batched=True,
+    )
+    return torch.cat([h.reshape(V.shape[1], -1) for h in hv], 1).T
+
+
+@patch
+def _hvp_func(self: HessianOperator, X, y, V):
+    grad_f = torch.func.grad(lambda p: self._f(p, X, y))
+
+    # Hv = d/dt grad L(w + t v) at t = 0: a forward-mode tangent through the gradient
+    def column(v):
+        return flatten(
+            torch.func.jvp(grad_f, (self.params,), (unflatten(v, self.params),))[1]
+        )
+
+    return torch.func.vmap(column, in_dims=1, out_dims=1)(V)
+
+
+@patch
+def _matmat(self: HessianOperator, V):
+    if self.method == "func":
+        return sum(w * self._hvp_func(X, y, V) for w, X, y in self._batches())
+    if self.cache_graph:
+        if self._graph is None:
+            _, X, y = next(self._batches())
+            self._graph = self._gradient_graph(X, y)
+        return self._hvp_autograd(*self._graph, V, retain=True)
+    out = torch.zeros_like(V)
+    for w, X, y in self._batches():
+        out += w * self._hvp_autograd(
+            *self._gradient_graph(X, y), V, retain=V.shape[1] > 1
+        )
+    return out
+
+# %% ../nbs/10_hessian.ipynb #88afcae9
+@patch
+def loss(self: HessianOperator) -> float:
+    "The mean loss over `data` at the operator's point."
+    with torch.no_grad():
+        return sum(w * self._f(self.params, X, y).item() for w, X, y in self._batches())
+
+
+@patch
+def gradient(self: HessianOperator) -> torch.Tensor:
+    "The flat gradient of the mean loss over `data` at the operator's point, shape (D,)."
+    out = torch.zeros(self.dim, dtype=self.dtype, device=self.device)
+    for w, X, y in self._batches():
+        leaves = [p.detach().requires_grad_(True) for p in self.params.values()]
+        out += w * flatten(_grads(self._f(dict(zip(self.names, leaves)), X, y), leaves))
+    return out
+
+
+@patch
+def dense(self: HessianOperator, max_dim: int = 8192) -> torch.Tensor:
+    """The D x D Hessian, by forward-over-reverse products with identity blocks
+    (`torch.func`), symmetrized."""
+    check_int("max_dim", max_dim, low=1)
+    if self.dim > max_dim:
+        raise ValueError(
+            f"dim = {self.dim} exceeds max_dim = {max_dim}: the dense Hessian would hold"
+            f" {self.dim ** 2:,} numbers"
+        )
+    eye = torch.eye(self.dim, dtype=self.dtype, device=self.device)
+    cols, start = [], 0
+    for m in self._blocks(self.dim):
+        E = eye[:, start : start + m]
+        cols.append(sum(w * self._hvp_func(X, y, E) for w, X, y in self._batches()))
+        start += m
+    M = torch.cat(cols, 1)
+    if not bool(torch.isfinite(M).all()):
+        raise ValueError(
+            "the dense Hessian has non-finite entries: check the parameters and the data"
+        )
+    return (M + M.T) / 2
+
+
+@patch
+def gauss_newton(self: HessianOperator):
+    """The generalized Gauss-Newton part G of H = G + R at the same point, data and
+    parameters."""
+    return GaussNewtonOperator(self)
 
 # %% ../nbs/10_hessian.ipynb #b00c5939
 class GaussNewtonOperator(SymmetricOperator):
-    "The generalized Gauss-Newton matrix G = (1/N) sum_i J_i^T (d^2 l_i / dz^2) J_i of a `HessianOperator`'s loss."
+    """The generalized Gauss-Newton matrix G = (1/N) sum_i J_i^T (d^2 l_i / dz^2) J_i of a
+    `HessianOperator`'s loss."""
+
     def __init__(self, hessian: HessianOperator):
         check_type("hessian", hessian, HessianOperator)
-        super().__init__(None, hessian.dim, dtype=hessian.dtype, device=hessian.device, batch_probes=hessian.batch_probes)
+        super().__init__(
+            None,
+            hessian.dim,
+            dtype=hessian.dtype,
+            device=hessian.device,
+            batch_probes=hessian.batch_probes,
+        )
         self.hessian = hessian
 
     def _batch_gn(self, X, y, V):
         h = self.hessian
-        def outputs(p): return torch.func.functional_call(h.model, p, (X,))
+
+        def outputs(p):
+            return torch.func.functional_call(h.model, p, (X,))
+
         z, vjp_fn = torch.func.vjp(outputs, h.params)
-        # the loss's Hessian in the outputs is symmetric, so its product is the vjp of the loss's gradient
+        # the loss's Hessian in the outputs is symmetric, so its product is the vjp of the
+        # loss's gradient
         _, loss_hvp = torch.func.vjp(torch.func.grad(lambda out: h.loss_fn(out, y)), z)
+
         def column(v):
             # J v: tangent of the outputs
             _, jv = torch.func.jvp(outputs, (h.params,), (unflatten(v, h.params),))
             # J^T (d^2 L / dz^2) J v
             return flatten(vjp_fn(loss_hvp(jv)[0])[0])
+
         return torch.func.vmap(column, in_dims=1, out_dims=1)(V)
 
     def _matmat(self, V):
         return sum(w * self._batch_gn(X, y, V) for w, X, y in self.hessian._batches())
 
-    def __repr__(self): return f"GaussNewtonOperator(dim={self.dim}, of {self.hessian!r})"
+    def __repr__(self):
+        return f"GaussNewtonOperator(dim={self.dim}, of {self.hessian!r})"

@@ -15,7 +15,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .autodiff import flatten, per_sample_grads
-from .core import check_choice, check_int, check_number, check_tensor, check_type, progress, seed_everything
+from gradnotes.core import (
+    check_choice,
+    check_int,
+    check_number,
+    check_tensor,
+    check_type,
+    progress,
+    seed_everything,
+)
 from .data import digits
 from .hessian import HessianOperator
 from .training import MLP
@@ -29,101 +37,173 @@ __all__ = ['METHODS', 'loss_gradient', 'hessian_gradient_product', 'rademacher',
 
 # %% ../nbs/13_hessian_alignment.ipynb #0e936c72
 def _params(params) -> list[torch.Tensor]:
-    "The tensors of `params` (a module, a tensor or an iterable of tensors), each checked to require grad."
-    if isinstance(params, nn.Module): params = list(params.parameters())
-    elif isinstance(params, torch.Tensor): params = [params]
+    """The tensors of `params` (a module, a tensor or an iterable of tensors), each
+    checked to require grad."""
+    if isinstance(params, nn.Module):
+        params = list(params.parameters())
+    elif isinstance(params, torch.Tensor):
+        params = [params]
     else:
-        try: params = list(params)
-        except TypeError: raise TypeError(f"params must be a module, a tensor or an iterable of tensors, got {type(params).__name__}") from None
-    if not params: raise ValueError("params must hold at least one tensor")
+        try:
+            params = list(params)
+        except TypeError:
+            raise TypeError(
+                "params must be a module, a tensor or an iterable of tensors, got"
+                f" {type(params).__name__}"
+            ) from None
+    if not params:
+        raise ValueError("params must hold at least one tensor")
     for i, p in enumerate(params):
         check_type(f"params[{i}]", p, torch.Tensor)
-        if not p.requires_grad: raise ValueError(f"params[{i}] does not require grad")
+        if not p.requires_grad:
+            raise ValueError(f"params[{i}] does not require grad")
     return params
 
+
 def _check_loss(name: str, loss) -> torch.Tensor:
-    "A finite scalar tensor that depends on something trainable, else raise naming `name`."
+    """A finite scalar tensor that depends on something trainable, else raise naming
+    `name`."""
     check_type(name, loss, torch.Tensor)
-    if loss.ndim != 0: raise ValueError(f"{name} must be a scalar tensor (a mean loss), got shape {tuple(loss.shape)}")
-    if not loss.requires_grad: raise ValueError(f"{name} does not depend on any parameter (requires_grad is False)")
-    if not bool(torch.isfinite(loss)): raise ValueError(f"{name} is not finite: {loss.item()}")
+    if loss.ndim != 0:
+        raise ValueError(
+            f"{name} must be a scalar tensor (a mean loss), got shape {tuple(loss.shape)}"
+        )
+    if not loss.requires_grad:
+        raise ValueError(
+            f"{name} does not depend on any parameter (requires_grad is False)"
+        )
+    if not bool(torch.isfinite(loss)):
+        raise ValueError(f"{name} is not finite: {loss.item()}")
     return loss
+
 
 def _grad(out, ps, **kw) -> torch.Tensor:
     "Flat gradient of `out` w.r.t. `ps`; parameters `out` does not use get zeros."
     gs = torch.autograd.grad(out, ps, allow_unused=True, **kw)
     return flatten([torch.zeros_like(p) if g is None else g for p, g in zip(ps, gs)])
 
-def loss_gradient(loss: torch.Tensor, # Scalar loss
-                  params, # Module, tensor or iterable of tensors to differentiate
-                  create_graph: bool = True, # Keep the graph so the gradient can be differentiated again
-                 ) -> torch.Tensor:
+
+def loss_gradient(
+    loss: torch.Tensor,  # Scalar loss
+    params,  # Module, tensor or iterable of tensors to differentiate
+    create_graph: bool = True,  # Keep the graph, to differentiate the gradient again
+) -> torch.Tensor:
     "The gradient of `loss` w.r.t. `params` as one flat vector."
     ps = _params(params)
     return _grad(_check_loss("loss", loss), ps, create_graph=create_graph)
 
 # %% ../nbs/13_hessian_alignment.ipynb #3bc4c48b
-def hessian_gradient_product(loss: torch.Tensor, # Scalar loss
-                             params, # Module, tensor or iterable of tensors
-                             create_graph: bool = True, # Keep the graph of H g (needed to train on it)
-                            ) -> tuple[torch.Tensor, torch.Tensor]:
-    "The flat gradient g of `loss` and the Hessian-gradient product H g, by one double backward."
+def hessian_gradient_product(
+    loss: torch.Tensor,  # Scalar loss
+    params,  # Module, tensor or iterable of tensors
+    create_graph: bool = True,  # Keep the graph of H g (needed to train on it)
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The flat gradient g of `loss` and the Hessian-gradient product H g, by one double
+    backward."""
     ps = _params(params)
     g = loss_gradient(loss, ps, create_graph=True)
     # H g = ||g|| grad ||g|| = grad (||g||^2 / 2)
     return g, _grad(0.5 * g.pow(2).sum(), ps, create_graph=create_graph)
 
 # %% ../nbs/13_hessian_alignment.ipynb #5b41d763
-def rademacher(n: int, # Number of probes
-               dim: int, # Length of each probe
-               generator: torch.Generator | None = None, # Source of randomness (its device draws the bits)
-               device=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def rademacher(
+    n: int,  # Number of probes
+    dim: int,  # Length of each probe
+    generator: (
+        torch.Generator | None
+    ) = None,  # Source of randomness (its device draws the bits)
+    device=None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     "An (n, dim) matrix of independent ±1 entries."
     n, dim = check_int("n", n, low=1), check_int("dim", dim, low=1)
     src = generator.device if generator is not None else (device or "cpu")
     z = torch.randint(0, 2, (n, dim), generator=generator, device=src)
     return (2 * z - 1).to(device=device or src, dtype=dtype)
 
-def hutchinson_diagonal(g: torch.Tensor, # Flat gradient of a loss w.r.t. `params`, built with create_graph=True
-                        params, # The tensors `g` is the gradient with respect to
-                        n_probes: int = 150, # Number R of Rademacher probes (the official CMNIST value)
-                        generator: torch.Generator | None = None, # Randomness of the probes
-                        probes: torch.Tensor | None = None, # Explicit (R, D) probes; overrides n_probes/generator
-                        batched: bool = True, # One batched backward for all probes, or a loop (as the official code)
-                        create_graph: bool = True, # Keep the graph so the estimate can be trained on
-                       ) -> torch.Tensor:
-    "Hutchinson's estimate (1/R) sum_r z_r * (H z_r) of the Hessian diagonal, differentiable."
+
+def hutchinson_diagonal(
+    g: torch.Tensor,  # Flat gradient of a loss (create_graph=True)
+    params,  # The tensors `g` is the gradient with respect to
+    n_probes: int = 150,  # Number R of Rademacher probes (the official CMNIST value)
+    generator: torch.Generator | None = None,  # Randomness of the probes
+    probes: (
+        torch.Tensor | None
+    ) = None,  # Explicit (R, D) probes; overrides n_probes/generator
+    batched: bool = True,  # One batched backward for all probes, or a loop (official)
+    create_graph: bool = True,  # Keep the graph so the estimate can be trained on
+) -> torch.Tensor:
+    """Hutchinson's estimate (1/R) sum_r z_r * (H z_r) of the Hessian diagonal,
+    differentiable."""
     ps = _params(params)
     check_tensor("g", g, ndim=1, floating=True)
-    if not g.requires_grad: raise ValueError("g must carry its graph: compute it with create_graph=True (loss_gradient does)")
+    if not g.requires_grad:
+        raise ValueError(
+            "g must carry its graph: compute it with create_graph=True (loss_gradient"
+            " does)"
+        )
     dim = sum(p.numel() for p in ps)
-    if g.numel() != dim: raise ValueError(f"g has {g.numel()} entries but params have {dim}")
-    if probes is None: probes = rademacher(check_int("n_probes", n_probes, low=1), dim, generator, g.device, g.dtype)
-    else: probes = check_tensor("probes", probes, ndim=2, shape=(None, dim), floating=True).to(device=g.device, dtype=g.dtype)
+    if g.numel() != dim:
+        raise ValueError(f"g has {g.numel()} entries but params have {dim}")
+    if probes is None:
+        probes = rademacher(
+            check_int("n_probes", n_probes, low=1), dim, generator, g.device, g.dtype
+        )
+    else:
+        probes = check_tensor(
+            "probes", probes, ndim=2, shape=(None, dim), floating=True
+        ).to(device=g.device, dtype=g.dtype)
     if batched:
         # row r: H z_r = d(g . z_r)/d(phi), all rows in one vmapped backward
-        hz = torch.autograd.grad(g, ps, grad_outputs=probes, is_grads_batched=True, retain_graph=True,
-                                 create_graph=create_graph, allow_unused=True)
-        hz = torch.cat([torch.zeros(len(probes), p.numel(), dtype=g.dtype, device=g.device) if h is None
-                        else h.reshape(len(probes), -1) for p, h in zip(ps, hz)], dim=1)
+        hz = torch.autograd.grad(
+            g,
+            ps,
+            grad_outputs=probes,
+            is_grads_batched=True,
+            retain_graph=True,
+            create_graph=create_graph,
+            allow_unused=True,
+        )
+        hz = torch.cat(
+            [
+                (
+                    torch.zeros(len(probes), p.numel(), dtype=g.dtype, device=g.device)
+                    if h is None
+                    else h.reshape(len(probes), -1)
+                )
+                for p, h in zip(ps, hz)
+            ],
+            dim=1,
+        )
         # diag(H) ~ mean_r z_r * H z_r
         return (probes * hz).mean(0)
     total = torch.zeros_like(g)
     for z in probes:
-        total = total + z * _grad(g, ps, grad_outputs=z, retain_graph=True, create_graph=create_graph)
+        total = total + z * _grad(
+            g, ps, grad_outputs=z, retain_graph=True, create_graph=create_graph
+        )
     return total / len(probes)
 
 # %% ../nbs/13_hessian_alignment.ipynb #624e941a
 def _check_env_losses(env_losses) -> list[torch.Tensor]:
     if isinstance(env_losses, torch.Tensor) or not isinstance(env_losses, Sequence):
-        raise TypeError(f"env_losses must be a list of scalar tensors, one per training environment, got {type(env_losses).__name__}")
-    if len(env_losses) < 2: raise ValueError(f"env_losses needs at least two environments to align, got {len(env_losses)}")
+        raise TypeError(
+            "env_losses must be a list of scalar tensors, one per training environment,"
+            f" got {type(env_losses).__name__}"
+        )
+    if len(env_losses) < 2:
+        raise ValueError(
+            f"env_losses needs at least two environments to align, got {len(env_losses)}"
+        )
     return [_check_loss(f"env_losses[{e}]", L) for e, L in enumerate(env_losses)]
 
-def hgp_penalty(env_losses: Sequence[torch.Tensor], # Mean loss of each training environment
-                params, # The classifier head's parameters
-               ) -> torch.Tensor:
-    "HGP: sum_e ||H_e g_e - H g||^2 + ||g_e - g||^2, with g, H of the average loss; differentiable."
+
+def hgp_penalty(
+    env_losses: Sequence[torch.Tensor],  # Mean loss of each training environment
+    params,  # The classifier head's parameters
+) -> torch.Tensor:
+    """HGP: sum_e ||H_e g_e - H g||^2 + ||g_e - g||^2, with g, H of the average loss;
+    differentiable."""
     ps, losses = _params(params), _check_env_losses(env_losses)
     g_bar, hg_bar = hessian_gradient_product(torch.stack(losses).mean(), ps)
     penalty = 0.0
@@ -133,13 +213,16 @@ def hgp_penalty(env_losses: Sequence[torch.Tensor], # Mean loss of each training
         penalty = penalty + (hg_e - hg_bar).pow(2).sum() + (g_e - g_bar).pow(2).sum()
     return penalty
 
-def hutchinson_penalty(env_losses: Sequence[torch.Tensor], # Mean loss of each training environment
-                       params, # The classifier head's parameters
-                       n_probes: int = 150, # Rademacher probes per estimate (fresh ones for each environment)
-                       generator: torch.Generator | None = None, # Randomness of the probes
-                       batched: bool = True, # Batched probes (True) or a loop over them
-                      ) -> torch.Tensor:
-    "Hutchinson alignment: sum_e ||diag H_e - diag H||^2 + ||g_e - g||^2, diagonals estimated; differentiable."
+
+def hutchinson_penalty(
+    env_losses: Sequence[torch.Tensor],  # Mean loss of each training environment
+    params,  # The classifier head's parameters
+    n_probes: int = 150,  # Rademacher probes per estimate (fresh per environment)
+    generator: torch.Generator | None = None,  # Randomness of the probes
+    batched: bool = True,  # Batched probes (True) or a loop over them
+) -> torch.Tensor:
+    """Hutchinson alignment: sum_e ||diag H_e - diag H||^2 + ||g_e - g||^2, diagonals
+    estimated; differentiable."""
     ps, losses = _params(params), _check_env_losses(env_losses)
     g_bar = loss_gradient(torch.stack(losses).mean(), ps)
     d_bar = hutchinson_diagonal(g_bar, ps, n_probes, generator, batched=batched)
@@ -152,13 +235,19 @@ def hutchinson_penalty(env_losses: Sequence[torch.Tensor], # Mean loss of each t
     return penalty
 
 # %% ../nbs/13_hessian_alignment.ipynb #c69daeef
-def irm_penalty(env_logits: Sequence[torch.Tensor], # Logits of each environment
-                env_targets: Sequence[torch.Tensor], # Targets of each environment
-                loss_fn: Callable = F.binary_cross_entropy_with_logits, # Mean loss (logits, targets)
-               ) -> torch.Tensor:
+def irm_penalty(
+    env_logits: Sequence[torch.Tensor],  # Logits of each environment
+    env_targets: Sequence[torch.Tensor],  # Targets of each environment
+    loss_fn: Callable = F.binary_cross_entropy_with_logits,  # Mean loss (logits, targets)
+) -> torch.Tensor:
     "IRMv1: mean over environments of (d/ds loss(s * logits))^2 at s = 1."
-    if len(env_logits) != len(env_targets): raise ValueError(f"env_logits and env_targets differ in length: {len(env_logits)} and {len(env_targets)}")
-    if not env_logits: raise ValueError("env_logits must not be empty")
+    if len(env_logits) != len(env_targets):
+        raise ValueError(
+            f"env_logits and env_targets differ in length: {len(env_logits)} and"
+            f" {len(env_targets)}"
+        )
+    if not env_logits:
+        raise ValueError("env_logits must not be empty")
     out = []
     for z, t in zip(env_logits, env_targets):
         scale = torch.ones((), dtype=z.dtype, device=z.device, requires_grad=True)
@@ -166,33 +255,54 @@ def irm_penalty(env_logits: Sequence[torch.Tensor], # Logits of each environment
         out.append(d.pow(2))
     return torch.stack(out).mean()
 
-def rex_penalty(env_losses: Sequence[torch.Tensor], # Mean loss of each training environment
-               ) -> torch.Tensor:
+
+def rex_penalty(
+    env_losses: Sequence[torch.Tensor],  # Mean loss of each training environment
+) -> torch.Tensor:
     "V-REx: mean over pairs of environments of (L_e - L_e')^2; (L_0 - L_1)^2 for two."
     losses = torch.stack(_check_env_losses(env_losses))
     diff = losses[:, None] - losses[None, :]
     E = len(losses)
     return diff.pow(2).sum() / (E * (E - 1))
 
-def per_sample_head_grads(head: nn.Module, # The classifier head
-                          features: torch.Tensor, # (n, ...) inputs of the head
-                          targets: torch.Tensor, # (n, ...) targets
-                          loss_fn: Callable = F.binary_cross_entropy_with_logits, # Mean loss (outputs, targets)
-                         ) -> torch.Tensor:
-    "(n, D) gradients of each example's loss w.r.t. the head's parameters, differentiable w.r.t. head and features."
-    check_tensor("features", features, floating=True)
-    if len(features) != len(targets): raise ValueError(f"features and targets must hold the same number of examples, got {len(features)} and {len(targets)}")
-    # the shared per-example gradient routine, kept on the graph so the penalty trains
-    return per_sample_grads(head, loss_fn, features, targets, chunk_size=len(features), create_graph=True)
 
-def fishr_penalty(head: nn.Module, # The classifier head
-                  env_features: Sequence[torch.Tensor], # Head inputs of each environment
-                  env_targets: Sequence[torch.Tensor], # Targets of each environment
-                  loss_fn: Callable = F.binary_cross_entropy_with_logits, # Mean loss (outputs, targets)
-                 ) -> torch.Tensor:
-    "Fishr: sum_e ||v_e - mean_e v_e||^2, v_e the per-coordinate variance of the per-example head gradients."
-    if len(env_features) != len(env_targets): raise ValueError(f"env_features and env_targets differ in length: {len(env_features)} and {len(env_targets)}")
-    if len(env_features) < 2: raise ValueError(f"env_features needs at least two environments, got {len(env_features)}")
+def per_sample_head_grads(
+    head: nn.Module,  # The classifier head
+    features: torch.Tensor,  # (n, ...) inputs of the head
+    targets: torch.Tensor,  # (n, ...) targets
+    loss_fn: Callable = F.binary_cross_entropy_with_logits,  # Mean loss(out, y)
+) -> torch.Tensor:
+    """(n, D) gradients of each example's loss w.r.t. the head's parameters,
+    differentiable w.r.t. head and features."""
+    check_tensor("features", features, floating=True)
+    if len(features) != len(targets):
+        raise ValueError(
+            "features and targets must hold the same number of examples, got"
+            f" {len(features)} and {len(targets)}"
+        )
+    # the shared per-example gradient routine, kept on the graph so the penalty trains
+    return per_sample_grads(
+        head, loss_fn, features, targets, chunk_size=len(features), create_graph=True
+    )
+
+
+def fishr_penalty(
+    head: nn.Module,  # The classifier head
+    env_features: Sequence[torch.Tensor],  # Head inputs of each environment
+    env_targets: Sequence[torch.Tensor],  # Targets of each environment
+    loss_fn: Callable = F.binary_cross_entropy_with_logits,  # Mean loss(out, y)
+) -> torch.Tensor:
+    """Fishr: sum_e ||v_e - mean_e v_e||^2, v_e the per-coordinate variance of the per-
+    example head gradients."""
+    if len(env_features) != len(env_targets):
+        raise ValueError(
+            f"env_features and env_targets differ in length: {len(env_features)} and"
+            f" {len(env_targets)}"
+        )
+    if len(env_features) < 2:
+        raise ValueError(
+            f"env_features needs at least two environments, got {len(env_features)}"
+        )
     variances = []
     for X, t in zip(env_features, env_targets):
         G = per_sample_head_grads(head, X, t, loss_fn)
@@ -202,37 +312,65 @@ def fishr_penalty(head: nn.Module, # The classifier head
     return (V - V.mean(0, keepdim=True)).pow(2).sum()
 
 # %% ../nbs/13_hessian_alignment.ipynb #e6955efb
-def penalty_weight_at(step: int, # Training step, from 0
-                      weight: float = 91257.18613115903, # Penalty weight after annealing (the CMNIST value)
-                      anneal_iters: int = 190, # Steps with weight 1
-                     ) -> float:
+def penalty_weight_at(
+    step: int,  # Training step, from 0
+    weight: float = 91257.18613115903,  # Weight after annealing (CMNIST value)
+    anneal_iters: int = 190,  # Steps with weight 1
+) -> float:
     "The penalty weight lambda_t: 1 before `anneal_iters`, `weight` from then on."
-    check_int("step", step, low=0); check_int("anneal_iters", anneal_iters, low=0)
+    check_int("step", step, low=0)
+    check_int("anneal_iters", anneal_iters, low=0)
     return check_number("weight", weight, low=0) if step >= anneal_iters else 1.0
 
-def invariance_loss(mean_loss: torch.Tensor, # Average training risk
-                    penalty: torch.Tensor | float, # Alignment or invariance penalty (0 for ERM)
-                    weight: float, # lambda_t at this step
-                    l2: float = 0.0, params=(), # Coefficient and parameters of the l2 term
-                   ) -> torch.Tensor:
+
+def invariance_loss(
+    mean_loss: torch.Tensor,  # Average training risk
+    penalty: torch.Tensor | float,  # Alignment or invariance penalty (0 for ERM)
+    weight: float,  # lambda_t at this step
+    l2: float = 0.0,
+    params=(),  # Coefficient and parameters of the l2 term
+) -> torch.Tensor:
     "mean_loss + l2 ||theta||^2 + weight * penalty, divided by weight when weight > 1."
+    check_tensor("mean_loss", mean_loss, floating=True)
+    if mean_loss.numel() != 1:
+        raise ValueError(
+            f"mean_loss must be a scalar, got shape {tuple(mean_loss.shape)}"
+        )
+    if isinstance(penalty, torch.Tensor):
+        check_tensor("penalty", penalty, floating=True)
+        if penalty.numel() != 1:
+            raise ValueError(
+                f"penalty must be a scalar, got shape {tuple(penalty.shape)}"
+            )
+    else:
+        check_number("penalty", penalty, low=0)
+    weight, l2 = check_number("weight", weight, low=0), check_number("l2", l2, low=0)
     loss = mean_loss + penalty * weight
-    if l2: loss = loss + l2 * sum(p.pow(2).sum() for p in params)
+    if l2:
+        loss = loss + l2 * sum(p.pow(2).sum() for p in params)
     return loss / weight if weight > 1.0 else loss
 
 # %% ../nbs/13_hessian_alignment.ipynb #4f3d39e2
 @dataclass
 class Environments:
-    "Training environments and named test environments, each an (X, y) pair with y of shape (n, 1)."
+    """Training environments and named test environments, each an (X, y) pair with y of
+    shape (n, 1)."""
+
     train: list[tuple[torch.Tensor, torch.Tensor]]
     test: dict[str, tuple[torch.Tensor, torch.Tensor]]
+
     def __repr__(self):
         tr = ", ".join(str(len(X)) for X, _ in self.train)
         te = ", ".join(f"{k}={len(X)}" for k, (X, _) in self.test.items())
-        return f"Environments(train sizes [{tr}], test {te}, features={self.train[0][0].shape[1]})"
+        return (
+            f"Environments(train sizes [{tr}], test {te},"
+            f" features={self.train[0][0].shape[1]})"
+        )
+
 
 def _colour_env(X, digit, label_noise, flip, gen, grayscale=False):
-    "One environment: binary noisy label from the digit, colour = label flipped w.p. `flip`, two channels."
+    """One environment: binary noisy label from the digit, colour = label flipped w.p.
+    `flip`, two channels."""
     bern = lambda p: (torch.rand(len(X), generator=gen) < p).to(X.dtype)
     label = (digit < 5).to(X.dtype)
     # y = [digit < 5] xor Bernoulli(label_noise)
@@ -240,62 +378,118 @@ def _colour_env(X, digit, label_noise, flip, gen, grayscale=False):
     # colour = y xor Bernoulli(flip)
     colour = (label - bern(flip)).abs().long()
     img = torch.stack([X, X], dim=1)
-    if not grayscale: img[torch.arange(len(X)), 1 - colour] = 0
+    if not grayscale:
+        img[torch.arange(len(X)), 1 - colour] = 0
     return img.reshape(len(X), -1), label[:, None]
 
-def colored_digits(seed: int = 0, # Seed of the split, the label noise and the colours
-                   label_noise: float = 0.25, # Probability of flipping the binary label
-                   train_flips: Sequence[float] = (0.2, 0.1), # Colour-flip probability of each training environment
-                   test_flip: float = 0.9, # Colour-flip probability of the test environment
-                   test_fraction: float = 1 / 3, # Share of the digits held out for the test environments
-                   dtype: torch.dtype = torch.float32, device=None) -> Environments:
-    "The colored-digits correlation-shift benchmark: training environments, a colour-flipped test one and a grayscale one."
+
+def colored_digits(
+    seed: int = 0,  # Seed of the split, the label noise and the colours
+    label_noise: float = 0.25,  # Probability of flipping the binary label
+    train_flips: Sequence[float] = (
+        0.2,
+        0.1,
+    ),  # Colour-flip probability of each training environment
+    test_flip: float = 0.9,  # Colour-flip probability of the test environment
+    test_fraction: float = 1
+    / 3,  # Share of the digits held out for the test environments
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> Environments:
+    """The colored-digits correlation-shift benchmark: training environments, a colour-
+    flipped test one and a grayscale one."""
     check_number("label_noise", label_noise, 0, 1)
     check_number("test_flip", test_flip, 0, 1)
     check_number("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
     if isinstance(train_flips, (str, bytes)) or not isinstance(train_flips, Sequence):
-        raise TypeError(f"train_flips must be a sequence of probabilities, got {type(train_flips).__name__}")
-    if len(train_flips) < 1: raise ValueError("train_flips must name at least one training environment")
-    flips = [check_number(f"train_flips[{i}]", p, 0, 1) for i, p in enumerate(train_flips)]
-    sp = digits(seed=seed, val=0.0, test=test_fraction, standardize=False, dtype=torch.float64)
-    if len(sp.X_train) < 2 * len(flips): raise ValueError(f"too few training digits ({len(sp.X_train)}) for {len(flips)} environments")
+        raise TypeError(
+            "train_flips must be a sequence of probabilities, got"
+            f" {type(train_flips).__name__}"
+        )
+    if len(train_flips) < 1:
+        raise ValueError("train_flips must name at least one training environment")
+    flips = [
+        check_number(f"train_flips[{i}]", p, 0, 1) for i, p in enumerate(train_flips)
+    ]
+    sp = digits(
+        seed=seed, val=0.0, test=test_fraction, standardize=False, dtype=torch.float64
+    )
+    if len(sp.X_train) < 2 * len(flips):
+        raise ValueError(
+            f"too few training digits ({len(sp.X_train)}) for {len(flips)} environments"
+        )
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(sp.X_train), generator=gen)
     Xtr, dtr = sp.X_train[order] / 16.0, sp.y_train[order]
-    train = [_colour_env(Xtr[i::len(flips)], dtr[i::len(flips)], label_noise, p, gen) for i, p in enumerate(flips)]
+    train = [
+        _colour_env(Xtr[i :: len(flips)], dtr[i :: len(flips)], label_noise, p, gen)
+        for i, p in enumerate(flips)
+    ]
     Xte = sp.X_test / 16.0
-    test = {"test": _colour_env(Xte, sp.y_test, label_noise, test_flip, gen),
-            "grayscale": _colour_env(Xte, sp.y_test, label_noise, test_flip, gen, grayscale=True)}
-    mv = lambda xy: (xy[0].to(device=device, dtype=dtype), xy[1].to(device=device, dtype=dtype))
+    test = {
+        "test": _colour_env(Xte, sp.y_test, label_noise, test_flip, gen),
+        "grayscale": _colour_env(
+            Xte, sp.y_test, label_noise, test_flip, gen, grayscale=True
+        ),
+    }
+    mv = lambda xy: (
+        xy[0].to(device=device, dtype=dtype),
+        xy[1].to(device=device, dtype=dtype),
+    )
     return Environments([mv(e) for e in train], {k: mv(v) for k, v in test.items()})
 
 # %% ../nbs/13_hessian_alignment.ipynb #69848f5c
 METHODS = ("erm", "irm", "vrex", "fishr", "hgp", "hutchinson")
 
+
 def colored_mlp(in_features: int = 128, hidden: int = 128) -> nn.Sequential:
-    "An MLP in -> hidden -> hidden -> 1 with Xavier-uniform weights and zero biases; its last layer is the head."
-    model = MLP([check_int("in_features", in_features, low=1), check_int("hidden", hidden, low=1), hidden, 1])
+    """An MLP in -> hidden -> hidden -> 1 with Xavier-uniform weights and zero biases; its
+    last layer is the head."""
+    model = MLP([
+        check_int("in_features", in_features, low=1),
+        check_int("hidden", hidden, low=1),
+        hidden,
+        1,
+    ])
     for m in model:
-        if isinstance(m, nn.Linear): nn.init.xavier_uniform_(m.weight); nn.init.zeros_(m.bias)
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
     return model
 
-def head_hessian(head: nn.Module, # The classifier head
-                 features: torch.Tensor, # Its inputs (detached: the body is held fixed)
-                 targets: torch.Tensor,
-                 loss_fn: Callable = F.binary_cross_entropy_with_logits) -> torch.Tensor:
-    "The dense Hessian of the mean loss w.r.t. the head's parameters (features held fixed)."
+
+def head_hessian(
+    head: nn.Module,  # The classifier head
+    features: torch.Tensor,  # Its inputs (detached: the body is held fixed)
+    targets: torch.Tensor,
+    loss_fn: Callable = F.binary_cross_entropy_with_logits,
+) -> torch.Tensor:
+    """The dense Hessian of the mean loss w.r.t. the head's parameters (features held
+    fixed)."""
     return HessianOperator(head, loss_fn, (features.detach(), targets)).dense()
 
-def head_hessian_distance(head: nn.Module, env_features: Sequence[torch.Tensor], env_targets: Sequence[torch.Tensor],
-                          loss_fn: Callable = F.binary_cross_entropy_with_logits) -> tuple[float, float]:
-    "(Frobenius, spectral) norm of H_0 - H_1, the head Hessians of the first two environments' losses."
-    H0, H1 = (head_hessian(head, X, t, loss_fn) for X, t in zip(env_features[:2], env_targets[:2]))
+
+def head_hessian_distance(
+    head: nn.Module,
+    env_features: Sequence[torch.Tensor],
+    env_targets: Sequence[torch.Tensor],
+    loss_fn: Callable = F.binary_cross_entropy_with_logits,
+) -> tuple[float, float]:
+    """(Frobenius, spectral) norm of H_0 - H_1, the head Hessians of the first two
+    environments' losses."""
+    H0, H1 = (
+        head_hessian(head, X, t, loss_fn)
+        for X, t in zip(env_features[:2], env_targets[:2])
+    )
     D = (H0 - H1).detach()
     return torch.linalg.matrix_norm(D).item(), torch.linalg.matrix_norm(D, ord=2).item()
 
+
 @dataclass
 class AlignmentRun:
-    "One training run: final accuracies per environment and what was tracked during training."
+    """One training run: final accuracies per environment and what was tracked during
+    training."""
+
     method: str
     seed: int
     accuracy: dict[str, float]
@@ -305,46 +499,74 @@ class AlignmentRun:
     penalty: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
+
 @torch.no_grad()
 def _accuracy(model, X, y) -> float:
     return ((model(X) > 0).to(y.dtype) == y).float().mean().item()
 
-def method_penalty(method: str, head: nn.Module, feats: list, logits: list, targets: list, losses: list,
-                   n_probes: int = 150, generator: torch.Generator | None = None) -> torch.Tensor:
+
+def method_penalty(
+    method: str,
+    head: nn.Module,
+    feats: list,
+    logits: list,
+    targets: list,
+    losses: list,
+    n_probes: int = 150,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     "The penalty `method` adds to the average risk (0 for ERM)."
-    if method == "erm": return torch.zeros((), dtype=losses[0].dtype, device=losses[0].device)
-    if method == "irm": return irm_penalty(logits, targets)
-    if method == "vrex": return rex_penalty(losses)
-    if method == "fishr": return fishr_penalty(head, feats, targets)
-    if method == "hgp": return hgp_penalty(losses, head)
-    if method == "hutchinson": return hutchinson_penalty(losses, head, n_probes, generator)
+    if method == "erm":
+        return torch.zeros((), dtype=losses[0].dtype, device=losses[0].device)
+    if method == "irm":
+        return irm_penalty(logits, targets)
+    if method == "vrex":
+        return rex_penalty(losses)
+    if method == "fishr":
+        return fishr_penalty(head, feats, targets)
+    if method == "hgp":
+        return hgp_penalty(losses, head)
+    if method == "hutchinson":
+        return hutchinson_penalty(losses, head, n_probes, generator)
     check_choice("method", method, METHODS)
 
-def fit_alignment(method: str, # One of METHODS
-                  envs: Environments, # From `colored_digits`
-                  seed: int = 0, # Seed of the initialization and the probes
-                  hidden: int = 128, # Width of the two hidden layers
-                  steps: int = 501, # Full-batch Adam steps
-                  lr: float = 0.0004898536566546834, # Adam learning rate (the IRM CMNIST value)
-                  l2: float = 0.00110794568, # Weight of ||theta||^2 (all parameters)
-                  penalty_weight: float = 91257.18613115903, # lambda after annealing
-                  anneal_iters: int = 190, # Steps with lambda = 1
-                  n_probes: int = 150, # Hutchinson probes
-                  track_every: int | None = 10, # Record the head-Hessian distance every this many steps (None: never)
-                 ) -> AlignmentRun:
-    "Train the colored-digits MLP with `method` and return its accuracies and the tracked head-Hessian distance."
+
+def fit_alignment(
+    method: str,  # One of METHODS
+    envs: Environments,  # From `colored_digits`
+    seed: int = 0,  # Seed of the initialization and the probes
+    hidden: int = 128,  # Width of the two hidden layers
+    steps: int = 501,  # Full-batch Adam steps
+    lr: float = 0.0004898536566546834,  # Adam learning rate (the IRM CMNIST value)
+    l2: float = 0.00110794568,  # Weight of ||theta||^2 (all parameters)
+    penalty_weight: float = 91257.18613115903,  # lambda after annealing
+    anneal_iters: int = 190,  # Steps with lambda = 1
+    n_probes: int = 150,  # Hutchinson probes
+    track_every: (
+        int | None
+    ) = 10,  # Record the head-Hessian distance every this many steps (None: never)
+) -> AlignmentRun:
+    """Train the colored-digits MLP with `method` and return its accuracies and the
+    tracked head-Hessian distance."""
     check_choice("method", method, METHODS)
     check_type("envs", envs, Environments)
-    if len(envs.train) < 2: raise ValueError(f"envs needs at least two training environments, got {len(envs.train)}")
+    if len(envs.train) < 2:
+        raise ValueError(
+            f"envs needs at least two training environments, got {len(envs.train)}"
+        )
     steps = check_int("steps", steps, low=1)
     lr, l2 = check_number("lr", lr, low=0, low_open=True), check_number("l2", l2, low=0)
     penalty_weight = check_number("penalty_weight", penalty_weight, low=0)
-    anneal_iters, n_probes = check_int("anneal_iters", anneal_iters, low=0), check_int("n_probes", n_probes, low=1)
-    if track_every is not None: track_every = check_int("track_every", track_every, low=1)
+    anneal_iters, n_probes = check_int("anneal_iters", anneal_iters, low=0), check_int(
+        "n_probes", n_probes, low=1
+    )
+    if track_every is not None:
+        track_every = check_int("track_every", track_every, low=1)
     X0 = envs.train[0][0]
     gen = seed_everything(seed)
     model = colored_mlp(X0.shape[1], hidden).to(device=X0.device, dtype=X0.dtype)
-    layers = list(model)  # (slicing gradnotes.training.MLP does not work: its __init__ takes widths)
+    # (slicing gradnotes.training.MLP does not work: its __init__ takes widths)
+    layers = list(model)
     body, head = nn.Sequential(*layers[:-1]), layers[-1]
     probe_gen = torch.Generator(device=X0.device).manual_seed(seed + 1)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -355,15 +577,27 @@ def fit_alignment(method: str, # One of METHODS
         feats = list(torch.split(body(X_all), sizes))
         logits = [head(h) for h in feats]
         losses = [F.binary_cross_entropy_with_logits(z, y) for z, y in zip(logits, ys)]
-        penalty = method_penalty(method, head, feats, logits, ys, losses, n_probes, probe_gen)
-        w = 1.0 if method == "erm" else penalty_weight_at(step, penalty_weight, anneal_iters)
-        loss = invariance_loss(torch.stack(losses).mean(), penalty, w, l2, model.parameters())
+        penalty = method_penalty(
+            method, head, feats, logits, ys, losses, n_probes, probe_gen
+        )
+        w = (
+            1.0
+            if method == "erm"
+            else penalty_weight_at(step, penalty_weight, anneal_iters)
+        )
+        loss = invariance_loss(
+            torch.stack(losses).mean(), penalty, w, l2, model.parameters()
+        )
         if track_every is not None and (step % track_every == 0 or step == steps - 1):
             run.steps.append(step)
             fro, spec = head_hessian_distance(head, feats, ys)
-            run.hessian_fro.append(fro); run.hessian_spectral.append(spec)
+            run.hessian_fro.append(fro)
+            run.hessian_spectral.append(spec)
             run.penalty.append(float(penalty.detach()))
-        if not torch.isfinite(loss): raise FloatingPointError(f"{method}: the loss became {loss.item()} at step {step}")
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{method}: the loss became {loss.item()} at step {step}"
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -375,37 +609,51 @@ def fit_alignment(method: str, # One of METHODS
     return run
 
 # %% ../nbs/13_hessian_alignment.ipynb #31835d9d
-def alignment_benchmark(methods: Sequence[str] = METHODS, # Methods to compare
-                        seeds: Sequence[int] = range(10), # One dataset draw and initialization per seed
-                        env_kwargs: dict | None = None, # Passed to `colored_digits`
-                        **fit_kwargs, # Passed to `fit_alignment`
-                       ) -> list[AlignmentRun]:
+def alignment_benchmark(
+    methods: Sequence[str] = METHODS,  # Methods to compare
+    seeds: Sequence[int] = range(10),  # One dataset draw and initialization per seed
+    env_kwargs: dict | None = None,  # Passed to `colored_digits`
+    **fit_kwargs,  # Passed to `fit_alignment`
+) -> list[AlignmentRun]:
     "Train every method on every seed's colored digits; runs in (seed, method) order."
     methods = [check_choice("methods", m, METHODS) for m in methods]
     seeds = [check_int("seeds", s, low=0) for s in seeds]
-    if not methods or not seeds: raise ValueError("methods and seeds must not be empty")
+    if not methods or not seeds:
+        raise ValueError("methods and seeds must not be empty")
     runs = []
     bar = progress(total=len(methods) * len(seeds), desc="colored digits")
     for s in seeds:
         envs = colored_digits(seed=s, **(env_kwargs or {}))
         for m in methods:
-            runs.append(fit_alignment(m, envs, seed=s, **fit_kwargs)); bar.update()
+            runs.append(fit_alignment(m, envs, seed=s, **fit_kwargs))
+            bar.update()
     bar.close()
     return runs
 
-def summary_table(runs: Sequence[AlignmentRun], # From `alignment_benchmark`
-                  envs: Sequence[str] = ("train", "test", "grayscale"), # Accuracy columns
-                 ) -> str:
-    "A markdown table: mean ± sd (over seeds) of each method's accuracy per environment, and its final ||H0 - H1||_F."
+
+def summary_table(
+    runs: Sequence[AlignmentRun],  # From `alignment_benchmark`
+    envs: Sequence[str] = ("train", "test", "grayscale"),  # Accuracy columns
+) -> str:
+    """A markdown table: mean ± sd (over seeds) of each method's accuracy per environment,
+    and its final ||H0 - H1||_F."""
     methods = list(dict.fromkeys(r.method for r in runs))
-    head = "| method | seeds | " + " | ".join(f"{e} acc. (%)" for e in envs) + " | final ‖H₀−H₁‖_F |"
+    head = (
+        "| method | seeds | "
+        + " | ".join(f"{e} acc. (%)" for e in envs)
+        + " | final ‖H₀−H₁‖_F |"
+    )
     lines = [head, "|" + "---|" * (len(envs) + 3)]
     for m in methods:
         rs = [r for r in runs if r.method == m]
         cells = []
         for e in envs:
             a = 100 * np.array([r.accuracy[e] for r in rs])
-            cells.append(f"{a.mean():.1f} ± {a.std(ddof=1):.1f}" if len(a) > 1 else f"{a.mean():.1f}")
+            cells.append(
+                f"{a.mean():.1f} ± {a.std(ddof=1):.1f}"
+                if len(a) > 1
+                else f"{a.mean():.1f}"
+            )
         h = np.array([r.hessian_fro[-1] for r in rs if r.hessian_fro])
         cells.append(f"{h.mean():.2e}" if len(h) else "–")
         lines.append(f"| {m} | {len(rs)} | " + " | ".join(cells) + " |")

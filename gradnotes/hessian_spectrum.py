@@ -18,90 +18,155 @@ from .training import MLP
 __all__ = ['blobs', 'gaussian_mlp', 'train', 'spectra', 'spectrum_summary', 'interpolate']
 
 # %% ../nbs/11_hessian_spectrum.ipynb #124dd31b
-def blobs(k: int, # Number of clusters (classes)
-          cluster_std: float = 1.0, # Standard deviation of each cluster
-          n: int = 200, # Training points; as many test points are drawn
-          d: int = 10, # Input dimension
-          seed: int = 0, dtype: torch.dtype = torch.float64):
-    "Gaussian blobs as in the official code: 2n points, standardized together, first half train; (X, y, X_test, y_test)."
+def blobs(
+    k: int,  # Number of clusters (classes)
+    cluster_std: float = 1.0,  # Standard deviation of each cluster
+    n: int = 200,  # Training points; as many test points are drawn
+    d: int = 10,  # Input dimension
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+):
+    """Gaussian blobs as in the official code: 2n points, standardized together, first
+    half train; (X, y, X_test, y_test)."""
     from sklearn.datasets import make_blobs
+
     k, n, d = check_int("k", k, low=2), check_int("n", n, low=1), check_int("d", d, low=1)
-    X, y = make_blobs(n_samples=2 * n, n_features=d, centers=k, cluster_std=check_number("cluster_std", cluster_std, low=0, low_open=True),
-                      random_state=check_int("seed", seed, low=0))
+    X, y = make_blobs(
+        n_samples=2 * n,
+        n_features=d,
+        centers=k,
+        cluster_std=check_number("cluster_std", cluster_std, low=0, low_open=True),
+        random_state=check_int("seed", seed, low=0),
+    )
     X = (X - X.mean(0)) / X.std(0)  # sklearn.preprocessing.scale
     X, y = torch.as_tensor(X, dtype=dtype), torch.as_tensor(y)
     return X[:n], y[:n], X[n:], y[n:]
 
-def gaussian_mlp(sizes: list[int], # Widths, inputs first and classes last
-                 scale: float = 0.1, # Standard deviation of every weight and bias at initialization
-                 seed: int = 0, act: type[nn.Module] = nn.ReLU, dtype: torch.dtype = torch.float64) -> MLP:
-    "An `MLP` with weights and biases drawn i.i.d. from N(0, scale^2), as in the official code."
+
+def gaussian_mlp(
+    sizes: list[int],  # Widths, inputs first and classes last
+    scale: float = 0.1,  # Standard deviation of every weight and bias at initialization
+    seed: int = 0,
+    act: type[nn.Module] = nn.ReLU,
+    dtype: torch.dtype = torch.float64,
+) -> MLP:
+    """An `MLP` with weights and biases drawn i.i.d. from N(0, scale^2), as in the
+    official code."""
     net = MLP(sizes, act=act).to(dtype)
     gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     scale = check_number("scale", scale, low=0)
     with torch.no_grad():
-        for p in net.parameters(): p.copy_(scale * torch.randn(p.shape, generator=gen, dtype=dtype))
+        for p in net.parameters():
+            p.copy_(scale * torch.randn(p.shape, generator=gen, dtype=dtype))
     return net
 
 # %% ../nbs/11_hessian_spectrum.ipynb #cb63b118
-def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
-          lr: float = 0.1, # Step size (plain SGD, no momentum)
-          max_steps: int = 2000, # Steps at most
-          grad_tol: float = 1e-4, # Stop once the full-batch gradient norm is at most this (checked in full-batch mode)
-          batch_size: int | None = None, # None: full-batch gradient descent; else SGD on shuffled mini-batches
-          seed: int = 0) -> dict:
-    "Train with (S)GD as the official code does; return the steps taken, final full-batch loss and gradient norm."
-    lr, max_steps = check_number("lr", lr, low=0, low_open=True), check_int("max_steps", max_steps, low=0)
+def train(
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    lr: float = 0.1,  # Step size (plain SGD, no momentum)
+    max_steps: int = 2000,  # Steps at most
+    grad_tol: float = 1e-4,  # Stop at this full-batch gradient norm (full-batch mode)
+    batch_size: (
+        int | None
+    ) = None,  # None: full-batch gradient descent; else SGD on shuffled mini-batches
+    seed: int = 0,
+) -> dict:
+    """Train with (S)GD as the official code does; return the steps taken, final full-
+    batch loss and gradient norm."""
+    lr, max_steps = check_number("lr", lr, low=0, low_open=True), check_int(
+        "max_steps", max_steps, low=0
+    )
     n = len(X)
     bs = n if batch_size is None else check_int("batch_size", batch_size, low=1, high=n)
     gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     params = [p for p in model.parameters() if p.requires_grad]
     order, pos, step = torch.randperm(n, generator=gen), 0, 0
     for step in range(max_steps):
-        if bs == n: idx = slice(None)
+        if bs == n:
+            idx = slice(None)
         else:
-            if pos + bs > n: order, pos = torch.randperm(n, generator=gen), 0
-            idx, pos = order[pos:pos + bs], pos + bs
+            if pos + bs > n:
+                order, pos = torch.randperm(n, generator=gen), 0
+            idx, pos = order[pos : pos + bs], pos + bs
         grads = torch.autograd.grad(F.cross_entropy(model(X[idx]), y[idx]), params)
-        if bs == n and torch.sqrt(sum((g ** 2).sum() for g in grads)) <= grad_tol: break
+        if bs == n and torch.sqrt(sum((g**2).sum() for g in grads)) <= grad_tol:
+            break
         with torch.no_grad():
             # w <- w - lr * grad L_B(w)
-            for p, g in zip(params, grads): p.sub_(lr * g)
-    else: step = max_steps
+            for p, g in zip(params, grads):
+                p.sub_(lr * g)
+    else:
+        step = max_steps
     loss = F.cross_entropy(model(X), y)
-    gnorm = torch.sqrt(sum((g ** 2).sum() for g in torch.autograd.grad(loss, params))).item()
+    gnorm = torch.sqrt(
+        sum((g**2).sum() for g in torch.autograd.grad(loss, params))
+    ).item()
     return dict(steps=step, loss=loss.item(), grad_norm=gnorm)
 
-# %% ../nbs/11_hessian_spectrum.ipynb #365e0b3b
+# %% ../nbs/11_hessian_spectrum.ipynb #d8ada8b9
 def spectra(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict:
-    "Exact eigenvalues (descending, NumPy) of the Hessian H of the mean cross-entropy and of its Gauss-Newton part G."
+    """Exact eigenvalues (descending, NumPy) of the Hessian H of the mean cross-entropy
+    and of its Gauss-Newton part G."""
     H = HessianOperator(model, F.cross_entropy, (X, y), dtype=torch.float64)
     desc = lambda M: torch.linalg.eigvalsh(M).flip(0).cpu().numpy()
     return dict(H=desc(H.dense()), G=desc(H.gauss_newton().dense()), dim=H.dim)
 
-def spectrum_summary(eigs: np.ndarray, # Eigenvalues in descending order
-                     k: int, # Expected number of outliers (classes)
-                     bulk_tol: float = 1e-3, # |lambda| < bulk_tol * lambda_1 counts as bulk
-                     outlier_frac: float = 0.05, # lambda > outlier_frac * lambda_1 counts as an outlier
-                    ) -> dict:
-    "Bulk fraction and size, top-k gap ratio (alone and over the median ratio), position of the largest gap among the top 2k, outliers above a threshold."
-    e = np.asarray(eigs, dtype=np.float64)
+# %% ../nbs/11_hessian_spectrum.ipynb #b93a6710
+def spectrum_summary(
+    eigs: np.ndarray,  # Eigenvalues in descending order
+    k: int,  # Expected number of outliers (classes)
+    bulk_tol: float = 1e-3,  # |lambda| < bulk_tol * lambda_1 counts as bulk
+    outlier_frac: float = 0.05,  # lambda > outlier_frac * lambda_1 counts as an outlier
+) -> dict:
+    """Bulk fraction and size, top-k gap ratio (alone and over the median ratio),
+    position of the largest gap among the top 2k, outliers above a threshold."""
+    e = np.asarray(eigs)
+    if e.ndim != 1 or not np.isrealobj(e) or e.dtype == bool:
+        raise TypeError(
+            f"eigs must be a 1-D array of real numbers, got {e.dtype} of shape {e.shape}"
+        )
+    e = e.astype(np.float64)
+    if not np.isfinite(e).all():
+        raise ValueError("eigs contains NaN or infinite values")
+    if np.any(np.diff(e) > 1e-12 * np.abs(e).max()):
+        raise ValueError("eigs must be in descending order (as `spectra` returns them)")
+    if not e[0] > 0:
+        raise ValueError(f"the largest eigenvalue must be > 0, got {e[0]}")
     k = check_int("k", k, low=1, high=len(e) - 1)
+    check_number("bulk_tol", bulk_tol, low=0, high=1, low_open=True, high_open=True)
+    check_number(
+        "outlier_frac", outlier_frac, low=0, high=1, low_open=True, high_open=True
+    )
     top = e[0]
     m = min(2 * k, len(e) - 1)
-    ratios = e[:m] / np.maximum(e[1:m + 1], 1e-300 * top)  # lambda_j / lambda_{j+1}, j = 1..m
+    # lambda_j / lambda_{j+1}, j = 1..m
+    ratios = e[:m] / np.maximum(e[1 : m + 1], 1e-300 * top)
     gap_k = float(e[k - 1] / e[k]) if e[k] > 0 else float("inf")
-    return dict(lambda_max=top, bulk_fraction=float(np.mean(np.abs(e) < bulk_tol * top)),
-                n_nonbulk=int(np.sum(np.abs(e) >= bulk_tol * top)),
-                gap_ratio_k=gap_k, gap_k_over_median=gap_k / float(np.median(ratios)),
-                largest_gap_at=int(np.argmax(ratios)) + 1,
-                n_above=int(np.sum(e > outlier_frac * top)), negative_mass=float(max(0.0, -e[-1]) / top))
+    return dict(
+        lambda_max=top,
+        bulk_fraction=float(np.mean(np.abs(e) < bulk_tol * top)),
+        n_nonbulk=int(np.sum(np.abs(e) >= bulk_tol * top)),
+        gap_ratio_k=gap_k,
+        gap_k_over_median=gap_k / float(np.median(ratios)),
+        largest_gap_at=int(np.argmax(ratios)) + 1,
+        n_above=int(np.sum(e > outlier_frac * top)),
+        negative_mass=float(max(0.0, -e[-1]) / top),
+    )
 
 # %% ../nbs/11_hessian_spectrum.ipynb #b76ada76
 @torch.no_grad()
-def interpolate(model: nn.Module, w_a: dict, w_b: dict, # Two state dicts of `model`
-                X: torch.Tensor, y: torch.Tensor, alphas) -> tuple[np.ndarray, np.ndarray]:
-    "Loss and accuracy of (1 - alpha) w_a + alpha w_b for each alpha; `model` is restored afterwards."
+def interpolate(
+    model: nn.Module,
+    w_a: dict,
+    w_b: dict,  # Two state dicts of `model`
+    X: torch.Tensor,
+    y: torch.Tensor,
+    alphas,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loss and accuracy of (1 - alpha) w_a + alpha w_b for each alpha; `model` is
+    restored afterwards."""
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     losses, accs = [], []
     try:
@@ -109,6 +174,8 @@ def interpolate(model: nn.Module, w_a: dict, w_b: dict, # Two state dicts of `mo
             # w(alpha) = (1 - alpha) w_a + alpha w_b
             model.load_state_dict({k: (1 - a) * w_a[k] + a * w_b[k] for k in w_a})
             out = model(X)
-            losses.append(F.cross_entropy(out, y).item()); accs.append((out.argmax(1) == y).double().mean().item())
-    finally: model.load_state_dict(saved)
+            losses.append(F.cross_entropy(out, y).item())
+            accs.append((out.argmax(1) == y).double().mean().item())
+    finally:
+        model.load_state_dict(saved)
     return np.array(losses), np.array(accs)

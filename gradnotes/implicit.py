@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from .core import check_int, check_number
+from .core import check_int, check_number, check_tensor
 
 # %% auto #0
 __all__ = ['solve_cg', 'solve_normal_cg', 'solve_gmres', 'solve_bicgstab', 'solve_dense', 'custom_root', 'custom_fixed_point',
@@ -21,183 +21,347 @@ __all__ = ['solve_cg', 'solve_normal_cg', 'solve_gmres', 'solve_bicgstab', 'solv
 
 # %% ../nbs/20_implicit.ipynb #804b214a
 def _flatten(tree) -> tuple[list[torch.Tensor], Callable]:
-    "Leaves of a tensor or (nested) tuple/list of tensors, and a function that rebuilds the structure from leaves."
-    if isinstance(tree, torch.Tensor): return [tree], lambda leaves: leaves[0]
+    """Leaves of a tensor or (nested) tuple/list of tensors, and a function that rebuilds
+    the structure from leaves."""
+    if isinstance(tree, torch.Tensor):
+        return [tree], lambda leaves: leaves[0]
     if isinstance(tree, (tuple, list)):
         parts = [_flatten(t) for t in tree]
+
         def rebuild(leaves, parts=parts, kind=type(tree)):
             out, i = [], 0
-            for sub, fn in parts: out.append(fn(leaves[i:i + len(sub)])); i += len(sub)
+            for sub, fn in parts:
+                out.append(fn(leaves[i : i + len(sub)]))
+                i += len(sub)
             return kind(out)
+
         return [leaf for sub, _ in parts for leaf in sub], rebuild
-    raise TypeError(f"expected a tensor or a tuple/list of tensors, got {type(tree).__name__}")
+    raise TypeError(
+        f"expected a tensor or a tuple/list of tensors, got {type(tree).__name__}"
+    )
+
 
 def _vec(leaves) -> torch.Tensor:
     "All leaves as one flat vector."
     return torch.cat([leaf.reshape(-1) for leaf in leaves])
 
+
 def _unvec(v: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     "A flat vector split into tensors shaped like `like`."
     out, i = [], 0
     for leaf in like:
-        out.append(v[i:i + leaf.numel()].view_as(leaf)); i += leaf.numel()
+        out.append(v[i : i + leaf.numel()].view_as(leaf))
+        i += leaf.numel()
     return out
 
 # %% ../nbs/20_implicit.ipynb #1dbb9211
 def _warn_unconverged(name: str, residual: float, maxiter: int):
-    warnings.warn(f"{name} stopped after {maxiter} iterations with relative residual {residual:.2e}; "
-                  "the implicit gradient is correspondingly inexact", RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"{name} stopped after {maxiter} iterations with relative residual"
+        f" {residual:.2e}; the implicit gradient is correspondingly inexact",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
 
 def _cg(apply, b: torch.Tensor, tol: float, maxiter: int, name: str) -> torch.Tensor:
     "Conjugate gradients for a symmetric positive-definite operator `apply`."
     x = torch.zeros_like(b)
     bnorm = b.norm()
-    if bnorm == 0: return x
-    r = b.clone(); p = r.clone(); rs = r @ r
+    if bnorm == 0:
+        return x
+    r = b.clone()
+    p = r.clone()
+    rs = r @ r
     for _ in range(maxiter):
         Ap = apply(p)
         pAp = p @ Ap
         if not pAp > 0:
-            raise ValueError(f"{name}: the system is not positive definite (p^T A p = {pAp.item():.3e}); "
-                             "use solve_normal_cg, solve_gmres or solve_dense")
+            raise ValueError(
+                f"{name}: the system is not positive definite (p^T A p ="
+                f" {pAp.item():.3e}); use solve_normal_cg, solve_gmres or solve_dense"
+            )
         alpha = rs / pAp
         x = x + alpha * p
         r = r - alpha * Ap
         rs_new = r @ r
-        if rs_new.sqrt() <= tol * bnorm: return x
+        if rs_new.sqrt() <= tol * bnorm:
+            return x
         p = r + (rs_new / rs) * p
         rs = rs_new
     _warn_unconverged(name, (rs.sqrt() / bnorm).item(), maxiter)
     return x
 
-def solve_cg(tol: float = 1e-10, # Relative residual at which to stop
-             maxiter: int | None = None, # Iteration cap; 10 x the dimension when None
-             ridge: float = 0.0, # Solve (M + ridge I) x = b, to regularize a near-singular M
-            ) -> Callable:
-    "Conjugate gradients, for symmetric positive-definite systems (e.g. when F is a gradient)."
-    check_number("tol", tol, low=0, low_open=True); check_number("ridge", ridge, low=0)
+
+def solve_cg(
+    tol: float = 1e-10,  # Relative residual at which to stop
+    maxiter: int | None = None,  # Iteration cap; 10 x the dimension when None
+    ridge: float = 0.0,  # Solve (M + ridge I) x = b, to regularize a near-singular M
+) -> Callable:
+    """Conjugate gradients, for symmetric positive-definite systems (e.g. when F is a
+    gradient)."""
+    check_number("tol", tol, low=0, low_open=True)
+    check_number("ridge", ridge, low=0)
+    if maxiter is not None:
+        check_int("maxiter", maxiter, low=1)
+
     def solve(matvec, b, rmatvec=None):
-        return _cg(lambda v: matvec(v) + ridge * v, b, tol, maxiter or 10 * b.numel(), "solve_cg")
+        check_tensor("solve_cg: b", b, ndim=1, nonempty=False)
+        return _cg(
+            lambda v: matvec(v) + ridge * v, b, tol, maxiter or 10 * b.numel(), "solve_cg"
+        )
+
     return solve
 
-def solve_normal_cg(tol: float = 1e-10, maxiter: int | None = None, ridge: float = 0.0) -> Callable:
-    "CG on the normal equations M^T M x = M^T b: any invertible M, at the price of a squared condition number."
-    check_number("tol", tol, low=0, low_open=True); check_number("ridge", ridge, low=0)
+
+def solve_normal_cg(
+    tol: float = 1e-10, maxiter: int | None = None, ridge: float = 0.0
+) -> Callable:
+    """CG on the normal equations M^T M x = M^T b: any invertible M, at the price of a
+    squared condition number."""
+    check_number("tol", tol, low=0, low_open=True)
+    check_number("ridge", ridge, low=0)
+    if maxiter is not None:
+        check_int("maxiter", maxiter, low=1)
+
     def solve(matvec, b, rmatvec=None):
-        if rmatvec is None: raise ValueError("solve_normal_cg needs the transposed operator rmatvec")
-        return _cg(lambda v: rmatvec(matvec(v)) + ridge * v, rmatvec(b), tol, maxiter or 10 * b.numel(), "solve_normal_cg")
+        check_tensor("solve_normal_cg: b", b, ndim=1, nonempty=False)
+        if rmatvec is None:
+            raise ValueError("solve_normal_cg needs the transposed operator rmatvec")
+        return _cg(
+            lambda v: rmatvec(matvec(v)) + ridge * v,
+            rmatvec(b),
+            tol,
+            maxiter or 10 * b.numel(),
+            "solve_normal_cg",
+        )
+
     return solve
 
 # %% ../nbs/20_implicit.ipynb #2fe95482
-def solve_gmres(tol: float = 1e-10, restart: int = 50, maxiter: int | None = None) -> Callable:
-    "Restarted GMRES, for general (non-symmetric) systems."
-    check_number("tol", tol, low=0, low_open=True); check_int("restart", restart, low=1)
+def _check_rhs(name: str, b: torch.Tensor, maxiter) -> int | None:
+    "A finite right-hand side and a positive iteration cap (or None)."
+    check_tensor(f"{name}: b", b, ndim=1, nonempty=False)
+    return None if maxiter is None else check_int("maxiter", maxiter, low=1)
+
+
+def _finite(name: str, v: torch.Tensor) -> torch.Tensor:
+    if not bool(torch.isfinite(v).all()):
+        raise ValueError(f"{name}: the operator returned NaN or infinite values")
+    return v
+
+
+def solve_gmres(
+    tol: float = 1e-10,  # Relative residual at which to stop
+    restart: int = 50,  # Krylov dimension before a restart
+    maxiter: int | None = None,  # Iteration cap; 10 x the dimension when None
+) -> Callable:
+    """Restarted GMRES, for general (non-symmetric) systems. Raises `ValueError` when the
+    Krylov space becomes invariant without solving the system (a singular M)."""
+    check_number("tol", tol, low=0, low_open=True)
+    check_int("restart", restart, low=1)
+    if maxiter is not None:
+        check_int("maxiter", maxiter, low=1)
+
     def solve(matvec, b, rmatvec=None):
+        _check_rhs("solve_gmres", b, maxiter)
         n, bnorm = b.numel(), b.norm()
         x = torch.zeros_like(b)
-        if bnorm == 0: return x
+        if bnorm == 0:
+            return x
         cap = maxiter or 10 * n
         done, res = 0, 1.0
         while done < cap:
-            r = b - matvec(x)
+            r = b - _finite("solve_gmres", matvec(x))
             beta = r.norm()
             res = (beta / bnorm).item()
-            if res <= tol: return x
+            if res <= tol:
+                return x
             m = min(restart, n, cap - done)
             V = torch.zeros(m + 1, n, dtype=b.dtype, device=b.device)
             H = torch.zeros(m + 1, m, dtype=b.dtype, device=b.device)
             V[0] = r / beta
-            k_used = m
-            for k in range(m):                      # Arnoldi with modified Gram-Schmidt
-                w = matvec(V[k])
+            k_used, invariant = m, False
+            for k in range(m):  # Arnoldi with modified Gram-Schmidt
+                w = _finite("solve_gmres", matvec(V[k]))
                 for j in range(k + 1):
-                    H[j, k] = w @ V[j]; w = w - H[j, k] * V[j]
+                    H[j, k] = w @ V[j]
+                    w = w - H[j, k] * V[j]
                 H[k + 1, k] = w.norm()
                 done += 1
-                if H[k + 1, k] <= 1e-14 * beta: k_used = k + 1; break
+                if H[k + 1, k] <= 1e-14 * beta:
+                    k_used, invariant = k + 1, True
+                    break
                 V[k + 1] = w / H[k + 1, k]
-            e1 = torch.zeros(k_used + 1, dtype=b.dtype, device=b.device); e1[0] = beta
-            y = torch.linalg.lstsq(H[:k_used + 1, :k_used], e1[:, None]).solution[:, 0]
+            e1 = torch.zeros(k_used + 1, dtype=b.dtype, device=b.device)
+            e1[0] = beta
+            y = torch.linalg.lstsq(H[: k_used + 1, :k_used], e1[:, None]).solution[:, 0]
             x = x + V[:k_used].T @ y
+            if invariant:  # the Krylov space holds no better solution: M is singular
+                res = ((b - matvec(x)).norm() / bnorm).item()
+                if res > max(tol, 1e-8):
+                    raise ValueError(
+                        "solve_gmres: the system is singular (the Krylov space is "
+                        f"invariant at relative residual {res:.2e}); use a ridge "
+                        "or solve_dense to diagnose"
+                    )
         res = ((b - matvec(x)).norm() / bnorm).item()
-        if res > tol: _warn_unconverged("solve_gmres", res, cap)
+        if res > tol:
+            _warn_unconverged("solve_gmres", res, cap)
         return x
+
     return solve
 
-def solve_bicgstab(tol: float = 1e-10, maxiter: int | None = None) -> Callable:
-    "BiCGSTAB, for general systems with short recurrences (less memory than GMRES, less smooth convergence)."
+
+def solve_bicgstab(
+    tol: float = 1e-10,  # Relative residual at which to stop
+    maxiter: int | None = None,  # Iteration cap; 10 x the dimension when None
+) -> Callable:
+    """BiCGSTAB, for general systems with short recurrences (less memory than GMRES, less
+    smooth convergence). Raises `ValueError` on a breakdown, which a singular M causes."""
     check_number("tol", tol, low=0, low_open=True)
+    if maxiter is not None:
+        check_int("maxiter", maxiter, low=1)
+
+    def breakdown(what):
+        raise ValueError(
+            f"solve_bicgstab broke down ({what}); the system may be singular: "
+            "use solve_gmres or solve_dense"
+        )
+
     def solve(matvec, b, rmatvec=None):
-        bnorm = b.norm(); x = torch.zeros_like(b)
-        if bnorm == 0: return x
-        r = b.clone(); r0 = r.clone(); rho = alpha = omega = torch.ones((), dtype=b.dtype, device=b.device)
+        _check_rhs("solve_bicgstab", b, maxiter)
+        bnorm = b.norm()
+        x = torch.zeros_like(b)
+        if bnorm == 0:
+            return x
+        r = b.clone()
+        r0 = r.clone()
+        rho = alpha = omega = torch.ones((), dtype=b.dtype, device=b.device)
         v = p = torch.zeros_like(b)
         cap = maxiter or 10 * b.numel()
         for _ in range(cap):
             rho_new = r0 @ r
-            if rho_new == 0: raise ValueError("solve_bicgstab broke down (r0 . r = 0); use solve_gmres")
+            if rho_new == 0:
+                breakdown("r0 . r = 0")
             p = r + (rho_new / rho) * (alpha / omega) * (p - omega * v)
-            v = matvec(p); alpha = rho_new / (r0 @ v)
+            v = _finite("solve_bicgstab", matvec(p))
+            if r0 @ v == 0:
+                breakdown("r0 . M p = 0")
+            alpha = rho_new / (r0 @ v)
             s = r - alpha * v
-            if s.norm() <= tol * bnorm: return x + alpha * p
-            t = matvec(s); omega = (t @ s) / (t @ t)
+            if s.norm() <= tol * bnorm:
+                return x + alpha * p
+            t = _finite("solve_bicgstab", matvec(s))
+            if t @ t == 0:
+                breakdown("M s = 0 with s != 0")
+            omega = (t @ s) / (t @ t)
+            if omega == 0:
+                breakdown("omega = 0")
             x = x + alpha * p + omega * s
-            r = s - omega * t; rho = rho_new
-            if r.norm() <= tol * bnorm: return x
+            r = s - omega * t
+            rho = rho_new
+            if r.norm() <= tol * bnorm:
+                return x
         _warn_unconverged("solve_bicgstab", (r.norm() / bnorm).item(), cap)
         return x
+
     return solve
 
+
 def solve_dense(max_dim: int = 4096) -> Callable:
-    "Materialize M column by column and solve exactly; for small systems (dimension <= max_dim)."
+    """Materialize M column by column and solve exactly; for small systems (dimension <=
+    max_dim)."""
+
     def solve(matvec, b, rmatvec=None):
         n = b.numel()
-        if n > max_dim: raise ValueError(f"solve_dense: dimension {n} exceeds max_dim={max_dim}; use an iterative solver")
-        M = torch.stack([matvec(e) for e in torch.eye(n, dtype=b.dtype, device=b.device)], dim=1)
-        try: x = torch.linalg.solve(M, b)
-        except RuntimeError as e: raise ValueError(f"solve_dense: the system is singular ({e})") from e
-        if not torch.isfinite(x).all() or torch.linalg.cond(M) > 1 / torch.finfo(M.dtype).eps:
+        if n > max_dim:
+            raise ValueError(
+                f"solve_dense: dimension {n} exceeds max_dim={max_dim}; use an iterative"
+                " solver"
+            )
+        M = torch.stack(
+            [matvec(e) for e in torch.eye(n, dtype=b.dtype, device=b.device)], dim=1
+        )
+        try:
+            x = torch.linalg.solve(M, b)
+        except RuntimeError as e:
+            raise ValueError(f"solve_dense: the system is singular ({e})") from e
+        if (
+            not torch.isfinite(x).all()
+            or torch.linalg.cond(M) > 1 / torch.finfo(M.dtype).eps
+        ):
             raise ValueError("solve_dense: the system is singular to working precision")
         return x
+
     return solve
 
 # %% ../nbs/20_implicit.ipynb #50baefff
 class _Spec:
-    "What the backward pass needs: the optimality map, the arguments (the differentiable ones as leaves), the solver."
+    """What the backward pass needs: the optimality map, the arguments (the differentiable
+    ones as leaves), the solver."""
+
     def __init__(self, optimality, args, diff_idx, solve, rebuild_sol):
-        self.optimality, self.args, self.diff_idx, self.solve, self.rebuild_sol = optimality, list(args), diff_idx, solve, rebuild_sol
+        self.optimality, self.args, self.diff_idx, self.solve, self.rebuild_sol = (
+            optimality,
+            list(args),
+            diff_idx,
+            solve,
+            rebuild_sol,
+        )
         self.theta_leaves, self.theta_rebuild = [], []
         for i in diff_idx:
             leaves, rebuild = _flatten(args[i])
-            self.theta_leaves += leaves; self.theta_rebuild.append((len(leaves), rebuild))
+            self.theta_leaves += leaves
+            self.theta_rebuild.append((len(leaves), rebuild))
 
     def args_with(self, theta):
         "The arguments with the differentiable ones rebuilt from the leaves `theta`."
         args, k = list(self.args), 0
         for i, (n, rebuild) in zip(self.diff_idx, self.theta_rebuild):
-            args[i] = rebuild(theta[k:k + n]); k += n
+            args[i] = rebuild(theta[k : k + n])
+            k += n
         return args
 
+
 def _vjp_operator(out, inputs):
-    "u -> J^T u for outputs `out` and `inputs` (J = d out / d inputs); `create_graph=True` keeps it differentiable in u."
+    """u -> J^T u for outputs `out` and `inputs` (J = d out / d inputs);
+    `create_graph=True` keeps it differentiable in u."""
+
     def op(u, create_graph=False):
-        gs = torch.autograd.grad(out, inputs, _unvec(u, out), retain_graph=True, allow_unused=True, create_graph=create_graph)
-        return _vec([g if g is not None else torch.zeros_like(i) for g, i in zip(gs, inputs)])
+        gs = torch.autograd.grad(
+            out,
+            inputs,
+            _unvec(u, out),
+            retain_graph=True,
+            allow_unused=True,
+            create_graph=create_graph,
+        )
+        return _vec(
+            [g if g is not None else torch.zeros_like(i) for g, i in zip(gs, inputs)]
+        )
+
     return op
 
+
 def _transpose_of(op, like: torch.Tensor) -> Callable:
-    "w -> J w from the vector-Jacobian product `op`, by differentiating <J^T u, w> in u; the graph is built on first use."
+    """w -> J w from the vector-Jacobian product `op`, by differentiating <J^T u, w> in u;
+    the graph is built on first use."""
     cache = {}
+
     def apply(w):
         if not cache:
             u0 = torch.zeros_like(like, requires_grad=True)
-            with torch.enable_grad(): cache["u0"], cache["JTu"] = u0, op(u0, create_graph=True)
+            with torch.enable_grad():
+                cache["u0"], cache["JTu"] = u0, op(u0, create_graph=True)
         return torch.autograd.grad(cache["JTu"], cache["u0"], w, retain_graph=True)[0]
+
     return apply
 
 # %% ../nbs/20_implicit.ipynb #72a88f67
 class _ImplicitRoot(torch.autograd.Function):
     "Attaches the implicit derivative -A^{-1} B to a solution computed without a graph."
+
     @staticmethod
     def forward(ctx, spec, n_sol, *tensors):
         ctx.spec = spec
@@ -211,29 +375,44 @@ class _ImplicitRoot(torch.autograd.Function):
         with torch.enable_grad():
             x = [s.detach().requires_grad_(True) for s in sol]
             theta = [t.detach().requires_grad_(True) for t in spec.theta_leaves]
-            out = _flatten(spec.optimality(spec.rebuild_sol(x), *spec.args_with(theta)))[0]
-            v = _vec([c if c is not None else torch.zeros_like(s) for c, s in zip(cotangents, sol)])
-            AT = _vjp_operator(out, x)                       # u -> A^T u
-            u = spec.solve(AT, -v, _transpose_of(AT, v))     # A^T u = -v  (w -> A w for the normal equations)
-            BT = _vjp_operator(out, theta)                   # u -> B^T u
+            out = _flatten(spec.optimality(spec.rebuild_sol(x), *spec.args_with(theta)))[
+                0
+            ]
+            v = _vec([
+                c if c is not None else torch.zeros_like(s)
+                for c, s in zip(cotangents, sol)
+            ])
+            AT = _vjp_operator(out, x)  # u -> A^T u
+            # A^T u = -v  (w -> A w for the normal equations)
+            u = spec.solve(AT, -v, _transpose_of(AT, v))
+            BT = _vjp_operator(out, theta)  # u -> B^T u
             grads = _unvec(BT(u.detach()), theta)
         return (None, None, *[None] * len(sol), *grads)
 
 # %% ../nbs/20_implicit.ipynb #e4ee2d48
 def _check_output(out_leaves, sol_leaves):
-    if len(out_leaves) != len(sol_leaves) or any(o.shape != s.shape for o, s in zip(out_leaves, sol_leaves)):
-        raise ValueError(f"optimality_fn must return a structure shaped like the solution: got shapes "
-                         f"{[tuple(o.shape) for o in out_leaves]} for a solution of shapes {[tuple(s.shape) for s in sol_leaves]}")
+    if len(out_leaves) != len(sol_leaves) or any(
+        o.shape != s.shape for o, s in zip(out_leaves, sol_leaves)
+    ):
+        raise ValueError(
+            "optimality_fn must return a structure shaped like the solution: got shapes"
+            f" {[tuple(o.shape) for o in out_leaves]} for a solution of shapes"
+            f" {[tuple(s.shape) for s in sol_leaves]}"
+        )
 
-def custom_root(optimality_fn: Callable, # F(x, *args) -> a structure shaped like x, zero at the solution
-                argnums: int | Sequence[int] = 1, # Solver arguments to differentiate (1 = the first after init)
-                has_aux: bool = False, # The solver returns (solution, aux)
-                solve: Callable | None = None, # Linear solver; solve_normal_cg() when None
-                residual_tol: float | None = 1e-4, # Warn when ||F(solution)|| / max(1, ||solution||) exceeds this; None: never
-               ) -> Callable:
-    "Decorate `solver(init, *args)` so that its solution is differentiable in `args[argnums]` by implicit differentiation."
+
+def custom_root(
+    optimality_fn: Callable,  # F(x, *args) -> shaped like x, zero at the solution
+    argnums: int | Sequence[int] = 1,  # Solver arguments to differentiate (1: after init)
+    has_aux: bool = False,  # The solver returns (solution, aux)
+    solve: Callable | None = None,  # Linear solver; solve_normal_cg() when None
+    residual_tol: float | None = 1e-4,  # Warn if ||F(x)|| / max(1, ||x||) is larger
+) -> Callable:
+    """Decorate `solver(init, *args)` so that its solution is differentiable in
+    `args[argnums]` by implicit differentiation."""
     argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not argnums: raise ValueError("argnums must name at least one argument")
+    if not argnums:
+        raise ValueError("argnums must name at least one argument")
     for a in argnums:
         check_int("argnums", a, low=1)  # 0 is the solver's init, which gets no gradient
     solve = solve or solve_normal_cg()
@@ -242,63 +421,114 @@ def custom_root(optimality_fn: Callable, # F(x, *args) -> a structure shaped lik
         @functools.wraps(solver)
         def wrapped(init, *args):
             if max(argnums) > len(args):
-                raise ValueError(f"argnums {argnums} refers past the {len(args)} argument(s) given after init")
+                raise ValueError(
+                    f"argnums {argnums} refers past the {len(args)} argument(s) given"
+                    " after init"
+                )
             diff_idx = [a - 1 for a in argnums]
             for i, arg in enumerate(args):
-                if i not in diff_idx and any(isinstance(l, torch.Tensor) and l.requires_grad for l in _leaves_or_empty(arg)):
-                    warnings.warn(f"argument {i + 1} requires grad but is not in argnums={argnums}: "
-                                  "it gets no gradient through the solution", stacklevel=2)
+                if i not in diff_idx and any(
+                    isinstance(l, torch.Tensor) and l.requires_grad
+                    for l in _leaves_or_empty(arg)
+                ):
+                    warnings.warn(
+                        f"argument {i + 1} requires grad but is not in argnums={argnums}:"
+                        " it gets no gradient through the solution",
+                        stacklevel=2,
+                    )
             with torch.no_grad():
                 result = solver(init, *[_detached(a) for a in args])
             sol, aux = result if has_aux else (result, None)
             sol_leaves, rebuild_sol = _flatten(sol)
             for s in sol_leaves:
-                if not torch.isfinite(s).all(): raise ValueError("the solver returned a solution with NaN or infinite values")
+                if not torch.isfinite(s).all():
+                    raise ValueError(
+                        "the solver returned a solution with NaN or infinite values"
+                    )
             with torch.enable_grad():
                 out = _flatten(optimality_fn(sol, *[_detached(a) for a in args]))[0]
             _check_output(out, sol_leaves)
             if residual_tol is not None:
                 res = (_vec(out).norm() / max(1.0, _vec(sol_leaves).norm().item())).item()
                 if res > residual_tol:
-                    warnings.warn(f"the solution's optimality residual is {res:.2e} (> residual_tol={residual_tol:g}); "
-                                  "the implicit gradient is correspondingly inexact", RuntimeWarning, stacklevel=2)
+                    warnings.warn(
+                        f"the solution's optimality residual is {res:.2e} (>"
+                        f" residual_tol={residual_tol:g}); the implicit gradient is"
+                        " correspondingly inexact",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
             spec = _Spec(optimality_fn, args, diff_idx, solve, rebuild_sol)
-            if not any(t.requires_grad for t in spec.theta_leaves if isinstance(t, torch.Tensor)):
+            if not any(
+                t.requires_grad for t in spec.theta_leaves if isinstance(t, torch.Tensor)
+            ):
                 return result
-            outs = _ImplicitRoot.apply(spec, len(sol_leaves), *[s.detach() for s in sol_leaves], *spec.theta_leaves)
+            outs = _ImplicitRoot.apply(
+                spec,
+                len(sol_leaves),
+                *[s.detach() for s in sol_leaves],
+                *spec.theta_leaves,
+            )
             sol = rebuild_sol(list(outs))
             return (sol, aux) if has_aux else sol
+
         return wrapped
+
     return decorator
 
+
 def _leaves_or_empty(arg):
-    try: return _flatten(arg)[0]
-    except TypeError: return []
+    try:
+        return _flatten(arg)[0]
+    except TypeError:
+        return []
+
 
 def _detached(arg):
-    "A copy of `arg` cut from the graph (tensors and tuples/lists of tensors); other objects pass through."
-    try: leaves, rebuild = _flatten(arg)
-    except TypeError: return arg
+    """A copy of `arg` cut from the graph (tensors and tuples/lists of tensors); other
+    objects pass through."""
+    try:
+        leaves, rebuild = _flatten(arg)
+    except TypeError:
+        return arg
     return rebuild([l.detach() for l in leaves])
 
-def custom_fixed_point(fixed_point_fn: Callable, # T(x, *args) -> a structure shaped like x
-                       argnums: int | Sequence[int] = 1, has_aux: bool = False, solve: Callable | None = None,
-                       residual_tol: float | None = 1e-4) -> Callable:
+
+def custom_fixed_point(
+    fixed_point_fn: Callable,  # T(x, *args) -> a structure shaped like x
+    argnums: int | Sequence[int] = 1,
+    has_aux: bool = False,
+    solve: Callable | None = None,
+    residual_tol: float | None = 1e-4,
+) -> Callable:
     "`custom_root` for solutions of x = T(x, *args), with F = T(x, *args) - x."
+
     def optimality(x, *args):
         tx, xs = _flatten(fixed_point_fn(x, *args))[0], _flatten(x)
         return xs[1]([a - b for a, b in zip(tx, xs[0])])
+
     return custom_root(optimality, argnums, has_aux, solve, residual_tol)
 
 # %% ../nbs/20_implicit.ipynb #d1ba7eb5
-def root_jvp(optimality_fn: Callable, solution, args: Sequence, # F, a solution of F(x, *args) = 0, and the arguments
-             tangents: Sequence, # One tangent (structure like the argument) per entry of argnums
-             argnums: int | Sequence[int] = 1, solve: Callable | None = None):
-    "Forward-mode derivative of the solution: d x*(args) [tangents] = -A^{-1} B t, shaped like the solution."
+def root_jvp(
+    optimality_fn: Callable,
+    solution,
+    args: Sequence,  # F, a solution of F(x, *args) = 0, and the arguments
+    tangents: Sequence,  # One tangent (structure like the argument) per entry of argnums
+    argnums: int | Sequence[int] = 1,
+    solve: Callable | None = None,
+):
+    """Forward-mode derivative of the solution: d x*(args) [tangents] = -A^{-1} B t,
+    shaped like the solution."""
     argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if len(tangents) != len(argnums): raise ValueError(f"give one tangent per entry of argnums, got {len(tangents)} for {argnums}")
+    if len(tangents) != len(argnums):
+        raise ValueError(
+            f"give one tangent per entry of argnums, got {len(tangents)} for {argnums}"
+        )
     solve = solve or solve_normal_cg()
-    spec = _Spec(optimality_fn, args, [a - 1 for a in argnums], solve, _flatten(solution)[1])
+    spec = _Spec(
+        optimality_fn, args, [a - 1 for a in argnums], solve, _flatten(solution)[1]
+    )
     sol_leaves = _flatten(solution)[0]
     t = _vec([l for tan in tangents for l in _flatten(tan)[0]])
     with torch.enable_grad():
@@ -308,7 +538,7 @@ def root_jvp(optimality_fn: Callable, solution, args: Sequence, # F, a solution 
         _check_output(out, sol_leaves)
         AT, BT = _vjp_operator(out, x), _vjp_operator(out, theta)
         A, B = _transpose_of(AT, _vec(out)), _transpose_of(BT, _vec(out))
-        J = solve(A, -B(t), AT)   # A J = -B t  (A^T serves the normal equations)
+        J = solve(A, -B(t), AT)  # A J = -B t  (A^T serves the normal equations)
     return spec.rebuild_sol(_unvec(J.detach(), sol_leaves))
 
 # %% ../nbs/20_implicit.ipynb #568fda60
@@ -321,56 +551,113 @@ def _grad_of(objective, x, args):
         gs = torch.autograd.grad(val, xs, create_graph=True)
     return rebuild(list(gs))
 
+
 def gradient_map(objective: Callable) -> Callable:
-    "F(x, *args) = grad_x objective(x, *args): the stationarity condition of an unconstrained problem."
+    """F(x, *args) = grad_x objective(x, *args): the stationarity condition of an
+    unconstrained problem."""
     return lambda x, *args: _grad_of(objective, x, args)
 
-def prox_gradient_map(objective: Callable, prox: Callable, step: float) -> Callable:
-    "F(x, prox_arg, *args) = prox(x - step grad f(x, *args), prox_arg, step) - x: the fixed point of proximal gradient."
-    check_number("step", step, low=0, low_open=True)
-    return lambda x, prox_arg, *args: prox(x - step * _grad_of(objective, x, args), prox_arg, step) - x
 
-def projected_gradient_map(objective: Callable, projection: Callable, step: float) -> Callable:
-    "F(x, *args) = projection(x - step grad f(x, *args)) - x: the fixed point of projected gradient."
+def prox_gradient_map(objective: Callable, prox: Callable, step: float) -> Callable:
+    """F(x, prox_arg, *args) = prox(x - step grad f(x, *args), prox_arg, step) - x: the
+    fixed point of proximal gradient."""
+    check_number("step", step, low=0, low_open=True)
+    return (
+        lambda x, prox_arg, *args: prox(
+            x - step * _grad_of(objective, x, args), prox_arg, step
+        )
+        - x
+    )
+
+
+def projected_gradient_map(
+    objective: Callable, projection: Callable, step: float
+) -> Callable:
+    """F(x, *args) = projection(x - step grad f(x, *args)) - x: the fixed point of
+    projected gradient."""
     check_number("step", step, low=0, low_open=True)
     return lambda x, *args: projection(x - step * _grad_of(objective, x, args)) - x
 
+
 def mirror_descent_map(objective: Callable, step: float) -> Callable:
-    "F(x, *args) = normalize_rows(x * exp(-step grad f)) - x: the fixed point of mirror descent on rows of the simplex (KL geometry)."
+    """F(x, *args) = normalize_rows(x * exp(-step grad f)) - x: the fixed point of mirror
+    descent on rows of the simplex (KL geometry)."""
     check_number("step", step, low=0, low_open=True)
+
     def F(x, *args):
         z = x * torch.exp(-step * _grad_of(objective, x, args))
         return z / z.sum(-1, keepdim=True) - x
+
     return F
 
-def kkt_map(objective: Callable, eq: Callable | None = None, ineq: Callable | None = None) -> Callable:
-    "F((z, nu, lam), *args): stationarity, equality h(z) = 0 and complementary slackness lam * g(z) = 0 (g <= 0)."
-    if eq is None and ineq is None: raise ValueError("kkt_map needs eq or ineq constraints; use gradient_map otherwise")
+
+def kkt_map(
+    objective: Callable, eq: Callable | None = None, ineq: Callable | None = None
+) -> Callable:
+    """F((z, nu, lam), *args): stationarity, equality h(z) = 0 and complementary slackness
+    lam * g(z) = 0 (g <= 0)."""
+    if eq is None and ineq is None:
+        raise ValueError(
+            "kkt_map needs eq or ineq constraints; use gradient_map otherwise"
+        )
+
     def F(x, *args):
         z, rest = x[0], list(x[1:])
         nu = rest.pop(0) if eq is not None else None
         lam = rest.pop(0) if ineq is not None else None
+
         def lagrangian(zz, *a):
             L = objective(zz, *a)
-            if eq is not None: L = L + (nu * eq(zz, *a)).sum()
-            if ineq is not None: L = L + (lam * ineq(zz, *a)).sum()
+            if eq is not None:
+                L = L + (nu * eq(zz, *a)).sum()
+            if ineq is not None:
+                L = L + (lam * ineq(zz, *a)).sum()
             return L
+
         out = [_grad_of(lagrangian, z, args)]
-        if eq is not None: out.append(eq(z, *args))
-        if ineq is not None: out.append(lam * ineq(z, *args))
+        if eq is not None:
+            out.append(eq(z, *args))
+        if ineq is not None:
+            out.append(lam * ineq(z, *args))
         return tuple(out)
+
     return F
 
 # %% ../nbs/20_implicit.ipynb #a9f42f6e
-def prox_lasso(y: torch.Tensor, lam, step: float) -> torch.Tensor:
+def _real(name: str, x) -> torch.Tensor:
+    "A finite, non-empty tensor of a real floating dtype."
+    check_tensor(name, x, floating=True)
+    if x.is_complex():
+        raise TypeError(f"{name} must be real, got {x.dtype}")
+    return x
+
+
+def prox_lasso(
+    y: torch.Tensor,  # Point to shrink
+    lam,  # Penalty λ >= 0: a number, or a tensor broadcasting against y
+    step: float,  # Step size η > 0
+) -> torch.Tensor:
     "prox of step * lam * ||.||_1: soft thresholding at step * lam."
+    _real("y", y)
+    if isinstance(lam, torch.Tensor) and lam.numel() != 1:
+        if bool((_real("lam", lam) < 0).any()):
+            raise ValueError("lam must be >= 0")
+    else:
+        check_number("lam", lam, low=0)
+    check_number("step", step, low=0, low_open=True)
     return torch.sign(y) * torch.clamp(y.abs() - step * lam, min=0)
 
+
 def projection_simplex(v: torch.Tensor) -> torch.Tensor:
-    "Euclidean projection of each row of v (last dimension) onto the probability simplex, by sorting."
+    """Euclidean projection of each row of v (last dimension) onto the probability
+    simplex, by sorting."""
+    check_tensor("v", v, floating=True, finite=False)  # cheap: called in solver loops
+    if v.is_complex(): raise TypeError(f"v must be real, got {v.dtype}")
+    if v.ndim < 1:
+        raise ValueError("v must have at least 1 dimension, got a scalar")
     u, _ = torch.sort(v, dim=-1, descending=True)
     css = u.cumsum(-1) - 1
     k = torch.arange(1, v.shape[-1] + 1, dtype=v.dtype, device=v.device)
-    rho = ((u - css / k) > 0).sum(-1, keepdim=True)            # size of the support
+    rho = ((u - css / k) > 0).sum(-1, keepdim=True)  # size of the support
     tau = css.gather(-1, rho - 1) / rho.to(v.dtype)
     return torch.clamp(v - tau, min=0)

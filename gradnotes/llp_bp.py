@@ -12,9 +12,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+import warnings
+
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .core import check_choice, check_int, check_number, check_tensor, njit, seed_everything, use_numba
+from gradnotes.core import (
+    check_choice,
+    check_int,
+    check_number,
+    check_tensor,
+    njit,
+    seed_everything,
+    use_numba,
+)
 from .training import MLP
 
 # %% auto #0
@@ -23,77 +33,139 @@ __all__ = ['check_bags', 'check_proportions', 'random_bags', 'bag_proportions', 
            'DLLP', 'LLPBP']
 
 # %% ../nbs/71_llp_bp.ipynb #a70e5814
-def check_bags(bags, # A sequence of index sequences, one per bag, partitioning range(n)
-               n: int, # Number of instances
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Validate that `bags` partitions `range(n)`; return each instance's bag index (n,) and the bag sizes."
-    if isinstance(bags, (torch.Tensor, np.ndarray, str, bytes)) or not isinstance(bags, Sequence):
-        raise TypeError(f"bags must be a sequence of index sequences (one per bag), got {type(bags).__name__}")
-    if len(bags) == 0: raise ValueError("bags must hold at least one bag")
+def check_bags(
+    bags,  # A sequence of index sequences, one per bag, partitioning range(n)
+    n: int,  # Number of instances
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate that `bags` partitions `range(n)`; return each instance's bag index (n,)
+    and the bag sizes."""
+    if isinstance(bags, (torch.Tensor, np.ndarray, str, bytes)) or not isinstance(
+        bags, Sequence
+    ):
+        raise TypeError(
+            f"bags must be a sequence of index sequences (one per bag), got "
+            f"{type(bags).__name__}"
+        )
+    if len(bags) == 0:
+        raise ValueError("bags must hold at least one bag")
     idx, sizes = [], []
     for b, bag in enumerate(bags):
-        t = torch.as_tensor(np.asarray(bag.cpu() if isinstance(bag, torch.Tensor) else bag)).reshape(-1)
-        if t.numel() == 0: raise ValueError(f"bags[{b}] is empty; every bag needs at least one instance")
-        if t.is_floating_point() or t.dtype == torch.bool: raise TypeError(f"bags[{b}] must hold integer indices, got dtype {t.dtype}")
-        idx.append(t.long()); sizes.append(t.numel())
+        t = torch.as_tensor(
+            np.asarray(bag.cpu() if isinstance(bag, torch.Tensor) else bag)
+        ).reshape(-1)
+        if t.numel() == 0:
+            raise ValueError(
+                f"bags[{b}] is empty; every bag needs at least one instance"
+            )
+        if t.is_floating_point() or t.dtype == torch.bool:
+            raise TypeError(f"bags[{b}] must hold integer indices, got dtype {t.dtype}")
+        idx.append(t.long())
+        sizes.append(t.numel())
     flat = torch.cat(idx)
-    if bool((flat < 0).any()) or bool((flat >= n).any()): raise ValueError(f"bags hold indices outside [0, {n})")
+    if bool((flat < 0).any()) or bool((flat >= n).any()):
+        raise ValueError(f"bags hold indices outside [0, {n})")
     counts = torch.bincount(flat, minlength=n)
     if bool((counts > 1).any()):
-        raise ValueError(f"bags overlap: instance {int(torch.nonzero(counts > 1)[0])} is in more than one bag")
+        raise ValueError(
+            f"bags overlap: instance {int(torch.nonzero(counts > 1)[0])} is in more than "
+            f"one bag"
+        )
     if bool((counts == 0).any()):
-        raise ValueError(f"bags do not cover the data: {int((counts == 0).sum())} of {n} instances are in no bag")
+        raise ValueError(
+            f"bags do not cover the data: {int((counts == 0).sum())} of {n} instances "
+            f"are in no bag"
+        )
     bag_index = torch.empty(n, dtype=torch.long)
     bag_index[flat] = torch.arange(len(bags)).repeat_interleave(torch.tensor(sizes))
     return bag_index, torch.tensor(sizes)
 
+
 def check_proportions(proportions, n_bags: int) -> torch.Tensor:
-    "Validate one label proportion in [0, 1] per bag (float64 tensor); nothing is clipped."
-    p = torch.as_tensor(np.asarray(proportions.cpu() if isinstance(proportions, torch.Tensor) else proportions))
-    if p.dtype == torch.bool or not (p.is_floating_point() or p.dtype in (torch.int32, torch.int64)):
+    """Validate one label proportion in [0, 1] per bag (float64 tensor); nothing is
+    clipped."""
+    p = torch.as_tensor(
+        np.asarray(
+            proportions.cpu() if isinstance(proportions, torch.Tensor) else proportions
+        )
+    )
+    if p.dtype == torch.bool or not (
+        p.is_floating_point() or p.dtype in (torch.int32, torch.int64)
+    ):
         raise TypeError(f"proportions must be numeric, got dtype {p.dtype}")
     p = p.double().reshape(-1) if p.ndim <= 1 else p
-    if p.ndim != 1 or p.numel() != n_bags: raise ValueError(f"proportions must hold one value per bag ({n_bags}), got shape {tuple(p.shape)}")
-    if not bool(torch.isfinite(p).all()): raise ValueError("proportions contains NaN or infinite values")
-    if bool(((p < 0) | (p > 1)).any()): raise ValueError(f"proportions must lie in [0, 1], got values in [{p.min().item():g}, {p.max().item():g}]")
+    if p.ndim != 1 or p.numel() != n_bags:
+        raise ValueError(
+            f"proportions must hold one value per bag ({n_bags}), got shape "
+            f"{tuple(p.shape)}"
+        )
+    if not bool(torch.isfinite(p).all()):
+        raise ValueError("proportions contains NaN or infinite values")
+    if bool(((p < 0) | (p > 1)).any()):
+        raise ValueError(
+            f"proportions must lie in [0, 1], got values in [{p.min().item():g}, "
+            f"{p.max().item():g}]"
+        )
     if bool((p == 0).all()) or bool((p == 1).all()):
-        raise ValueError("proportions are all 0 or all 1: the data hold fewer than two classes")
+        raise ValueError(
+            "proportions are all 0 or all 1: the data hold fewer than two classes"
+        )
     return p
 
-def random_bags(n: int, # Number of instances
-                bag_size: int, # Instances per bag; the last bag takes the remainder when n is not a multiple
-                seed: int = 0) -> list[torch.Tensor]:
-    "Shuffle range(n) and cut it into consecutive bags of `bag_size` (the paper's random bags)."
+
+def random_bags(
+    n: int,  # Number of instances
+    # Instances per bag; the last bag takes the remainder when n is not a
+    # multiple
+    bag_size: int,
+    seed: int = 0,
+) -> list[torch.Tensor]:
+    """Shuffle range(n) and cut it into consecutive bags of `bag_size` (the paper's random
+    bags)."""
     n, bag_size = check_int("n", n, low=1), check_int("bag_size", bag_size, low=1)
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(check_int("seed", seed, low=0)))
+    perm = torch.randperm(
+        n, generator=torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    )
     return list(perm.split(bag_size))
 
+
 def bag_proportions(y, bags) -> torch.Tensor:
-    "Fraction of positives of binary labels `y` in each bag (what an LLP data set publishes)."
+    """Fraction of positives of binary labels `y` in each bag (what an LLP data set
+    publishes)."""
     y = torch.as_tensor(np.asarray(y)).double()
     return torch.stack([y[torch.as_tensor(b)].mean() for b in bags])
 
 # %% ../nbs/71_llp_bp.ipynb #c8ff6bbc
-def knn_similarity(X: torch.Tensor, # Features (n, d)
-                   k: int = 5, # Neighbours per instance (cosine metric, as in the official code)
-                   neigh_thresh: float = 2.0, # Keep a neighbour only if its cosine distance is below this
-                   chunk: int = 2048, # Rows per block of the distance computation
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Undirected kNN edges (E, 2) with i < j, duplicates merged, and Matérn-1/2 weights exp(-||x_i - x_j||) (E,)."
+def knn_similarity(
+    X: torch.Tensor,  # Features (n, d)
+    # Neighbours per instance (cosine metric, as in the official code)
+    k: int = 5,
+    # Keep a neighbour only if its cosine distance is below this
+    neigh_thresh: float = 2.0,
+    chunk: int = 2048,  # Rows per block of the distance computation
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Undirected kNN edges (E, 2) with i < j, duplicates merged, and Matérn-1/2 weights
+    exp(-||x_i - x_j||) (E,)."""
     check_tensor("X", X, ndim=2, floating=True)
+    if X.is_complex(): raise TypeError(f"X must be real, got dtype {X.dtype}")
     n = X.shape[0]
     k = check_int("k", k, low=1)
-    if k >= n: raise ValueError(f"k must be < the number of instances ({n}), got {k}")
+    if k >= n:
+        raise ValueError(f"k must be < the number of instances ({n}), got {k}")
     neigh_thresh = check_number("neigh_thresh", neigh_thresh, low=0)
     Xn = X / X.norm(dim=1, keepdim=True).clamp_min(torch.finfo(X.dtype).tiny)
     rows, cols = [], []
     for s in range(0, n, chunk):
         # cosine distance 1 - <x_i, x_j> / (|x_i| |x_j|), the point itself excluded
-        d = 1 - Xn[s:s + chunk] @ Xn.T
+        d = 1 - Xn[s : s + chunk] @ Xn.T
         d[torch.arange(d.shape[0]), torch.arange(s, s + d.shape[0])] = float("inf")
         dist, nb = d.topk(k, dim=1, largest=False)
         keep = dist < neigh_thresh
-        rows.append(torch.arange(s, s + d.shape[0], device=X.device)[:, None].expand(-1, k)[keep]); cols.append(nb[keep])
+        rows.append(
+            torch.arange(s, s + d.shape[0], device=X.device)[:, None].expand(-1, k)[
+                keep
+            ]
+        )
+        cols.append(nb[keep])
     i, j = torch.cat(rows), torch.cat(cols)
     e = torch.unique(torch.stack([torch.minimum(i, j), torch.maximum(i, j)], 1), dim=0)
     # s_ij = exp(-||x_i - x_j|| / length_scale), length_scale = 1 (Matérn-1/2)
@@ -103,54 +175,148 @@ def knn_similarity(X: torch.Tensor, # Features (n, d)
 # %% ../nbs/71_llp_bp.ipynb #4c987781
 @dataclass
 class LLPGraph:
-    "A pairwise binary MRF: log p(y) = sum_i unary_i y_i + sum_e pair_e y_i y_j + const over edges (i, j)."
+    """A pairwise binary MRF: log p(y) = sum_i unary_i y_i + sum_e pair_e y_i y_j + const
+    over edges (i, j)."""
+
     unary: torch.Tensor  # (n,) log-potential of y_i = 1
     edges: torch.Tensor  # (M, 2) undirected edges, i < j, each once
-    pair: torch.Tensor   # (M,) log-potential of (y_i, y_j) = (1, 1)
-    @property
-    def n(self) -> int: return self.unary.shape[0]
+    pair: torch.Tensor  # (M,) log-potential of (y_i, y_j) = (1, 1)
 
-def llp_graph(bag_index: torch.Tensor, # (n,) bag of each instance, from `check_bags`
-              counts: torch.Tensor, # (n_bags,) positives per bag, k_B = p_B |B|
-              edges: torch.Tensor | None = None, weights: torch.Tensor | None = None, # kNN edges (E, 2) and similarities (E,)
-              lam_bag: float = 10.0, lam_sim: float = 10.0, # Weights of the bag and similarity potentials
-              max_bag_count: float | None = None, # Official filter: keep an edge only if the bag of its first node has k_B <= this
-              dtype: torch.dtype = torch.float64) -> LLPGraph:
-    "Build the MRF of the LLP Gibbs distribution: bag-count unaries, one clique per bag, kNN similarity edges."
-    lam_bag, lam_sim = check_number("lam_bag", lam_bag, low=0), check_number("lam_sim", lam_sim, low=0)
+    @property
+    def n(self) -> int:
+        return self.unary.shape[0]
+
+# %% ../nbs/71_llp_bp.ipynb #932eeea9
+def _check_graph_inputs(bag_index, counts, edges, weights):
+    """Reject bag counts outside [0, |B|], and kNN edges that are self loops, out of range
+    or badly weighted."""
+    check_tensor("bag_index", bag_index, ndim=1)
+    if bag_index.is_floating_point() or bag_index.dtype == torch.bool:
+        raise TypeError(
+            f"bag_index must hold integer bag numbers, got dtype {bag_index.dtype}"
+        )
+    if bool((bag_index < 0).any()):
+        raise ValueError("bag_index must be >= 0")
+    sizes = torch.bincount(bag_index.cpu())
+    counts = check_tensor("counts", counts, ndim=1)
+    if counts.shape[0] != sizes.shape[0]:
+        raise ValueError(
+            f"counts must hold one value per bag ({sizes.shape[0]}), got "
+            f"{counts.shape[0]}"
+        )
+    c = counts.cpu().double()
+    if bool((c < 0).any()) or bool((c > sizes).any()):
+        bad = int(torch.nonzero((c < 0) | (c > sizes))[0])
+        raise ValueError(
+            f"counts must lie in [0, bag size]: bag {bad} has {c[bad].item():g} "
+            f"positives "
+            f"among {int(sizes[bad])} instances"
+        )
+    if edges is None:
+        if weights is not None:
+            raise ValueError("weights were given without edges")
+        return
+    if weights is None:
+        raise ValueError("edges were given without weights")
+    check_tensor("edges", edges, shape=(None, 2), nonempty=False)
+    if edges.is_floating_point() or edges.dtype == torch.bool:
+        raise TypeError(
+            f"edges must hold integer node indices, got dtype {edges.dtype}"
+        )
+    check_tensor(
+        "weights", weights, shape=(edges.shape[0],), floating=True, nonempty=False
+    )
+    if edges.numel() and (
+        bool((edges < 0).any()) or bool((edges >= len(bag_index)).any())
+    ):
+        raise ValueError(f"edges hold node indices outside [0, {len(bag_index)})")
+    if bool((edges[:, 0] == edges[:, 1]).any()):
+        raise ValueError(
+            f"edges hold self loops, e.g. {edges[edges[:, 0] == edges[:, 1]][0].tolist()}"
+        )
+    if bool((weights < 0).any()):
+        raise ValueError("weights must be >= 0 (similarities)")
+
+# %% ../nbs/71_llp_bp.ipynb #d47a6768
+def llp_graph(
+    bag_index: torch.Tensor,  # (n,) bag of each instance, from `check_bags`
+    counts: torch.Tensor,  # (n_bags,) positives per bag, k_B = p_B |B|
+    # kNN edges (E, 2) and similarities (E,)
+    edges: torch.Tensor | None = None,
+    weights: torch.Tensor | None = None,
+    # Weights of the bag and similarity potentials
+    lam_bag: float = 10.0,
+    lam_sim: float = 10.0,
+    # Official filter: keep an edge only if the bag of its first node has k_B <=
+    # this
+    max_bag_count: float | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> LLPGraph:
+    """Build the MRF of the LLP Gibbs distribution: bag-count unaries, one clique per bag,
+    kNN similarity edges."""
+    lam_bag, lam_sim = (
+        check_number("lam_bag", lam_bag, low=0),
+        check_number("lam_sim", lam_sim, low=0),
+    )
+    _check_graph_inputs(bag_index, counts, edges, weights)
     dev = bag_index.device
     n = bag_index.shape[0]
     counts = counts.to(device=dev, dtype=dtype)
-    if edges is None: edges, weights = torch.zeros(0, 2, dtype=torch.long, device=dev), torch.zeros(0, dtype=dtype, device=dev)
-    edges, weights = edges.to(dev), weights.to(device=dev, dtype=dtype)
+    if edges is None:
+        edges = torch.zeros(0, 2, dtype=torch.long, device=dev)
+        weights = torch.zeros(0, dtype=dtype, device=dev)
+    edges, weights = edges.to(dev).long(), weights.to(device=dev, dtype=dtype)
     if max_bag_count is not None:
-        keep = counts[bag_index[edges[:, 0]]] <= check_number("max_bag_count", max_bag_count)
+        keep = counts[bag_index[edges[:, 0]]] <= check_number(
+            "max_bag_count", max_bag_count
+        )
         edges, weights = edges[keep], weights[keep]
     # u_i = -lam_b (1 - 2 k_B(i)) - lam_s sum_{j ~ i} s_ij
     unary = -lam_bag * (1 - 2 * counts[bag_index])
-    unary = unary - lam_sim * torch.zeros(n, dtype=dtype, device=dev).index_add_(0, edges[:, 0], weights).index_add_(0, edges[:, 1], weights)
-    # every pair inside a bag: instances sorted by bag, pairs (a, b) with a < b within each run
+    unary = unary - lam_sim * torch.zeros(n, dtype=dtype, device=dev).index_add_(
+        0, edges[:, 0], weights
+    ).index_add_(0, edges[:, 1], weights)
+    # every pair inside a bag: instances sorted by bag, pairs (a, b) with a < b within
+    # each run
     order = torch.argsort(bag_index, stable=True)
     sizes = torch.bincount(bag_index)
     starts = torch.cumsum(sizes, 0) - sizes
-    pos = torch.arange(n, device=dev) - starts.repeat_interleave(sizes)  # position inside the bag, in sorted order
+    # position inside the bag, in sorted order
+    pos = torch.arange(n, device=dev) - starts.repeat_interleave(sizes)
     size_of = sizes.repeat_interleave(sizes)
     n_after = size_of - pos - 1
     a = torch.arange(n, device=dev).repeat_interleave(n_after)
-    offs = torch.arange(int(n_after.sum()), device=dev) - (torch.cumsum(n_after, 0) - n_after).repeat_interleave(n_after)
+    offs = torch.arange(int(n_after.sum()), device=dev) - (
+        torch.cumsum(n_after, 0) - n_after
+    ).repeat_interleave(n_after)
     b = a + 1 + offs
     ia, ib = order[a], order[b]
     bag_e = torch.stack([torch.minimum(ia, ib), torch.maximum(ia, ib)], 1)
-    # w_ij = 2 lam_s s_ij [kNN edge] - 2 lam_b [same bag]; an edge that is both gets the sum
+    # w_ij = 2 lam_s s_ij [kNN edge] - 2 lam_b [same bag]; an edge that is both gets the
+    # sum
     all_e = torch.cat([edges, bag_e])
-    all_w = torch.cat([2 * lam_sim * weights, torch.full((bag_e.shape[0],), -2 * lam_bag, dtype=dtype, device=dev)])
+    all_w = torch.cat(
+        [
+            2 * lam_sim * weights,
+            torch.full((bag_e.shape[0],), -2 * lam_bag, dtype=dtype, device=dev),
+        ]
+    )
     uniq, inv = torch.unique(all_e[:, 0] * n + all_e[:, 1], return_inverse=True)
     pair = torch.zeros(uniq.shape[0], dtype=dtype, device=dev).index_add_(0, inv, all_w)
     return LLPGraph(unary, torch.stack([uniq // n, uniq % n], 1), pair)
 
-def gibbs_log_weight(y: torch.Tensor, # (S, n) binary labelings
-                     bag_index, counts, edges, weights, lam_bag: float = 10.0, lam_sim: float = 10.0) -> torch.Tensor:
-    "The Gibbs log-weight -lam_b sum_B (sum y - k_B)^2 - lam_s sum s_ij (y_i - y_j)^2, written directly (for checks)."
+
+def gibbs_log_weight(
+    y: torch.Tensor,  # (S, n) binary labelings
+    bag_index,
+    counts,
+    edges,
+    weights,
+    lam_bag: float = 10.0,
+    lam_sim: float = 10.0,
+) -> torch.Tensor:
+    """The Gibbs log-weight -lam_b sum_B (sum y - k_B)^2 - lam_s sum s_ij (y_i - y_j)^2,
+    written directly (for checks)."""
     y = y.double()
     n_bags = int(bag_index.max()) + 1
     sums = torch.zeros(y.shape[0], n_bags, dtype=y.dtype).index_add_(1, bag_index, y)
@@ -214,36 +380,74 @@ def _bp_torch(unary, src, dst, pair, damping, max_iter, tol):
 # %% ../nbs/71_llp_bp.ipynb #63902a79
 @dataclass
 class BPResult:
-    "Marginals P(y_i = 1), beliefs (log-odds), iterations run, final max message change, and whether it met `tol`."
+    """Marginals P(y_i = 1), beliefs (log-odds), iterations run, final max message change,
+    and whether it met `tol`."""
+
     marginals: torch.Tensor
     logits: torch.Tensor
     n_iter: int
     delta: float
     converged: bool
 
-def belief_propagation(graph: LLPGraph, # The MRF from `llp_graph`
-                       damping: float = 0.5, # Weight of the old message in the damped update (PGMax's `damping`)
-                       max_iter: int = 100, # Iteration cap (the official code runs 100)
-                       tol: float = 1e-6, # Stop when no message changes by more than this; 0 runs all `max_iter`
-                       engine: str = "auto", # "numba" (CPU), "torch" (any device), or "auto": numba for CPU tensors
-                      ) -> BPResult:
-    "Loopy sum-product BP with log-odds messages, damping and a flooding schedule on a pairwise binary MRF."
-    if not isinstance(graph, LLPGraph): raise TypeError(f"graph must be an LLPGraph, got {type(graph).__name__}")
+
+def belief_propagation(
+    graph: LLPGraph,  # The MRF from `llp_graph`
+    # Weight of the old message in the damped update (PGMax's
+    # `damping`)
+    damping: float = 0.5,
+    max_iter: int = 100,  # Iteration cap (the official code runs 100)
+    # Stop when no message changes by more than this; 0 runs all
+    # `max_iter`
+    tol: float = 1e-6,
+    # "numba" (CPU), "torch" (any device), or "auto": numba for CPU
+    # tensors
+    engine: str = "auto",
+) -> BPResult:
+    """Loopy sum-product BP with log-odds messages, damping and a flooding schedule on a
+    pairwise binary MRF."""
+    if not isinstance(graph, LLPGraph):
+        raise TypeError(f"graph must be an LLPGraph, got {type(graph).__name__}")
     check_tensor("graph.unary", graph.unary, ndim=1, floating=True)
     check_tensor("graph.pair", graph.pair, ndim=1, floating=True, nonempty=False)
+    if graph.unary.is_complex() or graph.pair.is_complex():
+        raise TypeError("graph.unary and graph.pair must be real numbers")
     damping = check_number("damping", damping, low=0, high=1, high_open=True)
-    max_iter, tol = check_int("max_iter", max_iter, low=1), check_number("tol", tol, low=0)
+    max_iter, tol = (
+        check_int("max_iter", max_iter, low=1),
+        check_number("tol", tol, low=0),
+    )
     check_choice("engine", engine, ["auto", "numba", "torch"])
-    if engine == "auto": engine = "numba" if use_numba(graph.unary) else "torch"
+    if engine == "auto":
+        engine = "numba" if use_numba(graph.unary) else "torch"
     e = graph.edges
-    src = torch.stack([e[:, 0], e[:, 1]], 1).reshape(-1)  # message 2e: i -> j, 2e + 1: j -> i
+    # message 2e: i -> j, 2e + 1: j -> i
+    src = torch.stack([e[:, 0], e[:, 1]], 1).reshape(-1)
     dst = torch.stack([e[:, 1], e[:, 0]], 1).reshape(-1)
     if engine == "numba":
-        if graph.unary.device.type != "cpu": raise ValueError("engine='numba' needs CPU tensors; use engine='torch' on CUDA")
-        b, it, delta = _bp_nb(graph.unary.double().numpy(), src.numpy(), dst.numpy(), graph.pair.double().numpy(), damping, max_iter, tol)
+        if graph.unary.device.type != "cpu":
+            raise ValueError(
+                "engine='numba' needs CPU tensors; use engine='torch' on CUDA"
+            )
+        b, it, delta = _bp_nb(
+            graph.unary.double().numpy(),
+            src.numpy(),
+            dst.numpy(),
+            graph.pair.double().numpy(),
+            damping,
+            max_iter,
+            tol,
+        )
         b = torch.from_numpy(b).to(graph.unary.dtype)
     else:
-        b, it, delta = _bp_torch(graph.unary, src, dst, graph.pair.to(graph.unary.dtype), damping, max_iter, tol)
+        b, it, delta = _bp_torch(
+            graph.unary,
+            src,
+            dst,
+            graph.pair.to(graph.unary.dtype),
+            damping,
+            max_iter,
+            tol,
+        )
     # P(y_i = 1) = sigmoid(b_i)
     return BPResult(torch.sigmoid(b), b, int(it), float(delta), bool(delta <= tol))
 
@@ -251,56 +455,120 @@ def belief_propagation(graph: LLPGraph, # The MRF from `llp_graph`
 def exact_marginals(graph: LLPGraph) -> torch.Tensor:
     "P(y_i = 1) by summing over all 2^n labelings (n <= 20)."
     n = graph.n
-    if n > 20: raise ValueError(f"exact_marginals enumerates 2^n states; n must be <= 20, got {n}")
-    states = ((torch.arange(2 ** n)[:, None] >> torch.arange(n)) & 1).double()
+    if n > 20:
+        raise ValueError(
+            f"exact_marginals enumerates 2^n states; n must be <= 20, got {n}"
+        )
+    states = ((torch.arange(2**n)[:, None] >> torch.arange(n)) & 1).double()
     e = graph.edges
     # log p(y) = sum_i u_i y_i + sum_e w_e y_i y_j + const
-    logw = states @ graph.unary.double() + (states[:, e[:, 0]] * states[:, e[:, 1]]) @ graph.pair.double()
+    logw = (
+        states @ graph.unary.double()
+        + (states[:, e[:, 0]] * states[:, e[:, 1]]) @ graph.pair.double()
+    )
     p = torch.softmax(logw, 0)
     return p @ states
 
-# %% ../nbs/71_llp_bp.ipynb #389526c9
+# %% ../nbs/71_llp_bp.ipynb #35b8d5f5
 def _net(d: int, hidden: Sequence[int]) -> MLP:
     return MLP([d, *hidden, 1])
 
+
 def _run(net: MLP, x: torch.Tensor, lo: int, hi: int | None = None) -> torch.Tensor:
     "Apply the modules net[lo:hi] in turn."
-    for mod in list(net)[lo:hi]: x = mod(x)
+    for mod in list(net)[lo:hi]:
+        x = mod(x)
     return x
 
+
 def _cut(net: MLP) -> int:
-    "Index of the module after all hidden layers but the last: the end of the round-2 embedding."
+    """Index of the module after all hidden layers but the last: the end of the round-2
+    embedding."""
     return 2 * ((len(net) - 1) // 2 - 1)
 
-def _embed(net: MLP, X: torch.Tensor) -> torch.Tensor:
-    "Output of all hidden layers but the last (the official code's round-2 embedding); X itself for one hidden layer."
-    with torch.no_grad(): return _run(net, X, 0, _cut(net))
 
-def bag_aggregate_loss(emb: torch.Tensor, # Instance embeddings (m, h) of the batch's instances
-                       bag_index: torch.Tensor, # (m,) bag of each, renumbered 0..b-1
-                       proportions: torch.Tensor, # (b,) label proportions of those bags
-                       head: torch.nn.Module, # Bag head mapping a mean embedding to one logit
-                      ) -> torch.Tensor:
-    "BCE between each bag's label proportion and a bag head applied to the bag's mean-pooled instance embedding."
+def _embed(net: MLP, X: torch.Tensor) -> torch.Tensor:
+    """Output of all hidden layers but the last (the official code's round-2 embedding); X
+    itself for one hidden layer."""
+    with torch.no_grad():
+        return _run(net, X, 0, _cut(net))
+
+
+# Instance embeddings (m, h) of the batch's instances
+
+# %% ../nbs/71_llp_bp.ipynb #5f395539
+def bag_aggregate_loss(
+    emb: torch.Tensor,
+    bag_index: torch.Tensor,  # (m,) bag of each, renumbered 0..b-1
+    proportions: torch.Tensor,  # (b,) label proportions of those bags
+    # Bag head mapping a mean embedding to one logit
+    head: torch.nn.Module,
+) -> torch.Tensor:
+    """BCE between each bag's label proportion and a bag head applied to the bag's
+    mean-pooled instance embedding."""
+    _check_batch_proportions(proportions)
     b = proportions.shape[0]
     sizes = torch.bincount(bag_index, minlength=b).to(emb.dtype)
     # e_B = mean_{i in B} emb_i;  loss = BCE(p_B, sigmoid(head(e_B)))
-    pooled = torch.zeros(b, emb.shape[1], dtype=emb.dtype, device=emb.device).index_add_(0, bag_index, emb) / sizes[:, None]
-    return F.binary_cross_entropy_with_logits(head(pooled).squeeze(1), proportions.to(emb.dtype))
+    pooled = (
+        torch.zeros(b, emb.shape[1], dtype=emb.dtype, device=emb.device).index_add_(
+            0, bag_index, emb
+        )
+        / sizes[:, None]
+    )
+    return F.binary_cross_entropy_with_logits(
+        head(pooled).squeeze(1), proportions.to(emb.dtype)
+    )
 
-def dllp_loss(logits: torch.Tensor, bag_index: torch.Tensor, proportions: torch.Tensor) -> torch.Tensor:
-    "DLLP: BCE between each bag's label proportion and the mean predicted probability over the bag."
+
+def _check_batch_proportions(p: torch.Tensor):
+    """Proportions of a batch of bags: finite, in [0, 1] (one class only is allowed in a
+    batch)."""
+    check_tensor("proportions", p, ndim=1, floating=True)
+    if bool(((p < 0) | (p > 1)).any()):
+        raise ValueError(
+            f"proportions must lie in [0, 1], got values in "
+            f"[{p.min().item():g}, {p.max().item():g}]"
+        )
+
+
+def dllp_loss(
+    logits: torch.Tensor, bag_index: torch.Tensor, proportions: torch.Tensor
+) -> torch.Tensor:
+    """DLLP: BCE between each bag's label proportion and the mean predicted probability
+    over the bag."""
+    _check_batch_proportions(proportions)
     b = proportions.shape[0]
     sizes = torch.bincount(bag_index, minlength=b).to(logits.dtype)
     # pbar_B = mean_{i in B} sigmoid(f(x_i));  loss = BCE(p_B, pbar_B)
-    pbar = torch.zeros(b, dtype=logits.dtype, device=logits.device).index_add_(0, bag_index, torch.sigmoid(logits)) / sizes
+    pbar = (
+        torch.zeros(b, dtype=logits.dtype, device=logits.device).index_add_(
+            0, bag_index, torch.sigmoid(logits)
+        )
+        / sizes
+    )
     eps = 1e-7
-    pbar = pbar.clamp(eps, 1 - eps)  # keeps log() finite; the loss's value is unaffected away from 0 and 1
+    # keeps log() finite; the loss's value is unaffected away from 0 and 1
+    pbar = pbar.clamp(eps, 1 - eps)
     p = proportions.to(logits.dtype)
     return -(p * pbar.log() + (1 - p) * (1 - pbar).log()).mean()
 
-def _train(X, bag_index, proportions, targets, hidden, epochs, lr, weight_decay, batch_size, seed, agg_weight=0.0):
-    "Train an MLP on whole-bag mini-batches: BCE on `targets` (+ agg_weight x aggregate loss), or DLLP when targets is None."
+# %% ../nbs/71_llp_bp.ipynb #1bb0cd64
+def _train(
+    X,
+    bag_index,
+    proportions,
+    targets,
+    hidden,
+    epochs,
+    lr,
+    weight_decay,
+    batch_size,
+    seed,
+    agg_weight=0.0,
+):
+    """Train an MLP on whole-bag mini-batches: BCE on `targets` (+ agg_weight x aggregate
+    loss), or DLLP when targets is None."""
     seed_everything(seed)
     dev = X.device
     net = _net(X.shape[1], hidden).to(device=dev, dtype=X.dtype)
@@ -308,7 +576,9 @@ def _train(X, bag_index, proportions, targets, hidden, epochs, lr, weight_decay,
     head = None
     if agg_weight > 0:
         emb_dim = hidden[-2] if len(hidden) > 1 else X.shape[1]
-        head = torch.nn.Sequential(torch.nn.Linear(emb_dim, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1)).to(device=dev, dtype=X.dtype)
+        head = torch.nn.Sequential(
+            torch.nn.Linear(emb_dim, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1)
+        ).to(device=dev, dtype=X.dtype)
         params += list(head.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     n_bags = proportions.shape[0]
@@ -320,48 +590,70 @@ def _train(X, bag_index, proportions, targets, hidden, epochs, lr, weight_decay,
     for _ in range(epochs):
         perm = torch.randperm(n_bags, generator=gen)
         for s in range(0, n_bags, per_batch):
-            chosen = perm[s:s + per_batch]
+            chosen = perm[s : s + per_batch]
             idx = torch.cat([members[c] for c in chosen.tolist()]).to(dev)
             local = torch.arange(len(chosen)).repeat_interleave(sizes[chosen]).to(dev)
             opt.zero_grad()
             if targets is None:
-                loss = dllp_loss(net(X[idx]).squeeze(1), local, proportions[chosen.to(proportions.device)])
+                loss = dllp_loss(
+                    net(X[idx]).squeeze(1),
+                    local,
+                    proportions[chosen.to(proportions.device)],
+                )
             else:
                 h = _run(net, X[idx], 0, _cut(net))
                 logits = _run(net, h, _cut(net)).squeeze(1)
                 loss = F.binary_cross_entropy_with_logits(logits, targets[idx])
                 if head is not None:
-                    loss = loss + agg_weight * bag_aggregate_loss(h, local, proportions[chosen.to(proportions.device)], head)
+                    loss = loss + agg_weight * bag_aggregate_loss(
+                        h, local, proportions[chosen.to(proportions.device)], head
+                    )
             loss.backward()
             opt.step()
     return net.eval()
 
-# %% ../nbs/71_llp_bp.ipynb #99d4e153
+# %% ../nbs/71_llp_bp.ipynb #eb883aad
 def _check_X(X, name: str = "X") -> torch.Tensor:
+    if np.iscomplexobj(X) or (isinstance(X, torch.Tensor) and X.is_complex()):
+        raise TypeError(f"{name} must be real, got dtype {X.dtype}")
     if isinstance(X, np.ndarray):
-        if not np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_: raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")
+        if not np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_:
+            raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")
         X = torch.as_tensor(X, dtype=torch.float32)
-    if isinstance(X, torch.Tensor) and not X.is_floating_point(): X = X.float()
+    if isinstance(X, torch.Tensor) and not X.is_floating_point():
+        X = X.float()
     return check_tensor(name, X, ndim=2, floating=True)
+
 
 class _LLPBase(BaseEstimator, ClassifierMixin):
     classes_ = np.array([0, 1])
+
     def _prepare(self, X, bags, proportions):
         X = _check_X(X)
         bag_index, sizes = check_bags(bags, X.shape[0])
         p = check_proportions(proportions, len(sizes))
-        for name in ("epochs", "batch_size"): check_int(name, getattr(self, name), low=1)
-        check_number("lr", self.lr, low=0, low_open=True); check_number("weight_decay", self.weight_decay, low=0)
-        if not self.hidden or any(check_int("hidden", h, low=1) < 1 for h in self.hidden): raise ValueError(f"hidden must be non-empty, got {self.hidden}")
+        for name in ("epochs", "batch_size"):
+            check_int(name, getattr(self, name), low=1)
+        check_number("lr", self.lr, low=0, low_open=True)
+        check_number("weight_decay", self.weight_decay, low=0)
+        if not self.hidden or any(
+            check_int("hidden", h, low=1) < 1 for h in self.hidden
+        ):
+            raise ValueError(f"hidden must be non-empty, got {self.hidden}")
         self.n_features_in_ = X.shape[1]
         return X, bag_index.to(X.device), sizes, p.to(X.device)
 
     def _logits(self, X) -> torch.Tensor:
-        if not hasattr(self, "model_"): raise RuntimeError(f"{type(self).__name__} is not fitted; call fit first")
+        if not hasattr(self, "model_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit first")
         X = _check_X(X)
-        if X.shape[1] != self.n_features_in_: raise ValueError(f"X must have {self.n_features_in_} features, got {X.shape[1]}")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X must have {self.n_features_in_} features, got {X.shape[1]}"
+            )
         p = next(self.model_.parameters())
-        with torch.no_grad(): return self.model_(X.to(device=p.device, dtype=p.dtype)).squeeze(1)
+        with torch.no_grad():
+            return self.model_(X.to(device=p.device, dtype=p.dtype)).squeeze(1)
 
     def decision_function(self, X) -> np.ndarray:
         "Log-odds of the positive class, (n,)."
@@ -375,30 +667,98 @@ class _LLPBase(BaseEstimator, ClassifierMixin):
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
 
+# %% ../nbs/71_llp_bp.ipynb #58cd16d7
 class DLLP(_LLPBase):
-    "DLLP (Ardehaly and Culotta, 2017): train an instance classifier so that its mean probability per bag matches the bag's proportion."
-    def __init__(self, hidden: Sequence[int] = (128, 64), epochs: int = 30, lr: float = 1e-3, weight_decay: float = 0.0,
-                 batch_size: int = 128, seed: int = 0):
-        self.hidden, self.epochs, self.lr, self.weight_decay, self.batch_size, self.seed = hidden, epochs, lr, weight_decay, batch_size, seed
+    """DLLP (Ardehaly and Culotta, 2017): train an instance classifier so that its mean
+    probability per bag matches the bag's proportion."""
+
+    def __init__(
+        self,
+        hidden: Sequence[int] = (128, 64),
+        epochs: int = 30,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 128,
+        seed: int = 0,
+    ):
+        (
+            self.hidden,
+            self.epochs,
+            self.lr,
+            self.weight_decay,
+            self.batch_size,
+            self.seed,
+        ) = hidden, epochs, lr, weight_decay, batch_size, seed
 
     def fit(self, X, bags, proportions):
         X, bag_index, sizes, p = self._prepare(X, bags, proportions)
-        self.model_ = _train(X, bag_index, p, None, tuple(self.hidden), self.epochs, self.lr, self.weight_decay, self.batch_size, self.seed)
+        self.model_ = _train(
+            X,
+            bag_index,
+            p,
+            None,
+            tuple(self.hidden),
+            self.epochs,
+            self.lr,
+            self.weight_decay,
+            self.batch_size,
+            self.seed,
+        )
         return self
 
+# %% ../nbs/71_llp_bp.ipynb #98e1ed16
 class LLPBP(_LLPBase):
-    "LLP-BP: BP pseudo-labels on the features, an MLP on them, BP again on the MLP's embedding, a final MLP."
-    def __init__(self, lam_bag: float = 10.0, lam_sim: float = 10.0, # Weights of the bag and similarity potentials
-                 k: int = 5, neigh_thresh: float = 2.0, max_bag_count: float | None = None, # kNN graph and the official filters
-                 damping: float = 0.5, max_iter: int = 100, tol: float = 1e-6, # BP
-                 threshold: float = 0.5, # Pseudo-label = 1[marginal >= threshold]
-                 rounds: int = 2, # 1: BP on features then MLP; 2: also BP on the MLP's embedding and a second MLP
-                 hidden: Sequence[int] = (128, 64), epochs: int = 30, lr: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 128,
-                 agg_weight: float = 0.0, # Weight of the bag-level aggregate loss (the paper's final model uses 0.1)
-                 engine: str = "auto", seed: int = 0):
-        self.lam_bag, self.lam_sim, self.k, self.neigh_thresh, self.max_bag_count = lam_bag, lam_sim, k, neigh_thresh, max_bag_count
-        self.damping, self.max_iter, self.tol, self.threshold, self.rounds = damping, max_iter, tol, threshold, rounds
-        self.hidden, self.epochs, self.lr, self.weight_decay, self.batch_size = hidden, epochs, lr, weight_decay, batch_size
+    """LLP-BP: BP pseudo-labels on the features, an MLP on them, BP again on the MLP's
+    embedding, a final MLP."""
+
+    # Weights of the bag and similarity potentials
+    def __init__(
+        self,
+        lam_bag: float = 10.0,
+        lam_sim: float = 10.0,
+        # kNN graph and the official filters
+        k: int = 5,
+        neigh_thresh: float = 2.0,
+        max_bag_count: float | None = None,
+        damping: float = 0.5,
+        max_iter: int = 100,
+        tol: float = 1e-6,  # BP
+        threshold: float = 0.5,  # Pseudo-label = 1[marginal >= threshold]
+        # 1: BP on features then MLP; 2: also BP on the MLP's embedding and a
+        # second MLP
+        rounds: int = 2,
+        hidden: Sequence[int] = (128, 64),
+        epochs: int = 30,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 128,
+        # Weight of the bag-level aggregate loss (the paper's final model uses
+        # 0.1)
+        agg_weight: float = 0.0,
+        engine: str = "auto",
+        seed: int = 0,
+    ):
+        self.lam_bag, self.lam_sim, self.k, self.neigh_thresh, self.max_bag_count = (
+            lam_bag,
+            lam_sim,
+            k,
+            neigh_thresh,
+            max_bag_count,
+        )
+        self.damping, self.max_iter, self.tol, self.threshold, self.rounds = (
+            damping,
+            max_iter,
+            tol,
+            threshold,
+            rounds,
+        )
+        self.hidden, self.epochs, self.lr, self.weight_decay, self.batch_size = (
+            hidden,
+            epochs,
+            lr,
+            weight_decay,
+            batch_size,
+        )
         self.agg_weight, self.engine, self.seed = agg_weight, engine, seed
 
     def fit(self, X, bags, proportions):
@@ -411,14 +771,58 @@ class LLPBP(_LLPBase):
         feats = X
         for r in range(self.rounds):
             e, w = knn_similarity(feats, self.k, self.neigh_thresh)
-            g = llp_graph(bag_index, counts, e, w, self.lam_bag, self.lam_sim, self.max_bag_count)
-            res = belief_propagation(g, self.damping, self.max_iter, self.tol, self.engine)
-            self.bp_results_.append(res); self.marginals_.append(res.marginals)
+            g = llp_graph(
+                bag_index, counts, e, w, self.lam_bag, self.lam_sim, self.max_bag_count
+            )
+            res = belief_propagation(
+                g, self.damping, self.max_iter, self.tol, self.engine
+            )
+            self.bp_results_.append(res)
+            self.marginals_.append(res.marginals)
             targets = (res.marginals >= thr).to(X.dtype)
-            net = _train(X, bag_index, p, targets, tuple(self.hidden), self.epochs, self.lr, self.weight_decay, self.batch_size,
-                         self.seed + r, agg)
+            net = _train(
+                X,
+                bag_index,
+                p,
+                targets,
+                tuple(self.hidden),
+                self.epochs,
+                self.lr,
+                self.weight_decay,
+                self.batch_size,
+                self.seed + r,
+                agg,
+            )
             self.models_.append(net)
             feats = _embed(net, X)
-        self.model_ = self.models_[-1]
         self.converged_ = all(r.converged for r in self.bp_results_)
+        self.round_ = _kept_round(self, X, bag_index, p)
+        self.model_ = self.models_[self.round_ - 1]
         return self
+
+
+def _kept_round(est: LLPBP, X, bag_index, p) -> int:
+    """The round whose model `LLPBP` keeps (1-based): the last whose BP converged; if none
+    did, the one whose predictions best match the bag proportions (lowest DLLP loss on the
+    training bags).
+    A round built on non-converged BP is never kept silently."""
+    conv = [r.converged for r in est.bp_results_]
+    if all(conv):
+        return len(conv)
+    if any(conv):
+        keep = max(i for i, c in enumerate(conv) if c) + 1
+    else:
+        with torch.no_grad():
+            losses = [
+                dllp_loss(m(X).squeeze(1), bag_index, p).item() for m in est.models_
+            ]
+        keep = int(np.argmin(losses)) + 1
+    bad = [i + 1 for i, c in enumerate(conv) if not c]
+    warnings.warn(
+        f"LLPBP: belief propagation did not converge in round(s) {bad} "
+        f"(max_iter={est.max_iter}, tol={est.tol}); keeping the model of round {keep}. "
+        "A smaller lam_bag or more damping usually helps (see bp_results_).",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return keep

@@ -12,10 +12,19 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
+from fastcore.basics import patch
 import torch
 import torch.nn.functional as F
 
-from .core import check_int, check_number, check_tensor, check_type, njit, progress, use_numba
+from gradnotes.core import (
+    check_int,
+    check_number,
+    check_tensor,
+    check_type,
+    njit,
+    progress,
+    use_numba,
+)
 from .implicit import custom_root, gradient_map, solve_cg
 
 # %% auto #0
@@ -28,48 +37,77 @@ def _const(value, theta) -> float:
     "A constant given as a number or as a function of theta."
     return float(value(theta)) if callable(value) else float(value)
 
+
 @dataclass
 class BilevelProblem:
-    "min over theta of f(x(theta)), where x(theta) minimizes the strongly convex h(., theta)."
-    lower: Callable # h(x, theta) -> scalar: the lower-level objective, mu-strongly convex in x
-    upper: Callable # f(x) -> scalar: the upper-level loss, convex with an L_upper-Lipschitz gradient
-    mu: float | Callable # Strong convexity modulus of h in x (a number or a function of theta)
-    L: float | Callable # Lipschitz constant of grad_x h (a number or a function of theta): the step of `fista`
-    L_upper: float = 1.0 # Lipschitz constant of grad f
-    grad_lower: Callable | None = None # Differentiable grad_x h(x, theta), when faster than autograd; autograd when None
-    solver: Callable | None = None # (x0, theta, tol, maxiter) -> (x, iterations, ||grad_x h(x)|| / mu); `fista` when None
+    """min over theta of f(x(theta)), where x(theta) minimizes the strongly convex h(.,
+    theta)."""
+
+    # h(x, theta) -> scalar: the lower-level objective, mu-strongly convex in x
+    lower: Callable
+    # f(x) -> scalar: the upper-level loss, convex with an L_upper-Lipschitz gradient
+    upper: Callable
+    # Strong convexity modulus of h in x (a number or a function of theta)
+    mu: float | Callable
+    # Lipschitz constant of grad_x h (a number or a function of theta): the step of
+    # `fista`
+    L: float | Callable
+    L_upper: float = 1.0  # Lipschitz constant of grad f
+    # Differentiable grad_x h(x, theta), when faster than autograd; autograd when None
+    grad_lower: Callable | None = None
+    # (x0, theta, tol, maxiter) -> (x, iterations, ||grad_x h(x)|| / mu); `fista` when
+    # None
+    solver: Callable | None = None
 
     def __post_init__(self):
         for name in ("lower", "upper"):
-            if not callable(getattr(self, name)): raise TypeError(f"{name} must be callable, got {type(getattr(self, name)).__name__}")
+            if not callable(getattr(self, name)):
+                raise TypeError(
+                    f"{name} must be callable, got {type(getattr(self, name)).__name__}"
+                )
         for name in ("mu", "L"):
-            if not callable(getattr(self, name)): check_number(name, getattr(self, name), low=0, low_open=True)
+            if not callable(getattr(self, name)):
+                check_number(name, getattr(self, name), low=0, low_open=True)
         check_number("L_upper", self.L_upper, low=0, low_open=True)
         for name in ("grad_lower", "solver"):
             v = getattr(self, name)
-            if v is not None and not callable(v): raise TypeError(f"{name} must be callable or None, got {type(v).__name__}")
+            if v is not None and not callable(v):
+                raise TypeError(
+                    f"{name} must be callable or None, got {type(v).__name__}"
+                )
 
     def mu_at(self, theta) -> float:
         mu = _const(self.mu, theta)
-        if not (mu > 0 and math.isfinite(mu)): raise ValueError(f"mu must be positive and finite, got {mu} at theta={theta.tolist()}")
+        if not (mu > 0 and math.isfinite(mu)):
+            raise ValueError(
+                f"mu must be positive and finite, got {mu} at theta={theta.tolist()}"
+            )
         return mu
 
     def L_at(self, theta) -> float:
         L = _const(self.L, theta)
-        if not (L > 0 and math.isfinite(L)): raise ValueError(f"L must be positive and finite, got {L} at theta={theta.tolist()}")
+        if not (L > 0 and math.isfinite(L)):
+            raise ValueError(
+                f"L must be positive and finite, got {L} at theta={theta.tolist()}"
+            )
         return L
 
     def grad_x(self, x, theta) -> torch.Tensor:
         "grad_x h(x, theta), without a graph."
         if self.grad_lower is not None:
-            with torch.no_grad(): return self.grad_lower(x, theta)
+            with torch.no_grad():
+                return self.grad_lower(x, theta)
         with torch.enable_grad():
             xr = x.detach().requires_grad_(True)
             return torch.autograd.grad(self.lower(xr, theta.detach()), xr)[0]
 
-    def solve(self, x0, theta, tol: float, maxiter: int) -> tuple[torch.Tensor, int, float]:
-        "x with ||x - x(theta)|| <= tol (unless maxiter ran out), the iterations spent, and the accuracy certified."
-        if self.solver is not None: return self.solver(x0, theta, tol, maxiter)
+    def solve(
+        self, x0, theta, tol: float, maxiter: int
+    ) -> tuple[torch.Tensor, int, float]:
+        """x with ||x - x(theta)|| <= tol (unless maxiter ran out), the iterations spent,
+        and the accuracy certified."""
+        if self.solver is not None:
+            return self.solver(x0, theta, tol, maxiter)
         return fista(self, x0, theta, tol, maxiter)
 
     def upper_and_grad(self, x) -> tuple[float, torch.Tensor]:
@@ -80,112 +118,171 @@ class BilevelProblem:
             return f.item(), torch.autograd.grad(f, xr)[0]
 
 # %% ../nbs/21_maid.ipynb #6a7d0a2c
-def fista(problem: BilevelProblem, x0: torch.Tensor, theta: torch.Tensor, # Warm start and hyperparameters
-          tol: float, # Accuracy eps: stop when ||grad_x h|| / mu <= tol, which implies ||x - x(theta)|| <= tol
-          maxiter: int = 2000, # Gradient steps at most
-         ) -> tuple[torch.Tensor, int, float]:
-    "FISTA for strongly convex h; returns (x, gradient evaluations, the bound ||grad_x h(x)|| / mu on ||x - x(theta)||)."
+def fista(
+    problem: BilevelProblem,
+    x0: torch.Tensor,
+    theta: torch.Tensor,  # Warm start and hyperparameters
+    tol: float,  # Accuracy eps: stop at ||grad_x h|| / mu <= tol (so ||x - x(θ)|| <= tol)
+    maxiter: int = 2000,  # Gradient steps at most
+) -> tuple[torch.Tensor, int, float]:
+    """FISTA for strongly convex h; returns (x, gradient evaluations, the bound ||grad_x
+    h(x)|| / mu on ||x - x(theta)||)."""
+    check_number("tol", tol, low=0, low_open=True)
+    check_int("maxiter", maxiter, low=0)
     mu, L = problem.mu_at(theta), problem.L_at(theta)
     q = min(mu / L, 1.0)
     x = z = x0.detach()
     t = 1.0
     for k in range(maxiter + 1):
         g = problem.grad_x(z, theta)
-        err = g.norm().item() / mu                         # ||z - x(theta)|| <= ||grad h(z)|| / mu
-        if err <= tol or k == maxiter: return z, k + 1, err
-        x_new = z - g / L                                   # gradient step from the extrapolated point
+        # ||z - x(theta)|| <= ||grad h(z)|| / mu
+        err = g.norm().item() / mu
+        if err <= tol or k == maxiter:
+            return z, k + 1, err
+        # gradient step from the extrapolated point
+        x_new = z - g / L
         # t_{k+1} = (1 - q t_k^2 + sqrt((1 - q t_k^2)^2 + 4 t_k^2)) / 2
         t_new = (1 - q * t * t + math.sqrt((1 - q * t * t) ** 2 + 4 * t * t)) / 2
-        # momentum (t_k - 1)(1 - q t_{k+1}) / (t_{k+1} (1 - q)); with q = 1 a gradient step is exact
+        # momentum (t_k - 1)(1 - q t_{k+1}) / (t_{k+1} (1 - q)); with q = 1 a gradient
+        # step is exact
         beta = 0.0 if q >= 1 else (t - 1) * (1 - q * t_new) / (t_new * (1 - q))
         z = x_new + beta * (x_new - x)
         x, t = x_new, t_new
 
 # %% ../nbs/21_maid.ipynb #5a255290
-def quadratic_bilevel(n: int = 200, # Rows of A1, A2, A3
-                      m: int = 20, # Lower-level dimension
-                      d: int = 10, # Number of hyperparameters
-                      cond: float = 100.0, # Condition number of the lower-level Hessian A2^T A2
-                      seed: int = 0, dtype: torch.dtype = torch.float64):
-    "The quadratic toy: (problem, closed forms) with closed forms x_hat, hypergrad, g, theta_star, g_star, B_norm."
-    check_int("n", n, low=1); check_int("m", m, low=1, high=n); check_int("d", d, low=1)
+def quadratic_bilevel(
+    n: int = 200,  # Rows of A1, A2, A3
+    m: int = 20,  # Lower-level dimension
+    d: int = 10,  # Number of hyperparameters
+    cond: float = 100.0,  # Condition number of the lower-level Hessian A2^T A2
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+):
+    """The quadratic toy: (problem, closed forms) with closed forms x_hat, hypergrad, g,
+    theta_star, g_star, B_norm."""
+    check_int("n", n, low=1)
+    check_int("m", m, low=1, high=n)
+    check_int("d", d, low=1)
     check_number("cond", cond, low=1)
     gen = torch.Generator().manual_seed(seed)
     rnd = lambda *s: torch.randn(*s, generator=gen, dtype=dtype)
-    U = torch.linalg.qr(rnd(n, m))[0]; V = torch.linalg.qr(rnd(m, m))[0]
-    s = torch.logspace(0, -0.5 * math.log10(cond), m, dtype=dtype)        # singular values: eigenvalues of H from 1 to 1/cond
+    U = torch.linalg.qr(rnd(n, m))[0]
+    V = torch.linalg.qr(rnd(m, m))[0]
+    # singular values: eigenvalues of H from 1 to 1/cond
+    s = torch.logspace(0, -0.5 * math.log10(cond), m, dtype=dtype)
     A2 = U @ torch.diag(s) @ V.T
     A1, A3 = rnd(n, m) / math.sqrt(n), rnd(n, d) / math.sqrt(n)
     b1, b2 = rnd(n), rnd(n)
     H = A2.T @ A2
     x_hat = lambda th: torch.linalg.solve(H, A2.T @ (b2 - A3 @ th))
-    J = -torch.linalg.solve(H, A2.T @ A3)                                     # d x_hat / d theta
+    # d x_hat / d theta
+    J = -torch.linalg.solve(H, A2.T @ A3)
     upper = lambda x: 0.5 * ((A1 @ x - b1) ** 2).sum()
-    theta_star = torch.linalg.lstsq(A1 @ J, (b1 - A1 @ x_hat(torch.zeros(d, dtype=dtype)))[:, None]).solution[:, 0]
-    problem = BilevelProblem(lower=lambda x, th: 0.5 * ((A2 @ x + A3 @ th - b2) ** 2).sum(), upper=upper,
-                             mu=float(s[-1] ** 2), L=float(s[0] ** 2), L_upper=float(torch.linalg.matrix_norm(A1, 2) ** 2),
-                             grad_lower=lambda x, th: A2.T @ (A2 @ x + A3 @ th - b2))
-    exact = SimpleNamespace(x_hat=x_hat, g=lambda th: upper(x_hat(th)).item(),
-                            hypergrad=lambda th: J.T @ (A1.T @ (A1 @ x_hat(th) - b1)),
-                            theta_star=theta_star, g_star=upper(x_hat(theta_star)).item(),
-                            B_norm=float(torch.linalg.matrix_norm(A2.T @ A3, 2)))
+    theta_star = torch.linalg.lstsq(
+        A1 @ J, (b1 - A1 @ x_hat(torch.zeros(d, dtype=dtype)))[:, None]
+    ).solution[:, 0]
+    problem = BilevelProblem(
+        lower=lambda x, th: 0.5 * ((A2 @ x + A3 @ th - b2) ** 2).sum(),
+        upper=upper,
+        mu=float(s[-1] ** 2),
+        L=float(s[0] ** 2),
+        L_upper=float(torch.linalg.matrix_norm(A1, 2) ** 2),
+        grad_lower=lambda x, th: A2.T @ (A2 @ x + A3 @ th - b2),
+    )
+    exact = SimpleNamespace(
+        x_hat=x_hat,
+        g=lambda th: upper(x_hat(th)).item(),
+        hypergrad=lambda th: J.T @ (A1.T @ (A1 @ x_hat(th) - b1)),
+        theta_star=theta_star,
+        g_star=upper(x_hat(theta_star)).item(),
+        B_norm=float(torch.linalg.matrix_norm(A2.T @ A3, 2)),
+    )
     return problem, exact
 
 # %% ../nbs/21_maid.ipynb #c0054d05
 @dataclass
 class Hypergradient:
     "An inexact hypergradient and what its error bound needs."
-    p: torch.Tensor        # -B^T q, shaped like theta
-    q: torch.Tensor        # approximately A^{-1} grad f(x), shaped like x, with ||A q - grad f(x)|| <= delta
-    f: float               # f(x)
-    grad_f: torch.Tensor   # grad f(x)
-    cg_iters: int          # Hessian-vector products spent by CG
 
-def inexact_hypergradient(problem: BilevelProblem, x: torch.Tensor, theta: torch.Tensor, # x approximates x(theta)
-                          delta: float, # Absolute CG residual: ||A q - grad f(x)|| <= delta
-                          cg_maxiter: int = 2000, # CG iterations at most
-                         ) -> Hypergradient:
-    "p = -B(x, theta)^T q with q from CG on A(x) q = grad f(x): the implicit-function-theorem hypergradient at x."
+    p: torch.Tensor  # -B^T q, shaped like theta
+    # approximately A^{-1} grad f(x), shaped like x, with ||A q - grad f(x)|| <= delta
+    q: torch.Tensor
+    f: float  # f(x)
+    grad_f: torch.Tensor  # grad f(x)
+    cg_iters: int  # Hessian-vector products spent by CG
+
+
+def inexact_hypergradient(
+    problem: BilevelProblem,
+    x: torch.Tensor,
+    theta: torch.Tensor,  # x approximates x(theta)
+    delta: float,  # Absolute CG residual: ||A q - grad f(x)|| <= delta
+    cg_maxiter: int = 2000,  # CG iterations at most
+) -> Hypergradient:
+    """p = -B(x, theta)^T q with q from CG on A(x) q = grad f(x): the implicit-function-
+    theorem hypergradient at x."""
     check_number("delta", delta, low=0, low_open=True)
     count, keep = [0], {}
+
     def solve(matvec, b, rmatvec=None):
         bnorm = b.norm().item()
-        if bnorm <= delta:                                   # zero already meets the residual
-            keep["u"] = torch.zeros_like(b); return keep["u"]
+        # zero already meets the residual
+        if bnorm <= delta:
+            keep["u"] = torch.zeros_like(b)
+            return keep["u"]
+
         def counted(v):
             count[0] += 1
             return matvec(v)
+
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a CG stopped at cg_maxiter shows in the count
+            # a CG stopped at cg_maxiter shows in the count
+            warnings.simplefilter("ignore", RuntimeWarning)
             keep["u"] = solve_cg(tol=delta / bnorm, maxiter=cg_maxiter)(counted, b)
         return keep["u"]
+
     optimality = problem.grad_lower or gradient_map(problem.lower)
-    at = custom_root(optimality, argnums=1, solve=solve, residual_tol=None)(lambda init, th: init)
+    at = custom_root(optimality, argnums=1, solve=solve, residual_tol=None)(
+        lambda init, th: init
+    )
     with torch.enable_grad():
         th = theta.detach().requires_grad_(True)
         p = torch.autograd.grad(problem.upper(at(x.detach(), th)), th)[0]
     f_val, grad_f = problem.upper_and_grad(x)
-    return Hypergradient(p=p.detach(), q=-keep["u"].detach().view_as(x), f=f_val, grad_f=grad_f, cg_iters=count[0])
+    return Hypergradient(
+        p=p.detach(),
+        q=-keep["u"].detach().view_as(x),
+        f=f_val,
+        grad_f=grad_f,
+        cg_iters=count[0],
+    )
 
 # %% ../nbs/21_maid.ipynb #b636c0d9
 def _grad_graph(problem, x, theta) -> torch.Tensor:
     "grad_x h(x, theta) with a graph in x and theta (both require grad)."
-    if problem.grad_lower is not None: return problem.grad_lower(x, theta)
+    if problem.grad_lower is not None:
+        return problem.grad_lower(x, theta)
     return torch.autograd.grad(problem.lower(x, theta), x, create_graph=True)[0]
 
+
 def _mixed(problem, x, theta, v, transpose: bool) -> torch.Tensor:
-    "B^T v (transpose=True, v like x) or B v (v like theta), with B = d/dtheta grad_x h(x, theta)."
+    """B^T v (transpose=True, v like x) or B v (v like theta), with B = d/dtheta grad_x
+    h(x, theta)."""
     with torch.enable_grad():
-        xr = x.detach().requires_grad_(True); tr = theta.detach().requires_grad_(True)
+        xr = x.detach().requires_grad_(True)
+        tr = theta.detach().requires_grad_(True)
         gx = _grad_graph(problem, xr, tr)
-        if transpose:   # B^T v = grad_theta <grad_x h, v>
+        if transpose:  # B^T v = grad_theta <grad_x h, v>
             out = torch.autograd.grad((gx * v).sum(), tr, allow_unused=True)[0]
             return torch.zeros_like(theta) if out is None else out
-        # B v as the derivative in u of <B^T u, v>: a vector-Jacobian product of a vector-Jacobian product
+        # B v as the derivative in u of <B^T u, v>: a vector-Jacobian product of a vector-
+        # Jacobian product
         u = torch.zeros_like(x, requires_grad=True)
         bt = torch.autograd.grad(gx, tr, u, create_graph=True, allow_unused=True)[0]
-        if bt is None: return torch.zeros_like(x)
+        if bt is None:
+            return torch.zeros_like(x)
         return torch.autograd.grad((bt * v).sum(), u, allow_unused=True)[0]
+
 
 def _hvp(problem, x, theta, v) -> torch.Tensor:
     "A v = grad_x^2 h(x, theta) v."
@@ -193,9 +290,12 @@ def _hvp(problem, x, theta, v) -> torch.Tensor:
         xr = x.detach().requires_grad_(True)
         return torch.autograd.grad(_grad_graph(problem, xr, theta.detach()), xr, v)[0]
 
+
 class ErrorBound:
-    "omega(eps, delta), the a-posteriori bound on ||p - grad g(theta)||, with ||B||, L_B and L_A estimated online."
-    products = 4   # Hessian-type products per call: B p, B(z)^T q, A(z) q, A(x) q
+    """omega(eps, delta), the a-posteriori bound on ||p - grad g(theta)||, with ||B||, L_B
+    and L_A estimated online."""
+
+    products = 4  # Hessian-type products per call: B p, B(z)^T q, A(z) q, A(x) q
 
     def __init__(self, problem: BilevelProblem, seed: int = 0):
         self.problem, self.B, self.L_B, self.L_A = problem, 0.0, 0.0, 0.0
@@ -203,80 +303,124 @@ class ErrorBound:
 
     def __call__(self, x, theta, hg: Hypergradient, eps: float, delta: float) -> float:
         pr, p, q = self.problem, hg.p, hg.q
-        mu, Lf, gnorm, pn, qn = pr.mu_at(theta), pr.L_upper, hg.grad_f.norm().item(), p.norm().item(), q.norm().item()
+        mu, Lf, gnorm, pn, qn = (
+            pr.mu_at(theta),
+            pr.L_upper,
+            hg.grad_f.norm().item(),
+            p.norm().item(),
+            q.norm().item(),
+        )
         # ||B|| ~ ||B p|| / ||p||: one power-method step for the operator norm of B
-        self.B = _mixed(pr, x, theta, p, transpose=False).norm().item() / pn if pn > 0 else 0.0
-        if qn > 0:   # secant slopes over the eps-ball around x, kept as running maxima
+        self.B = (
+            _mixed(pr, x, theta, p, transpose=False).norm().item() / pn if pn > 0 else 0.0
+        )
+        if qn > 0:  # secant slopes over the eps-ball around x, kept as running maxima
             xi = torch.randn(x.shape, generator=self.gen, dtype=x.dtype).to(x.device)
             z = x + eps * xi / xi.norm()
-            dB = (_mixed(pr, z, theta, q, transpose=True) + p).norm().item()      # ||(B(z) - B(x))^T q||, as p = -B(x)^T q
-            dA = (_hvp(pr, z, theta, q) - _hvp(pr, x, theta, q)).norm().item()    # ||(A(z) - A(x)) q||
+            # ||(B(z) - B(x))^T q||, as p = -B(x)^T q
+            dB = (_mixed(pr, z, theta, q, transpose=True) + p).norm().item()
+            # ||(A(z) - A(x)) q||
+            dA = (_hvp(pr, z, theta, q) - _hvp(pr, x, theta, q)).norm().item()
             self.L_B = max(self.L_B, dB / (qn * eps))
             self.L_A = max(self.L_A, dA / (qn * eps))
         B, LB, LA = self.B, self.L_B, self.L_A
         # c = L_f ||B|| / mu + L_A ||B|| ||grad f|| / mu^2 + L_B ||grad f|| / mu
-        c = Lf * B / mu + LA * B * gnorm / mu ** 2 + LB * gnorm / mu
+        c = Lf * B / mu + LA * B * gnorm / mu**2 + LB * gnorm / mu
         # omega = c eps + (||B|| / mu) delta + (L_B L_f / mu) eps^2
-        return c * eps + B / mu * delta + LB * Lf / mu * eps ** 2
+        return c * eps + B / mu * delta + LB * Lf / mu * eps**2
 
 # %% ../nbs/21_maid.ipynb #f5d7ecf5
 @dataclass
 class BilevelResult:
-    "The outcome of a bilevel run: final hyperparameters, lower-level point, and a trace of every upper iteration."
+    """The outcome of a bilevel run: final hyperparameters, lower-level point, and a trace
+    of every upper iteration."""
+
     theta: torch.Tensor
     x: torch.Tensor
-    history: dict = field(default_factory=dict)   # lists: theta, loss, cost, ll, cg, eps, delta, step, grad_norm, bound, accepted
-    status: str = ""                              # "max_iter", "budget" or "eps_min"
+    # lists: theta, loss, cost, ll, cg, eps, delta, step, grad_norm, bound, accepted
+    history: dict = field(default_factory=dict)
+    status: str = ""  # "max_iter", "budget" or "eps_min"
+
 
 def _record(h: dict, **kw):
-    for k, v in kw.items(): h.setdefault(k, []).append(v)
+    for k, v in kw.items():
+        h.setdefault(k, []).append(v)
+
 
 def _check_start(problem, theta0, x0):
-    "Argument checks shared by MAID and HOAG: types, finiteness, devices, and that h and f return finite scalars."
+    """Argument checks shared by MAID and HOAG: types, finiteness, devices, and that h and
+    f return finite scalars."""
     check_type("problem", problem, BilevelProblem)
-    check_tensor("theta0", theta0, floating=True); check_tensor("x0", x0, floating=True)
-    if theta0.device != x0.device: raise ValueError(f"theta0 and x0 live on different devices ({theta0.device}, {x0.device})")
+    check_tensor("theta0", theta0, floating=True)
+    check_tensor("x0", x0, floating=True)
+    if theta0.device != x0.device:
+        raise ValueError(
+            f"theta0 and x0 live on different devices ({theta0.device}, {x0.device})"
+        )
     with torch.enable_grad():
         xr = x0.detach().requires_grad_(True)
-        try: h = problem.lower(xr, theta0.detach())
+        try:
+            h = problem.lower(xr, theta0.detach())
         except (RuntimeError, IndexError) as e:
-            raise ValueError(f"lower(x0, theta0) failed for x0 of shape {tuple(x0.shape)} and theta0 of shape "
-                             f"{tuple(theta0.shape)}; check both shapes ({e})") from e
+            raise ValueError(
+                f"lower(x0, theta0) failed for x0 of shape {tuple(x0.shape)} and theta0"
+                f" of shape {tuple(theta0.shape)}; check both shapes ({e})"
+            ) from e
         if not isinstance(h, torch.Tensor) or h.numel() != 1:
-            raise ValueError(f"lower(x0, theta0) must return a scalar tensor, got {getattr(h, 'shape', type(h).__name__)}")
-        if not torch.isfinite(h): raise ValueError(f"lower(x0, theta0) is not finite ({h.item()})")
-        if torch.autograd.grad(h, xr, allow_unused=True)[0] is None: raise ValueError("lower(x, theta) does not depend on x")
+            raise ValueError(
+                "lower(x0, theta0) must return a scalar tensor, got"
+                f" {getattr(h, 'shape', type(h).__name__)}"
+            )
+        if not torch.isfinite(h):
+            raise ValueError(f"lower(x0, theta0) is not finite ({h.item()})")
+        if torch.autograd.grad(h, xr, allow_unused=True)[0] is None:
+            raise ValueError("lower(x, theta) does not depend on x")
     if problem.grad_lower is not None:
         gl = problem.grad_x(x0, theta0)
-        if gl.shape != x0.shape: raise ValueError(f"grad_lower must return the shape of x0 {tuple(x0.shape)}, got {tuple(gl.shape)}")
+        if gl.shape != x0.shape:
+            raise ValueError(
+                f"grad_lower must return the shape of x0 {tuple(x0.shape)}, got"
+                f" {tuple(gl.shape)}"
+            )
     f = problem.upper(x0.detach())
     if not isinstance(f, torch.Tensor) or f.numel() != 1:
-        raise ValueError(f"upper(x0) must return a scalar tensor, got {getattr(f, 'shape', type(f).__name__)}")
-    if not torch.isfinite(f): raise ValueError(f"upper(x0) is not finite ({f.item()})")
+        raise ValueError(
+            "upper(x0) must return a scalar tensor, got"
+            f" {getattr(f, 'shape', type(f).__name__)}"
+        )
+    if not torch.isfinite(f):
+        raise ValueError(f"upper(x0) is not finite ({f.item()})")
 
-# %% ../nbs/21_maid.ipynb #3932da31
+# %% ../nbs/21_maid.ipynb #e2c4c672
 class MAID:
-    "The method of adaptive inexact descent: inexact hypergradients and backtracking, with accuracies adapted on the fly."
-    def __init__(self, problem: BilevelProblem,
-                 eps: float = 0.1, # Initial lower-level accuracy eps_0: ||x - x(theta)|| <= eps
-                 delta: float = 0.1, # Initial CG residual delta_0
-                 beta: float = 0.1, # Initial step size beta_0
-                 eta: float = 1e-4, # Bound ratio 1 - eta; sufficient-decrease constant eta^2
-                 rho: float = 0.9, # Backtracking factor
-                 tau: float = 0.5, # Accuracy tightening factor after a failure
-                 nu: float = 1.05, # Accuracy loosening factor after a success
-                 step_growth: float = 10 / 9, # Step-size growth after a success
-                 max_backtrack: int = 10, # Backtracking trials in the first try (retry j gets this + j)
-                 max_retries: int = 3, # Tighten-and-retry rounds per upper iteration
-                 ll_maxiter: int = 2000, # Lower-level iterations per solve at most
-                 cg_maxiter: int = 2000, # CG iterations per solve at most
-                 eps_min: float = 1e-12, # Stop when the accuracy would have to go below this
-                 seed: int = 0, # Seed of the random directions of the Lipschitz estimates
-                ):
+    """The method of adaptive inexact descent: inexact hypergradients and backtracking,
+    with accuracies adapted on the fly."""
+
+    def __init__(
+        self,
+        problem: BilevelProblem,
+        eps: float = 0.1,  # Initial lower-level accuracy eps_0: ||x - x(theta)|| <= eps
+        delta: float = 0.1,  # Initial CG residual delta_0
+        beta: float = 0.1,  # Initial step size beta_0
+        eta: float = 1e-4,  # Bound ratio 1 - eta; sufficient-decrease constant eta^2
+        rho: float = 0.9,  # Backtracking factor
+        tau: float = 0.5,  # Accuracy tightening factor after a failure
+        nu: float = 1.05,  # Accuracy loosening factor after a success
+        step_growth: float = 10 / 9,  # Step-size growth after a success
+        max_backtrack: int = 10,  # Backtracking trials in the first try (retry j: + j)
+        max_retries: int = 3,  # Tighten-and-retry rounds per upper iteration
+        ll_maxiter: int = 2000,  # Lower-level iterations per solve at most
+        cg_maxiter: int = 2000,  # CG iterations per solve at most
+        eps_min: float = 1e-12,  # Stop when the accuracy would have to go below this
+        seed: int = 0,  # Seed of the random directions of the Lipschitz estimates
+    ):
         self.problem = check_type("problem", problem, BilevelProblem)
         self.eps = check_number("eps", eps, low=0, low_open=True)
         self.delta = check_number("delta", delta, low=0, low_open=True)
-        self.beta = check_number("beta", beta, low=0, low_open=True)
+        # a step beyond 1e10 cannot give a sensible first trial: backtracking would spend
+        # the
+        # whole budget shrinking it by rho per trial
+        self.beta = check_number("beta", beta, low=0, high=1e10, low_open=True)
         self.eta = check_number("eta", eta, low=0, high=1, low_open=True, high_open=True)
         self.rho = check_number("rho", rho, low=0, high=1, low_open=True, high_open=True)
         self.tau = check_number("tau", tau, low=0, high=1, low_open=True, high_open=True)
@@ -289,6 +433,7 @@ class MAID:
         self.eps_min = check_number("eps_min", eps_min, low=0, low_open=True)
         self.bound = ErrorBound(problem, check_int("seed", seed, low=0))
         self.ll = self.cg = self.unconverged = 0
+        self._budget = math.inf
 
     @property
     def cost(self) -> int:
@@ -298,145 +443,290 @@ class MAID:
     def solve_lower(self, x0, theta, eps):
         x, iters, acc = self.problem.solve(x0, theta, eps, self.ll_maxiter)
         self.ll += iters
-        if acc > eps: self.unconverged += 1
-        if not torch.isfinite(x).all(): raise FloatingPointError(f"the lower-level solver returned non-finite values at theta={theta.tolist()}")
+        if acc > eps:
+            self.unconverged += 1
+        if not torch.isfinite(x).all():
+            raise FloatingPointError(
+                "the lower-level solver returned non-finite values at"
+                f" theta={theta.tolist()}"
+            )
         return x
 
-    def hypergradient(self, x, theta):
-        "Step 1: tighten (eps, delta) by tau until omega / ||p|| <= 1 - eta; returns (x, hypergradient, omega)."
-        while True:
-            x = self.solve_lower(x, theta, self.eps)
-            hg = inexact_hypergradient(self.problem, x, theta, self.delta, self.cg_maxiter)
-            omega = self.bound(x, theta, hg, self.eps, self.delta)
-            self.cg += hg.cg_iters + ErrorBound.products
-            pn = hg.p.norm().item()
-            if (pn > 0 and omega / pn <= 1 - self.eta) or self.eps * self.tau < self.eps_min: return x, hg, omega
-            self.eps *= self.tau; self.delta *= self.tau
+# %% ../nbs/21_maid.ipynb #d88bd5d8
+@patch
+def hypergradient(self: MAID, x, theta):
+    """Step 1: tighten (eps, delta) by tau until omega / ||p|| <= 1 - eta; returns (x,
+    hypergradient, omega)."""
+    while True:
+        x = self.solve_lower(x, theta, self.eps)
+        hg = inexact_hypergradient(self.problem, x, theta, self.delta, self.cg_maxiter)
+        omega = self.bound(x, theta, hg, self.eps, self.delta)
+        self.cg += hg.cg_iters + ErrorBound.products
+        pn = hg.p.norm().item()
+        if (pn > 0 and omega / pn <= 1 - self.eta) or self.eps * self.tau < self.eps_min:
+            return x, hg, omega
+        self.eps *= self.tau
+        self.delta *= self.tau
 
-    def backtrack(self, x, theta, hg, max_trials):
-        "Step 2: the first step beta rho^i whose upper bound of g(theta - step p) lies eta^2 step ||p||^2 below the lower bound of g(theta)."
-        eps, Lf = self.eps, self.problem.L_upper
-        p, pn2 = hg.p, hg.p.norm().item() ** 2
-        lower_old = hg.f - hg.grad_f.norm().item() * eps                       # g(theta) >= f(x) - ||grad f(x)|| eps  (f convex)
-        for i in range(max_trials):
-            step = self.beta * self.rho ** i
-            theta_new = theta - step * p
-            x_new = self.solve_lower(x, theta_new, eps)
-            f_new, gf_new = self.problem.upper_and_grad(x_new)
-            upper_new = f_new + gf_new.norm().item() * eps + Lf * eps ** 2 / 2   # g(theta+) <= f + ||grad f|| eps + L eps^2 / 2
-            if upper_new - lower_old <= -step * self.eta ** 2 * pn2:
-                return True, theta_new, x_new, f_new, step
-        return False, theta, x, hg.f, 0.0
+# %% ../nbs/21_maid.ipynb #e84e5dc8
+@patch
+def backtrack(self: MAID, x, theta, hg, max_trials):
+    """Step 2: the first step beta rho^i whose upper bound of g(theta - step p) lies eta^2
+    step ||p||^2 below the lower bound of g(theta)."""
+    eps, Lf = self.eps, self.problem.L_upper
+    p, pn2 = hg.p, hg.p.norm().item() ** 2
+    # g(theta) >= f(x) - ||grad f(x)|| eps  (f convex)
+    lower_old = hg.f - hg.grad_f.norm().item() * eps
+    for i in range(max_trials):
+        if self.cost > self._budget:
+            break  # no trial past the budget
+        step = self.beta * self.rho**i
+        theta_new = theta - step * p
+        x_new = self.solve_lower(x, theta_new, eps)
+        f_new, gf_new = self.problem.upper_and_grad(x_new)
+        # g(theta+) <= f + ||grad f|| eps + L eps^2 / 2
+        upper_new = f_new + gf_new.norm().item() * eps + Lf * eps**2 / 2
+        if upper_new - lower_old <= -step * self.eta**2 * pn2:
+            return True, theta_new, x_new, f_new, step
+    return False, theta, x, hg.f, 0.0
 
-    def run(self, theta0: torch.Tensor, x0: torch.Tensor, # Initial hyperparameters and lower-level point
-            max_iter: int = 100, # Upper-level iterations at most
-            budget: float = 1e6, # Stop once lower-level iterations plus Hessian-vector products exceed this
-            verbose: bool | None = None, # Progress bar; None: off under tests and CI
-           ) -> BilevelResult:
-        "Run MAID from (theta0, x0); the state (accuracies, step, work, constants) carries over between calls."
-        _check_start(self.problem, theta0, x0)
-        check_int("max_iter", max_iter, low=0); check_number("budget", budget, low=0, low_open=True)
-        theta, x = theta0.detach().clone(), x0.detach().clone()
-        h, status = {}, "max_iter"
-        _record(h, theta=theta.clone(), loss=self.problem.upper_and_grad(x)[0], cost=self.cost, ll=self.ll, cg=self.cg,
-                eps=self.eps, delta=self.delta, step=self.beta, grad_norm=math.nan, bound=math.nan, accepted=True)
-        for _ in progress(range(max_iter), desc="MAID", disable=None if verbose is None else not verbose):
-            for j in range(self.max_retries):
-                x, hg, omega = self.hypergradient(x, theta)
-                accepted, theta, x, loss, step = self.backtrack(x, theta, hg, self.max_backtrack + j)
-                if accepted:
-                    # Step 3: a success grows the step and loosens the accuracies
-                    self.beta = step * self.step_growth
-                    self.eps *= self.nu; self.delta *= self.nu
-                    break
-                if self.cost > budget or self.eps * self.tau < self.eps_min: break
-                self.eps *= self.tau; self.delta *= self.tau                  # a failure tightens them and retries
-            _record(h, theta=theta.clone(), loss=loss, cost=self.cost, ll=self.ll, cg=self.cg, eps=self.eps, delta=self.delta,
-                    step=self.beta, grad_norm=hg.p.norm().item(), bound=omega, accepted=accepted)
-            if self.cost > budget: status = "budget"; break
-            if self.eps * self.tau < self.eps_min: status = "eps_min"; break
-        if self.unconverged:
-            warnings.warn(f"{self.unconverged} lower-level solve(s) stopped at ll_maxiter={self.ll_maxiter} before reaching "
-                          "their accuracy: the bounds that MAID relies on did not hold there", RuntimeWarning, stacklevel=2)
-            self.unconverged = 0
-        return BilevelResult(theta=theta, x=x, history=h, status=status)
+# %% ../nbs/21_maid.ipynb #9cab3805
+@patch
+def run(
+    self: MAID,
+    theta0: torch.Tensor,
+    x0: torch.Tensor,  # Initial hyperparameters and lower-level point
+    max_iter: int = 100,  # Upper-level iterations at most
+    budget: float = 1e6,  # Stop once lower-level + Hessian-product work exceeds this
+    verbose: bool | None = None,  # Progress bar; None: off under tests and CI
+) -> BilevelResult:
+    """Run MAID from (theta0, x0); the state (accuracies, step, work, constants) carries
+    over between calls."""
+    _check_start(self.problem, theta0, x0)
+    check_int("max_iter", max_iter, low=0)
+    self._budget = check_number("budget", budget, low=0, low_open=True)
+    theta, x = theta0.detach().clone(), x0.detach().clone()
+    h, status = {}, "max_iter"
+    _record(
+        h,
+        theta=theta.clone(),
+        loss=self.problem.upper_and_grad(x)[0],
+        cost=self.cost,
+        ll=self.ll,
+        cg=self.cg,
+        eps=self.eps,
+        delta=self.delta,
+        step=self.beta,
+        grad_norm=math.nan,
+        bound=math.nan,
+        accepted=True,
+    )
+    for _ in progress(
+        range(max_iter), desc="MAID", disable=None if verbose is None else not verbose
+    ):
+        for j in range(self.max_retries):
+            x, hg, omega = self.hypergradient(x, theta)
+            accepted, theta, x, loss, step = self.backtrack(
+                x, theta, hg, self.max_backtrack + j
+            )
+            if accepted:
+                # Step 3: a success grows the step and loosens the accuracies
+                self.beta = step * self.step_growth
+                self.eps *= self.nu
+                self.delta *= self.nu
+                break
+            if self.cost > budget or self.eps * self.tau < self.eps_min:
+                break
+            # a failure tightens them and retries
+            self.eps *= self.tau
+            self.delta *= self.tau
+        _record(
+            h,
+            theta=theta.clone(),
+            loss=loss,
+            cost=self.cost,
+            ll=self.ll,
+            cg=self.cg,
+            eps=self.eps,
+            delta=self.delta,
+            step=self.beta,
+            grad_norm=hg.p.norm().item(),
+            bound=omega,
+            accepted=accepted,
+        )
+        if self.cost > budget:
+            status = "budget"
+            break
+        if self.eps * self.tau < self.eps_min:
+            status = "eps_min"
+            break
+    if self.unconverged:
+        warnings.warn(
+            f"{self.unconverged} lower-level solve(s) stopped at"
+            f" ll_maxiter={self.ll_maxiter} before reaching their accuracy: the bounds"
+            " that MAID relies on did not hold there",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        self.unconverged = 0
+    return BilevelResult(theta=theta, x=x, history=h, status=status)
 
-def maid(problem: BilevelProblem, theta0: torch.Tensor, x0: torch.Tensor, max_iter: int = 100, budget: float = 1e6,
-         verbose: bool | None = None, **options) -> BilevelResult:
+
+def maid(
+    problem: BilevelProblem,
+    theta0: torch.Tensor,
+    x0: torch.Tensor,
+    max_iter: int = 100,
+    budget: float = 1e6,
+    verbose: bool | None = None,
+    **options,
+) -> BilevelResult:
     "Run `MAID(problem, **options)` from (theta0, x0)."
-    return MAID(problem, **options).run(theta0, x0, max_iter=max_iter, budget=budget, verbose=verbose)
+    return MAID(problem, **options).run(
+        theta0, x0, max_iter=max_iter, budget=budget, verbose=verbose
+    )
 
 # %% ../nbs/21_maid.ipynb #d0cfa2b5
 SCHEDULES = ("geometric", "quadratic", "cubic", "fixed")
 
-def accuracy_schedule(kind: str, # One of SCHEDULES
-                      eps0: float, k: int, # First accuracy and iteration (from 0)
-                      decay: float = 0.9) -> float:
-    "The a-priori accuracy at iteration k: eps0 decay^k, eps0 / (k+1)^2, eps0 / (k+1)^3 or eps0."
-    if kind not in SCHEDULES: raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {kind!r}")
-    if kind == "geometric": return eps0 * decay ** k
-    if kind == "quadratic": return eps0 / (k + 1) ** 2
-    if kind == "cubic": return eps0 / (k + 1) ** 3
+
+def accuracy_schedule(
+    kind: str,  # One of SCHEDULES
+    eps0: float,  # First accuracy, > 0
+    k: int,  # Iteration, from 0
+    decay: float = 0.9,  # Factor of the geometric sequence, in (0, 1]
+) -> float:
+    """The a-priori accuracy at iteration k: eps0 decay^k, eps0 / (k+1)^2, eps0 / (k+1)^3
+    or eps0."""
+    if kind not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {kind!r}")
+    eps0 = check_number("eps0", eps0, low=0, low_open=True)
+    k = check_int("k", k, low=0)
+    decay = check_number("decay", decay, low=0, high=1, low_open=True)
+    if kind == "geometric":
+        return eps0 * decay**k
+    if kind == "quadratic":
+        return eps0 / (k + 1) ** 2
+    if kind == "cubic":
+        return eps0 / (k + 1) ** 3
     return eps0
 
-def hoag(problem: BilevelProblem, theta0: torch.Tensor, x0: torch.Tensor,
-         eps0: float = 0.1, # First accuracy (lower level and CG alike)
-         schedule: str = "geometric", # How the accuracy shrinks, fixed in advance: one of SCHEDULES
-         decay: float = 0.9, # Factor of the geometric schedule
-         step: float | None = None, # A fixed step size; None: HOAG's adaptive step
-         max_iter: int = 100, # Upper-level iterations at most
-         budget: float = 1e6, # Stop once lower-level iterations plus Hessian-vector products exceed this
-         ll_maxiter: int = 2000, cg_maxiter: int = 2000,
-         eps_min: float = 1e-12, # Floor of the accuracy sequence
-         verbose: bool | None = None) -> BilevelResult:
-    "Inexact hypergradient descent with an accuracy sequence fixed in advance (HOAG, Pedregosa 2016)."
+
+def hoag(
+    problem: BilevelProblem,
+    theta0: torch.Tensor,
+    x0: torch.Tensor,
+    eps0: float = 0.1,  # First accuracy (lower level and CG alike)
+    schedule: str = "geometric",  # Accuracy sequence fixed in advance: one of SCHEDULES
+    decay: float = 0.9,  # Factor of the geometric schedule
+    step: float | None = None,  # A fixed step size; None: HOAG's adaptive step
+    max_iter: int = 100,  # Upper-level iterations at most
+    budget: float = 1e6,  # Stop once lower-level + Hessian-product work exceeds this
+    ll_maxiter: int = 2000,
+    cg_maxiter: int = 2000,
+    eps_min: float = 1e-12,  # Floor of the accuracy sequence
+    verbose: bool | None = None,
+) -> BilevelResult:
+    """Inexact hypergradient descent with an accuracy sequence fixed in advance (HOAG,
+    Pedregosa 2016)."""
     _check_start(problem, theta0, x0)
     check_number("eps0", eps0, low=0, low_open=True)
     accuracy_schedule(schedule, eps0, 0)
     check_number("decay", decay, low=0, high=1, low_open=True, high_open=True)
-    if step is not None: check_number("step", step, low=0, low_open=True)
-    check_int("max_iter", max_iter, low=0); check_number("budget", budget, low=0, low_open=True)
-    check_int("ll_maxiter", ll_maxiter, low=1); check_int("cg_maxiter", cg_maxiter, low=1)
+    if step is not None:
+        check_number("step", step, low=0, low_open=True)
+    check_int("max_iter", max_iter, low=0)
+    check_number("budget", budget, low=0, low_open=True)
+    check_int("ll_maxiter", ll_maxiter, low=1)
+    check_int("cg_maxiter", cg_maxiter, low=1)
     check_number("eps_min", eps_min, low=0, low_open=True)
     theta, x = theta0.detach().clone(), x0.detach().clone()
     ll = cg = 0
     h, status = {}, "max_iter"
-    _record(h, theta=theta.clone(), loss=problem.upper_and_grad(x)[0], cost=0, ll=0, cg=0, eps=eps0, delta=eps0,
-            step=math.nan if step is None else step, grad_norm=math.nan, bound=math.nan, accepted=True)
+    _record(
+        h,
+        theta=theta.clone(),
+        loss=problem.upper_and_grad(x)[0],
+        cost=0,
+        ll=0,
+        cg=0,
+        eps=eps0,
+        delta=eps0,
+        step=math.nan if step is None else step,
+        grad_norm=math.nan,
+        bound=math.nan,
+        accepted=True,
+    )
     eps, g_old, L_lam, theta_old, p_old, step_k = eps0, math.inf, None, theta, None, step
-    for k in progress(range(max_iter), desc="HOAG", disable=None if verbose is None else not verbose):
-        x, iters, _ = problem.solve(x, theta, eps, ll_maxiter); ll += iters
-        hg = inexact_hypergradient(problem, x, theta, eps, cg_maxiter); cg += hg.cg_iters
+    for k in progress(
+        range(max_iter), desc="HOAG", disable=None if verbose is None else not verbose
+    ):
+        x, iters, _ = problem.solve(x, theta, eps, ll_maxiter)
+        ll += iters
+        hg = inexact_hypergradient(problem, x, theta, eps, cg_maxiter)
+        cg += hg.cg_iters
         g, p = hg.f, hg.p
         eps_new = max(accuracy_schedule(schedule, eps0, k + 1, decay), eps_min)
         accepted = True
         if step is None:
-            if L_lam is None:                                  # first step 1/L with L = ||p|| / sqrt(d)
+            # first step 1/L with L = ||p|| / sqrt(d)
+            if L_lam is None:
                 pn = p.norm().item()
                 L_lam = pn / math.sqrt(p.numel()) if pn > 1e-3 else 1.0
             incr = p.norm().item() / L_lam
-            # sufficient decrease: g <= g_old + C eps_new + eps (C + 1) ||incr|| - L ||incr||^2, C = 1/4
+            # sufficient decrease: g <= g_old + C eps_new + eps (C + 1) ||incr|| - L
+            # ||incr||^2, C = 1/4
             if g <= g_old + 0.25 * eps_new + eps * 1.25 * incr - L_lam * incr * incr:
                 L_lam *= 0.95
-            elif g >= 1.2 * g_old:                             # the last step went too far: undo it, halve the step
-                L_lam *= 2; eps_new = max(eps_new * 0.5, eps_min); accepted = False
+            # the last step went too far: undo it, halve the step
+            elif g >= 1.2 * g_old:
+                L_lam *= 2
+                eps_new = max(eps_new * 0.5, eps_min)
+                accepted = False
                 theta, p = theta_old, p_old
             step_k = 1 / L_lam
-        if accepted: g_old = g
+        if accepted:
+            g_old = g
         theta_old, p_old = theta, p
         theta = theta - step_k * p
         eps = eps_new
-        _record(h, theta=theta_old.clone(), loss=g if accepted else g_old, cost=ll + cg, ll=ll, cg=cg, eps=eps, delta=eps,
-                step=step_k, grad_norm=p.norm().item(), bound=math.nan, accepted=accepted)
-        if ll + cg > budget: status = "budget"; break
+        _record(
+            h,
+            theta=theta_old.clone(),
+            loss=g if accepted else g_old,
+            cost=ll + cg,
+            ll=ll,
+            cg=cg,
+            eps=eps,
+            delta=eps,
+            step=step_k,
+            grad_norm=p.norm().item(),
+            bound=math.nan,
+            accepted=accepted,
+        )
+        if ll + cg > budget:
+            status = "budget"
+            break
     return BilevelResult(theta=theta_old, x=x, history=h, status=status)
 
 # %% ../nbs/21_maid.ipynb #43c2ca9d
+def _real(name: str, x, **kw) -> torch.Tensor:
+    "`check_tensor` with a real floating dtype (complex refused)."
+    check_tensor(name, x, floating=True, **kw)
+    if x.is_complex():
+        raise TypeError(f"{name} must be real, got {x.dtype}")
+    return x
+
+
 def image_gradient(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "Forward differences along the last two axes, zero past the last column/row (Neumann boundary)."
+    """Forward differences along the last two axes, zero past the last column/row (Neumann
+    boundary)."""
+    if _real("x", x).ndim < 2:
+        raise ValueError(f"x must be an image (..., H, W), got shape {tuple(x.shape)}")
     dx = F.pad(x[..., :, 1:] - x[..., :, :-1], (0, 1))
     dy = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))
     return dx, dy
+
 
 def image_gradient_adjoint(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
     "D^T (px, py), the adjoint of `image_gradient` (minus the discrete divergence)."
@@ -444,10 +734,18 @@ def image_gradient_adjoint(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
     ay = F.pad(py[..., :-1, :], (0, 0, 1, 0)) - F.pad(py[..., :-1, :], (0, 0, 0, 1))
     return ax + ay
 
+
 def smoothed_tv(x: torch.Tensor, nu) -> torch.Tensor:
-    "Sum over pixels of sqrt(|grad x|^2 + nu^2)."
+    """Sum over pixels of sqrt(|grad x|^2 + nu^2); `nu` > 0 a number or a tensor (e.g. a
+    hyperparameter)."""
+    if isinstance(nu, torch.Tensor) and nu.numel() != 1:
+        raise ValueError(f"nu must be a single number, got shape {tuple(nu.shape)}")
+    check_number(
+        "nu", nu.detach() if isinstance(nu, torch.Tensor) else nu, low=0, low_open=True
+    )
     dx, dy = image_gradient(x)
-    return torch.sqrt(dx ** 2 + dy ** 2 + nu ** 2).sum()
+    return torch.sqrt(dx**2 + dy**2 + nu**2).sum()
+
 
 @njit
 def _tv_grad_nb(x, y, lam, nu2, g):
@@ -471,16 +769,22 @@ def _tv_grad_nb(x, y, lam, nu2, g):
                     g[i, r, c] -= py
                     g[i, r + 1, c] += py
 
+
 @njit
 def _tv_fista_nb(x0, y, lam, nu2, mu, L, tol, maxiter):
-    "The `fista` iteration on the TV lower level: returns (x, gradient evaluations, ||grad|| / mu)."
-    x = x0.copy(); z = x0.copy(); g = np.empty_like(x0)
-    q = min(mu / L, 1.0); t = 1.0
+    """The `fista` iteration on the TV lower level: returns (x, gradient evaluations,
+    ||grad|| / mu)."""
+    x = x0.copy()
+    z = x0.copy()
+    g = np.empty_like(x0)
+    q = min(mu / L, 1.0)
+    t = 1.0
     err = 0.0
     for k in range(maxiter + 1):
         _tv_grad_nb(z, y, lam, nu2, g)
         err = math.sqrt((g * g).sum()) / mu
-        if err <= tol or k == maxiter: return z, k + 1, err
+        if err <= tol or k == maxiter:
+            return z, k + 1, err
         tq = 1 - q * t * t
         t_new = (tq + math.sqrt(tq * tq + 4 * t * t)) / 2
         beta = 0.0 if q >= 1 else (t - 1) * (1 - q * t_new) / (t_new * (1 - q))
@@ -491,60 +795,124 @@ def _tv_fista_nb(x0, y, lam, nu2, mu, L, tol, maxiter):
         t = t_new
     return z, maxiter + 1, err
 
-def tv_denoising(noisy: torch.Tensor, # Noisy images, (H, W) or (n, H, W)
-                 clean: torch.Tensor, # The ground truth, same shape
-                 engine: str = "auto", # "numba", "torch", or "auto" (numba on the CPU unless disabled)
-                ) -> BilevelProblem:
-    "Learn theta = (log weight, log smoothing) of smoothed-TV denoising from clean/noisy pairs."
-    check_tensor("noisy", noisy, ndim=(2, 3), floating=True); check_tensor("clean", clean, ndim=(2, 3), floating=True)
-    if noisy.shape != clean.shape: raise ValueError(f"noisy and clean must have the same shape, got {tuple(noisy.shape)} and {tuple(clean.shape)}")
-    if engine not in ("auto", "numba", "torch"): raise ValueError(f"engine must be 'auto', 'numba' or 'torch', got {engine!r}")
-    if engine == "numba" and noisy.device.type != "cpu": raise ValueError("engine='numba' needs CPU tensors")
+
+def tv_denoising(
+    noisy: torch.Tensor,  # Noisy images, (H, W) or (n, H, W)
+    clean: torch.Tensor,  # The ground truth, same shape
+    engine: str = "auto",  # "numba", "torch", or "auto" (numba on the CPU if enabled)
+) -> BilevelProblem:
+    """Learn theta = (log weight, log smoothing) of smoothed-TV denoising from clean/noisy
+    pairs."""
+    check_tensor("noisy", noisy, ndim=(2, 3), floating=True)
+    check_tensor("clean", clean, ndim=(2, 3), floating=True)
+    if noisy.shape != clean.shape:
+        raise ValueError(
+            f"noisy and clean must have the same shape, got {tuple(noisy.shape)} and"
+            f" {tuple(clean.shape)}"
+        )
+    if engine not in ("auto", "numba", "torch"):
+        raise ValueError(f"engine must be 'auto', 'numba' or 'torch', got {engine!r}")
+    if engine == "numba" and noisy.device.type != "cpu":
+        raise ValueError("engine='numba' needs CPU tensors")
+
     def grad_lower(x, th):
         dx, dy = image_gradient(x)
-        s = torch.sqrt(dx ** 2 + dy ** 2 + torch.exp(2 * th[1]))
+        s = torch.sqrt(dx**2 + dy**2 + torch.exp(2 * th[1]))
         return x - noisy + torch.exp(th[0]) * image_gradient_adjoint(dx / s, dy / s)
+
     def solver(x0, theta, tol, maxiter):
-        if engine == "torch" or (engine == "auto" and not use_numba(x0, noisy)): return fista(problem, x0, theta, tol, maxiter)
-        flat = lambda t: np.ascontiguousarray(t.detach().reshape((-1,) + t.shape[-2:]).cpu().numpy().astype(np.float64))
+        if engine == "torch" or (engine == "auto" and not use_numba(x0, noisy)):
+            return fista(problem, x0, theta, tol, maxiter)
+        flat = lambda t: np.ascontiguousarray(
+            t.detach().reshape((-1,) + t.shape[-2:]).cpu().numpy().astype(np.float64)
+        )
         th = theta.tolist()
-        x, iters, acc = _tv_fista_nb(flat(x0), flat(noisy), math.exp(th[0]), math.exp(2 * th[1]), 1.0, problem.L_at(theta), tol, maxiter)
+        x, iters, acc = _tv_fista_nb(
+            flat(x0),
+            flat(noisy),
+            math.exp(th[0]),
+            math.exp(2 * th[1]),
+            1.0,
+            problem.L_at(theta),
+            tol,
+            maxiter,
+        )
         return torch.from_numpy(x).to(x0.dtype).reshape(x0.shape), iters, acc
-    problem = BilevelProblem(lower=lambda x, th: 0.5 * ((x - noisy) ** 2).sum() + torch.exp(th[0]) * smoothed_tv(x, torch.exp(th[1])),
-                             upper=lambda x: 0.5 * ((x - clean) ** 2).sum(), mu=1.0,
-                             L=lambda th: 1 + 8 * math.exp(float(th[0]) - float(th[1])), L_upper=1.0,
-                             grad_lower=grad_lower, solver=solver)
+
+    problem = BilevelProblem(
+        lower=lambda x, th: 0.5 * ((x - noisy) ** 2).sum()
+        + torch.exp(th[0]) * smoothed_tv(x, torch.exp(th[1])),
+        upper=lambda x: 0.5 * ((x - clean) ** 2).sum(),
+        mu=1.0,
+        L=lambda th: 1 + 8 * math.exp(float(th[0]) - float(th[1])),
+        L_upper=1.0,
+        grad_lower=grad_lower,
+        solver=solver,
+    )
     return problem
 
 # %% ../nbs/21_maid.ipynb #565fa3f4
-def logreg_penalties(X_train: torch.Tensor, y_train: torch.Tensor, # Training features (n, p) and labels (n,)
-                     X_val: torch.Tensor, y_val: torch.Tensor, # Validation features and labels: the upper level
-                     groups: str = "weight", # One penalty per "weight", per "feature" or per "class"
-                     n_classes: int | None = None) -> tuple[BilevelProblem, int]:
-    "Multinomial logistic regression whose L2 penalties exp(theta) are learned on validation data; returns (problem, dim of theta)."
-    check_tensor("X_train", X_train, ndim=2, floating=True); check_tensor("X_val", X_val, ndim=2, floating=True)
-    check_tensor("y_train", y_train, ndim=1); check_tensor("y_val", y_val, ndim=1)
-    if len(y_train) != len(X_train): raise ValueError(f"y_train has {len(y_train)} labels for {len(X_train)} rows of X_train")
-    if len(y_val) != len(X_val): raise ValueError(f"y_val has {len(y_val)} labels for {len(X_val)} rows of X_val")
-    if X_val.shape[1] != X_train.shape[1]: raise ValueError(f"X_val has {X_val.shape[1]} features, X_train {X_train.shape[1]}")
-    if groups not in ("weight", "feature", "class"): raise ValueError(f"groups must be 'weight', 'feature' or 'class', got {groups!r}")
+def logreg_penalties(
+    X_train: torch.Tensor,
+    y_train: torch.Tensor,  # Training features (n, p) and labels (n,)
+    X_val: torch.Tensor,
+    y_val: torch.Tensor,  # Validation features and labels: the upper level
+    groups: str = "weight",  # One penalty per "weight", per "feature" or per "class"
+    n_classes: int | None = None,
+) -> tuple[BilevelProblem, int]:
+    """Multinomial logistic regression whose L2 penalties exp(theta) are learned on
+    validation data; returns (problem, dim of theta)."""
+    check_tensor("X_train", X_train, ndim=2, floating=True)
+    check_tensor("X_val", X_val, ndim=2, floating=True)
+    check_tensor("y_train", y_train, ndim=1)
+    check_tensor("y_val", y_val, ndim=1)
+    if len(y_train) != len(X_train):
+        raise ValueError(
+            f"y_train has {len(y_train)} labels for {len(X_train)} rows of X_train"
+        )
+    if len(y_val) != len(X_val):
+        raise ValueError(f"y_val has {len(y_val)} labels for {len(X_val)} rows of X_val")
+    if X_val.shape[1] != X_train.shape[1]:
+        raise ValueError(
+            f"X_val has {X_val.shape[1]} features, X_train {X_train.shape[1]}"
+        )
+    if groups not in ("weight", "feature", "class"):
+        raise ValueError(f"groups must be 'weight', 'feature' or 'class', got {groups!r}")
     n, p = X_train.shape
     K = n_classes or int(max(y_train.max(), y_val.max())) + 1
     Xt, Xv = X_train, X_val
     Y = F.one_hot(y_train, K).to(Xt.dtype)
     dim = {"weight": p * K, "feature": p, "class": K}[groups]
+
     def penalty(th):
-        P = th.view(p, K) if groups == "weight" else th.view(p, 1).expand(p, K) if groups == "feature" else th.view(1, K).expand(p, K)
+        P = (
+            th.view(p, K)
+            if groups == "weight"
+            else (
+                th.view(p, 1).expand(p, K)
+                if groups == "feature"
+                else th.view(1, K).expand(p, K)
+            )
+        )
         return torch.exp(P)
-    lower = lambda W, th: F.cross_entropy(Xt @ W, y_train) + 0.5 * (penalty(th) * W ** 2).sum()
+
+    lower = (
+        lambda W, th: F.cross_entropy(Xt @ W, y_train) + 0.5 * (penalty(th) * W**2).sum()
+    )
     grad_lower = lambda W, th: Xt.T @ (torch.softmax(Xt @ W, 1) - Y) / n + penalty(th) * W
     L_ce = float(torch.linalg.matrix_norm(Xt, 2) ** 2) / (2 * n)
-    problem = BilevelProblem(lower=lower, upper=lambda W: F.cross_entropy(Xv @ W, y_val),
-                             mu=lambda th: math.exp(float(th.min())), L=lambda th: L_ce + math.exp(float(th.max())),
-                             L_upper=float(torch.linalg.matrix_norm(Xv, 2) ** 2) / (2 * len(Xv)), grad_lower=grad_lower)
+    problem = BilevelProblem(
+        lower=lower,
+        upper=lambda W: F.cross_entropy(Xv @ W, y_val),
+        mu=lambda th: math.exp(float(th.min())),
+        L=lambda th: L_ce + math.exp(float(th.max())),
+        L_upper=float(torch.linalg.matrix_norm(Xv, 2) ** 2) / (2 * len(Xv)),
+        grad_lower=grad_lower,
+    )
     return problem, dim
 
 # %% ../nbs/21_maid.ipynb #fb5cf80b
 def psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
     "Peak signal-to-noise ratio in dB for images in [0, 1]."
+    _real("x", x); _real("ref", ref, shape=tuple(x.shape))
     return 10 * math.log10(1.0 / ((x - ref) ** 2).mean().item())

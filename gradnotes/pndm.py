@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import torch
 
-from .core import check_choice, check_int, check_tensor, progress
+from .core import check_choice, check_int, check_number, check_tensor, progress
 from .diffusion import NoiseSchedule, eps_from_v
 
 # %% auto #0
@@ -18,16 +18,19 @@ __all__ = ['METHODS', 'transfer_coefficients', 'transfer', 'time_grid', 'sample'
 
 # %% ../nbs/51_pndm.ipynb #79f9fb35
 def transfer_coefficients(ab, ab_next) -> tuple:
-    "(c_x, c_eps) with phi = c_x x - c_eps eps, from the cancellation-free form; floats or per-sample tensors."
+    """(c_x, c_eps) with phi = c_x x - c_eps eps, from the cancellation-free form; floats
+    or per-sample tensors, not validated (`transfer` checks its arguments)."""
     sqrt = torch.sqrt if isinstance(ab, torch.Tensor) else math.sqrt
     a, an = ab, ab_next
-    # phi = x + (a' - a) [ x / (sqrt a (sqrt a + sqrt a')) - eps / (sqrt a (sqrt((1 - a') a) + sqrt((1 - a) a'))) ]
+    # phi = x + (a' - a) [ x / (sqrt a (sqrt a + sqrt a'))
+    #                      - eps / (sqrt a (sqrt((1 - a') a) + sqrt((1 - a) a'))) ]
     c_x = 1 + (an - a) / (sqrt(a) * (sqrt(a) + sqrt(an)))
     c_eps = (an - a) / (sqrt(a) * (sqrt((1 - an) * a) + sqrt((1 - a) * an)))
     return c_x, c_eps
 
-def transfer(x: torch.Tensor, eps: torch.Tensor, ab, ab_next) -> torch.Tensor:
-    "DDIM's deterministic step from noise level ᾱ to ᾱ' given noise `eps`; ᾱ as floats or per-sample (batch,) tensors."
+
+def _transfer(x: torch.Tensor, eps: torch.Tensor, ab, ab_next) -> torch.Tensor:
+    "`transfer` without argument checks: the sampler's inner step."
     c_x, c_eps = transfer_coefficients(ab, ab_next)
     if isinstance(c_x, torch.Tensor):
         shape = (-1,) + (1,) * (x.ndim - 1)
@@ -35,81 +38,167 @@ def transfer(x: torch.Tensor, eps: torch.Tensor, ab, ab_next) -> torch.Tensor:
         return c_x * x - c_eps * eps
     return torch.add(x * c_x, eps, alpha=-c_eps)
 
+
+def _check_level(name: str, ab, x: torch.Tensor, one_ok: bool):
+    """ᾱ as a float in (0, 1) ((0, 1] when `one_ok`), or as a real per-sample (batch,)
+    tensor."""
+    if not isinstance(ab, torch.Tensor) or ab.numel() == 1:
+        return check_number(name, ab, 0, 1, low_open=True, high_open=not one_ok)
+    if x.ndim < 1:
+        raise ValueError(f"per-sample {name} needs x with a batch dimension")
+    check_tensor(name, ab, shape=(len(x),), floating=True)
+    if ab.is_complex():
+        raise TypeError(f"{name} must be real, got {ab.dtype}")
+    if bool(((ab <= 0) | ((ab > 1) if one_ok else (ab >= 1))).any()):
+        raise ValueError(
+            f"{name} must lie in (0, 1{']' if one_ok else ')'}, got values "
+            f"from {ab.min().item()} to {ab.max().item()}"
+        )
+    return ab
+
+
+def transfer(
+    x: torch.Tensor,  # Current sample
+    eps: torch.Tensor,  # Noise estimate, shaped like x
+    ab,  # ᾱ at the current step: a float in (0, 1) or a (batch,) tensor
+    ab_next,  # ᾱ at the next step, in (0, 1]; 1 is clean data
+) -> torch.Tensor:
+    "DDIM's deterministic step from noise level ᾱ to ᾱ' given noise `eps`."
+    check_tensor("x", x, floating=True)
+    if x.is_complex():
+        raise TypeError(f"x must be real, got {x.dtype}")
+    check_tensor("eps", eps, shape=tuple(x.shape), floating=True)
+    if eps.is_complex():
+        raise TypeError(f"eps must be real, got {eps.dtype}")
+    ab, ab_next = _check_level("ab", ab, x, False), _check_level(
+        "ab_next", ab_next, x, True
+    )
+    return _transfer(x, eps, ab, ab_next)
+
 # %% ../nbs/51_pndm.ipynb #3c604676
 METHODS = ("ddim", "pie", "prk", "s-pndm", "f-pndm", "fon")
-_WARMUP = {"s-pndm": 1, "f-pndm": 3, "fon": 3}  # steps taken by a one-step method before the multistep phase
+# steps taken by a one-step method before the multistep phase
+_WARMUP = {"s-pndm": 1, "f-pndm": 3, "fon": 3}
 
-def time_grid(T: int, num_steps: int) -> list[tuple[int, int]]:
-    "The official grid as (t, t_next) pairs: range(0, T, T // num_steps) walked down, ending at t_next = -1."
+
+def time_grid(T: int,  # Number of diffusion steps of the model
+              num_steps: int,  # Sampling steps, 1 to T
+             ) -> list[tuple[int, int]]:
+    """The official grid as (t, t_next) pairs: range(0, T, T // num_steps) walked down,
+    ending at t_next = -1."""
+    T = check_int("T", T, low=1)
+    num_steps = check_int("num_steps", num_steps, low=1, high=T)
     seq = list(range(0, T, T // num_steps))
     nxt = [-1] + seq[:-1]
     return list(zip(reversed(seq), reversed(nxt)))
 
+# %% ../nbs/51_pndm.ipynb #247b55e3
 class _Stepper:
-    "One sampling run: the model wrapped to return noise predictions, ᾱ lookups, and a count of model calls."
-    def __init__(self, model, schedule: NoiseSchedule, prediction: str, alpha_offset: int, batch: int, x: torch.Tensor):
-        self.model, self.schedule, self.prediction, self.offset = model, schedule, prediction, alpha_offset
+    """One sampling run: the model wrapped to return noise predictions, ᾱ lookups, and a
+    count of model calls."""
+
+    def __init__(
+        self,
+        model,
+        schedule: NoiseSchedule,
+        prediction: str,
+        alpha_offset: int,
+        batch: int,
+        x: torch.Tensor,
+    ):
+        self.model, self.schedule = model, schedule
+        self.prediction, self.offset = prediction, alpha_offset
         self.batch, self.shape, self.nfe, self._ab = batch, tuple(x.shape), 0, {}
 
     def ab(self, t) -> float:
-        "ᾱ at step t as a Python float (every sample of the batch sits at the same step), looked up once per t."
-        if t not in self._ab: self._ab[t] = float(self.schedule.alpha_bar(float(t), self.offset))
+        """ᾱ at step t as a Python float (every sample of the batch sits at the same
+        step), looked up once per t."""
+        if t not in self._ab:
+            self._ab[t] = float(self.schedule.alpha_bar(float(t), self.offset))
         return self._ab[t]
 
     def eps(self, x: torch.Tensor, t) -> torch.Tensor:
-        "The model's noise prediction at step t (v-predictions converted with ᾱ_t before any combination)."
-        out = self.model(x, torch.full((self.batch,), float(t), dtype=x.dtype, device=x.device))
+        """The model's noise prediction at step t (v-predictions converted with ᾱ_t before
+        any combination)."""
+        tt = torch.full((self.batch,), float(t), dtype=x.dtype, device=x.device)
+        out = self.model(x, tt)
         self.nfe += 1
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != self.shape:
-            raise ValueError(f"the model must return a tensor shaped like x {self.shape}, got "
-                             f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+            got = (
+                tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            )
+            raise ValueError(
+                f"the model must return a tensor shaped like x {self.shape}, got {got}"
+            )
         return eps_from_v(x, out, self.ab(t)) if self.prediction == "v" else out
 
     def phi(self, x, e, t, t_next) -> torch.Tensor:
-        return transfer(x, e, self.ab(t), self.ab(t_next))
+        return _transfer(x, e, self.ab(t), self.ab(t_next))
+
 
 def _combine(tensors, weights) -> torch.Tensor:
-    "sum_i w_i tensors[i], in one new tensor and in-place accumulation (no temporaries per term)."
+    """sum_i w_i tensors[i], in one new tensor and in-place accumulation (no temporaries
+    per term)."""
     out = tensors[0] * weights[0]
-    for t, w in zip(tensors[1:], weights[1:]): out.add_(t, alpha=w)
+    for t, w in zip(tensors[1:], weights[1:]):
+        out.add_(t, alpha=w)
     return out
 
+# %% ../nbs/51_pndm.ipynb #b105d57e
 def _pseudo_improved_euler(s: _Stepper, x, t, t_next, history):
-    e1 = s.eps(x, t); history.append(e1)
+    e1 = s.eps(x, t)
+    history.append(e1)
     e2 = s.eps(s.phi(x, e1, t, t_next), t_next)
     return (e1 + e2) / 2
 
+
 def _pseudo_runge_kutta(s: _Stepper, x, t, t_next, history):
     t_mid = (t + t_next) / 2
-    e1 = s.eps(x, t); history.append(e1)   # only the first stage enters the multistep history
+    # only the first stage enters the multistep history
+    e1 = s.eps(x, t)
+    history.append(e1)
     e2 = s.eps(s.phi(x, e1, t, t_mid), t_mid)
     e3 = s.eps(s.phi(x, e2, t, t_mid), t_mid)
     e4 = s.eps(s.phi(x, e3, t, t_next), t_next)
     return _combine([e1, e2, e3, e4], (1 / 6, 2 / 6, 2 / 6, 1 / 6))
 
+
 def _step(method: str, s: _Stepper, x, t, t_next, history: list) -> torch.Tensor:
     "x at t_next after one step of `method`."
-    if method == "fon": return _fon_step(s, x, t, t_next, history)
-    if method == "ddim" or (method in ("s-pndm", "f-pndm") and len(history) >= _WARMUP[method]):
-        e = s.eps(x, t); history.append(e)
-        if method == "s-pndm":   # second-order pseudo linear multistep: (3 e_t - e_{t+d}) / 2
+    if method == "fon":
+        return _fon_step(s, x, t, t_next, history)
+    if method == "ddim" or (
+        method in ("s-pndm", "f-pndm") and len(history) >= _WARMUP[method]
+    ):
+        e = s.eps(x, t)
+        history.append(e)
+        # second-order pseudo linear multistep: (3 e_t - e_{t+d}) / 2
+        if method == "s-pndm":
             e = _combine(history[-2:], (-1 / 2, 3 / 2))
-        elif method == "f-pndm": # fourth-order: (55 e_t - 59 e_{t+d} + 37 e_{t+2d} - 9 e_{t+3d}) / 24
+        # fourth-order: (55 e_t - 59 e_{t+d} + 37 e_{t+2d} - 9 e_{t+3d}) / 24
+        elif method == "f-pndm":
             e = _combine(history[-4:], (-9 / 24, 37 / 24, -59 / 24, 55 / 24))
-    elif method in ("pie", "s-pndm"): e = _pseudo_improved_euler(s, x, t, t_next, history)
-    else: e = _pseudo_runge_kutta(s, x, t, t_next, history)  # "prk", and F-PNDM's warm-up
+    elif method in ("pie", "s-pndm"):
+        e = _pseudo_improved_euler(s, x, t, t_next, history)
+    else:
+        e = _pseudo_runge_kutta(s, x, t, t_next, history)  # "prk", and F-PNDM's warm-up
     del history[:-4]
     return s.phi(x, e, t, t_next)
 
+
 def _fon_step(s: _Stepper, x, t, t_next, history):
-    "The classical method of the official code: RK4 on dx/dt ~ phi(x, e, t -> t-1) - x for 3 steps, then Euler."
+    """The classical method of the official code: RK4 on dx/dt ~ phi(x, e, t -> t-1) - x
+    for 3 steps, then Euler."""
     h = t - t_next
-    rate = lambda y, tt: s.phi(x, s.eps(y, tt), t, t - 1) - x  # note: transferred from x at t, as in gen_fon
+    # note: transferred from x at t, as in gen_fon
+    rate = lambda y, tt: s.phi(x, s.eps(y, tt), t, t - 1) - x
     if len(history) >= _WARMUP["fon"]:
-        d = rate(x, t); history.append(d)
+        d = rate(x, t)
+        history.append(d)
     else:
         t_mid = (t + t_next) / 2
-        d1 = rate(x, t); history.append(d1)
+        d1 = rate(x, t)
+        history.append(d1)
         d2 = rate(x + d1 * h / 2, t_mid)
         d3 = rate(x + d2 * h / 2, t_mid)
         d4 = rate(x + d3 * h, t_next)
@@ -118,35 +207,51 @@ def _fon_step(s: _Stepper, x, t, t_next, history):
     return x + d * h
 
 # %% ../nbs/51_pndm.ipynb #da551cc5
-def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], # model(x, t) -> prediction shaped like x; t of shape (batch,)
-           x: torch.Tensor, # Starting noise at the top of the grid, (batch, ...)
-           schedule: NoiseSchedule | torch.Tensor, # The model's noise schedule, or its ᾱ_0..ᾱ_{T-1} as a 1-D tensor
-           num_steps: int = 50, # Steps on the grid (the official `range(0, T, T // num_steps)`)
-           method: str = "f-pndm", # One of METHODS
-           prediction: str = "epsilon", # What the model outputs: "epsilon" or "v"
-           alpha_offset: int = 0, # 1 reproduces the official code's ᾱ lookup at t + 1
-           return_nfe: bool = False, # Also return the number of model evaluations
-           show_progress: bool = False):
-    "Sample deterministically from noise `x` with DDIM, a pseudo numerical method, or the classical FON."
-    if isinstance(schedule, torch.Tensor): schedule = NoiseSchedule.from_alphas_cumprod(schedule)
+def sample(
+    model: Callable,  # model(x, t) -> prediction shaped like x; t of shape (batch,)
+    x: torch.Tensor,  # Starting noise at the top of the grid, (batch, ...)
+    schedule: NoiseSchedule | torch.Tensor,  # The model's schedule, or its ᾱ (1-D)
+    num_steps: int = 50,  # Steps on the grid (the official `range(0, T, T // num_steps)`)
+    method: str = "f-pndm",  # One of METHODS
+    prediction: str = "epsilon",  # What the model outputs: "epsilon" or "v"
+    alpha_offset: int = 0,  # 1 reproduces the official code's ᾱ lookup at t + 1
+    return_nfe: bool = False,  # Also return the number of model evaluations
+    show_progress: bool = False,  # Show a progress bar
+):
+    """Sample deterministically from noise `x` with DDIM, a pseudo numerical method, or
+    the classical FON."""
+    if isinstance(schedule, torch.Tensor):
+        schedule = NoiseSchedule.from_alphas_cumprod(schedule)
     check_choice("method", method, METHODS)
     check_choice("prediction", prediction, ["epsilon", "v"])
     check_choice("alpha_offset", alpha_offset, [0, 1])
     check_tensor("x", x, floating=True)
-    if x.ndim < 2: raise ValueError(f"x must have a batch dimension, got shape {tuple(x.shape)}")
+    if x.is_complex():
+        raise TypeError(f"x must be real, got {x.dtype}")
+    if x.ndim < 2:
+        raise ValueError(f"x must have a batch dimension, got shape {tuple(x.shape)}")
     ab = schedule.alphas_cumprod
     if not bool((ab[1:] < ab[:-1]).all()) or not bool(((ab > 0) & (ab < 1)).all()):
-        raise ValueError("schedule.alphas_cumprod must decrease strictly and lie in (0, 1)")
+        raise ValueError(
+            "schedule.alphas_cumprod must decrease strictly and lie in (0, 1)"
+        )
     num_steps = check_int("num_steps", num_steps, low=1, high=schedule.T)
     grid = time_grid(schedule.T, num_steps)
     if grid[0][0] + alpha_offset > schedule.T - 1:
-        raise ValueError(f"with alpha_offset={alpha_offset} the grid's first step {grid[0][0]} reads ᾱ past the schedule's end; "
-                         "use fewer steps")
+        raise ValueError(
+            f"with alpha_offset={alpha_offset} the grid's first step {grid[0][0]} reads ᾱ"
+            " past the schedule's end; use fewer steps"
+        )
     if method in ("s-pndm", "f-pndm") and num_steps <= _WARMUP[method]:
-        raise ValueError(f"num_steps must exceed the {_WARMUP[method]} warm-up step(s) of {method}, got {num_steps}")
+        raise ValueError(
+            f"num_steps must exceed the {_WARMUP[method]} warm-up step(s) of {method},"
+            f" got {num_steps}"
+        )
     s = _Stepper(model, schedule, prediction, alpha_offset, len(x), x)
     history: list[torch.Tensor] = []
     with torch.no_grad():
-        for t, t_next in progress(grid, desc=method, disable=None if show_progress else True):
+        for t, t_next in progress(
+            grid, desc=method, disable=None if show_progress else True
+        ):
             x = _step(method, s, x, t, t_next, history)
     return (x, s.nfe) if return_nfe else x

@@ -15,7 +15,15 @@ import torch
 from torch import nn
 
 from .autodiff import per_sample_grads, trainable
-from .core import check_choice, check_int, check_number, check_tensor, njit, progress, use_numba
+from gradnotes.core import (
+    check_choice,
+    check_int,
+    check_number,
+    check_tensor,
+    njit,
+    progress,
+    use_numba,
+)
 from .data import diabetes
 from .hessian import HessianOperator, SymmetricOperator
 
@@ -26,32 +34,65 @@ __all__ = ['square_loss', 'DiagonalLinearNet', 'TwoLayerReLU', 'TrainResult', 's
            'stability_norm', 'measure', 'lr_sweep', 'plot_sweep', 'sweep_table']
 
 # %% ../nbs/12_sgd_stability.ipynb #4a0c54fc
-def square_loss(output: torch.Tensor, # Predictions (n,) or (n, 1)
-                target: torch.Tensor, # Targets (n,)
-               ) -> torch.Tensor:
-    "The paper's loss: half the mean squared error, (1/2n) sum_i (f(x_i) - y_i)^2."
+def square_loss(
+    output: torch.Tensor,  # Predictions (n,) or (n, 1)
+    target: torch.Tensor,  # Targets (n,)
+) -> torch.Tensor:
+    """The paper's loss: half the mean squared error, (1/2n) sum_i (f(x_i) - y_i)^2. A
+    non-finite output gives a non-finite loss (how a diverging run shows); targets must be
+    finite.
+    """
+    check_tensor("output", output, floating=True, finite=False)
+    check_tensor("target", target, floating=True)
+    if output.is_complex() or target.is_complex():
+        raise TypeError(
+            f"output and target must be real, got {output.dtype} and {target.dtype}"
+        )
+    if output.numel() != target.numel() or output.ndim > 2 or target.ndim > 2:
+        raise ValueError(
+            f"output {tuple(output.shape)} and target {tuple(target.shape)} must "
+            "hold one number per example"
+        )
     return 0.5 * (output.reshape(-1) - target.reshape(-1)).pow(2).mean()
 
+
 class DiagonalLinearNet(nn.Module):
-    "f(x) = <u*u - v*v, x>: a two-layer diagonal linear network with effective predictor beta = u^2 - v^2."
-    def __init__(self, d: int, # Number of features
-                 alpha: float = 1.0, # Initial scale: u = v = alpha, so beta = 0 at the start
-                 dtype: torch.dtype = torch.float64):
+    """f(x) = <u*u - v*v, x>: a two-layer diagonal linear network with effective predictor
+    beta = u^2 - v^2."""
+
+    def __init__(
+        self,
+        d: int,  # Number of features
+        alpha: float = 1.0,  # Initial scale: u = v = alpha, so beta = 0 at the start
+        dtype: torch.dtype = torch.float64,
+    ):
         super().__init__()
-        d, alpha = check_int("d", d, low=1), check_number("alpha", alpha, low=0, low_open=True)
+        d, alpha = check_int("d", d, low=1), check_number(
+            "alpha", alpha, low=0, low_open=True
+        )
         self.u = nn.Parameter(torch.full((d,), alpha, dtype=dtype))
         self.v = nn.Parameter(torch.full((d,), alpha, dtype=dtype))
+
     @property
-    def beta(self) -> torch.Tensor: return (self.u * self.u - self.v * self.v).detach()
-    def forward(self, x): return x @ (self.u * self.u - self.v * self.v)
+    def beta(self) -> torch.Tensor:
+        return (self.u * self.u - self.v * self.v).detach()
+
+    def forward(self, x):
+        return x @ (self.u * self.u - self.v * self.v)
+
 
 class TwoLayerReLU(nn.Module):
-    "f(x) = sum_k a_k relu(w_k . x + b_k) + c, both layers with PyTorch's default initialization."
-    def __init__(self, d: int, # Number of features
-                 width: int = 200, # Hidden neurons m
-                 scale: float = 1.0, # Multiplies the output layer's initial weights: larger starts sharper
-                 dtype: torch.dtype = torch.float64,
-                 seed: int = 0): # Seed of the initialization
+    """f(x) = sum_k a_k relu(w_k . x + b_k) + c, both layers with PyTorch's default
+    initialization."""
+
+    def __init__(
+        self,
+        d: int,  # Number of features
+        width: int = 200,  # Hidden neurons m
+        scale: float = 1.0,  # Scales the initial output weights: larger is sharper
+        dtype: torch.dtype = torch.float64,
+        seed: int = 0,
+    ):  # Seed of the initialization
         super().__init__()
         d, width = check_int("d", d, low=1), check_int("width", width, low=1)
         scale = check_number("scale", scale, low=0, low_open=True)
@@ -59,14 +100,18 @@ class TwoLayerReLU(nn.Module):
             torch.manual_seed(check_int("seed", seed, low=0))
             self.hidden = nn.Linear(d, width, dtype=dtype)
             self.out = nn.Linear(width, 1, dtype=dtype)
-        with torch.no_grad(): self.out.weight.mul_(scale)
-    def forward(self, x): return self.out(torch.relu(self.hidden(x))).squeeze(-1)
+        with torch.no_grad():
+            self.out.weight.mul_(scale)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.hidden(x))).squeeze(-1)
+
     def path_norm(self) -> float:
         "sum_k |a_k| ||(w_k, b_k)||, the path norm of the hidden neurons."
         wb = torch.cat([self.hidden.weight, self.hidden.bias[:, None]], 1).detach()
         return float((self.out.weight.detach().reshape(-1).abs() * wb.norm(dim=1)).sum())
 
-# %% ../nbs/12_sgd_stability.ipynb #e846561e
+# %% ../nbs/12_sgd_stability.ipynb #b95bbea4
 @njit
 def _diag_loss_nb(u, v, X, y):
     n, d = X.shape
@@ -110,6 +155,7 @@ def _diag_sgd_nb(u, v, X, y, idx, full, steps, lr, record_every, tol, blowup, lo
         t += 1
     return t, status, nrec
 
+# %% ../nbs/12_sgd_stability.ipynb #b9d39273
 @njit
 def _relu_loss_nb(W, b, a, c, X, y):
     n, d = X.shape
@@ -119,13 +165,18 @@ def _relu_loss_nb(W, b, a, c, X, y):
         f = c[0]
         for k in range(m):
             p = b[k]
-            for j in range(d): p += W[k, j] * X[i, j]
-            if p > 0.0: f += a[k] * p
+            for j in range(d):
+                p += W[k, j] * X[i, j]
+            if p > 0.0:
+                f += a[k] * p
         s += (f - y[i]) ** 2
     return 0.5 * s / n
 
+
 @njit
-def _relu_sgd_nb(W, b, a, c, X, y, idx, full, steps, lr, record_every, tol, blowup, losses):
+def _relu_sgd_nb(
+    W, b, a, c, X, y, idx, full, steps, lr, record_every, tol, blowup, losses
+):
     d = X.shape[1]
     m = W.shape[0]
     B = idx.shape[1]
@@ -137,9 +188,14 @@ def _relu_sgd_nb(W, b, a, c, X, y, idx, full, steps, lr, record_every, tol, blow
             loss = _relu_loss_nb(W, b, a, c, X, y)
             losses[nrec] = loss
             nrec += 1
-            if not (loss <= blowup): status = 2; break
-            if loss <= tol: status = 1; break
-            if t == steps: break
+            if not (loss <= blowup):
+                status = 2
+                break
+            if loss <= tol:
+                status = 1
+                break
+            if t == steps:
+                break
         row = 0 if full else t
         gW[:, :] = 0.0
         gb[:] = 0.0
@@ -151,51 +207,72 @@ def _relu_sgd_nb(W, b, a, c, X, y, idx, full, steps, lr, record_every, tol, blow
             f = c[0]
             for k in range(m):
                 p = b[k]
-                for j in range(d): p += W[k, j] * X[i, j]
+                for j in range(d):
+                    p += W[k, j] * X[i, j]
                 h[k] = p if p > 0.0 else 0.0
                 f += a[k] * h[k]
             r = f - y[i]
-            # dl/da_k = r h_k;  dl/dc = r;  dl/db_k = r a_k 1[pre_k > 0];  dl/dW_k = r a_k 1[pre_k > 0] x_i
+            # dl/da_k = r h_k;  dl/dc = r;  dl/db_k = r a_k 1[pre_k > 0];  dl/dW_k = r a_k
+            # 1[pre_k > 0] x_i
             gc += r
             for k in range(m):
                 ga[k] += r * h[k]
                 if h[k] > 0.0:
                     s = r * a[k]
                     gb[k] += s
-                    for j in range(d): gW[k, j] += s * X[i, j]
+                    for j in range(d):
+                        gW[k, j] += s * X[i, j]
         for k in range(m):
             a[k] -= lr * ga[k] / B
             b[k] -= lr * gb[k] / B
-            for j in range(d): W[k, j] -= lr * gW[k, j] / B
+            for j in range(d):
+                W[k, j] -= lr * gW[k, j] / B
         c[0] -= lr * gc / B
         t += 1
     return t, status, nrec
 
-# %% ../nbs/12_sgd_stability.ipynb #b47de532
+# %% ../nbs/12_sgd_stability.ipynb #e227f8a1
 @dataclass
 class TrainResult:
-    "Full-data training loss every `record_every` steps (and at the end), steps run, and why the run stopped."
+    """Full-data training loss every `record_every` steps (and at the end), steps run, and
+    why the run stopped."""
+
     losses: np.ndarray
     record_every: int
     steps: int
-    status: str  # "converged" (loss <= tol), "diverged" (loss > blowup or not finite) or "max_steps"
+    # "converged" (loss <= tol), "diverged" (loss > blowup or not finite) or "max_steps"
+    status: str
     engine: str
     seconds: float
+
     @property
-    def final_loss(self) -> float: return float(self.losses[-1])
+    def final_loss(self) -> float:
+        return float(self.losses[-1])
+
 
 _STATUS = ("max_steps", "converged", "diverged")
 
-def sample_indices(n: int, steps: int, batch_size: int | None = 1, seed: int = 0) -> torch.Tensor:
-    "Mini-batch indices (steps, batch_size), drawn uniformly with replacement; (1, n) = all examples for full-batch GD."
-    if batch_size is None: return torch.arange(n)[None]
+
+def sample_indices(
+    n: int, steps: int, batch_size: int | None = 1, seed: int = 0
+) -> torch.Tensor:
+    """Mini-batch indices (steps, batch_size), drawn uniformly with replacement; (1, n) =
+    all examples for full-batch GD."""
+    n, steps = check_int("n", n, low=1), check_int("steps", steps, low=0)
+    if batch_size is None:
+        return torch.arange(n)[None]
+    batch_size = check_int("batch_size", batch_size, low=1, high=n)
     g = torch.Generator().manual_seed(seed)
     return torch.randint(n, (steps, batch_size), generator=g)
 
+# %% ../nbs/12_sgd_stability.ipynb #f18063c5
 def _numba_kind(model) -> str | None:
-    if isinstance(model, DiagonalLinearNet): return "diag"
-    if isinstance(model, TwoLayerReLU): return "relu"
+    if isinstance(model, DiagonalLinearNet):
+        return "diag"
+    if isinstance(model, TwoLayerReLU):
+        return "relu"
     return None
+
 
 def _run_numba(model, X, y, idx, full, steps, lr, record_every, tol, blowup):
     kind = _numba_kind(model)
@@ -205,16 +282,28 @@ def _run_numba(model, X, y, idx, full, steps, lr, record_every, tol, blowup):
     params = [p for p in trainable(model).values()]
     if kind == "diag":
         u, v = (p.detach().cpu().double().numpy().copy() for p in params)
-        t, st, nrec = _diag_sgd_nb(u, v, Xn, yn, idx, full, steps, lr, record_every, tol, blowup, losses)
+        t, st, nrec = _diag_sgd_nb(
+            u, v, Xn, yn, idx, full, steps, lr, record_every, tol, blowup, losses
+        )
         new = [u, v]
     else:
-        W, b = model.hidden.weight.detach().double().numpy().copy(), model.hidden.bias.detach().double().numpy().copy()
-        a, c = model.out.weight.detach().double().numpy().reshape(-1).copy(), model.out.bias.detach().double().numpy().copy()
-        t, st, nrec = _relu_sgd_nb(W, b, a, c, Xn, yn, idx, full, steps, lr, record_every, tol, blowup, losses)
+        W, b = (
+            model.hidden.weight.detach().double().numpy().copy(),
+            model.hidden.bias.detach().double().numpy().copy(),
+        )
+        a, c = (
+            model.out.weight.detach().double().numpy().reshape(-1).copy(),
+            model.out.bias.detach().double().numpy().copy(),
+        )
+        t, st, nrec = _relu_sgd_nb(
+            W, b, a, c, Xn, yn, idx, full, steps, lr, record_every, tol, blowup, losses
+        )
         new = [W, b, a.reshape(1, -1), c]
     with torch.no_grad():
-        for p, q in zip(params, new): p.copy_(torch.as_tensor(q).reshape(p.shape))
+        for p, q in zip(params, new):
+            p.copy_(torch.as_tensor(q).reshape(p.shape))
     return losses[:nrec], t, st
+
 
 def _run_torch(model, X, y, idx, full, steps, lr, record_every, tol, blowup):
     params = list(trainable(model).values())
@@ -222,97 +311,170 @@ def _run_torch(model, X, y, idx, full, steps, lr, record_every, tol, blowup):
     bar = progress(total=steps, desc=f"SGD lr={lr:g}")
     while True:
         if t % record_every == 0 or t == steps:
-            with torch.no_grad(): loss = square_loss(model(X), y).item()
+            with torch.no_grad():
+                loss = square_loss(model(X), y).item()
             losses.append(loss)
-            if not (loss <= blowup): st = 2; break
-            if loss <= tol: st = 1; break
-            if t == steps: break
+            if not (loss <= blowup):
+                st = 2
+                break
+            if loss <= tol:
+                st = 1
+                break
+            if t == steps:
+                break
         rows = idx[0] if full else idx[t]
         xb, yb = (X, y) if full else (X[rows], y[rows])
         grads = torch.autograd.grad(square_loss(model(xb), yb), params)
         with torch.no_grad():
             # theta <- theta - lr * grad of the mini-batch loss
-            for p, g in zip(params, grads): p.sub_(lr * g)
+            for p, g in zip(params, grads):
+                p.sub_(lr * g)
         t += 1
         bar.update(1)
     bar.close()
     return np.array(losses), t, st
 
-def train_sgd(model: nn.Module, # The network, updated in place (float64 advised near the stability edge)
-              X: torch.Tensor, y: torch.Tensor, # Training data (n, d) and targets (n,)
-              lr: float, # Learning rate eta
-              steps: int = 100_000, # Maximum number of updates
-              batch_size: int | None = 1, # Examples per step, drawn with replacement; None: full-batch GD
-              seed: int = 0, # Seed of the mini-batch draws
-              engine: str = "auto", # "numba" (CPU, the two models above), "torch" (any model, any device) or "auto"
-              record_every: int = 100, # Steps between evaluations of the full training loss
-              tol: float = 0.0, # Stop once the training loss is <= tol
-              blowup: float = 1e8, # Stop (diverged) once the training loss exceeds this or is not finite
-              indices: torch.Tensor | None = None, # Mini-batch indices (steps, batch_size) to use instead of drawing them
-             ) -> TrainResult:
-    "Run SGD (or GD) on the square loss (1/2n) sum_i (f(x_i) - y_i)^2 with a constant learning rate."
+# %% ../nbs/12_sgd_stability.ipynb #2ab38f5e
+def train_sgd(
+    model: nn.Module,  # The network, updated in place (float64 advised near the edge)
+    X: torch.Tensor,
+    y: torch.Tensor,  # Training data (n, d) and targets (n,)
+    lr: float,  # Learning rate eta
+    steps: int = 100_000,  # Maximum number of updates
+    batch_size: (
+        int | None
+    ) = 1,  # Examples per step, drawn with replacement; None: full-batch GD
+    seed: int = 0,  # Seed of the mini-batch draws
+    engine: str = "auto",  # "numba" (CPU, the two models above), "torch" (any) or "auto"
+    record_every: int = 100,  # Steps between evaluations of the full training loss
+    tol: float = 0.0,  # Stop once the training loss is <= tol
+    blowup: float = 1e8,  # Stop (diverged) once the loss exceeds this or is not finite
+    indices: (
+        torch.Tensor | None
+    ) = None,  # Mini-batch indices (steps, batch_size) to use instead of drawing them
+) -> TrainResult:
+    """Run SGD (or GD) on the square loss (1/2n) sum_i (f(x_i) - y_i)^2 with a constant
+    learning rate."""
     check_tensor("X", X, ndim=2, floating=True)
     check_tensor("y", y, ndim=1, shape=(X.shape[0],), floating=True)
+    if X.is_complex() or y.is_complex():
+        raise TypeError("X and y must be real")
     lr = check_number("lr", lr, low=0, low_open=True)
-    steps, record_every = check_int("steps", steps, low=0), check_int("record_every", record_every, low=1)
-    tol, blowup = check_number("tol", tol, low=0), check_number("blowup", blowup, low=0, low_open=True)
+    steps, record_every = check_int("steps", steps, low=0), check_int(
+        "record_every", record_every, low=1
+    )
+    tol, blowup = check_number("tol", tol, low=0), check_number(
+        "blowup", blowup, low=0, low_open=True
+    )
     check_choice("engine", engine, ["auto", "numba", "torch"])
     n = X.shape[0]
     full = batch_size is None
-    if not full: batch_size = check_int("batch_size", batch_size, low=1)
-    if indices is None: idx = sample_indices(n, steps, batch_size, seed)
+    if not full:  # drawn with replacement, but more than n per step only costs memory
+        batch_size = check_int("batch_size", batch_size, low=1, high=n)
+    if indices is None:
+        idx = sample_indices(n, steps, batch_size, seed)
     else:
         idx = check_tensor("indices", indices, ndim=2)
-        if idx.is_floating_point(): raise TypeError(f"indices must hold integers, got dtype {idx.dtype}")
-        if full: raise ValueError("indices cannot be combined with batch_size=None (full-batch GD uses every example)")
-        if idx.shape[0] < steps: raise ValueError(f"indices must have at least steps={steps} rows, got {idx.shape[0]}")
-        if bool((idx < 0).any()) or bool((idx >= n).any()): raise ValueError(f"indices must lie in [0, {n})")
-    if engine == "auto": engine = "numba" if _numba_kind(model) and use_numba(model, X, y) else "torch"
+        if idx.is_floating_point():
+            raise TypeError(f"indices must hold integers, got dtype {idx.dtype}")
+        if full:
+            raise ValueError(
+                "indices cannot be combined with batch_size=None (full-batch GD uses"
+                " every example)"
+            )
+        if idx.shape[0] < steps:
+            raise ValueError(
+                f"indices must have at least steps={steps} rows, got {idx.shape[0]}"
+            )
+        if bool((idx < 0).any()) or bool((idx >= n).any()):
+            raise ValueError(f"indices must lie in [0, {n})")
+    if engine == "auto":
+        engine = "numba" if _numba_kind(model) and use_numba(model, X, y) else "torch"
     if engine == "numba":
         if _numba_kind(model) is None:
-            raise ValueError(f"engine='numba' supports DiagonalLinearNet and TwoLayerReLU, got {type(model).__name__}; use engine='torch'")
-        if not use_numba(model, X, y): raise ValueError("engine='numba' needs CPU tensors; use engine='torch' on other devices")
+            raise ValueError(
+                "engine='numba' supports DiagonalLinearNet and TwoLayerReLU, got"
+                f" {type(model).__name__}; use engine='torch'"
+            )
+        if not use_numba(model, X, y):
+            raise ValueError(
+                "engine='numba' needs CPU tensors; use engine='torch' on other devices"
+            )
     t0 = time.perf_counter()
     run = _run_numba if engine == "numba" else _run_torch
-    losses, t, st = run(model, X, y, idx.to(X.device) if engine == "torch" else idx, full, steps, lr, record_every, tol, blowup)
-    return TrainResult(np.asarray(losses), record_every, int(t), _STATUS[st], engine, time.perf_counter() - t0)
+    losses, t, st = run(
+        model,
+        X,
+        y,
+        idx.to(X.device) if engine == "torch" else idx,
+        full,
+        steps,
+        lr,
+        record_every,
+        tol,
+        blowup,
+    )
+    return TrainResult(
+        np.asarray(losses),
+        record_every,
+        int(t),
+        _STATUS[st],
+        engine,
+        time.perf_counter() - t0,
+    )
 
 # %% ../nbs/12_sgd_stability.ipynb #ca8a6b6b
-def output_gradients(model: nn.Module, # The network, with a scalar output per example
-                     X: torch.Tensor, # Inputs (n, d)
-                     chunk_size: int = 256, # Examples per vectorized pass
-                    ) -> torch.Tensor:
-    "G (n, D): row i is the gradient of the output f(x_i; theta) with respect to the trainable parameters."
+def output_gradients(
+    model: nn.Module,  # The network, with a scalar output per example
+    X: torch.Tensor,  # Inputs (n, d)
+    chunk_size: int = 256,  # Examples per vectorized pass
+) -> torch.Tensor:
+    """G (n, D): row i is the gradient of the output f(x_i; theta) with respect to the
+    trainable parameters."""
     check_tensor("X", X, ndim=2, floating=True)
-    return per_sample_grads(model, lambda out, _: out.sum(), X, X.new_zeros(X.shape[0]), chunk_size=chunk_size)
+    return per_sample_grads(
+        model, lambda out, _: out.sum(), X, X.new_zeros(X.shape[0]), chunk_size=chunk_size
+    )
+
 
 @dataclass
 class Sharpness:
-    "Sharpness of the Gauss-Newton matrix H = G^T G / n (the Hessian of the square loss at an interpolating minimum)."
+    """Sharpness of the Gauss-Newton matrix H = G^T G / n (the Hessian of the square loss
+    at an interpolating minimum)."""
+
     trace: float
     lambda_max: float
     frobenius: float
 
-def gauss_newton_sharpness(G: torch.Tensor, # Per-example output gradients (n, D)
-                          ) -> Sharpness:
-    "tr H = mean_i ||g_i||^2, lambda_max(H) and ||H||_F from the n x n (or D x D) Gram matrix."
+
+def gauss_newton_sharpness(
+    G: torch.Tensor,  # Per-example output gradients (n, D)
+) -> Sharpness:
+    """tr H = mean_i ||g_i||^2, lambda_max(H) and ||H||_F from the n x n (or D x D) Gram
+    matrix."""
     check_tensor("G", G, ndim=2, floating=True)
     n, D = G.shape
     G = G.double()
     K = G @ G.T if n <= D else G.T @ G
     ev = torch.linalg.eigvalsh(K) / n
-    return Sharpness(float((G * G).sum() / n), float(ev[-1]), float(ev.pow(2).sum().sqrt()))
+    return Sharpness(
+        float((G * G).sum() / n), float(ev[-1]), float(ev.pow(2).sum().sqrt())
+    )
 
 # %% ../nbs/12_sgd_stability.ipynb #33877b86
 @dataclass
 class Threshold:
     "The mean-square linear-stability threshold eta* = 1 / mu of SGD at a minimum."
+
     eta_star: float
-    mu: float  # spectral radius of L^{-1} Q, the second-moment operator's quadratic part against its linear part
+    # spectral radius of L^{-1} Q, the second-moment operator's quadratic part against its
+    # linear part
+    mu: float
     n_iter: int
     converged: bool
     rank: int  # rank of the Gram matrix G G^T (the dimension of the residual space)
     batch_size: int | None
+
 
 def _gram_eig(G: torch.Tensor, rtol: float):
     "Eigenpairs of K = G G^T above rtol * lambda_max."
@@ -321,56 +483,99 @@ def _gram_eig(G: torch.Tensor, rtol: float):
     keep = lam > rtol * lam[-1]
     return lam[keep], U[:, keep]
 
+
 def _quad_part(S, lam, U, n, batch_size):
-    "Q_B(S) in the eigenbasis of K: (1 - 1/B) K S K / n^2 + (1/B) K Diag(S) K / n, with S in the residual space."
-    gd = lam[:, None] * S * lam[None, :] / n ** 2
-    if batch_size is None: return gd
+    """Q_B(S) in the eigenbasis of K: (1 - 1/B) K S K / n^2 + (1/B) K Diag(S) K / n, with
+    S in the residual space."""
+    gd = lam[:, None] * S * lam[None, :] / n**2
+    if batch_size is None:
+        return gd
     # diag(U S U^T): the second moments of each example's residual
     dg = ((U @ S) * U).sum(1)
     single = lam[:, None] * (U.T @ (dg[:, None] * U)) * lam[None, :] / n
     return (1 - 1 / batch_size) * gd + single / batch_size
 
+
 def _single_example_matvec(s, lam, U, W):
-    "A s for the symmetric n x n matrix A_ij = sum_ab U_ia U_ja W_ab U_ib U_jb: the per-example second moments after L^{-1} Q."
+    """A s for the symmetric n x n matrix A_ij = sum_ab U_ia U_ja W_ab U_ib U_jb: the per-
+    example second moments after L^{-1} Q."""
     # C_ab = (U^T Diag(s) U)_ab W_ab, then diag(U C U^T)
     C = (U.T @ (s[:, None] * U)) * W
     return ((U @ C) * U).sum(1)
 
-def stability_threshold(G: torch.Tensor, # Per-example output gradients (n, D) at the minimum
-                        batch_size: int | None = 1, # Mini-batch size (drawn with replacement); None: full-batch GD
-                        method: str = "lanczos", # B = 1: "lanczos" (gradnotes.hessian's, full reorthogonalization) or "power"
-                        tol: float = 1e-9, # Stop when the eigen-residual is below tol * mu
-                        max_iter: int = 20_000, # Power iterations at most
-                        rtol: float = 1e-10, # Gram eigenvalues below rtol * largest count as zero
-                       ) -> Threshold:
-    "The largest eta for which linearized SGD at an interpolating minimum is stable in mean square, by power iteration."
+
+def stability_threshold(
+    G: torch.Tensor,  # Per-example output gradients (n, D) at the minimum
+    batch_size: (
+        int | None
+    ) = 1,  # Mini-batch size (drawn with replacement); None: full-batch GD
+    method: str = "lanczos",  # B = 1: "lanczos" (full reorthogonalization) or "power"
+    tol: float = 1e-9,  # Stop when the eigen-residual is below tol * mu
+    max_iter: int = 20_000,  # Power iterations at most
+    rtol: float = 1e-10,  # Gram eigenvalues below rtol * largest count as zero
+) -> Threshold:
+    """The largest eta for which linearized SGD at an interpolating minimum is stable in
+    mean square, by power iteration."""
     check_tensor("G", G, ndim=2, floating=True)
-    if batch_size is not None: batch_size = check_int("batch_size", batch_size, low=1)
-    tol, max_iter = check_number("tol", tol, low=0, low_open=True), check_int("max_iter", max_iter, low=1)
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, low=1)
+    tol, max_iter = check_number("tol", tol, low=0, low_open=True), check_int(
+        "max_iter", max_iter, low=1
+    )
     check_choice("method", method, ["lanczos", "power"])
     n = G.shape[0]
     G = G.double()
-    if not bool((G != 0).any()): raise ValueError("G is zero: the Hessian vanishes and every learning rate is stable")
+    if not bool((G != 0).any()):
+        raise ValueError(
+            "G is zero: the Hessian vanishes and every learning rate is stable"
+        )
     lam, U = _gram_eig(G, check_number("rtol", rtol, low=0, high=1))
     r = int(lam.shape[0])
     # GD: L^{-1} Q is diagonal in the eigenbasis of K, mu = lambda_max(H) / 2 exactly
-    if batch_size is None: return Threshold(2 * n / float(lam[-1]), float(lam[-1]) / (2 * n), 0, True, r, None)
+    if batch_size is None:
+        return Threshold(
+            2 * n / float(lam[-1]), float(lam[-1]) / (2 * n), 0, True, r, None
+        )
     if batch_size == 1:
-        # B = 1: Q(S) depends on S only through its diagonal s (each example's residual second moment), so mu is the
-        # largest eigenvalue of the symmetric, entrywise non-negative n x n matrix s -> diag(L^{-1} Q(S)),
-        # W_ab = lam_a lam_b / (lam_a + lam_b); power iteration from the all-ones vector, Rayleigh quotient
+        # B = 1: Q(S) depends on S only through its diagonal s (each example's residual
+        # second moment), so mu is the
+        # largest eigenvalue of the symmetric, entrywise non-negative n x n matrix s ->
+        # diag(L^{-1} Q(S)),
+        # W_ab = lam_a lam_b / (lam_a + lam_b); power iteration from the all-ones vector,
+        # Rayleigh quotient
         W = lam[:, None] * lam[None, :] / (lam[:, None] + lam[None, :])
         op = lambda x: _single_example_matvec(x, lam, U, W)
         if method == "lanczos":
-            A = SymmetricOperator(lambda V: torch.stack([op(v) for v in V.T], 1), n, dtype=G.dtype, device=G.device)
+            A = SymmetricOperator(
+                lambda V: torch.stack([op(v) for v in V.T], 1),
+                n,
+                dtype=G.dtype,
+                device=G.device,
+            )
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                mu = float(A.eigenvalues(k=1, which="largest", tol=tol, max_iter=min(n, max_iter))[0])
-            return Threshold(1.0 / mu, mu, A.n_products, not any(issubclass(w.category, RuntimeWarning) for w in caught), r, 1)
+                mu = float(
+                    A.eigenvalues(
+                        k=1, which="largest", tol=tol, max_iter=min(n, max_iter)
+                    )[0]
+                )
+            return Threshold(
+                1.0 / mu,
+                mu,
+                A.n_products,
+                not any(issubclass(w.category, RuntimeWarning) for w in caught),
+                r,
+                1,
+            )
         x = torch.ones(n, dtype=G.dtype, device=G.device)
     else:
-        # general B: power iteration on L^{-1} Q_B over symmetric r x r matrices in the eigenbasis of K
-        op = lambda X: n * _quad_part(X, lam, U, n, batch_size) / (lam[:, None] + lam[None, :])
+        # general B: power iteration on L^{-1} Q_B over symmetric r x r matrices in the
+        # eigenbasis of K
+        op = (
+            lambda X: n
+            * _quad_part(X, lam, U, n, batch_size)
+            / (lam[:, None] + lam[None, :])
+        )
         x = torch.diag(lam)
     x = x / x.norm()
     mu, converged, it = 0.0, False, 0
@@ -385,29 +590,40 @@ def stability_threshold(G: torch.Tensor, # Per-example output gradients (n, D) a
     return Threshold(1.0 / mu, mu, it, converged, r, batch_size)
 
 # %% ../nbs/12_sgd_stability.ipynb #ad8d074c
-def second_moment_matrix(G: torch.Tensor, # Per-example output gradients (n, D), D small
-                         lr: float, # Learning rate eta
-                         batch_size: int | None = 1, # As in `stability_threshold`
-                        ) -> torch.Tensor:
-    "Dense (D^2, D^2) matrix of Sigma -> E[(I - eta H_B) Sigma (I - eta H_B)] in parameter space (a reference for small D)."
+def second_moment_matrix(
+    G: torch.Tensor,  # Per-example output gradients (n, D), D small
+    lr: float,  # Learning rate eta
+    batch_size: int | None = 1,  # As in `stability_threshold`
+) -> torch.Tensor:
+    """Dense (D^2, D^2) matrix of Sigma -> E[(I - eta H_B) Sigma (I - eta H_B)] in
+    parameter space (a reference for small D)."""
     check_tensor("G", G, ndim=2, floating=True)
     lr = check_number("lr", lr, low=0)
     n, D = G.shape
-    if D > 40: raise ValueError(f"second_moment_matrix builds a D^2 x D^2 matrix; D must be <= 40, got {D}")
+    if D > 40:
+        raise ValueError(
+            f"second_moment_matrix builds a D^2 x D^2 matrix; D must be <= 40, got {D}"
+        )
     G = G.double()
     I = torch.eye(D, dtype=G.dtype, device=G.device)
     H = G.T @ G / n
     A = I - lr * H
     gd = torch.kron(A, A)
-    if batch_size is None: return gd
+    if batch_size is None:
+        return gd
     B = check_int("batch_size", batch_size, low=1)
-    # E[(I - eta H_B) (x) (I - eta H_B)] = kron(A, A) + eta^2 (1/B) (mean_j kron(H_j, H_j) - kron(H, H))
+    # E[(I - eta H_B) (x) (I - eta H_B)] = kron(A, A) + eta^2 (1/B) (mean_j kron(H_j, H_j)
+    # - kron(H, H))
     Hj = G[:, :, None] * G[:, None, :]
     mean_kron = torch.einsum("jab,jcd->acbd", Hj, Hj).reshape(D * D, D * D) / n
-    return gd + lr ** 2 / B * (mean_kron - torch.kron(H, H))
+    return gd + lr**2 / B * (mean_kron - torch.kron(H, H))
 
-def mean_square_radius(G: torch.Tensor, lr: float, batch_size: int | None = 1, rtol: float = 1e-10) -> float:
-    "Spectral radius of `second_moment_matrix` restricted to range(H) x range(H) (directions the loss sees)."
+
+def mean_square_radius(
+    G: torch.Tensor, lr: float, batch_size: int | None = 1, rtol: float = 1e-10
+) -> float:
+    """Spectral radius of `second_moment_matrix` restricted to range(H) x range(H)
+    (directions the loss sees)."""
     T = second_moment_matrix(G, lr, batch_size)
     _, s, Vt = torch.linalg.svd(G.double(), full_matrices=False)
     V = Vt[s > rtol * s[0]].T
@@ -418,6 +634,7 @@ def mean_square_radius(G: torch.Tensor, lr: float, batch_size: int | None = 1, r
 @dataclass
 class RegressionData:
     "Training inputs and targets, and a held-out test set."
+
     X: torch.Tensor
     y: torch.Tensor
     X_test: torch.Tensor
@@ -425,120 +642,256 @@ class RegressionData:
     name: str = ""
     beta: torch.Tensor | None = None  # the true linear predictor, for sparse regression
 
-def sparse_regression(n: int = 40, # Training examples
-                      d: int = 100, # Features
-                      k: int = 5, # Non-zero entries of the true predictor (each equal to 1)
-                      n_test: int = 2000, noise: float = 0.0, # Test examples; std of Gaussian label noise
-                      seed: int = 0, dtype: torch.dtype = torch.float64) -> RegressionData:
-    "y = <beta*, x> + noise with x ~ N(0, I_d) and a k-sparse beta*: the classic setting for diagonal linear networks."
-    n, d, n_test = check_int("n", n, low=1), check_int("d", d, low=1), check_int("n_test", n_test, low=1)
+
+def sparse_regression(
+    n: int = 40,  # Training examples
+    d: int = 100,  # Features
+    k: int = 5,  # Non-zero entries of the true predictor (each equal to 1)
+    n_test: int = 2000,
+    noise: float = 0.0,  # Test examples; std of Gaussian label noise
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> RegressionData:
+    """y = <beta*, x> + noise with x ~ N(0, I_d) and a k-sparse beta*: the classic setting
+    for diagonal linear networks."""
+    n, d, n_test = (
+        check_int("n", n, low=1),
+        check_int("d", d, low=1),
+        check_int("n_test", n_test, low=1),
+    )
     k, noise = check_int("k", k, low=1, high=d), check_number("noise", noise, low=0)
     g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     beta = torch.zeros(d, dtype=dtype)
     beta[torch.randperm(d, generator=g)[:k]] = 1.0
     X, Xt = (torch.randn(m, d, generator=g, dtype=dtype) for m in (n, n_test))
-    return RegressionData(X, X @ beta + noise * torch.randn(n, generator=g, dtype=dtype), Xt, Xt @ beta,
-                          f"sparse regression (n={n}, d={d}, k={k})", beta)
+    return RegressionData(
+        X,
+        X @ beta + noise * torch.randn(n, generator=g, dtype=dtype),
+        Xt,
+        Xt @ beta,
+        f"sparse regression (n={n}, d={d}, k={k})",
+        beta,
+    )
 
-def teacher_regression(n: int = 50, d: int = 5, n_test: int = 2000, noise: float = 0.0, seed: int = 0,
-                       dtype: torch.dtype = torch.float64) -> RegressionData:
-    "y = relu(x_1) - relu(x_2) + relu(x_3 + x_4) / 2 (+ noise) with x ~ N(0, I_d): a three-neuron ReLU teacher."
-    n, d, n_test = check_int("n", n, low=1), check_int("d", d, low=4), check_int("n_test", n_test, low=1)
+
+def teacher_regression(
+    n: int = 50,
+    d: int = 5,
+    n_test: int = 2000,
+    noise: float = 0.0,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> RegressionData:
+    """y = relu(x_1) - relu(x_2) + relu(x_3 + x_4) / 2 (+ noise) with x ~ N(0, I_d): a
+    three-neuron ReLU teacher."""
+    n, d, n_test = (
+        check_int("n", n, low=1),
+        check_int("d", d, low=4),
+        check_int("n_test", n_test, low=1),
+    )
     noise = check_number("noise", noise, low=0)
     g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
-    f = lambda X: torch.relu(X[:, 0]) - torch.relu(X[:, 1]) + 0.5 * torch.relu(X[:, 2] + X[:, 3])
+    f = (
+        lambda X: torch.relu(X[:, 0])
+        - torch.relu(X[:, 1])
+        + 0.5 * torch.relu(X[:, 2] + X[:, 3])
+    )
     X, Xt = (torch.randn(m, d, generator=g, dtype=dtype) for m in (n, n_test))
-    return RegressionData(X, f(X) + noise * torch.randn(n, generator=g, dtype=dtype), Xt, f(Xt), f"ReLU teacher (n={n}, d={d})")
+    return RegressionData(
+        X,
+        f(X) + noise * torch.randn(n, generator=g, dtype=dtype),
+        Xt,
+        f(Xt),
+        f"ReLU teacher (n={n}, d={d})",
+    )
 
-def diabetes_regression(seed: int = 0, dtype: torch.dtype = torch.float64) -> RegressionData:
-    "scikit-learn's diabetes data: standardized features, target standardized with the training statistics (70/30 split)."
+
+def diabetes_regression(
+    seed: int = 0, dtype: torch.dtype = torch.float64
+) -> RegressionData:
+    """scikit-learn's diabetes data: standardized features, target standardized with the
+    training statistics (70/30 split)."""
     sp = diabetes(seed=seed, val=0.0, test=0.3, dtype=dtype)
     mu, sd = sp.y_train.mean(), sp.y_train.std()
-    return RegressionData(sp.X_train, (sp.y_train - mu) / sd, sp.X_test, (sp.y_test - mu) / sd, "diabetes")
+    return RegressionData(
+        sp.X_train, (sp.y_train - mu) / sd, sp.X_test, (sp.y_test - mu) / sd, "diabetes"
+    )
 
 # %% ../nbs/12_sgd_stability.ipynb #d218702a
 def stability_norm(model: nn.Module, X: torch.Tensor) -> float:
-    "The norm the paper ties to tr H: sum_k |beta_k| mean_i x_ik^2 for a diagonal network; the path norm for a ReLU net."
-    if isinstance(model, DiagonalLinearNet): return float((model.beta.abs() * X.pow(2).mean(0)).sum())
-    if isinstance(model, TwoLayerReLU): return model.path_norm()
-    raise TypeError(f"stability_norm knows DiagonalLinearNet and TwoLayerReLU, got {type(model).__name__}")
+    """The norm the paper ties to tr H: sum_k |beta_k| mean_i x_ik^2 for a diagonal
+    network; the path norm for a ReLU net."""
+    check_tensor("X", X, ndim=2, floating=True)
+    if X.is_complex():
+        raise TypeError(f"X must be real, got {X.dtype}")
+    if isinstance(model, DiagonalLinearNet):
+        return float((model.beta.abs() * X.pow(2).mean(0)).sum())
+    if isinstance(model, TwoLayerReLU):
+        return model.path_norm()
+    raise TypeError(
+        "stability_norm knows DiagonalLinearNet and TwoLayerReLU, got"
+        f" {type(model).__name__}"
+    )
 
-def measure(model: nn.Module, data: RegressionData,
-            hessian: bool = False, # Also measure the full Hessian of the loss with `gradnotes.hessian.HessianOperator`
-            n_probes: int = 100, # Hutchinson probes for the full Hessian's trace
-           ) -> dict:
-    "Training loss, test MSE, sharpness (tr H, lambda_max, ||H||_F), the SGD and GD thresholds, and the model's norm."
+
+def measure(
+    model: nn.Module,
+    data: RegressionData,
+    hessian: bool = False,  # Also the full Hessian of the loss (`HessianOperator`)
+    n_probes: int = 100,  # Hutchinson probes for the full Hessian's trace
+) -> dict:
+    """Training loss, test MSE, sharpness (tr H, lambda_max, ||H||_F), the SGD and GD
+    thresholds, and the model's norm."""
     with torch.no_grad():
-        train, test = square_loss(model(data.X), data.y).item(), 2 * square_loss(model(data.X_test), data.y_test).item()
+        train, test = (
+            square_loss(model(data.X), data.y).item(),
+            2 * square_loss(model(data.X_test), data.y_test).item(),
+        )
     G = output_gradients(model, data.X)
     sh = gauss_newton_sharpness(G)
-    out = dict(train_loss=train, test_mse=test, trace=sh.trace, lambda_max=sh.lambda_max, frobenius=sh.frobenius,
-               eta_star=stability_threshold(G, batch_size=1).eta_star, norm=stability_norm(model, data.X))
+    out = dict(
+        train_loss=train,
+        test_mse=test,
+        trace=sh.trace,
+        lambda_max=sh.lambda_max,
+        frobenius=sh.frobenius,
+        eta_star=stability_threshold(G, batch_size=1).eta_star,
+        norm=stability_norm(model, data.X),
+    )
     if hessian:
         Hop = HessianOperator(model, square_loss, (data.X, data.y))
         out["hessian_lambda_max"] = float(Hop.eigenvalues(k=1)[0])
-        out["hessian_trace"], out["hessian_trace_se"] = (float(t) for t in Hop.trace(n_probes=n_probes))
+        out["hessian_trace"], out["hessian_trace_se"] = (
+            float(t) for t in Hop.trace(n_probes=n_probes)
+        )
     return out
 
 # %% ../nbs/12_sgd_stability.ipynb #a4f6c4ae
-def lr_sweep(make_model: Callable[[int], nn.Module], # seed -> a fresh model
-             data: RegressionData,
-             lrs: Sequence[float], # Learning rates
-             batch_sizes: Sequence[int | None] = (None, 1), # None is full-batch GD
-             seeds: Sequence[int] = (0,), # Seeds of the initialization and of the mini-batch draws
-             steps: int = 100_000, tol: float = 1e-10, # Step budget and training-loss tolerance of every run
-             engine: str = "auto", hessian: bool = False) -> list[dict]:
-    "Train one model per (seed, batch size, learning rate) and `measure` where training ended; diverged runs are kept, marked."
+def lr_sweep(
+    make_model: Callable[[int], nn.Module],  # seed -> a fresh model
+    data: RegressionData,
+    lrs: Sequence[float],  # Learning rates
+    batch_sizes: Sequence[int | None] = (None, 1),  # None is full-batch GD
+    seeds: Sequence[int] = (
+        0,
+    ),  # Seeds of the initialization and of the mini-batch draws
+    steps: int = 100_000,
+    tol: float = 1e-10,  # Step budget and training-loss tolerance of every run
+    engine: str = "auto",
+    hessian: bool = False,
+) -> list[dict]:
+    """Train one model per (seed, batch size, learning rate) and `measure` where training
+    ended; diverged runs are kept, marked."""
     rows = []
     runs = [(s, b, lr) for s in seeds for b in batch_sizes for lr in lrs]
     for s, b, lr in progress(runs, desc="runs"):
         model = make_model(s)
-        res = train_sgd(model, data.X, data.y, lr=lr, steps=steps, batch_size=b, seed=s, engine=engine, tol=tol)
-        row = dict(method="GD" if b is None else f"SGD (B={b})", batch_size=b, lr=float(lr), seed=s, status=res.status,
-                   steps=res.steps, seconds=res.seconds)
+        res = train_sgd(
+            model,
+            data.X,
+            data.y,
+            lr=lr,
+            steps=steps,
+            batch_size=b,
+            seed=s,
+            engine=engine,
+            tol=tol,
+        )
+        row = dict(
+            method="GD" if b is None else f"SGD (B={b})",
+            batch_size=b,
+            lr=float(lr),
+            seed=s,
+            status=res.status,
+            steps=res.steps,
+            seconds=res.seconds,
+        )
         row.update(measure(model, data, hessian) if res.status != "diverged" else {})
         rows.append(row)
     return rows
 
 # %% ../nbs/12_sgd_stability.ipynb #56414e1c
-def plot_sweep(rows: list[dict], # Output of `lr_sweep`
-               title: str = "", norm_label: str = "norm", # Figure title; y label of the norm panel
-               norm_bound: Callable[[np.ndarray], np.ndarray] | None = None, # Upper bound on the norm implied by tr H <= 2/eta
-              ):
-    "Four panels against the learning rate: tr H with 2/eta, lambda_max with 2/eta, the norm, the test error (median over seeds)."
+def plot_sweep(
+    rows: list[dict],  # Output of `lr_sweep`
+    title: str = "",
+    norm_label: str = "norm",  # Figure title; y label of the norm panel
+    norm_bound: (
+        Callable[[np.ndarray], np.ndarray] | None
+    ) = None,  # Upper bound on the norm implied by tr H <= 2/eta
+):
+    """Four panels against the learning rate: tr H with 2/eta, lambda_max with 2/eta, the
+    norm, the test error (median over seeds)."""
     import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.3))
-    keys = [("trace", "tr H"), ("lambda_max", "λ_max(H)"), ("norm", norm_label), ("test_mse", "test MSE")]
+    keys = [
+        ("trace", "tr H"),
+        ("lambda_max", "λ_max(H)"),
+        ("norm", norm_label),
+        ("test_mse", "test MSE"),
+    ]
     methods = sorted({r["method"] for r in rows}, key=lambda m: (m != "GD", m))
     ok = [r for r in rows if r["status"] != "diverged"]
     lrs = np.array(sorted({r["lr"] for r in rows}))
     for ax, (key, label) in zip(axes, keys):
         for m, mk in zip(methods, "os^v"):
             pts = sorted({r["lr"] for r in ok if r["method"] == m})
-            med = [np.median([r[key] for r in ok if r["method"] == m and r["lr"] == lr]) for lr in pts]
+            med = [
+                np.median([r[key] for r in ok if r["method"] == m and r["lr"] == lr])
+                for lr in pts
+            ]
             ax.plot(pts, med, marker=mk, label=m)
             for r in ok:
-                if r["method"] == m: ax.scatter(r["lr"], r[key], s=8, alpha=0.35, color=ax.lines[-1].get_color())
-            div = sorted({r["lr"] for r in rows if r["method"] == m and r["status"] == "diverged"})
-            if div and key == "trace": ax.scatter(div, [min(med) if med else 1] * len(div), marker="x", color=ax.lines[-1].get_color(), label=f"{m} diverged")
-        if key in ("trace", "lambda_max"): ax.plot(lrs, 2 / lrs, "k--", lw=1, label="2/η")
-        if key == "norm" and norm_bound is not None: ax.plot(lrs, norm_bound(lrs), "k:", lw=1, label="bound from tr H ≤ 2/η")
-        ax.set_xscale("log"); ax.set_yscale("log"); ax.set_xlabel("learning rate η"); ax.set_title(label)
-    axes[0].legend(fontsize=7); axes[2].legend(fontsize=7)
-    fig.suptitle(title); fig.tight_layout()
+                if r["method"] == m:
+                    ax.scatter(
+                        r["lr"], r[key], s=8, alpha=0.35, color=ax.lines[-1].get_color()
+                    )
+            div = sorted(
+                {r["lr"] for r in rows if r["method"] == m and r["status"] == "diverged"}
+            )
+            if div and key == "trace":
+                ax.scatter(
+                    div,
+                    [min(med) if med else 1] * len(div),
+                    marker="x",
+                    color=ax.lines[-1].get_color(),
+                    label=f"{m} diverged",
+                )
+        if key in ("trace", "lambda_max"):
+            ax.plot(lrs, 2 / lrs, "k--", lw=1, label="2/η")
+        if key == "norm" and norm_bound is not None:
+            ax.plot(lrs, norm_bound(lrs), "k:", lw=1, label="bound from tr H ≤ 2/η")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("learning rate η")
+        ax.set_title(label)
+    axes[0].legend(fontsize=7)
+    axes[2].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
+
 def sweep_table(rows: list[dict]) -> str:
-    "A markdown table: median over seeds of each (method, lr), with the number of diverged runs."
+    """A markdown table: median over seeds of each (method, lr), with the number of
+    diverged runs."""
     lanczos = any("hessian_lambda_max" in r for r in rows)
-    out = ["| method | η | 2/η | tr H | λ_max | " + ("λ_max, Lanczos | " if lanczos else "") + "η*/η | norm | test MSE | train loss | diverged |",
-           "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if lanczos else "")]
+    out = [
+        "| method | η | 2/η | tr H | λ_max | "
+        + ("λ_max, Lanczos | " if lanczos else "")
+        + "η*/η | norm | test MSE | train loss | diverged |",
+        "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if lanczos else ""),
+    ]
     for m in sorted({r["method"] for r in rows}, key=lambda m: (m != "GD", m)):
         for lr in sorted({r["lr"] for r in rows if r["method"] == m}):
             rs = [r for r in rows if r["method"] == m and r["lr"] == lr]
             ok = [r for r in rs if r["status"] != "diverged"]
             med = lambda k: np.median([r[k] for r in ok]) if ok else float("nan")
             lz = f"{med('hessian_lambda_max'):.3g} | " if lanczos else ""
-            out.append(f"| {m} | {lr:.3g} | {2 / lr:.3g} | {med('trace'):.3g} | {med('lambda_max'):.3g} | {lz}{med('eta_star') / lr:.2f} | "
-                       f"{med('norm'):.3g} | {med('test_mse'):.3g} | {med('train_loss'):.1e} | {len(rs) - len(ok)}/{len(rs)} |")
+            out.append(
+                f"| {m} | {lr:.3g} | {2 / lr:.3g} | {med('trace'):.3g} |"
+                f" {med('lambda_max'):.3g} | {lz}{med('eta_star') / lr:.2f} |"
+                f" {med('norm'):.3g} | {med('test_mse'):.3g} | {med('train_loss'):.1e} |"
+                f" {len(rs) - len(ok)}/{len(rs)} |"
+            )
     return "\n".join(out)

@@ -22,57 +22,105 @@ __all__ = ['MLP', 'ConvNet1d', 'accuracy', 'History', 'fit_classifier', 'Compari
 
 # %% ../nbs/30_training.ipynb #efd18a36
 class MLP(nn.Sequential):
-    "A multilayer perceptron: `sizes[0]` inputs, hidden layers with `act`, `sizes[-1]` outputs."
-    def __init__(self, sizes: Sequence[int], # Layer widths, inputs first and outputs last
-                 act: type[nn.Module] = nn.ReLU): # Activation between layers
-        if len(sizes) < 2: raise ValueError(f"sizes needs at least an input and an output width, got {list(sizes)}")
+    """A multilayer perceptron: `sizes[0]` inputs, hidden layers with `act`, `sizes[-1]`
+    outputs."""
+
+    def __init__(
+        self,
+        sizes: Sequence[int],  # Layer widths, inputs first and outputs last
+        act: type[nn.Module] = nn.ReLU,
+    ):  # Activation between layers
+        if len(sizes) < 2:
+            raise ValueError(
+                f"sizes needs at least an input and an output width, got {list(sizes)}"
+            )
         layers = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(nn.Linear(check_int("sizes", a, low=1), check_int("sizes", b, low=1)))
-            if i < len(sizes) - 2: layers.append(act())
+            layers.append(
+                nn.Linear(check_int("sizes", a, low=1), check_int("sizes", b, low=1))
+            )
+            if i < len(sizes) - 2:
+                layers.append(act())
         super().__init__(*layers)
 
+
 class ConvNet1d(nn.Module):
-    "Three 1-D convolutions (the last two with stride 2) and a linear head, for (n, length) or (n, 1, length) signals."
-    def __init__(self, length: int = 40, n_classes: int = 10, channels: int = 32, act: type[nn.Module] = nn.ReLU):
+    """Three 1-D convolutions (the last two with stride 2) and a linear head, for
+    (n, length) or (n, 1, length) signals."""
+
+    def __init__(
+        self,
+        length: int = 40,
+        n_classes: int = 10,
+        channels: int = 32,
+        act: type[nn.Module] = nn.ReLU,
+    ):
         super().__init__()
         c = check_int("channels", channels, low=1)
-        self.features = nn.Sequential(nn.Conv1d(1, c, 5, padding=2), act(), nn.Conv1d(c, c, 3, stride=2, padding=1), act(),
-                                      nn.Conv1d(c, c, 3, stride=2, padding=1), act(), nn.Flatten())
+        self.features = nn.Sequential(
+            nn.Conv1d(1, c, 5, padding=2),
+            act(),
+            nn.Conv1d(c, c, 3, stride=2, padding=1),
+            act(),
+            nn.Conv1d(c, c, 3, stride=2, padding=1),
+            act(),
+            nn.Flatten(),
+        )
         out_len = (((check_int("length", length, low=1) - 1) // 2) // 2) + 1
         self.head = nn.Linear(c * out_len, check_int("n_classes", n_classes, low=2))
+
     def forward(self, x):
         return self.head(self.features(x.unsqueeze(1) if x.ndim == 2 else x))
 
-# %% ../nbs/30_training.ipynb #db1b1389
+# %% ../nbs/30_training.ipynb #22cc0d3c
 @torch.no_grad()
-def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 2048) -> float:
+def accuracy(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 2048
+) -> float:
     "Fraction of `X` whose arg-max prediction equals `y`, evaluated in eval mode."
-    if len(X) == 0: raise ValueError("accuracy needs at least one example, got an empty X")
+    if len(X) == 0:
+        raise ValueError("accuracy needs at least one example, got an empty X")
     was_training = model.training
     model.eval()
-    correct = sum((model(X[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item() for i in range(0, len(X), batch_size))
+    correct = sum(
+        (model(X[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum().item()
+        for i in range(0, len(X), batch_size)
+    )
     model.train(was_training)
     return correct / len(X)
+
 
 @dataclass
 class History:
     "What one training run recorded."
-    train_loss: list[float] = field(default_factory=list)  # mean mini-batch loss per epoch
-    val_acc: list[float] = field(default_factory=list)     # validation accuracy after each epoch
-    test_acc: float = float("nan")                          # test accuracy after the last epoch (NaN if diverged)
-    seconds: float = 0.0
-    diverged: bool = False                                  # the loss became NaN or infinite; training stopped there
 
-def fit_classifier(make_model: Callable[[], nn.Module], # Builds a fresh model (called after seeding)
-                   make_optimizer: Callable[[list], torch.optim.Optimizer], # Maps the model's parameters to an optimizer
-                   split: Split, # Data with train/val/test parts
-                   epochs: int = 20, batch_size: int = 128, seed: int = 0,
-                   device=None, # Where to train; the data's device when None
-                   desc: str | None = None, # Progress-bar label
-                  ) -> tuple[nn.Module, History]:
-    "Train a fresh classifier with cross-entropy; return it and its `History` (a diverged run stops and says so)."
-    check_int("epochs", epochs, low=1); check_int("batch_size", batch_size, low=1)
+    # mean mini-batch loss per epoch
+    train_loss: list[float] = field(default_factory=list)
+    # validation accuracy after each epoch
+    val_acc: list[float] = field(default_factory=list)
+    # test accuracy after the last epoch (NaN if diverged)
+    test_acc: float = float("nan")
+    seconds: float = 0.0
+    # the loss became NaN or infinite; training stopped there
+    diverged: bool = False
+
+# %% ../nbs/30_training.ipynb #05db6f8e
+# Builds a fresh model (called after seeding)
+def fit_classifier(
+    make_model: Callable[[], nn.Module],
+    # Maps the model's parameters to an optimizer
+    make_optimizer: Callable[[list], torch.optim.Optimizer],
+    split: Split,  # Data with train/val/test parts
+    epochs: int = 20,
+    batch_size: int = 128,
+    seed: int = 0,
+    device=None,  # Where to train; the data's device when None
+    desc: str | None = None,  # Progress-bar label
+) -> tuple[nn.Module, History]:
+    """Train a fresh classifier with cross-entropy; return it and its `History` (a
+    diverged run stops and says so)."""
+    check_int("epochs", epochs, low=1)
+    check_int("batch_size", batch_size, low=1)
     seed_everything(seed)
     device = device or split.X_train.device
     data = split.to(device)
@@ -85,37 +133,49 @@ def fit_classifier(make_model: Callable[[], nn.Module], # Builds a fresh model (
         perm = torch.randperm(n, generator=gen).to(device)
         total = 0.0
         for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
+            idx = perm[i : i + batch_size]
+
             def closure():
                 opt.zero_grad()
                 loss = F.cross_entropy(model(data.X_train[idx]), data.y_train[idx])
                 loss.backward()
                 return loss
+
             loss = opt.step(closure)
             if not torch.isfinite(loss):
                 hist.diverged = True
                 break
             total += loss.item() * len(idx)
-        # a non-finite loss is caught above; non-finite weights after the last update are caught here
-        if not hist.diverged and not all(torch.isfinite(p).all() for p in model.parameters()): hist.diverged = True
-        if hist.diverged: break
+        # a non-finite loss is caught above; non-finite weights after the last update are
+        # caught here
+        if not hist.diverged and not all(
+            torch.isfinite(p).all() for p in model.parameters()
+        ):
+            hist.diverged = True
+        if hist.diverged:
+            break
         hist.train_loss.append(total / n)
         hist.val_acc.append(accuracy(model, data.X_val, data.y_val))
-    if not hist.diverged: hist.test_acc = accuracy(model, data.X_test, data.y_test)
+    if not hist.diverged:
+        hist.test_acc = accuracy(model, data.X_test, data.y_test)
     hist.seconds = time.perf_counter() - start
     return model, hist
 
-# %% ../nbs/30_training.ipynb #cf2bee53
+# %% ../nbs/30_training.ipynb #051b45ac
 @dataclass
 class Comparison:
-    "Every run of `compare_optimizers`: the tuning runs, the chosen learning rates and the evaluation runs."
-    # A rate chosen at the edge of its grid means the grid may have cut the optimizer short: the table says so.
+    """Every run of `compare_optimizers`: the tuning runs, the chosen learning rates and
+    the evaluation runs."""
+
+    # A rate chosen at the edge of its grid means the grid may have cut the optimizer
+    # short: the table says so.
     tuning: dict[str, dict[float, History]]
     best_lr: dict[str, float]
     runs: dict[str, list[History]]
 
     def summary(self) -> list[dict]:
-        "One row per optimizer: chosen learning rate, diverged seeds, and test accuracy / final training loss over the other seeds."
+        """One row per optimizer: chosen learning rate, diverged seeds, and test accuracy
+        / final training loss over the other seeds."""
         rows = []
         for name, hs in self.runs.items():
             ok = [h for h in hs if not h.diverged]
@@ -123,56 +183,126 @@ class Comparison:
             loss = [h.train_loss[-1] for h in ok] or [float("nan")]
             sd = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0
             grid = sorted(self.tuning[name])
-            rows.append(dict(optimizer=name, lr=self.best_lr[name], lr_at_grid_edge=len(grid) > 1 and self.best_lr[name] in (grid[0], grid[-1]),
-                             seeds=len(hs), diverged=len(hs) - len(ok), test_acc=statistics.mean(acc),
-                             test_acc_std=sd(acc), final_train_loss=statistics.mean(loss), final_train_loss_std=sd(loss)))
+            rows.append(
+                dict(
+                    optimizer=name,
+                    lr=self.best_lr[name],
+                    lr_at_grid_edge=len(grid) > 1
+                    and self.best_lr[name] in (grid[0], grid[-1]),
+                    seeds=len(hs),
+                    diverged=len(hs) - len(ok),
+                    test_acc=statistics.mean(acc),
+                    test_acc_std=sd(acc),
+                    final_train_loss=statistics.mean(loss),
+                    final_train_loss_std=sd(loss),
+                )
+            )
         return rows
 
     def table(self) -> str:
-        "The summary as a Markdown table (accuracy in percent); a learning rate at the edge of its grid is marked."
-        lines = ["| optimizer | tuned lr | seeds | test accuracy (%) | final train loss |", "|---|---|---|---|---|"]
+        """The summary as a Markdown table (accuracy in percent); a learning rate at the
+        edge of its grid is marked."""
+        lines = [
+            "| optimizer | tuned lr | seeds | test accuracy (%) | final train loss |",
+            "|---|---|---|---|---|",
+        ]
         rows = self.summary()
         for r in rows:
             lr = f"{r['lr']:g}" + (" (grid edge)" if r["lr_at_grid_edge"] else "")
-            seeds = f"{r['seeds']}" + (f" ({r['diverged']} diverged, left out)" if r["diverged"] else "")
-            lines.append(f"| {r['optimizer']} | {lr} | {seeds} | {100 * r['test_acc']:.1f} ± {100 * r['test_acc_std']:.1f} "
-                         f"| {r['final_train_loss']:.3f} ± {r['final_train_loss_std']:.3f} |")
+            seeds = f"{r['seeds']}" + (
+                f" ({r['diverged']} diverged, left out)" if r["diverged"] else ""
+            )
+            lines.append(
+                f"| {r['optimizer']} | {lr} | {seeds} | {100 * r['test_acc']:.1f} ± "
+                f"{100 * r['test_acc_std']:.1f} "
+                f"| {r['final_train_loss']:.3f} ± {r['final_train_loss_std']:.3f} |"
+            )
         return "\n".join(lines)
 
     def verdict(self, ours: str) -> str:
-        "One sentence comparing optimizer `ours` with the best other one, in units of the seed standard deviation."
+        """One sentence comparing optimizer `ours` with the best other one, in units of
+        the seed standard deviation."""
         s = {r["optimizer"]: r for r in self.summary()}
-        if ours not in s: raise ValueError(f"ours must be one of {list(s)}, got {ours!r}")
-        others = [r for k, r in s.items() if k != ours and r["test_acc"] == r["test_acc"]]
-        if not others: return f"{ours}: no other optimizer finished a run to compare with."
+        if ours not in s:
+            raise ValueError(f"ours must be one of {list(s)}, got {ours!r}")
+        others = [
+            r for k, r in s.items() if k != ours and r["test_acc"] == r["test_acc"]
+        ]
+        if not others:
+            return f"{ours}: no other optimizer finished a run to compare with."
         other = max(others, key=lambda r: r["test_acc"])
         gap = 100 * (s[ours]["test_acc"] - other["test_acc"])
         spread = 100 * max(s[ours]["test_acc_std"], other["test_acc_std"])
-        if abs(gap) <= spread: how = f"a gap within one seed standard deviation ({spread:.1f} points): no difference shown"
-        else: how = f"{'ahead' if gap > 0 else 'behind'} by more than one seed standard deviation ({spread:.1f} points)"
-        return (f"{ours}: {100 * s[ours]['test_acc']:.1f}% test accuracy; best other optimizer {other['optimizer']}: "
-                f"{100 * other['test_acc']:.1f}%; difference {gap:+.1f} points, {how}.")
+        if abs(gap) <= spread:
+            how = (f"a gap within one seed standard deviation ({spread:.1f} points): "
+                   "no difference shown")
+        else:
+            how = (f"{'ahead' if gap > 0 else 'behind'} by more than one seed standard "
+                   f"deviation ({spread:.1f} points)")
+        return (
+            f"{ours}: {100 * s[ours]['test_acc']:.1f}% test accuracy; best other "
+            f"optimizer {other['optimizer']}: "
+            f"{100 * other['test_acc']:.1f}%; difference {gap:+.1f} points, {how}."
+        )
 
-def compare_optimizers(make_model: Callable[[], nn.Module],
-                       optimizers: dict[str, tuple[Callable, Sequence[float]]], # name -> (factory(params, lr), learning-rate grid)
-                       split: Split, epochs: int = 20, batch_size: int = 128,
-                       seeds: Sequence[int] = (0, 1, 2), # Evaluation seeds
-                       tune_seed: int = 100, # Seed of the tuning runs (kept apart from the evaluation seeds)
-                       device=None) -> Comparison:
-    "Tune each optimizer's learning rate on validation accuracy, then train it on every seed."
+# %% ../nbs/30_training.ipynb #b521243a
+def compare_optimizers(
+    make_model: Callable[[], nn.Module],
+    # name -> (factory(params, lr), learning-rate grid)
+    optimizers: dict[str, tuple[Callable, Sequence[float]]],
+    split: Split,
+    epochs: int = 20,
+    batch_size: int = 128,
+    seeds: Sequence[int] = (0, 1, 2),  # Evaluation seeds
+    # Seed of the tuning runs (kept apart from the evaluation seeds)
+    tune_seed: int = 100,
+    device=None,
+) -> Comparison:
+    """Tune each optimizer's learning rate on validation accuracy, then train it on every
+    seed."""
     check_type("optimizers", optimizers, dict)
-    if not optimizers: raise ValueError("optimizers must name at least one optimizer")
+    if not optimizers:
+        raise ValueError("optimizers must name at least one optimizer")
     seeds = list(seeds)
-    if not seeds: raise ValueError("seeds must hold at least one seed")
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
     for name, (_, grid) in optimizers.items():
-        if len(grid) == 0: raise ValueError(f"the learning-rate grid of {name!r} is empty")
-        for lr in grid: check_number(f"learning rate {lr!r} of {name!r}", lr, low=0, low_open=True)
+        if len(grid) == 0:
+            raise ValueError(f"the learning-rate grid of {name!r} is empty")
+        for lr in grid:
+            check_number(f"learning rate {lr!r} of {name!r}", lr, low=0, low_open=True)
     tuning, best, runs = {}, {}, {}
     for name, (factory, grid) in optimizers.items():
-        tuning[name] = {lr: fit_classifier(make_model, lambda p, lr=lr: factory(p, lr), split, epochs, batch_size,
-                                           tune_seed, device)[1] for lr in grid}
+        tuning[name] = {
+            lr: fit_classifier(
+                make_model,
+                lambda p, lr=lr: factory(p, lr),
+                split,
+                epochs,
+                batch_size,
+                tune_seed,
+                device,
+            )[1]
+            for lr in grid
+        }
         # a diverged run ranks below every finished one
-        best[name] = max(grid, key=lambda lr: -1.0 if tuning[name][lr].diverged else tuning[name][lr].val_acc[-1])
-        runs[name] = [fit_classifier(make_model, lambda p: factory(p, best[name]), split, epochs, batch_size, s, device,
-                                     desc=f"{name} seed {s}")[1] for s in seeds]
+        best[name] = max(
+            grid,
+            key=lambda lr: (
+                -1.0 if tuning[name][lr].diverged else tuning[name][lr].val_acc[-1]
+            ),
+        )
+        runs[name] = [
+            fit_classifier(
+                make_model,
+                lambda p: factory(p, best[name]),
+                split,
+                epochs,
+                batch_size,
+                s,
+                device,
+                desc=f"{name} seed {s}",
+            )[1]
+            for s in seeds
+        ]
     return Comparison(tuning, best, runs)

@@ -1,5 +1,7 @@
 """AdAdaGrad: batch-size test statistics against dense references and a peer, the distributed pooling over
 two gloo processes, AdaGradNorm against transcriptions of its updates, and bad input."""
+import copy
+import io
 import math
 import os
 import socket
@@ -305,3 +307,106 @@ def test_cuda_matches_cpu():
     torch.testing.assert_close(out["cuda"][0], out["cpu"][0], rtol=1e-9, atol=0)
     assert out["cuda"][1] == out["cpu"][1]
     for p, q in zip(out["cuda"][2], out["cpu"][2]): torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-12)
+
+
+# ---- complex parameters, checkpoints, data tensors -------------------------------------------
+
+def test_complex_gradient_counts_imaginary_part():
+    p = torch.zeros(2, dtype=torch.cfloat, requires_grad=True)
+    p.grad = torch.tensor([1j, 1j], dtype=torch.cfloat)
+    AdaGradNorm([p], lr=1.0).step()
+    expected = -1j / math.sqrt(0.01 + 2.0)  # -0.705j, as on torch.view_as_real(p)
+    torch.testing.assert_close(p.detach(), torch.full((2,), expected, dtype=torch.cfloat))
+
+
+@pytest.mark.parametrize("rowwise", [False, True])
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_complex_equals_view_as_real(rowwise, momentum):
+    """PyTorch's test_complex convention: a complex parameter moves as its real view would."""
+    torch.manual_seed(0)
+    W = torch.randn(3, 4, dtype=torch.cdouble, requires_grad=True)
+    b = torch.randn(3, dtype=torch.cdouble, requires_grad=True)
+    Wr = torch.view_as_real(W.detach()).clone().requires_grad_(True)
+    br = torch.view_as_real(b.detach()).clone().requires_grad_(True)
+    kw = dict(lr=0.1, momentum=momentum, weight_decay=0.01, rowwise=rowwise)
+    opt_c, opt_r = AdaGradNorm([W, b], **kw), AdaGradNorm([Wr, br], **kw)
+    x = torch.randn(4, dtype=torch.cdouble)
+    for _ in range(5):
+        for o in (opt_c, opt_r): o.zero_grad()
+        ((W @ x + b).abs() ** 2).sum().backward()
+        Wc, bc = torch.view_as_complex(Wr), torch.view_as_complex(br)
+        ((Wc @ x + bc).abs() ** 2).sum().backward()
+        opt_c.step(); opt_r.step()
+        torch.testing.assert_close(torch.view_as_real(W.detach()), Wr.detach(), rtol=0, atol=1e-12)
+        torch.testing.assert_close(torch.view_as_real(b.detach()), br.detach(), rtol=0, atol=1e-12)
+
+
+def _resume(dtype, steps=10, stop=4, **kw):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 4)).to(dtype)
+    X, y = small_data(30)
+    X = X.to(dtype)
+
+    def train(m, o, k):
+        for _ in range(k):
+            o.zero_grad(); F.cross_entropy(m(X), y).backward(); o.step()
+
+    a = copy.deepcopy(net); oa = AdaGradNorm(a.parameters(), **kw); train(a, oa, steps)
+    b = copy.deepcopy(net); ob = AdaGradNorm(b.parameters(), **kw); train(b, ob, stop)
+    buf = io.BytesIO(); torch.save({"m": b.state_dict(), "o": ob.state_dict()}, buf); buf.seek(0)
+    ck = torch.load(buf)
+    c = copy.deepcopy(net); c.load_state_dict(ck["m"])
+    oc = AdaGradNorm(c.parameters(), **kw); oc.load_state_dict(ck["o"])
+    train(c, oc, steps - stop)
+    return a, c, oc
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("kw", [dict(lr=0.1), dict(lr=0.1, momentum=0.3, weight_decay=1e-3),
+                                dict(lr=0.1, rowwise=True)], ids=["plain", "momentum", "rowwise"])
+def test_resume_is_bit_identical(dtype, kw):
+    a, c, oc = _resume(dtype, **kw)
+    for p, q in zip(a.parameters(), c.parameters()):
+        assert p.dtype == dtype and torch.equal(p, q)
+    if not kw.get("rowwise"):
+        first = oc.state[next(iter(c.parameters()))]
+        assert first["norm_sum"].dtype == torch.float64
+
+
+def test_state_dict_deterministic():
+    """PyTorch's convention: an optimizer loaded from a state dict steps exactly as the original."""
+    torch.manual_seed(0)
+    w = torch.randn(4, 3, requires_grad=True)
+    b = torch.randn(3, requires_grad=True)
+    x = torch.randn(4)
+
+    def closure(params, opt):
+        opt.zero_grad()
+        loss = (x @ params[0] + params[1]).pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt = AdaGradNorm([w, b], lr=0.1, momentum=0.2)
+    for _ in range(3):
+        opt.step(lambda: closure([w, b], opt))
+    w2, b2 = (t.detach().clone().requires_grad_(True) for t in (w, b))
+    opt2 = AdaGradNorm([w2, b2], lr=0.1, momentum=0.2)
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    for _ in range(5):
+        opt.step(lambda: closure([w, b], opt))
+        opt2.step(lambda: closure([w2, b2], opt2))
+        assert torch.equal(w, w2) and torch.equal(b, b2)
+    s1, s2 = opt.state_dict(), opt2.state_dict()
+    assert s1["param_groups"] == s2["param_groups"]
+    for k in s1["state"]:
+        for name, v in s1["state"][k].items():
+            v2 = s2["state"][k][name]
+            assert (torch.equal(v, v2) and v.dtype == v2.dtype) if torch.is_tensor(v) else v == v2
+
+
+def test_train_adaptive_leaves_data_without_grad():
+    net, (X, y) = small_net(), small_data()
+    X = X.clone().requires_grad_(True)
+    train_adaptive(net, torch.optim.SGD(net.parameters(), lr=0.1), X, y, batch_size=4,
+                   test="norm", max_steps=3)
+    assert X.grad is None

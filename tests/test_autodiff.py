@@ -104,3 +104,18 @@ def test_cuda():
     assert G.device.type == "cuda"
     cpu = per_sample_grads(net.cpu(), F.cross_entropy, X.cpu(), y.cpu())
     torch.testing.assert_close(G.cpu(), cpu, rtol=1e-5, atol=1e-6)
+
+
+def test_flat_grad_checks_X_and_y_like_per_sample_grads():
+    from gradnotes.autodiff import flat_grad
+    net = torch.nn.Linear(3, 2)
+    X, y = torch.randn(6, 3), torch.randint(0, 2, (6,))
+    loss = torch.nn.functional.cross_entropy
+    with pytest.raises(ValueError, match="same number of examples"):
+        flat_grad(net, loss, X, y[:4])
+    with pytest.raises(ValueError, match="X contains NaN"):
+        flat_grad(net, loss, X * float("nan"), y)
+    with pytest.raises(ValueError, match="X must not be empty"):
+        flat_grad(net, loss, X[:0], y[:0])
+    with pytest.raises(TypeError, match="X must be a torch.Tensor"):
+        flat_grad(net, loss, X.tolist(), y)

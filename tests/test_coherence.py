@@ -285,3 +285,40 @@ def test_non_finite_gradients_never_reach_the_optimizer():
         with pytest.raises(ValueError, match="NaN or infinite"): est.backward(X, y)
         assert all(p.grad is None for p in net.parameters())
     assert all(torch.equal(a, p) for a, p in zip(before, net.parameters()))
+
+
+# ---- argument names, dtypes before dispatch ------------------------------------------------------
+
+def test_winsorized_mean_3d_names_the_shape_of_G():
+    from gradnotes.coherence import winsorized_mean
+    with pytest.raises(ValueError, match=r"c must be below m/2.*G has shape \(4, 6, 5\)"):
+        winsorized_mean(torch.randn(4, 6, 5), 2)
+    out = winsorized_mean(torch.randn(5, 6, 4), 1)  # (m, *shape) is allowed: the mean has *shape
+    assert out.shape == (6, 4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_winsorized_mean_half_precision_numba_matches_torch(dtype):
+    from gradnotes.coherence import winsorized_mean
+    G = torch.randn(9, 70).to(dtype)
+    a = winsorized_mean(G, 2, engine="numba")
+    b = winsorized_mean(G, 2, engine="torch")
+    assert a.dtype == dtype and torch.allclose(a.float(), b.float(), atol=1e-2)
+
+
+@pytest.mark.parametrize("fn", ["m_coherence", "alpha", "pairwise_alignment", "m3_mean",
+                                "winsorized_mean"])
+def test_complex_gradients_are_refused_before_dispatch(fn):
+    import gradnotes.coherence as coh
+    G = torch.randn(6, 4, dtype=torch.complex64)
+    call = (lambda: getattr(coh, fn)(G, 1)) if fn == "winsorized_mean" else (lambda: getattr(coh, fn)(G))
+    with pytest.raises(TypeError, match="G must be real"):
+        call()
+
+
+def test_median3_checks_its_arguments():
+    from gradnotes.coherence import median3
+    with pytest.raises(TypeError, match="a must be a torch.Tensor"):
+        median3([1.0, 2.0], torch.zeros(2), torch.zeros(2))
+    with pytest.raises(ValueError, match="one shape"):
+        median3(torch.zeros(2), torch.zeros(3), torch.zeros(2))

@@ -1,5 +1,6 @@
 """DiffGrad: cross-check against pytorch-optimizer, state, devices and bad input."""
 import copy
+import io
 from functools import partial
 
 import pytest
@@ -131,3 +132,74 @@ def test_cuda_matches_cpu(foreach):
     cpu = _trajectory(lambda p: DiffGrad(p, lr=1e-2, weight_decay=1e-3, foreach=foreach), steps=50)
     gpu = _trajectory(lambda p: DiffGrad(p, lr=1e-2, weight_decay=1e-3, foreach=foreach), steps=50, device="cuda")
     assert torch.allclose(cpu, gpu, atol=1e-10)
+
+
+def _resume_run(make_opt, dtype, steps=12, stop=5):
+    """Parameters after `steps` steps, uninterrupted and with a checkpoint round trip at `stop`."""
+    def data(t):
+        g = torch.Generator().manual_seed(100 + t)
+        return torch.randn(16, 4, generator=g).to(dtype), torch.randn(16, 2, generator=g).to(dtype)
+
+    def train(net, opt, ts):
+        for t in ts:
+            X, y = data(t)
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(net(X), y).backward()
+            opt.step()
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)).to(dtype)
+    net2 = copy.deepcopy(net)
+    opt = make_opt(net.parameters())
+    train(net, opt, range(steps))
+    opt2 = make_opt(net2.parameters())
+    train(net2, opt2, range(stop))
+    buf = io.BytesIO()
+    torch.save({"model": net2.state_dict(), "opt": opt2.state_dict()}, buf)
+    buf.seek(0)
+    ckpt = torch.load(buf)
+    net3 = copy.deepcopy(net2)
+    net3.load_state_dict(ckpt["model"])
+    opt3 = make_opt(net3.parameters())
+    opt3.load_state_dict(ckpt["opt"])
+    train(net3, opt3, range(stop, steps))
+    return list(net.parameters()), list(net3.parameters())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("foreach", [False, True])
+def test_resume_is_bit_identical(dtype, foreach):
+    a, b = _resume_run(lambda p: DiffGrad(p, lr=1e-2, weight_decay=1e-3, foreach=foreach), dtype)
+    for p, q in zip(a, b):
+        assert p.dtype == dtype and torch.equal(p, q)
+
+
+def test_state_dict_deterministic():
+    """PyTorch's convention: an optimizer loaded from a state dict steps exactly as the original."""
+    torch.manual_seed(0)
+    w = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(4, dtype=torch.float64)
+
+    def closure(params, opt):
+        opt.zero_grad()
+        loss = (x @ params[0] + params[1]).pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt = DiffGrad([w, b], lr=0.1)
+    for _ in range(3):
+        opt.step(lambda: closure([w, b], opt))
+    w2, b2 = (t.detach().clone().requires_grad_(True) for t in (w, b))
+    opt2 = DiffGrad([w2, b2], lr=0.1)
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    for _ in range(5):
+        opt.step(lambda: closure([w, b], opt))
+        opt2.step(lambda: closure([w2, b2], opt2))
+        assert torch.equal(w, w2) and torch.equal(b, b2)
+    s1, s2 = opt.state_dict(), opt2.state_dict()
+    assert s1["param_groups"] == s2["param_groups"]
+    for k in s1["state"]:
+        for name, v in s1["state"][k].items():
+            v2 = s2["state"][k][name]
+            assert torch.equal(v, v2) if torch.is_tensor(v) else v == v2

@@ -128,3 +128,78 @@ def test_torch_path_on_cuda_matches_cpu():
         assert torch.equal(gpu.pred.cpu(), cpu.pred) and (gpu.Z.cpu() - cpu.Z).abs().max() < 1e-6
     with pytest.raises(ValueError, match="engine='numba' needs CPU tensors"):
         slk(Xs.cuda(), ys.cuda(), Xq.cuda(), engine="numba")
+
+
+# ---- argument names, labels, intervals, dtypes before dispatch -----------------------------------
+
+def test_mismatched_episode_dims_name_both_arguments():
+    from gradnotes.fewshot_clustering import slk
+    s, y, q = torch.randn(3, 4), torch.arange(3), torch.randn(9, 4)
+    for engine in ("numba", "torch"):
+        with pytest.raises(ValueError, match=r"support and query must both be one episode.*support \(3, 4\)"):
+            slk(s, y, q[None], engine=engine)
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_complex_features_refused_before_dispatch(dtype):
+    from gradnotes.fewshot_clustering import cl2n, knn_graph, simpleshot, slk
+    s, y, q = torch.randn(3, 4).to(dtype), torch.arange(3), torch.randn(9, 4).to(dtype)
+    for call in (lambda: slk(s, y, q, engine="numba"), lambda: slk(s, y, q, engine="torch"),
+                 lambda: simpleshot(s, y, q)):
+        with pytest.raises(TypeError, match="support must be real"):
+            call()
+    with pytest.raises(TypeError, match="X must be real"):
+        knn_graph(q)
+    with pytest.raises(TypeError, match="x must be real"):
+        cl2n(q)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_numba_matches_float32(dtype):
+    from gradnotes.fewshot_clustering import slk
+    g = torch.Generator().manual_seed(0)
+    s, q = torch.randn(3, 8, generator=g), torch.randn(30, 8, generator=g)
+    s, q = s.to(dtype), q.to(dtype)
+    a = slk(s, torch.arange(3), q, engine="numba")
+    b = slk(s.float(), torch.arange(3), q.float(), engine="numba")
+    assert a.Z.dtype == dtype and torch.equal(a.pred, b.pred)
+
+
+def test_knn_graph_rejects_non_finite_points():
+    from gradnotes.fewshot_clustering import knn_graph
+    for bad in (float("nan"), float("inf")):
+        X = torch.randn(5, 2)
+        X[1, 0] = bad
+        with pytest.raises(ValueError, match="X contains NaN or infinite"):
+            knn_graph(X, 2)
+
+
+def test_episode_accuracy_labels():
+    from gradnotes.fewshot_clustering import episode_accuracy
+    labels = torch.tensor([[0, 1, 2, 2]])
+    with pytest.raises(ValueError, match="labels must hold classes >= 0"):
+        episode_accuracy(labels, torch.tensor([[-1, 1, 2, 2]]))
+    with pytest.raises(ValueError, match="pred must hold classes >= 0"):
+        episode_accuracy(torch.tensor([[-1, 1, 2, 2]]), labels)
+    with pytest.raises(TypeError, match="labels must hold integer classes"):
+        episode_accuracy(labels, labels.float())
+    with pytest.raises(TypeError, match="pred must be a torch.Tensor"):
+        episode_accuracy([[0, 1, 2, 2]], labels)
+    # large class numbers: the strict score compares them as they are; the matching renumbers them
+    big = torch.tensor([[10**6, 7, 3, 3]])
+    assert episode_accuracy(big, labels).item() == 0.0
+    assert episode_accuracy(big, labels, hungarian=True).item() == 1.0
+    assert episode_accuracy(torch.tensor([[5, 5, 0, 1]]), labels, hungarian=True).item() == 0.5
+
+
+def test_mean_ci95_needs_two_episodes():
+    from gradnotes.fewshot_clustering import mean_ci95
+    for bad in (torch.tensor([]), torch.tensor([0.5])):
+        with pytest.raises(ValueError, match="acc must hold at least 2 episodes"):
+            mean_ci95(bad)
+    with pytest.raises(ValueError, match="acc contains NaN"):
+        mean_ci95(torch.tensor([0.5, float("nan")]))
+    with pytest.raises(TypeError, match="acc must be a torch.Tensor"):
+        mean_ci95([0.5, 0.6])
+    m, h = mean_ci95(torch.tensor([0.5, 0.7]))
+    assert m == pytest.approx(0.6) and h == pytest.approx(1.96 * 0.1 / 2 ** 0.5)

@@ -314,3 +314,68 @@ def test_bad_objective_data():
         ChebyshevRosenbrock(1)
     with pytest.raises(ValueError, match="RankOne alpha must be >= 0"):
         regularized_step(RankOne(-1.0, torch.ones(3, dtype=F64)), torch.ones(3, dtype=F64), 1.0)
+
+
+# ---- H must be what the Cholesky solve assumes: real, finite, symmetric, (n, n) ------------------
+
+def _spd(n=5, seed=0):
+    M = torch.randn(n, n, generator=_gen(seed), dtype=F64)
+    return M @ M.T + torch.eye(n, dtype=F64), torch.randn(n, generator=_gen(seed + 1), dtype=F64)
+
+
+def test_regularized_step_rejects_asymmetric_H():
+    H, g = _spd()
+    bad = H + torch.triu(torch.ones_like(H), 1)  # only the upper triangle differs
+    with pytest.raises(ValueError, match="H must be symmetric"):
+        regularized_step(bad, g, 0.5)
+
+
+@pytest.mark.parametrize("where", [(0, 1), (3, 3)])
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_regularized_step_rejects_non_finite_H(where, value):
+    H, g = _spd()
+    H[where] = value
+    with pytest.raises(ValueError, match="H contains NaN or infinite"):
+        regularized_step(H, g, 0.5)
+
+
+def test_regularized_step_rejects_batched_and_complex_H():
+    H, g = _spd()
+    with pytest.raises(ValueError, match=r"H must have shape \(5, 5\)"):
+        regularized_step(H[None], g, 0.5)
+    with pytest.raises(TypeError, match="H must be real"):
+        regularized_step(H.to(torch.complex128), g, 0.5)
+    with pytest.raises(TypeError, match="g must be real"):
+        regularized_step(H, g.to(torch.complex128), 0.5)
+
+
+def test_symmetric_up_to_rounding_is_accepted():
+    H, g = _spd(40)
+    H = H + 1e-12 * torch.randn(40, 40, generator=_gen(3), dtype=F64)  # rounding-level asymmetry
+    torch.testing.assert_close(regularized_step(H, g, 0.5),
+                               torch.linalg.solve(H + 0.5 * torch.eye(40, dtype=F64), -g))
+
+
+def test_asymmetric_oracle_hessian_is_rejected_in_the_loop():
+    o, _, x0, _ = _lse()
+    with pytest.raises(ValueError, match="the Hessian must be symmetric"):
+        gns_minimize(o, x0, hess=lambda x: torch.triu(o.hess(x)), max_iter=3)
+
+
+def test_structured_representations_check_their_parts():
+    with pytest.raises(TypeError, match="alpha must be a real number"):
+        RankOne("1", torch.ones(3, dtype=F64))
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
+        RankOne(-1.0, torch.ones(3, dtype=F64))
+    with pytest.raises(ValueError, match="v contains NaN"):
+        RankOne(1.0, torch.tensor([1.0, float("nan")], dtype=F64))
+    with pytest.raises(TypeError, match="v must be real"):
+        RankOne(1.0, torch.ones(3, dtype=torch.complex128))
+    with pytest.raises(ValueError, match="blocks must not be empty"):
+        BlockDiagonal(torch.zeros(0, 2, 2, dtype=F64))
+    with pytest.raises(ValueError, match="blocks contains NaN"):
+        BlockDiagonal(torch.full((1, 2, 2), float("nan"), dtype=F64))
+    with pytest.raises(ValueError, match="blocks must be square"):
+        BlockDiagonal(torch.zeros(2, 2, 3, dtype=F64))
+    with pytest.raises(TypeError, match="blocks must be real"):
+        BlockDiagonal(torch.eye(2, dtype=torch.complex128)[None])

@@ -308,3 +308,28 @@ def test_cuda_matches_cpu(problem):
     assert torch.allclose(H.gauss_newton().dense().cpu(), HessianOperator(net, F.cross_entropy, (X, y)).gauss_newton().dense(), atol=1e-12)
     with pytest.raises(ValueError, match="is on cpu but the operator is on cuda"):
         H @ v
+
+
+def test_symmetric_operator_refuses_asymmetric_matmat():
+    from gradnotes.hessian import SymmetricOperator
+    tri = torch.tensor([[1.0, 5.0, 0.0], [0.0, 2.0, 1.0], [0.0, 0.0, 3.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match="not symmetric"):
+        SymmetricOperator(lambda V: tri @ V, 3)
+    # the check can be turned off, and a symmetric operator passes it without counting products
+    SymmetricOperator(lambda V: tri @ V, 3, check_symmetry=False)
+    A = SymmetricOperator(lambda V: (tri + tri.T) @ V, 3)
+    assert A.n_products == 0
+
+
+def test_symmetric_operator_float32_round_off_is_not_asymmetry():
+    from gradnotes.hessian import SymmetricOperator
+    g = torch.Generator().manual_seed(0)
+    Q = torch.randn(300, 300, generator=g)
+    S = (Q + Q.T) / 2
+    SymmetricOperator(lambda V: S @ V, 300, dtype=torch.float32)
+
+
+def test_symmetric_operator_refuses_wrong_shape():
+    from gradnotes.hessian import SymmetricOperator
+    with pytest.raises(ValueError, match="matmat must map"):
+        SymmetricOperator(lambda V: V[:2], 3)

@@ -315,3 +315,28 @@ def test_bad_input():
     with pytest.raises(ValueError, match="lr must be > 0"): fit_alignment("erm", envs, lr=0.0)
     with pytest.raises(ValueError, match="at least two training environments"): fit_alignment("hgp", Environments(envs.train[:1], envs.test))
     with pytest.raises(TypeError, match="envs must be Environments"): fit_alignment("hgp", envs.train)
+
+
+@pytest.mark.parametrize("kwargs, exc, message", [
+    (dict(weight=-1.0), ValueError, "weight must be >= 0"),
+    (dict(weight=float("nan")), ValueError, "weight must be finite"),
+    (dict(l2=-0.1), ValueError, "l2 must be >= 0"),
+    (dict(penalty=-0.5), ValueError, "penalty must be >= 0"),
+    (dict(penalty=torch.tensor(float("inf"))), ValueError, "penalty contains NaN"),
+    (dict(penalty=torch.ones(2)), ValueError, "penalty must be a scalar"),
+    (dict(mean_loss=torch.tensor(float("nan"))), ValueError, "mean_loss contains NaN"),
+    (dict(mean_loss=torch.ones(3)), ValueError, "mean_loss must be a scalar"),
+    (dict(weight=1j), TypeError, "weight must be a real number"),
+])
+def test_invariance_loss_refuses_bad_arguments(kwargs, exc, message):
+    from gradnotes.hessian_alignment import invariance_loss
+    args = dict(mean_loss=torch.tensor(0.7), penalty=torch.tensor(0.1), weight=10.0) | kwargs
+    with pytest.raises(exc, match=message):
+        invariance_loss(**args)
+
+
+def test_invariance_loss_value():
+    from gradnotes.hessian_alignment import invariance_loss
+    w = torch.ones(2, requires_grad=True)
+    out = invariance_loss(torch.tensor(0.7), torch.tensor(0.1), 10.0, l2=0.5, params=[w])
+    assert abs(out.item() - (0.7 + 1.0 + 1.0) / 10.0) < 1e-6

@@ -73,3 +73,25 @@ def test_interpolate_endpoints_and_restore():
     net.load_state_dict(wa)
     interpolate(net, wb, wb, X, y, [0.3])
     assert all(torch.equal(net.state_dict()[k], wa[k]) for k in wa)
+
+
+@pytest.mark.parametrize("eigs, kwargs, exc, message", [
+    (np.array([3.0, np.nan, 1.0]), {}, ValueError, "eigs contains NaN"),
+    (np.array([3.0, np.inf, 1.0]), {}, ValueError, "eigs contains NaN"),
+    (np.array([3.0, 2.0, 1.0]), dict(outlier_frac=1.5), ValueError, "outlier_frac must be < 1"),
+    (np.array([3.0, 2.0, 1.0]), dict(outlier_frac=0.0), ValueError, "outlier_frac must be > 0"),
+    (np.array([3.0, 2.0, 1.0]), dict(bulk_tol=-1e-3), ValueError, "bulk_tol must be > 0"),
+    (np.array([1.0, 2.0, 3.0]), {}, ValueError, "descending order"),
+    (np.array([0.0, -1.0, -2.0]), {}, ValueError, "largest eigenvalue must be > 0"),
+    (np.array([3.0, 2.0, 1.0]) + 0j, {}, TypeError, "real numbers"),
+    (np.ones((2, 2)), {}, TypeError, "1-D array"),
+])
+def test_spectrum_summary_refuses_bad_input(eigs, kwargs, exc, message):
+    with pytest.raises(exc, match=message):
+        spectrum_summary(eigs, 1, **kwargs)
+
+
+def test_spectrum_summary_counts():
+    s = spectrum_summary(np.array([10.0, 9.0, 1.0, 0.9, 0.8, 0.7, 0.6, 1e-5, 0.0, -1e-5]), k=2)
+    assert (s["n_above"], s["largest_gap_at"], s["n_nonbulk"]) == (7, 2, 7)
+    assert abs(s["bulk_fraction"] - 0.3) < 1e-12

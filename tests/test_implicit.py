@@ -133,3 +133,87 @@ def test_cuda_backward_with_cg():
     lam_c = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
     g_cpu = torch.autograd.grad(solver(None, lam_c, M, Y).sum(), lam_c)[0]
     assert g_gpu.is_cuda and torch.allclose(g_gpu.cpu(), g_cpu, atol=1e-10)
+
+
+_D = torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64))
+_b = torch.ones(3, dtype=torch.float64)
+
+
+def test_gmres_refuses_singular_system():
+    from gradnotes.implicit import solve_gmres
+    with pytest.raises(ValueError, match="solve_gmres: the system is singular"):
+        solve_gmres()(lambda v: _D @ v, _b)
+    A = torch.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match="singular"):
+        solve_gmres()(lambda v: A @ v, torch.tensor([1.0, 0.0], dtype=torch.float64))
+
+
+def test_gmres_solves_consistent_singular_system():
+    # b in the range of a singular M: a solution exists and GMRES finds one
+    from gradnotes.implicit import solve_gmres
+    b = torch.tensor([1.0, 2.0, 0.0], dtype=torch.float64)
+    x = solve_gmres()(lambda v: _D @ v, b)
+    torch.testing.assert_close(_D @ x, b)
+
+
+def test_bicgstab_refuses_singular_system():
+    from gradnotes.implicit import solve_bicgstab
+    with pytest.raises(ValueError, match="solve_bicgstab broke down"):
+        solve_bicgstab()(lambda v: _D @ v, _b)
+    A = torch.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match="broke down"):
+        solve_bicgstab()(lambda v: A @ v, torch.tensor([1.0, 0.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name", ["cg", "normal_cg", "gmres", "bicgstab"])
+def test_solvers_refuse_nan_rhs_and_bad_maxiter(name):
+    import gradnotes.implicit as imp
+    make = getattr(imp, f"solve_{name}")
+    eye = lambda v: v
+    with pytest.raises(ValueError, match="b contains NaN"):
+        make()(eye, _b * float("nan"), eye)
+    with pytest.raises(ValueError, match="maxiter must be >= 1"):
+        make(maxiter=-1)
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        make(tol=-1e-3)
+
+
+@pytest.mark.parametrize("name", ["gmres", "bicgstab"])
+def test_solvers_refuse_nan_operator(name):
+    import gradnotes.implicit as imp
+    bad = lambda v: v * float("nan")
+    with pytest.raises(ValueError, match="operator returned NaN"):
+        getattr(imp, f"solve_{name}")()(bad, _b)
+
+
+@pytest.mark.parametrize("args, exc, message", [
+    ((torch.ones(3), 0.1, -1.0), ValueError, "step must be > 0"),
+    ((torch.ones(3), -0.1, 1.0), ValueError, "lam must be >= 0"),
+    ((torch.ones(3), torch.tensor([0.1, -0.1, 0.1]), 1.0), ValueError, "lam must be >= 0"),
+    ((torch.ones(3), float("nan"), 1.0), ValueError, "lam must be finite"),
+    ((torch.tensor([1.0, float("nan")]), 0.1, 1.0), ValueError, "y contains NaN"),
+    ((torch.ones(3, dtype=torch.cfloat), 0.1, 1.0), TypeError, "y must be real"),
+    ((torch.ones(3, dtype=torch.long), 0.1, 1.0), TypeError, "y must have a floating dtype"),
+    ((torch.ones(3), 0.1, float("inf")), ValueError, "step must be finite"),
+])
+def test_prox_lasso_refuses_bad_input(args, exc, message):
+    from gradnotes.implicit import prox_lasso
+    with pytest.raises(exc, match=message):
+        prox_lasso(*args)
+
+
+def test_prox_lasso_keeps_gradient_in_lam():
+    from gradnotes.implicit import prox_lasso
+    lam = torch.tensor(0.5, requires_grad=True)
+    prox_lasso(torch.tensor([2.0, -0.1]), lam, 1.0).sum().backward()
+    assert lam.grad is not None and lam.grad.item() == -1.0
+
+
+def test_projection_simplex_refuses_bad_input():
+    from gradnotes.implicit import projection_simplex
+    with pytest.raises(TypeError, match="v must be real"):
+        projection_simplex(torch.ones(3, dtype=torch.cfloat))
+    with pytest.raises(TypeError, match="v must have a floating dtype"):
+        projection_simplex(torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="at least 1 dimension"):
+        projection_simplex(torch.tensor(0.5))

@@ -158,3 +158,90 @@ def test_torch_path_on_cuda_matches_cpu():
     gpu = belief_propagation(Gc, engine="auto")
     assert gpu.marginals.device.type == "cuda"
     assert (gpu.marginals.cpu() - cpu.marginals).abs().max() < 1e-6
+
+
+# ---- graph inputs, DLLP proportions, non-converged rounds --------------------------------------
+
+def test_llp_graph_rejects_counts_outside_the_bag():
+    bi = torch.tensor([0, 0, 0, 1, 1])
+    with pytest.raises(ValueError, match=r"counts must lie in \[0, bag size\]: bag 1"):
+        llp_graph(bi, torch.tensor([1.0, 3.0]))
+    with pytest.raises(ValueError, match="counts must lie"):
+        llp_graph(bi, torch.tensor([-1.0, 1.0]))
+    with pytest.raises(ValueError, match="counts contains NaN"):
+        llp_graph(bi, torch.tensor([float("nan"), 1.0]))
+    with pytest.raises(ValueError, match="one value per bag"):
+        llp_graph(bi, torch.tensor([1.0, 1.0, 0.0]))
+
+
+@pytest.mark.parametrize("edges, weights, match", [
+    ([[0, 0]], [0.5], "self loops"),
+    ([[0, 3]], [-0.5], "weights must be >= 0"),
+    ([[0, 3]], [float("nan")], "weights contains NaN"),
+    ([[0, 7]], [0.5], "outside"),
+    ([[0, 3], [1, 4]], [0.5], "weights must have shape"),
+    ([[0.0, 3.0]], [0.5], "integer node indices"),
+])
+def test_llp_graph_rejects_bad_edges(edges, weights, match):
+    bi = torch.tensor([0, 0, 0, 1, 1])
+    with pytest.raises((ValueError, TypeError), match=match):
+        llp_graph(bi, torch.tensor([1.0, 1.0]), torch.tensor(edges), torch.tensor(weights))
+
+
+@pytest.mark.parametrize("props, match", [([0.5, 1.5], r"\[0, 1\]"), ([0.5, float("nan")], "NaN"),
+                                          ([-0.1, 0.5], r"\[0, 1\]")])
+def test_dllp_loss_rejects_bad_proportions(props, match):
+    from gradnotes.llp_bp import dllp_loss
+    logits, bi = torch.zeros(4), torch.tensor([0, 0, 1, 1])
+    with pytest.raises(ValueError, match=match):
+        dllp_loss(logits, bi, torch.tensor(props))
+    dllp_loss(logits, bi, torch.tensor([0.0, 0.0]))  # one class in a batch of bags is fine
+
+
+def _separable(seed, n=1000, d=10, sep=3.0):
+    g = torch.Generator().manual_seed(seed)
+    y = (torch.rand(2 * n, generator=g) < 0.5).long()
+    X = torch.randn(2 * n, d, generator=g) + sep * y[:, None]
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+def test_llpbp_keeps_the_last_converged_round(one_thread):
+    """Separable Gaussians in bags of 8, lam_bag = 1: round-1 BP converges and its model is
+    near perfect; round-2 BP on the embedding does not converge and its model is worse. The
+    estimator warns and keeps round 1."""
+    Xtr, ytr, Xte, yte = _separable(1)
+    bags = random_bags(len(ytr), 8, seed=1)
+    with pytest.warns(RuntimeWarning, match=r"did not converge in round\(s\) \[2\].*round 1"):
+        est = LLPBP(lam_bag=1.0, epochs=10, seed=1).fit(Xtr, bags, bag_proportions(ytr, bags))
+    assert [r.converged for r in est.bp_results_] == [True, False]
+    assert est.round_ == 1 and est.model_ is est.models_[0]
+    accs = [((torch.sigmoid(m(Xte).squeeze(1)) >= 0.5).long() == yte).float().mean().item()
+            for m in est.models_]
+    assert accs[0] > 0.97 and accs[1] < accs[0] - 0.05  # what keeping round 2 would have cost
+    assert (est.predict(Xte) == yte.numpy()).mean() == pytest.approx(accs[0])
+
+
+def test_llpbp_without_any_converged_round_keeps_the_best_bag_fit():
+    Xtr, ytr, _, _ = _separable(0, n=200, d=5)
+    bags = random_bags(len(ytr), 8, seed=0)
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        est = LLPBP(lam_bag=1.0, epochs=3, max_iter=2, tol=1e-12).fit(
+            Xtr, bags, bag_proportions(ytr, bags))
+    assert not any(r.converged for r in est.bp_results_)
+    assert est.model_ is est.models_[est.round_ - 1]
+
+
+def test_complex_inputs_refused_before_dispatch():
+    X = torch.randn(20, 3, dtype=torch.complex64)
+    bags = random_bags(20, 4)
+    with pytest.raises(TypeError, match="X must be real"):
+        knn_similarity(X)
+    with pytest.raises(TypeError, match="X must be real"):
+        DLLP(epochs=1).fit(X, bags, torch.full((5,), 0.5))
+    with pytest.raises(TypeError, match="X must be real"):
+        LLPBP(epochs=1).fit(X.numpy(), bags, torch.full((5,), 0.5))
+    G = LLPGraph(torch.zeros(3, dtype=torch.complex128), torch.tensor([[0, 1]]),
+                 torch.ones(1, dtype=torch.complex128))
+    for engine in ("numba", "torch"):
+        with pytest.raises(TypeError, match="must be real"):
+            belief_propagation(G, engine=engine)

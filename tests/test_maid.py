@@ -1,5 +1,6 @@
 """MAID: closed forms, scipy and dense references, finite differences, the line search's guarantee, numba vs torch, bad input."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -184,3 +185,91 @@ def test_cuda_run_matches_cpu():
     gpu = maid(tv_denoising(nc, cc), theta0.cuda(), nc, max_iter=5, rho=0.5, beta=0.01)
     assert gpu.theta.device.type == "cuda"
     assert torch.allclose(gpu.theta.cpu(), cpu.theta, atol=1e-8)
+
+
+def test_huge_initial_step_is_refused_before_the_loop():
+    from gradnotes.maid import MAID, maid, quadratic_bilevel
+    toy, _ = quadratic_bilevel(n=40, m=8, d=3)
+    th, x = torch.zeros(3, dtype=torch.float64), torch.zeros(8, dtype=torch.float64)
+    with pytest.raises(ValueError, match="beta must be <= 1"):
+        maid(toy, th, x, beta=1e300)
+    with pytest.raises(ValueError, match="beta must be <= 1"):
+        MAID(toy, beta=float("1e11"))
+
+
+def test_budget_stops_backtracking():
+    # with a step far too large every trial fails; the budget must end the run early
+    from gradnotes.maid import maid, quadratic_bilevel
+    toy, _ = quadratic_bilevel(n=40, m=8, d=3)
+    th, x = torch.ones(3, dtype=torch.float64), torch.zeros(8, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = maid(toy, th, x, beta=1e10, budget=500, max_iter=1000)
+    assert res.status == "budget" and res.history["cost"][-1] < 500 + 2 * 2000
+
+
+@pytest.mark.parametrize("kwargs, exc, message", [
+    (dict(maxiter=-1), ValueError, "maxiter must be >= 0"),
+    (dict(maxiter=2.5), TypeError, "maxiter must be an integer"),
+    (dict(tol=-1e-3), ValueError, "tol must be > 0"),
+    (dict(tol=float("nan")), ValueError, "tol must be finite"),
+])
+def test_fista_refuses_bad_arguments(kwargs, exc, message):
+    from gradnotes.maid import fista, quadratic_bilevel
+    toy, _ = quadratic_bilevel(n=40, m=8, d=3)
+    args = dict(tol=1e-3, maxiter=100) | kwargs
+    with pytest.raises(exc, match=message):
+        fista(toy, torch.zeros(8, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), **args)
+
+
+def test_fista_maxiter_zero_returns_the_start():
+    from gradnotes.maid import fista, quadratic_bilevel
+    toy, _ = quadratic_bilevel(n=40, m=8, d=3)
+    x, iters, err = fista(toy, torch.zeros(8, dtype=torch.float64), torch.zeros(3, dtype=torch.float64),
+                          tol=1e-12, maxiter=0)
+    assert iters == 1 and torch.equal(x, torch.zeros(8, dtype=torch.float64)) and err > 0
+
+
+@pytest.mark.parametrize("x, nu, exc, message", [
+    (torch.ones(4, 4), -0.1, ValueError, "nu must be > 0"),
+    (torch.ones(4, 4), float("nan"), ValueError, "nu must be finite"),
+    (torch.ones(4, 4), 1j, TypeError, "nu must be a real number"),
+    (torch.ones(4, 4), torch.tensor([0.1, 0.2]), ValueError, "nu must be a single number"),
+    (torch.ones(4, 4, dtype=torch.cfloat), 0.1, TypeError, "x must be real"),
+    (torch.ones(4), 0.1, ValueError, "x must be an image"),
+    (torch.full((4, 4), float("inf")), 0.1, ValueError, "x contains NaN"),
+    (torch.ones(4, 4, dtype=torch.long), 0.1, TypeError, "x must have a floating dtype"),
+])
+def test_smoothed_tv_and_image_gradient_refuse_bad_input(x, nu, exc, message):
+    from gradnotes.maid import smoothed_tv
+    with pytest.raises(exc, match=message):
+        smoothed_tv(x, nu)
+
+
+def test_smoothed_tv_keeps_gradient_in_nu():
+    from gradnotes.maid import smoothed_tv
+    nu = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    smoothed_tv(torch.rand(5, 5, dtype=torch.float64), nu).backward()
+    assert nu.grad is not None and nu.grad > 0
+
+
+def test_psnr_refuses_different_shapes_and_nan():
+    from gradnotes.maid import psnr
+    with pytest.raises(ValueError, match="ref must have shape"):
+        psnr(torch.rand(2, 8, 8), torch.rand(8, 8))
+    with pytest.raises(ValueError, match="x contains NaN"):
+        psnr(torch.full((8, 8), float("nan")), torch.rand(8, 8))
+    with pytest.raises(TypeError, match="x must be real"):
+        psnr(torch.rand(8, 8).to(torch.cfloat), torch.rand(8, 8))
+
+
+@pytest.mark.parametrize("args, exc, message", [
+    (("geometric", -0.1, 3), ValueError, "eps0 must be > 0"),
+    (("geometric", 0.1, -3), ValueError, "k must be >= 0"),
+    (("geometric", 0.1, 2.5), TypeError, "k must be an integer"),
+    (("geometric", 0.1, 3, 1.5), ValueError, "decay must be <= 1"),
+    (("cubic", float("inf"), 3), ValueError, "eps0 must be finite"),
+])
+def test_accuracy_schedule_refuses_bad_arguments(args, exc, message):
+    with pytest.raises(exc, match=message):
+        accuracy_schedule(*args)

@@ -104,3 +104,59 @@ def test_cuda_matches_cpu(setup, method):
     cpu = sample(gm.model(sched), xT, sched, 20, method)
     gpu = sample(gm.model(sched), xT.cuda(), sched, 20, method)
     assert gpu.is_cuda and torch.allclose(gpu.cpu(), cpu, atol=1e-8)
+
+
+@pytest.mark.parametrize("args, exc, message", [
+    ((-5, 3), ValueError, "T must be >= 1"),
+    ((1000, 0), ValueError, "num_steps must be >= 1"),
+    ((1000, -3), ValueError, "num_steps must be >= 1"),
+    ((10, 20), ValueError, "num_steps must be <= 10"),
+    ((1000, 2.5), TypeError, "num_steps must be an integer"),
+    ((True, 1), TypeError, "T must be an integer"),
+])
+def test_time_grid_refuses_bad_arguments(args, exc, message):
+    with pytest.raises(exc, match=message):
+        time_grid(*args)
+
+
+def test_time_grid_never_negative():
+    for T, n in [(1, 1), (7, 3), (1000, 1000), (1000, 30)]:
+        grid = time_grid(T, n)
+        assert all(t >= 0 and t_next >= -1 and t_next < t for t, t_next in grid)
+
+
+_x = torch.randn(4, 3, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("args, exc, message", [
+    ((_x, _x, -0.1, 0.5), ValueError, "ab must be > 0"),
+    ((_x, _x, 1.0, 1.0), ValueError, "ab must be < 1"),
+    ((_x, _x, 0.3, 1.5), ValueError, "ab_next must be <= 1"),
+    ((_x, _x, float("nan"), 0.5), ValueError, "ab must be finite"),
+    ((_x, _x, 0.3, 1j), TypeError, "ab_next must be a real number"),
+    ((_x, _x, torch.tensor([0.3, 0.4]), 0.5), ValueError, "ab must have shape"),
+    ((_x, _x, torch.tensor([0.3, 0.4, 2.0, 0.5]), 0.9), ValueError, "ab must lie in"),
+    ((_x, _x, 0.3, torch.full((4,), 0.5, dtype=torch.cfloat)), TypeError,
+     "ab_next must be real"),
+    ((_x, _x[:2], 0.3, 0.5), ValueError, "eps must have shape"),
+    ((_x.to(torch.cdouble), _x, 0.3, 0.5), TypeError, "x must be real"),
+    ((_x.long(), _x, 0.3, 0.5), TypeError, "x must have a floating dtype"),
+    ((_x * float("nan"), _x, 0.3, 0.5), ValueError, "x contains NaN"),
+    ((_x, _x * float("inf"), 0.3, 0.5), ValueError, "eps contains NaN"),
+])
+def test_transfer_refuses_bad_arguments(args, exc, message):
+    from gradnotes.pndm import transfer
+    with pytest.raises(exc, match=message):
+        transfer(*args)
+
+
+def test_transfer_accepts_clean_data_level():
+    from gradnotes.pndm import transfer
+    out = transfer(_x, _x, 0.3, 1.0)
+    assert torch.isfinite(out).all()
+
+
+def test_complex_noise_is_refused(setup):
+    sched, gm, xT = setup
+    with pytest.raises(TypeError, match="x must be real"):
+        sample(gm.model(sched), xT[:4].to(torch.cdouble), sched, 10, "ddim")

@@ -190,3 +190,47 @@ def test_cuda_torch_path_and_threshold():
     G = output_gradients(b, data.X.cuda())
     assert G.is_cuda
     assert stability_threshold(G).eta_star == pytest.approx(stability_threshold(G.cpu()).eta_star, rel=1e-8)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("engine", ["numba", "torch"])
+def test_batch_larger_than_the_data_is_refused_before_the_loop(engine):
+    from gradnotes.sgd_stability import sample_indices, sparse_regression, train_sgd
+    data = sparse_regression(n=12, seed=0)
+    m = DiagonalLinearNet(data.X.shape[1])
+    with pytest.raises(ValueError, match="batch_size must be <= 12"):
+        train_sgd(m, data.X, data.y, lr=0.01, batch_size=10**6, engine=engine)
+    with pytest.raises(ValueError, match="batch_size must be <= 12"):
+        sample_indices(12, 100_000, 10**6)
+    res = train_sgd(m, data.X, data.y, lr=0.001, steps=20, batch_size=12, engine=engine)
+    assert res.steps == 20
+
+
+@pytest.mark.parametrize("output, target, exc, message", [
+    (torch.ones(3), torch.ones(4), ValueError, "one number per example"),
+    (torch.ones(3, 2), torch.ones(3), ValueError, "one number per example"),
+    (torch.ones(3), torch.tensor([1.0, float("nan"), 0.0]), ValueError, "target contains NaN"),
+    (torch.ones(3, dtype=torch.cfloat), torch.ones(3), TypeError, "must be real"),
+    (torch.ones(3, dtype=torch.long), torch.ones(3), TypeError, "output must have a floating dtype"),
+])
+def test_square_loss_refuses_bad_input(output, target, exc, message):
+    from gradnotes.sgd_stability import square_loss
+    with pytest.raises(exc, match=message):
+        square_loss(output, target)
+
+
+def test_square_loss_of_a_diverged_output_is_inf():
+    from gradnotes.sgd_stability import square_loss
+    assert square_loss(torch.tensor([float("inf"), 0.0]), torch.zeros(2)).item() == float("inf")
+
+
+def test_stability_norm_and_complex_data_are_checked():
+    from gradnotes.sgd_stability import sparse_regression, stability_norm, train_sgd
+    data = sparse_regression(n=12, seed=0)
+    m = DiagonalLinearNet(data.X.shape[1])
+    with pytest.raises(ValueError, match="X contains NaN"):
+        stability_norm(m, data.X * float("nan"))
+    with pytest.raises(TypeError, match="X must be real"):
+        stability_norm(m, data.X.to(torch.cdouble))
+    with pytest.raises(TypeError, match="must be real"):
+        train_sgd(m, data.X.to(torch.cdouble), data.y.to(torch.cdouble), lr=0.01, engine="torch")
