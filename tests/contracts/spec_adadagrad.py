@@ -72,6 +72,5 @@ XFAIL = {
     'train_adaptive:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float',
     'train_adaptive:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float',
     'train_adaptive:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexFloat and...',
-    'train_adaptive:X:requires_grad': "silent: requires_grad X accepted (filled X.grad of a caller's tensor)",
     'train_adaptive:eta:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
 }
