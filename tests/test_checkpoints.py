@@ -45,11 +45,10 @@ SETTINGS = {
     "AdaGradNorm": [dict(lr=0.1), dict(lr=0.1, momentum=0.9, weight_decay=1e-3, lr_decay=0.01),
                     dict(lr=0.1, rowwise=True)],
 }
-# Cases that fail today: (optimizer, setting, dtype) -> the finding. (Setting 1 of AdaGradNorm carries
-# the same cast but its run happens to round to the same parameters; the row-wise setting keeps its
-# accumulators in the parameter dtype and is exact.)
-NORM_SUM = "load_state_dict casts the float64 norm_sum to the parameter dtype"
-XFAIL = {("AdaGradNorm", 0, torch.float32): NORM_SUM, ("AdaGradNorm", 0, torch.bfloat16): NORM_SUM}
+# Cases that fail today: (optimizer, setting index, dtype) -> the finding (strict xfail). Empty: every
+# optimizer resumes exactly (AdaGradNorm's float64 accumulator used to be cast to the parameter dtype
+# by load_state_dict, which setting 0 caught in float32 and bfloat16).
+XFAIL = {}
 
 
 def _model(dtype):

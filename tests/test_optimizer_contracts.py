@@ -21,8 +21,7 @@ def _kwargs(name): return SETTINGS.get(name, [{}])[0]
 IDS = [n for _, n in OPTIMIZERS]
 
 # Cases that fail today: optimizer -> the finding.
-XFAIL_COMPLEX = {"AdaGradNorm": "complex parameters neither refused nor handled: the imaginary part of "
-                                "the gradient is dropped from ||g||^2"}
+XFAIL_COMPLEX = {}
 
 
 @pytest.mark.parametrize("module, name", [pytest.param(m, n, marks=[pytest.mark.xfail(strict=True, reason=XFAIL_COMPLEX[n])]
