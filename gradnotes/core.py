@@ -163,9 +163,11 @@ def check_choice(name: str, value, choices: Sequence):
 def _check_dtype(name, x, floating, integer, allow_complex, dtypes):
     "The dtype part of `check_tensor`."
     if floating and not (x.is_floating_point() or (allow_complex and x.is_complex())):
+        if x.is_complex():
+            raise TypeError(f"{name} must be real, got {x.dtype}: "
+                            "complex tensors are not supported")
         kind = "a floating" if not allow_complex else "a floating or complex"
-        note = "; complex tensors are not supported" if x.is_complex() else ""
-        raise TypeError(f"{name} must have {kind} dtype, got {x.dtype}{note}")
+        raise TypeError(f"{name} must have {kind} dtype, got {x.dtype}")
     if integer and (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool):
         raise TypeError(f"{name} must have an integer dtype, got {x.dtype}")
     if dtypes is not None and x.dtype not in tuple(dtypes):
