@@ -19,13 +19,14 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['infer_device', 'default_device', 'infer_dtype', 'to_tensor', 'check_type', 'check_number', 'check_int', 'check_betas',
-           'check_choice', 'check_tensor', 'seed_everything', 'require', 'njit', 'use_numba', 'torch_threads', 'quiet',
-           'progress']
+__all__ = ['infer_device', 'default_device', 'infer_dtype', 'to_tensor', 'check_type', 'check_number', 'check_int',
+           'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'seed_everything', 'require', 'njit',
+           'use_numba', 'torch_threads', 'quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #6b0c3963
 def _tensors_in(obj) -> Iterable[torch.Tensor]:
-    "Yield every tensor in `obj`: a tensor, a module's parameters and buffers, or nested lists, tuples and dicts of them."
+    """Every tensor in `obj`: a tensor, a module's parameters and buffers, or nested
+    containers."""
     if isinstance(obj, torch.Tensor): yield obj
     elif isinstance(obj, torch.nn.Module):
         yield from obj.parameters()
@@ -37,10 +38,13 @@ def _tensors_in(obj) -> Iterable[torch.Tensor]:
 
 # %% ../nbs/00_core.ipynb #582171ab
 def infer_device(*objs, default: str | torch.device = "cpu") -> torch.device:
-    "The single device of all tensors in `objs` (tensors, modules, nested containers); `default` when there are none."
+    """The one device of all tensors in `objs` (tensors, modules, containers); else
+    `default`."""
     devices = {t.device for o in objs for t in _tensors_in(o)}
     if len(devices) > 1:
-        raise ValueError(f"inputs live on different devices: {sorted(map(str, devices))}; move them to one device")
+        found = sorted(map(str, devices))
+        raise ValueError(f"inputs live on different devices: {found}; "
+                         "move them to one device")
     return devices.pop() if devices else torch.device(default)
 
 # %% ../nbs/00_core.ipynb #921253b2
@@ -50,16 +54,21 @@ def default_device() -> torch.device:
 
 # %% ../nbs/00_core.ipynb #d25544d9
 def infer_dtype(*objs, default: torch.dtype | None = None) -> torch.dtype:
-    "The promoted floating dtype of all floating tensors in `objs`; `default` (torch's default dtype) when there are none."
+    """The promoted dtype of the floating tensors in `objs`; `default` (torch's) when
+    there are none."""
     dtypes = [t.dtype for o in objs for t in _tensors_in(o) if t.is_floating_point()]
     if not dtypes: return default or torch.get_default_dtype()
     return functools.reduce(torch.promote_types, dtypes)
 
-def to_tensor(x, device: str | torch.device | None = None, # Target device; the input's own device (or the CPU) when None
-              dtype: torch.dtype | None = None, # Target dtype; floats become torch's default dtype when None
-             ) -> torch.Tensor:
-    "Convert `x` to a tensor on `device` with `dtype`; tensors and arrays keep their dtype, Python floats get torch's default."
-    if isinstance(x, torch.Tensor): return x.to(device=device or x.device, dtype=dtype or x.dtype)
+def to_tensor(
+    x,
+    device: str | torch.device | None = None, # Target device; None: x's own (or the CPU)
+    dtype: torch.dtype | None = None, # Target dtype; None: floats get torch's default
+) -> torch.Tensor:
+    """`x` as a tensor on `device` with `dtype`; tensors and arrays keep their dtype
+    unless asked."""
+    if isinstance(x, torch.Tensor):
+        return x.to(device=device or x.device, dtype=dtype or x.dtype)
     if isinstance(x, np.ndarray): t = torch.as_tensor(x)
     else:
         t = torch.as_tensor(np.asarray(x))
@@ -74,82 +83,150 @@ def _fmt(value) -> str:
 
 def check_type(name: str, value, types, # A type or tuple of types
               ):
-    "Return `value` if it is an instance of `types`, else raise `TypeError` naming `name`."
+    """Return `value` if it is an instance of `types`, else raise `TypeError` naming
+    `name`."""
     if not isinstance(value, types):
-        names = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
-        raise TypeError(f"{name} must be {names}, got {type(value).__name__} {_fmt(value)}")
+        kinds = types if isinstance(types, tuple) else (types,)
+        names = " or ".join(t.__name__ for t in kinds)
+        got = f"{type(value).__name__} {_fmt(value)}"
+        raise TypeError(f"{name} must be {names}, got {got}")
     return value
 
 # %% ../nbs/00_core.ipynb #1d38bd03
-def check_number(name: str, value, # The argument's name and value
-                 low: float | None = None, high: float | None = None, # Bounds; None for unbounded
-                 low_open: bool = False, high_open: bool = False, # Exclude the bound itself?
-                ) -> float:
-    "Return `value` as a float if it is a finite real number within the bounds, else raise naming `name`."
+def check_number(
+    name: str, value, # The argument's name and value
+    low: float | None = None, high: float | None = None, # Bounds; None: unbounded
+    low_open: bool = False, high_open: bool = False, # Exclude the bound itself?
+) -> float:
+    """`value` as a float if it is a finite real number within the bounds, else raise
+    naming `name`."""
     if isinstance(value, torch.Tensor) and value.numel() == 1: value = value.item()
     if isinstance(value, np.ndarray) and value.size == 1: value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {_fmt(value)}")
+        got = f"{type(value).__name__} {_fmt(value)}"
+        raise TypeError(f"{name} must be a real number, got {got}")
     value = float(value)
     if not math.isfinite(value): raise ValueError(f"{name} must be finite, got {value}")
     if low is not None and (value < low or (low_open and value == low)):
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
     if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+        op = "<" if high_open else "<="
+        raise ValueError(f"{name} must be {op} {high}, got {value}")
     return value
 
 def check_int(name: str, value, low: int | None = None, high: int | None = None) -> int:
-    "Return `value` if it is an integer (not a bool) within the inclusive bounds, else raise naming `name`."
+    """`value` as an int if it is an integer (not a bool) in the inclusive bounds, else
+    raise."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        if not value.is_floating_point(): value = value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {_fmt(value)}")
+        got = f"{type(value).__name__} {_fmt(value)}"
+        raise TypeError(f"{name} must be an integer, got {got}")
     value = int(value)
-    if low is not None and value < low: raise ValueError(f"{name} must be >= {low}, got {value}")
-    if high is not None and value > high: raise ValueError(f"{name} must be <= {high}, got {value}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
     return value
+
+def check_positive(
+    name: str, value, # The argument's name and value
+    strict: bool = True, # Reject zero too (> 0); False accepts it (>= 0)
+    high: float | None = None, # Upper bound: values that would overflow or hang
+) -> float:
+    """`value` as a float if it is finite, > 0 (>= 0 unless `strict`) and <= `high`, else
+    raise."""
+    return check_number(name, value, low=0, low_open=strict, high=high)
 
 # %% ../nbs/00_core.ipynb #433c43b0
 def check_betas(name: str, betas) -> tuple[float, float]:
-    "Return `betas` as a pair of floats in [0, 1), else raise naming `name` and the offending entry."
+    """`betas` as a pair of floats in [0, 1), else raise naming `name` and the offending
+    entry."""
     if isinstance(betas, (np.ndarray, torch.Tensor)): betas = betas.tolist()
-    if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
+    pair = isinstance(betas, Sequence) and not isinstance(betas, (str, bytes))
+    if not pair or len(betas) != 2:
         raise TypeError(f"{name} must be a pair of numbers, got {_fmt(betas)}")
-    return tuple(check_number(f"{name}[{i}]", b, low=0, high=1, high_open=True) for i, b in enumerate(betas))
+    return tuple(check_number(f"{name}[{i}]", b, low=0, high=1, high_open=True)
+                 for i, b in enumerate(betas))
 
 # %% ../nbs/00_core.ipynb #fbc58395
 def check_choice(name: str, value, choices: Sequence):
-    "Return `value` if it is one of `choices`, else raise `ValueError` naming `name` and the choices."
-    if value not in choices:
+    """`value` if it is one of `choices`, else raise `ValueError` naming `name` and the
+    choices."""
+    same = lambda c: value is c or (type(value) is type(c) and bool(value == c))
+    try: ok = any(same(c) for c in choices)
+    except (TypeError, ValueError, RuntimeError): ok = False  # e.g. a multi-entry tensor
+    if not ok:
         raise ValueError(f"{name} must be one of {list(choices)}, got {_fmt(value)}")
     return value
 
-def check_tensor(name: str, x, # The argument's name and value
-                 ndim: int | Sequence[int] | None = None, # Allowed number(s) of dimensions
-                 shape: Sequence[int | None] | None = None, # Required sizes; None entries match anything
-                 floating: bool = False, # Require a floating dtype?
-                 finite: bool = True, # Reject NaN and infinity?
-                 nonempty: bool = True, # Reject tensors with no elements?
-                ) -> torch.Tensor:
-    "Return `x` if it is a tensor meeting every requirement, else raise `TypeError`/`ValueError` naming `name`."
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if ndim is not None and x.ndim not in ((ndim,) if isinstance(ndim, int) else tuple(ndim)):
-        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(x.shape)}")
+def _check_dtype(name, x, floating, integer, allow_complex, dtypes):
+    "The dtype part of `check_tensor`."
+    if floating and not (x.is_floating_point() or (allow_complex and x.is_complex())):
+        if x.is_complex():
+            raise TypeError(f"{name} must be real, got {x.dtype}: "
+                            "complex tensors are not supported")
+        kind = "a floating" if not allow_complex else "a floating or complex"
+        raise TypeError(f"{name} must have {kind} dtype, got {x.dtype}")
+    if integer and (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool):
+        raise TypeError(f"{name} must have an integer dtype, got {x.dtype}")
+    if dtypes is not None and x.dtype not in tuple(dtypes):
+        allowed = " or ".join(map(str, dtypes))
+        raise TypeError(f"{name} must have dtype {allowed}, got {x.dtype}")
+
+def _as_tensor_arg(name, x, convert):
+    """`x` itself if a tensor; converted with `to_tensor` when `convert`; else a
+    `TypeError`."""
+    if isinstance(x, torch.Tensor): return x
+    if convert:
+        try: return to_tensor(x)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(f"{name} must be a tensor or array-like of numbers, "
+                            f"got {type(x).__name__}") from e
+    array_like = isinstance(x, (np.ndarray, list, tuple))
+    hint = "; convert it with torch.as_tensor" if array_like else ""
+    raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}{hint}")
+
+def check_tensor(
+    name: str, x, # The argument's name and value
+    ndim: int | Sequence[int] | None = None, # Allowed number(s) of dimensions
+    shape: Sequence[int | None] | None = None, # Required sizes; None matches any
+    floating: bool = False, # Require a real floating dtype?
+    finite: bool = True, # Reject NaN and infinity?
+    nonempty: bool = True, # Reject tensors with no elements?
+    *,
+    integer: bool = False, # Require an integer dtype (not bool), e.g. labels?
+    allow_complex: bool = False, # With `floating`: accept complex dtypes too?
+    dtypes: Sequence[torch.dtype] | None = None, # Allowed dtypes, e.g. a kernel's
+    convert: bool = False, # Convert array-likes (arrays, lists) with `to_tensor`?
+) -> torch.Tensor:
+    """`x` if it is a tensor meeting every requirement, else raise
+    `TypeError`/`ValueError`."""
+    x = _as_tensor_arg(name, x, convert)
+    allowed = None if ndim is None else (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if allowed is not None and x.ndim not in allowed:
+        raise ValueError(f"{name} must have {ndim} dimension(s), "
+                         f"got shape {tuple(x.shape)}")
     if shape is not None:
-        if len(shape) != x.ndim or any(s is not None and s != n for s, n in zip(shape, x.shape)):
+        wrong = any(s is not None and s != n for s, n in zip(shape, x.shape))
+        if len(shape) != x.ndim or wrong:
             want = ", ".join("*" if s is None else str(s) for s in shape)
             raise ValueError(f"{name} must have shape ({want}), got {tuple(x.shape)}")
-    if nonempty and x.numel() == 0: raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
-    if floating and not (x.is_floating_point() or x.is_complex()):
-        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
-    if finite and (x.is_floating_point() or x.is_complex()) and not bool(torch.isfinite(x).all()):
+    if nonempty and x.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
+    _check_dtype(name, x, floating, integer, allow_complex, dtypes)
+    inexact = x.is_floating_point() or x.is_complex()
+    if finite and inexact and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     return x
 
 # %% ../nbs/00_core.ipynb #32c35eab
-def seed_everything(seed: int, # Non-negative integer below 2**32
-                    deterministic: bool = False, # Also ask torch for deterministic algorithms
-                   ) -> torch.Generator:
-    "Seed `random`, NumPy and torch (CPU and CUDA); return a CPU `torch.Generator` seeded with `seed`."
+def seed_everything(
+    seed: int, # Non-negative integer below 2**32
+    deterministic: bool = False, # Also ask torch for deterministic algorithms
+) -> torch.Generator:
+    """Seed `random`, NumPy and torch (CPU and CUDA); return a CPU `torch.Generator`
+    seeded so."""
     check_int("seed", seed, low=0, high=2**32 - 1)
     random.seed(seed)
     np.random.seed(seed)
@@ -158,31 +235,36 @@ def seed_everything(seed: int, # Non-negative integer below 2**32
     return torch.Generator().manual_seed(seed)
 
 # %% ../nbs/00_core.ipynb #69028673
-def require(module: str, # Module to import, e.g. "skimage.data"
-            package: str | None = None, # The pip name, when it differs from the module's top level
-            purpose: str = "this feature", # What needs it, for the message
-           ):
+def require(
+    module: str, # Module to import, e.g. "skimage.data"
+    package: str | None = None, # The pip name, when it is not the module's top level
+    purpose: str = "this feature", # What needs it, for the message
+):
     "Import and return `module`, or raise an `ImportError` naming the package to install."
     try: return importlib.import_module(module)
     except ImportError as e:
         pkg = package or module.split(".")[0]
-        raise ImportError(f"{purpose} needs the package '{pkg}': pip install {pkg}") from e
+        msg = f"{purpose} needs the package '{pkg}': pip install {pkg}"
+        raise ImportError(msg) from e
 
 # %% ../nbs/00_core.ipynb #430e68a5
 def _cacheable(fn) -> bool:
-    "Whether numba can keep `fn`'s compiled code on disk: it must come from a real source file."
+    """Whether numba can keep `fn`'s compiled code on disk: it must come from a real
+    source file."""
     try: src = inspect.getsourcefile(fn)
     except TypeError: return False
     return bool(src) and os.path.isfile(src) and not os.path.basename(src).startswith("<")
 
 def njit(fn=None, *, cache: bool = True, **kwargs):
-    "`numba.njit` with `cache=True` by default; usable bare (`@njit`) or with options (`@njit(parallel=True)`)."
+    """`numba.njit` with `cache=True` by default; bare (`@njit`) or with options
+    (`@njit(...)`)."""
     import numba
     def wrap(f): return numba.njit(cache=cache and _cacheable(f), **kwargs)(f)
     return wrap(fn) if fn is not None else wrap
 
 def use_numba(*tensors) -> bool:
-    "True when every tensor in `tensors` is on the CPU and numba is not disabled by `GRADNOTES_DISABLE_NUMBA`."
+    """True when every tensor is on the CPU and `GRADNOTES_DISABLE_NUMBA` does not disable
+    numba."""
     if os.environ.get("GRADNOTES_DISABLE_NUMBA", "0") not in ("", "0"): return False
     return all(t.device.type == "cpu" for o in tensors for t in _tensors_in(o))
 
@@ -190,7 +272,7 @@ def use_numba(*tensors) -> bool:
 @contextlib.contextmanager
 def torch_threads(n: int): # Number of intra-op threads inside the block
     "Run the block with `n` torch threads, then restore the previous count."
-    n = check_int("n", n, low=1)
+    n = check_int("n", n, low=1, high=4096)
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try: yield
@@ -198,16 +280,19 @@ def torch_threads(n: int): # Number of intra-op threads inside the block
 
 # %% ../nbs/00_core.ipynb #05daa4ff
 def quiet() -> bool:
-    "True under tests (`IN_TEST`), in CI (`CI`) or when `GRADNOTES_QUIET` is set to anything but 0."
-    env = os.environ
-    return any(env.get(k, "0").lower() not in ("", "0", "false") for k in ("IN_TEST", "CI", "GRADNOTES_QUIET"))
+    """True under tests (`IN_TEST`), in CI (`CI`) or when `GRADNOTES_QUIET` is set and not
+    0."""
+    flags = (os.environ.get(k, "0").lower() for k in ("IN_TEST", "CI", "GRADNOTES_QUIET"))
+    return any(f not in ("", "0", "false") for f in flags)
 
-def progress(iterable: Iterable | None = None, # What to loop over
-             desc: str | None = None, # Label shown before the bar
-             total: int | None = None, # Length, when `iterable` has none
-             disable: bool | None = None, # Force the bar off (True) or on (False); None follows `quiet()`
-             **kwargs):
+def progress(
+    iterable: Iterable | None = None, # What to loop over
+    desc: str | None = None, # Label shown before the bar
+    total: int | None = None, # Length, when `iterable` has none
+    disable: bool | None = None, # Force the bar off (True) or on (False); None: `quiet()`
+    **kwargs):
     "A `tqdm` progress bar that is silent under tests and CI."
     from tqdm.auto import tqdm
-    return tqdm(iterable, desc=desc, total=total, disable=quiet() if disable is None else disable,
-                leave=kwargs.pop("leave", False), **kwargs)
+    off = quiet() if disable is None else disable
+    leave = kwargs.pop("leave", False)
+    return tqdm(iterable, desc=desc, total=total, disable=off, leave=leave, **kwargs)

@@ -9,9 +9,11 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+import numbers
 import os
 import random
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +40,16 @@ class Split:
     mean: torch.Tensor | None = None  # training-set feature mean, when standardized
     std: torch.Tensor | None = None   # training-set feature scale, when standardized
     meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for part in ("train", "val", "test"):
+            X, y = getattr(self, f"X_{part}"), getattr(self, f"y_{part}")
+            if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+                got = f"{type(X).__name__} and {type(y).__name__}"
+                raise TypeError(f"X_{part} and y_{part} must be torch.Tensors, got {got}")
+            if X.ndim == 0 or y.ndim == 0 or len(X) != len(y):
+                raise ValueError(f"X_{part} and y_{part} must hold the same number of rows, "
+                                 f"got shapes {tuple(X.shape)} and {tuple(y.shape)}")
 
     @property
     def n_features(self) -> int: return int(np.prod(self.X_train.shape[1:]))
@@ -91,6 +103,16 @@ def _partition(n: int, y: np.ndarray | None, val: float, test: float, seed: int)
         for out, chunk in zip(parts, (idx[n_test + n_val:], idx[n_test:n_test + n_val], idx[:n_test])): out.append(chunk)
     return tuple(np.sort(np.concatenate(p)) for p in parts)
 
+def _as_numpy(name: str, a) -> np.ndarray:
+    "An array-like as a NumPy array (tensors: detached, on the CPU, bfloat16 widened)."
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu()
+        if a.dtype == torch.bfloat16: a = a.float()
+        return a.numpy()
+    try: return np.asarray(a)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be an array-like of numbers") from e
+
 def split_arrays(X, y, # Features (n, ...) and targets (n,)
                  val: float = 0.15, test: float = 0.15, # Fractions held out for validation and test
                  seed: int = 0, # Seed of the shuffle
@@ -100,7 +122,9 @@ def split_arrays(X, y, # Features (n, ...) and targets (n,)
                  device=None, # Device of the returned tensors
                  name: str = "") -> Split:
     "A seeded, optionally stratified and standardized train/val/test `Split` of `X`, `y` (integer `y`: classes; float `y`: regression)."
-    X, y = np.asarray(X), np.asarray(y)
+    X, y = _as_numpy("X", X), _as_numpy("y", y)
+    if np.iscomplexobj(X): raise TypeError(f"X must be real, got dtype {X.dtype}")
+    if np.iscomplexobj(y): raise TypeError(f"y must be real, got dtype {y.dtype}")
     if X.shape[0] == 0: raise ValueError("X must not be empty")
     if y.ndim != 1 or y.shape[0] != X.shape[0]: raise ValueError(f"y must be 1-D with one entry per row of X, got shapes {X.shape} and {y.shape}")
     if not np.issubdtype(X.dtype, np.number): raise TypeError(f"X must be numeric, got dtype {X.dtype}")
@@ -231,6 +255,8 @@ def mnist1d(seed: int = 0, val: float = 0.1, # Seed and fraction of the 4,000 tr
 SAMPLE_IMAGES = ("camera", "astronaut", "coffee", "coins", "moon", "chelsea", "rocket", "text", "page",
                  "immunohistochemistry", "brick", "grass", "gravel")
 
+_MAX_SIDE = 8192  # largest side `sample_image` resizes to: a typo (10**6) must not exhaust memory
+
 def sample_image(name: str = "camera", # One of `SAMPLE_IMAGES`
                  gray: bool = False, # Convert a colour image to grayscale (luminance)
                  size: tuple[int, int] | int | None = None, # Resize to (H, W), or to a square side
@@ -241,9 +267,13 @@ def sample_image(name: str = "camera", # One of `SAMPLE_IMAGES`
     if img.ndim == 3 and gray:
         img = require("skimage.color", "scikit-image", "sample_image").rgb2gray(img)
     if size is not None:
-        hw = (size, size) if isinstance(size, int) else tuple(size)
-        if len(hw) != 2: raise ValueError(f"size must be an int or a pair (H, W), got {size!r}")
-        for s in hw: check_int("size", s, low=1)
+        if isinstance(size, (str, bytes)) or not isinstance(size, (numbers.Integral,
+                                                                  Sequence)):
+            raise TypeError(f"size must be an int or a pair (H, W), got {size!r}")
+        hw = (size, size) if isinstance(size, numbers.Integral) else tuple(size)
+        if len(hw) != 2:
+            raise ValueError(f"size must be an int or a pair (H, W), got {size!r}")
+        hw = tuple(check_int("size", s, low=1, high=_MAX_SIDE) for s in hw)
         img = require("skimage.transform", "scikit-image", "sample_image").resize(img, hw + img.shape[2:], anti_aliasing=True)
     t = torch.tensor(np.ascontiguousarray(img), dtype=dtype)  # a copy: the cached array stays untouched
     if t.ndim == 3: t = t.permute(2, 0, 1).contiguous()

@@ -80,3 +80,87 @@ def test_device_follows_cuda_inputs():
     assert core.infer_device(x).type == "cuda"
     assert core.default_device().type == "cuda"
     assert core.to_tensor(np.ones(2), device=x.device).is_cuda
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_check_tensor_floating_rejects_complex(dtype):
+    z = torch.zeros(3, dtype=dtype)
+    with pytest.raises(TypeError, match=r"z must be real, got torch.complex\d+: complex tensors are not supported"):
+        core.check_tensor("z", z, floating=True)
+    assert core.check_tensor("z", z, floating=True, allow_complex=True) is z
+    with pytest.raises(ValueError, match="z contains NaN"):
+        core.check_tensor("z", torch.tensor([complex(float("nan"), 0)]), floating=True, allow_complex=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_check_tensor_floating_accepts_every_real_float_and_dtypes_narrows(dtype):
+    x = torch.ones(2, dtype=dtype)
+    assert core.check_tensor("x", x, floating=True) is x
+    kernel = (torch.float32, torch.float64)
+    if dtype in kernel: assert core.check_tensor("x", x, dtypes=kernel) is x
+    else:
+        with pytest.raises(TypeError, match=r"x must have dtype torch.float32 or torch.float64, got torch.(b?float16)"):
+            core.check_tensor("x", x, dtypes=kernel)
+
+
+def test_check_tensor_integer_labels():
+    assert core.check_tensor("y", torch.arange(3), integer=True).dtype == torch.long
+    for bad in (torch.zeros(3), torch.zeros(3, dtype=torch.bool), torch.zeros(3, dtype=torch.cfloat)):
+        with pytest.raises(TypeError, match="y must have an integer dtype"):
+            core.check_tensor("y", bad, integer=True)
+
+
+def test_check_tensor_array_likes():
+    with pytest.raises(TypeError, match=r"X must be a torch.Tensor, got ndarray; convert it with torch.as_tensor"):
+        core.check_tensor("X", np.ones((2, 2)))
+    with pytest.raises(TypeError, match=r"X must be a torch.Tensor, got list"):
+        core.check_tensor("X", [[1.0]])
+    assert core.check_tensor("X", np.ones((2, 2)), ndim=2, convert=True).dtype == torch.float64
+    assert core.check_tensor("X", [[1.0, 2.0]], ndim=2, convert=True).dtype == torch.get_default_dtype()
+    with pytest.raises(TypeError, match="X must be a tensor or array-like of numbers, got list"):
+        core.check_tensor("X", [["a"]], convert=True)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        core.check_tensor("X", [1.0, float("inf")], convert=True)
+
+
+def test_check_tensor_empty_and_ndim_still_checked_in_order():
+    with pytest.raises(ValueError, match="x must have 2 dimension"):
+        core.check_tensor("x", torch.zeros(3, dtype=torch.long), ndim=2, floating=True)
+    with pytest.raises(ValueError, match="x must not be empty"):
+        core.check_tensor("x", torch.zeros(0, 2), ndim=2, floating=True)
+
+
+@pytest.mark.parametrize("value, kwargs, exc, message", [
+    (0, {}, ValueError, "lr must be > 0, got 0.0"),
+    (-1e-3, dict(strict=False), ValueError, "lr must be >= 0"),
+    (True, {}, TypeError, "lr must be a real number, got bool"),
+    (float("nan"), {}, ValueError, "lr must be finite"),
+    (float("inf"), {}, ValueError, "lr must be finite"),
+    (1e300, dict(high=1e6), ValueError, "lr must be <= 1000000.0"),
+    ("1", {}, TypeError, "lr must be a real number, got str"),
+    (1j, {}, TypeError, "lr must be a real number, got complex"),
+])
+def test_check_positive_rejects(value, kwargs, exc, message):
+    with pytest.raises(exc, match=message):
+        core.check_positive("lr", value, **kwargs)
+
+
+def test_check_positive_and_int_accept():
+    assert core.check_positive("lr", 1e-3) == 1e-3
+    assert core.check_positive("l2", 0, strict=False) == 0.0
+    assert core.check_positive("lr", np.float32(0.5)) == 0.5
+    assert core.check_int("k", np.int64(4), low=1) == 4
+    assert core.check_int("k", torch.tensor(4)) == 4
+    for bad in (torch.tensor(4.0), 4.0, "4", None, np.bool_(True)):
+        with pytest.raises(TypeError, match="k must be an integer"):
+            core.check_int("k", bad)
+
+
+def test_check_choice_with_unhashable_or_tensor_values():
+    with pytest.raises(ValueError, match="engine must be one of"):
+        core.check_choice("engine", torch.ones(3), ["auto", "torch"])
+    with pytest.raises(ValueError, match="engine must be one of"):
+        core.check_choice("engine", ["auto"], ["auto", "torch"])
+    with pytest.raises(ValueError, match="mode must be one of"):
+        core.check_choice("mode", 1.0, [True, "x"])  # 1.0 == True, but not the same kind of option
+    assert core.check_choice("engine", "auto", ("auto", "torch")) == "auto"

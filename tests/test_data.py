@@ -63,3 +63,31 @@ def test_loaders_put_tensors_on_cuda():
     sp = data.digits(device="cuda")
     assert sp.X_train.is_cuda and sp.y_test.is_cuda
     assert data.karate_club(device="cuda").edge_index.is_cuda
+
+
+def test_split_rejects_parts_of_different_lengths():
+    from gradnotes.data import Split
+    with pytest.raises(ValueError, match="X_val and y_val must hold the same number of rows"):
+        Split(torch.zeros(3, 2), torch.zeros(3), torch.zeros(2, 2), torch.zeros(1), torch.zeros(1, 2), torch.zeros(1))
+    with pytest.raises(TypeError, match="X_train and y_train must be torch.Tensors"):
+        Split([[0.0]], torch.zeros(1), torch.zeros(1, 2), torch.zeros(1), torch.zeros(1, 2), torch.zeros(1))
+
+
+def test_split_arrays_takes_tensors_and_refuses_complex():
+    from gradnotes.data import split_arrays
+    X, y = torch.randn(20, 3, dtype=torch.bfloat16, requires_grad=False), torch.arange(20) % 2
+    assert split_arrays(X, y).X_train.dtype == torch.float32
+    assert split_arrays(torch.randn(20, 3, requires_grad=True), y).X_train.grad_fn is None
+    with pytest.raises(TypeError, match="X must be real"):
+        split_arrays(torch.randn(20, 3, dtype=torch.cfloat), y)
+
+
+@pytest.mark.parametrize("size, exc, message", [(2.5, TypeError, "size must be an int or a pair"),
+                                                 ("8", TypeError, "size must be an int or a pair"),
+                                                 ((8, 8, 8), ValueError, "size must be an int or a pair"),
+                                                 (10**6, ValueError, "size must be <= 8192"),
+                                                 ((8, True), TypeError, "size must be an integer")])
+def test_sample_image_size(size, exc, message):
+    from gradnotes.data import sample_image
+    with pytest.raises(exc, match=message):
+        sample_image("camera", size=size)

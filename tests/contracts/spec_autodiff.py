@@ -1,0 +1,47 @@
+import torch
+import torch.nn.functional as F
+
+from common import model_data, tiny_model
+from gradnotes import autodiff as m
+from harness import Arr, Int, Spec, POS_INT
+
+# y goes only to the caller's loss_fn: its dtype, shape and label range are that function's business
+XY = dict(tensors={"X": Arr(ndim=None), "y": Arr(floating=False, ndim=None)}, same_length=(("X", "y"),))
+
+SPECS = {
+    "trainable": Spec(lambda: dict(model=tiny_model())),
+    "num_params": Spec(lambda: dict(model=tiny_model())),
+    "flatten": Spec(lambda: dict(a=torch.randn(2, 3), b=torch.randn(4)),
+                    call=lambda a: m.flatten([a["a"], a["b"]]),
+                    tensors={"a": Arr(ndim=None, finite=False, complex_ok=True, int_ok=True, arrays=False,
+                                           empty_ok=True)},
+                    names={"a": ("tensors",)}),
+    "unflatten": Spec(lambda: dict(vec=torch.randn(10), like={"w": torch.zeros(2, 3), "b": torch.zeros(4)}),
+                      tensors={"vec": Arr(ndim=(1, 2), finite=False)}),
+    "check_functional": Spec(lambda: dict(model=tiny_model())),
+    "functional_loss": Spec(lambda: dict(model=tiny_model(), loss_fn=F.cross_entropy)),
+    "flat_grad": Spec(model_data, **XY),
+    "iter_per_sample_grads": Spec(lambda: dict(model_data(), chunk_size=3),
+                                  call=lambda a: list(m.iter_per_sample_grads(**a)),
+                                  ints={"chunk_size": POS_INT}, **XY),
+    "per_sample_grads": Spec(lambda: dict(model_data(), chunk_size=3), ints={"chunk_size": POS_INT}, **XY),
+}
+OPT_OUT = {}
+# Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
+# until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
+XFAIL = {
+    'unflatten:vec:int': 'silent: int vec accepted (returned dict)',
+    'unflatten:vec:complex': 'silent: complex vec accepted (returned dict)',
+    'flat_grad:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Float',
+    'flat_grad:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float',
+    'flat_grad:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float',
+    'flat_grad:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexFloat and...',
+    'iter_per_sample_grads:X:int': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: long int != ...',
+    'iter_per_sample_grads:X:float16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::Half !=...',
+    'iter_per_sample_grads:X:bfloat16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::BFloat1...',
+    'iter_per_sample_grads:X:complex': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::complex...',
+    'per_sample_grads:X:int': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: long int != ...',
+    'per_sample_grads:X:float16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::Half !=...',
+    'per_sample_grads:X:bfloat16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::BFloat1...',
+    'per_sample_grads:X:complex': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::complex...',
+}

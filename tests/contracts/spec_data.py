@@ -1,0 +1,49 @@
+import torch
+
+from gradnotes import data as m
+from harness import Arr, Int, Num, POS_INT, Spec
+
+FRACTION = Num(0, 1, high_open=True)
+SEED = Int(0)
+TABLE = dict(numbers={"val": FRACTION, "test": FRACTION}, ints={"seed": SEED})
+
+
+def _split_args():
+    g = torch.Generator().manual_seed(0)
+    return dict(X_train=torch.randn(6, 2, generator=g), y_train=torch.arange(6) % 2,
+                X_val=torch.randn(2, 2, generator=g), y_val=torch.arange(2), X_test=torch.randn(2, 2, generator=g),
+                y_test=torch.arange(2), part="train", batch_size=4)
+
+
+def _loader(a):
+    a = dict(a)
+    part, bs = a.pop("part"), a.pop("batch_size")
+    return list(m.Split(**a).loader(part, batch_size=bs))
+
+
+def _graph(a):
+    g = m.karate_club()
+    return repr(m.Graph(g.x, g.edge_index, g.y, g.train_mask, g.val_mask, g.test_mask))
+
+
+SPECS = {
+    "Split": Spec(_split_args, call=_loader, choices=("part",), ints={"batch_size": POS_INT},
+                  same_length=(("X_train", "y_train"),)),
+    "split_arrays": Spec(lambda: dict(X=torch.randn(20, 3), y=torch.arange(20) % 2, val=0.2, test=0.2),
+                         tensors={"X": Arr(int_ok=True), "y": Arr(floating=False)},
+                         numbers={"val": FRACTION, "test": FRACTION}, ints={"seed": SEED},
+                         same_length=(("X", "y"),)),
+    "cache_dir": Spec(dict),
+    "digits": Spec(lambda: dict(seed=0, val=0.15, test=0.15), **TABLE),
+    "breast_cancer": Spec(lambda: dict(seed=0, val=0.15, test=0.15), **TABLE),
+    "wine": Spec(lambda: dict(seed=0, val=0.15, test=0.15), **TABLE),
+    "diabetes": Spec(lambda: dict(seed=0, val=0.15, test=0.15), **TABLE),
+    "mnist1d": Spec(lambda: dict(seed=0, val=0.1), numbers={"val": FRACTION}, ints={"seed": SEED}),
+    "sample_image": Spec(lambda: dict(name="camera", size=8), choices=("name",), ints={"size": POS_INT}),
+    "Graph": Spec(dict, call=_graph),
+    "karate_club": Spec(lambda: dict(seed=0, val=0.2, test=0.4), **TABLE),
+}
+OPT_OUT = {"SAMPLE_IMAGES": "a tuple of image names, not a callable"}
+# Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
+# until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
+XFAIL = {}

@@ -1,0 +1,206 @@
+import functools
+
+import torch
+
+from common import spd
+from gradnotes import grad_norm_newton as m
+from harness import ANY, Arr, Int, NONNEG, Num, POS, POS_INT, Spec
+
+F64 = torch.float64
+NOLOOP = Int(0, huge=False)
+
+
+def _lse():
+    g = torch.Generator().manual_seed(0)
+    return m.LogSumExp(torch.randn(6, 3, generator=g, dtype=F64), torch.randn(6, generator=g, dtype=F64))
+
+
+def _g(): return torch.randn(4, generator=torch.Generator().manual_seed(1), dtype=F64)
+
+
+def _block(a):
+    H = m.BlockDiagonal(a["blocks"])
+    return H.dense(), m.regularized_step(H, a["g"], 0.5)
+
+
+def _rank_one(a):
+    H = m.RankOne(a["alpha"], a["v"])
+    return H.dense(), m.regularized_step(H, a["g"], 0.5)
+
+
+def _metric(a):
+    met = m.Metric(a["B"], 4, a["g"])
+    return met.inv(a["g"]), met.dual_norm(a["g"])
+
+
+def _solver(a):
+    s = m.StepSolver(a["H"], a["g"], m.Metric(None, 4, a["g"]))
+    return s(a["lam"])
+
+
+MIN_ARGS = lambda: dict(oracle=_lse(), x0=torch.zeros(3, dtype=F64), max_iter=3, f_tol=1e-8)
+MIN_COMMON = dict(tensors={"x0": Arr(ndim=1)}, ints={"max_iter": NOLOOP}, numbers={"f_tol": POS})
+
+
+def _oracle_spec(cls, args, tensors, numbers=None, ints=None, same_length=()):
+    def call(a):
+        a = dict(a)
+        w = a.pop("w")
+        o = cls(**a)
+        return o.value(w), o.grad(w), m.as_dense(o.approx_hess(w)), o.hess(w)
+    return Spec(args, call=call, tensors=tensors, numbers=numbers or {}, ints=ints or {}, same_length=same_length)
+
+
+def _softmax_args():
+    g = torch.Generator().manual_seed(0)
+    return dict(X=torch.randn(8, 3, generator=g, dtype=F64), y=torch.arange(8) % 3, n_classes=3, reg=0.1,
+                w=torch.zeros(9, dtype=F64))
+
+
+def _pnorm_args():
+    g = torch.Generator().manual_seed(0)
+    return dict(A=torch.randn(6, 3, generator=g, dtype=F64), b=torch.randn(6, generator=g, dtype=F64), p=4.0,
+                w=torch.zeros(3, dtype=F64))
+
+
+def _lse_args():
+    g = torch.Generator().manual_seed(0)
+    return dict(A=torch.randn(6, 3, generator=g, dtype=F64), b=torch.randn(6, generator=g, dtype=F64), mu=1.0,
+                w=torch.zeros(3, dtype=F64))
+
+
+def _cheb(a):
+    o = m.ChebyshevRosenbrock(a["n"], a["p"])
+    x = torch.full((a["n"],), 0.5, dtype=F64) if isinstance(a["n"], int) and 0 < a["n"] < 100 else torch.zeros(3)
+    return o.value(x), o.grad(x), m.as_dense(o.approx_hess(x)), o.hess(x)
+
+
+SPECS = {
+    "BlockDiagonal": Spec(lambda: dict(blocks=torch.stack([spd(2), spd(2, seed=1)]), g=_g()), call=_block,
+                          tensors={"blocks": Arr(ndim=3), "g": Arr(ndim=1)}, names={"blocks": ("H", "BlockDiagonal")},
+                          extra={"blocks:asymmetric": lambda a: dict(a, blocks=torch.triu(a["blocks"]))}),
+    "RankOne": Spec(lambda: dict(alpha=2.0, v=_g(), g=_g()), call=_rank_one, numbers={"alpha": NONNEG},
+                    tensors={"v": Arr(ndim=1), "g": Arr(ndim=1)}, names={"v": ("H", "RankOne")}),
+    "as_dense": Spec(lambda: dict(H=spd(4))),  # a tensor passes through unchanged
+    "Metric": Spec(lambda: dict(B=spd(4), g=_g()), call=_metric, tensors={"B": Arr(ndim=2), "g": Arr(ndim=1)},
+                   extra={"B:indefinite": lambda a: dict(a, B=-a["B"])}),
+    "StepSolver": Spec(lambda: dict(H=spd(4), g=_g(), lam=0.5), call=_solver, numbers={"lam": POS},
+                       tensors={"H": Arr(ndim=2, arrays=False), "g": Arr(ndim=1)}, same_length=(("H", "g"),)),
+    "regularized_step": Spec(lambda: dict(H=spd(4), g=_g(), lam=0.5), numbers={"lam": POS},
+                             tensors={"H": Arr(ndim=2, arrays=False), "g": Arr(ndim=1)}, same_length=(("H", "g"),),
+                             extra={"H:asymmetric": lambda a: dict(a, H=a["H"] + torch.triu(torch.ones(4, 4, dtype=F64), 1)),
+                                    "H:inf_upper": lambda a: dict(a, H=a["H"] + torch.triu(torch.full((4, 4), float("inf"), dtype=F64), 1))}),
+    "MinimizeResult": Spec(dict, call=lambda a: m.gns_minimize(**MIN_ARGS())),
+    "gns_minimize": Spec(lambda: dict(MIN_ARGS(), hess="exact", gamma0=1.0, max_trials=10), choices=("hess",),
+                         tensors={"x0": Arr(ndim=1)}, ints={"max_iter": NOLOOP, "max_trials": Int(1, huge=False)},
+                         numbers={"f_tol": POS, "gamma0": POS}),
+    "gradient_method": Spec(lambda: dict(MIN_ARGS(), L0=1.0, max_trials=10), tensors={"x0": Arr(ndim=1)},
+                            ints={"max_iter": NOLOOP, "max_trials": Int(1, huge=False)},
+                            numbers={"f_tol": POS, "L0": POS}),
+    "super_universal_newton": Spec(lambda: dict(MIN_ARGS(), H0=1.0, alpha=1.0, max_trials=10),
+                                   tensors={"x0": Arr(ndim=1)},
+                                   ints={"max_iter": NOLOOP, "max_trials": Int(1, huge=False)},
+                                   numbers={"f_tol": POS, "H0": POS, "alpha": NONNEG}),
+    "LogSumExp": _oracle_spec(m.LogSumExp, _lse_args, {"A": Arr(ndim=2), "b": Arr(ndim=1), "w": Arr(ndim=1)},
+                              numbers={"mu": POS}, same_length=(("A", "b"),)),
+    "SoftmaxRegression": _oracle_spec(m.SoftmaxRegression, _softmax_args,
+                                      {"X": Arr(ndim=2), "y": Arr(floating=False, ndim=1, labels=3), "w": Arr(ndim=1)},
+                                      numbers={"reg": NONNEG}, ints={"n_classes": Int(2, huge=False)},
+                                      same_length=(("X", "y"),)),
+    "PNormResidual": _oracle_spec(m.PNormResidual, _pnorm_args, {"A": Arr(ndim=2), "b": Arr(ndim=1), "w": Arr(ndim=1)},
+                                  numbers={"p": Num(2)}, same_length=(("A", "b"),)),
+    "ChebyshevRosenbrock": Spec(lambda: dict(n=3, p=4.0), call=_cheb, ints={"n": Int(2, huge=False)},
+                                numbers={"p": Num(2)}),
+}
+OPT_OUT = {}
+# Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
+# until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
+XFAIL = {
+    'BlockDiagonal:g:float16': 'unclear: RuntimeError: Expected b and A to have the same dtype, but found b of type Hal...',
+    'BlockDiagonal:g:bfloat16': 'unclear: RuntimeError: Expected b and A to have the same dtype, but found b of type BFl...',
+    'RankOne:v:float16': 'unclear: RuntimeError: dot : expected both vectors to have same dtype, but found Half a...',
+    'RankOne:v:bfloat16': 'unclear: RuntimeError: dot : expected both vectors to have same dtype, but found BFloat...',
+    'RankOne:g:float16': 'unclear: RuntimeError: dot : expected both vectors to have same dtype, but found Double...',
+    'RankOne:g:bfloat16': 'unclear: RuntimeError: dot : expected both vectors to have same dtype, but found Double...',
+    'Metric:g:empty': 'unclear: RuntimeError: Incompatible matrix sizes for cholesky_solve: each A matrix is 4...',
+    'Metric:g:ndim+1': 'unclear: RuntimeError: Incompatible matrix sizes for cholesky_solve: each A matrix is 4...',
+    'Metric:g:ndim-1': 'unclear: IndexError: too many indices for tensor of dimension 0',
+    'Metric:g:nan': 'silent: nan g accepted (returned tuple)',
+    'Metric:g:inf': 'silent: inf g accepted (returned tuple)',
+    'Metric:g:int': 'unclear: TypeError: torch.finfo() requires a floating point input type. Use torch.iinfo...',
+    'Metric:g:float16': 'unclear: NotImplementedError: "cholesky_cpu" not implemented for \'Half\'',
+    'Metric:g:bfloat16': 'unclear: NotImplementedError: "cholesky_cpu" not implemented for \'BFloat16\'',
+    'Metric:g:complex': "unclear: TypeError: '>' not supported between instances of 'float' and 'complex'",
+    'Metric:g:numpy': 'unclear: TypeError: to() received an invalid combination of arguments - got (device=str...',
+    'Metric:g:list': "unclear: AttributeError: 'list' object has no attribute 'dtype'",
+    'StepSolver:g:empty': 'unclear: RuntimeError: Incompatible matrix sizes for cholesky_solve: each A matrix is 4...',
+    'StepSolver:g:ndim+1': 'unclear: RuntimeError: Incompatible matrix sizes for cholesky_solve: each A matrix is 4...',
+    'StepSolver:g:ndim-1': 'unclear: IndexError: too many indices for tensor of dimension 0',
+    'StepSolver:g:nan': 'silent: nan g accepted (returned Tensor)',
+    'StepSolver:g:inf': 'silent: inf g accepted (returned Tensor)',
+    'StepSolver:g:int': 'unclear: RuntimeError: Expected b and A to have the same dtype, but found b of type Lon...',
+    'StepSolver:g:float16': 'unclear: RuntimeError: Expected b and A to have the same dtype, but found b of type Hal...',
+    'StepSolver:g:bfloat16': 'unclear: RuntimeError: Expected b and A to have the same dtype, but found b of type BFl...',
+    'StepSolver:g:complex': 'silent: complex g accepted (returned Tensor)',
+    'StepSolver:g:numpy': 'unclear: TypeError: eye() received an invalid combination of arguments - got (int, devi...',
+    'StepSolver:g:list': "unclear: AttributeError: 'list' object has no attribute 'dtype'",
+    'StepSolver:lam:below': 'silent: below lam accepted (returned Tensor)',
+    'StepSolver:lam:nan': 'silent: nan lam accepted (returned NoneType)',
+    'StepSolver:lam:inf': 'silent: inf lam accepted (returned NoneType)',
+    'StepSolver:lam:bool': 'silent: bool lam accepted (returned Tensor)',
+    'StepSolver:lam:str': 'unclear: TypeError: only integer tensors of a single element can be converted to an index',
+    'StepSolver:g:mismatch': 'unclear: RuntimeError: Incompatible matrix sizes for cholesky_solve: each A matrix is 4...',
+    'regularized_step:g:float16': 'unclear: RuntimeError: Expected b and A to have the same dtype, but found b of type Hal...',
+    'regularized_step:g:bfloat16': 'unclear: RuntimeError: Expected b and A to have the same dtype, but found b of type BFl...',
+    'regularized_step:g:mismatch': 'unclear: RuntimeError: The size of tensor a (4) must match the size of tensor b (3) at ...',
+    'gns_minimize:x0:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'gns_minimize:x0:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'gradient_method:x0:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'gradient_method:x0:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'super_universal_newton:x0:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'super_universal_newton:x0:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'super_universal_newton:alpha:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
+    'LogSumExp:A:int': 'silent: int A accepted (returned tuple)',
+    'LogSumExp:A:complex': 'silent: complex A accepted (returned tuple)',
+    'LogSumExp:b:int': 'silent: int b accepted (returned tuple)',
+    'LogSumExp:b:complex': 'silent: complex b accepted (returned tuple)',
+    'LogSumExp:w:empty': 'unclear: RuntimeError: size mismatch, got input (6), mat (6x3), vec (0)',
+    'LogSumExp:w:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (6x3 and 1x3)',
+    'LogSumExp:w:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 2D...',
+    'LogSumExp:w:nan': 'silent: nan w accepted (returned tuple)',
+    'LogSumExp:w:inf': 'silent: inf w accepted (returned tuple)',
+    'LogSumExp:w:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Long, Doub...',
+    'LogSumExp:w:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'LogSumExp:w:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'LogSumExp:w:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got ComplexDou...',
+    'LogSumExp:w:list': "unclear: TypeError: unsupported operand type(s) for @: 'Tensor' and 'list'",
+    'SoftmaxRegression:X:int': 'silent: int X accepted (returned tuple)',
+    'SoftmaxRegression:X:complex': 'silent: complex X accepted (returned tuple)',
+    'SoftmaxRegression:w:empty': "unclear: RuntimeError: shape '[3, 3]' is invalid for input of size 0",
+    'SoftmaxRegression:w:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x9 and 1x9)',
+    'SoftmaxRegression:w:ndim-1': "unclear: RuntimeError: shape '[3, 3]' is invalid for input of size 1",
+    'SoftmaxRegression:w:nan': 'silent: nan w accepted (returned tuple)',
+    'SoftmaxRegression:w:inf': 'silent: inf w accepted (returned tuple)',
+    'SoftmaxRegression:w:int': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: double != lo...',
+    'SoftmaxRegression:w:float16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: double != c1...',
+    'SoftmaxRegression:w:bfloat16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: double != c1...',
+    'SoftmaxRegression:w:complex': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: double != c1...',
+    'SoftmaxRegression:w:numpy': 'unclear: ValueError: Type must be a sub-type of ndarray type',
+    'SoftmaxRegression:w:list': "unclear: AttributeError: 'list' object has no attribute 'view'",
+    'PNormResidual:A:int': 'silent: int A accepted (returned tuple)',
+    'PNormResidual:A:complex': 'silent: complex A accepted (returned tuple)',
+    'PNormResidual:b:int': 'silent: int b accepted (returned tuple)',
+    'PNormResidual:b:complex': 'silent: complex b accepted (returned tuple)',
+    'PNormResidual:w:empty': 'unclear: RuntimeError: size mismatch, got input (6), mat (6x3), vec (0)',
+    'PNormResidual:w:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (6x3 and 1x3)',
+    'PNormResidual:w:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 2D...',
+    'PNormResidual:w:nan': 'silent: nan w accepted (returned tuple)',
+    'PNormResidual:w:inf': 'silent: inf w accepted (returned tuple)',
+    'PNormResidual:w:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Long, Doub...',
+    'PNormResidual:w:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'PNormResidual:w:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'PNormResidual:w:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got ComplexDou...',
+    'PNormResidual:w:list': "unclear: TypeError: unsupported operand type(s) for @: 'Tensor' and 'list'",
+    'PNormResidual:p:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
+    'ChebyshevRosenbrock:p:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
+}

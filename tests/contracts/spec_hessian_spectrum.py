@@ -1,0 +1,103 @@
+import numpy as np
+import torch
+
+from common import classification, tiny_model
+from gradnotes import hessian_spectrum as m
+from harness import Arr, Int, NONNEG, Num, POS, POS_INT, Spec
+
+XY = dict(tensors={"X": Arr(), "y": Arr(floating=False, labels=2)}, same_length=(("X", "y"),))
+
+
+def _data(**kw):
+    X, y = classification(dtype=torch.float64)
+    return dict(model=tiny_model(dtype=torch.float64), X=X, y=y, **kw)
+
+
+def _interp(a):
+    model = tiny_model(dtype=torch.float64)
+    w_a = {k: v.clone() for k, v in model.state_dict().items()}
+    w_b = {k: v + 0.1 for k, v in w_a.items()}
+    return m.interpolate(model, w_a, w_b, a["X"], a["y"], a["alphas"])
+
+
+SPECS = {
+    "blobs": Spec(lambda: dict(k=3, cluster_std=1.0, n=12, d=2, seed=0),
+                  ints={"k": Int(2, huge=False), "n": Int(1, huge=False), "d": Int(1, huge=False), "seed": Int(0)},
+                  numbers={"cluster_std": POS}),
+    "gaussian_mlp": Spec(lambda: dict(sizes=[3, 4, 2], scale=0.1, seed=0), numbers={"scale": NONNEG},
+                         ints={"seed": Int(0)}),
+    "train": Spec(lambda: _data(lr=0.1, max_steps=3, grad_tol=1e-4, batch_size=4, seed=0),
+                  numbers={"lr": POS, "grad_tol": NONNEG}, ints={"max_steps": Int(0, huge=False),
+                                                                  "batch_size": POS_INT, "seed": Int(0)}, **XY),
+    "spectra": Spec(_data, **XY),
+    "spectrum_summary": Spec(lambda: dict(eigs=torch.tensor([5.0, 3.0, 1.0, 0.01, 0.0, -0.001], dtype=torch.float64),
+                                          k=2, bulk_tol=1e-3, outlier_frac=0.05),
+                             tensors={"eigs": Arr(ndim=1)}, ints={"k": POS_INT},
+                             numbers={"bulk_tol": Num(0, 1, low_open=True), "outlier_frac": Num(0, 1, low_open=True)},
+                             extra={"eigs:ascending": lambda a: dict(a, eigs=a["eigs"].flip(0))}),
+    "interpolate": Spec(lambda: dict(X=classification(dtype=torch.float64)[0], y=classification()[1],
+                                     alphas=[0.0, 0.5, 1.0]), call=_interp, **XY),
+}
+OPT_OUT = {}
+# Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
+# until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
+XFAIL = {
+    'blobs:seed:huge': "unclear: InvalidParameterError: The 'random_state' parameter of make_blobs must be an i...",
+    'train:X:empty': 'unclear: ValueError: batch_size must be <= 0, got 4',
+    'train:X:ndim+1': 'unclear: ValueError: batch_size must be <= 1, got 4',
+    'train:X:ndim-1': 'unclear: ValueError: batch_size must be <= 3, got 4',
+    'train:X:nan': 'silent: nan X accepted (returned dict)',
+    'train:X:inf': 'silent: inf X accepted (returned dict)',
+    'train:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Double',
+    'train:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Double',
+    'train:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Double',
+    'train:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexDouble an...',
+    'train:X:numpy': "unclear: TypeError: linear(): argument 'input' (position 1) must be Tensor, not numpy.n...",
+    'train:X:list': 'unclear: TypeError: only integer tensors of a single element can be converted to an index',
+    'train:y:empty': 'unclear: IndexError: index is out of bounds for dimension with size 0',
+    'train:y:ndim+1': 'unclear: IndexError: index 4 is out of bounds for dimension 0 with size 1',
+    'train:y:ndim-1': 'unclear: IndexError: too many indices for tensor of dimension 0',
+    'train:y:label-1': 'unclear: IndexError: Target -1 is out of bounds.',
+    'train:y:label=n': 'unclear: IndexError: Target 2 is out of bounds.',
+    'train:y:float': 'unclear: RuntimeError: expected target dtype to be Long or Byte, but got Float',
+    'train:y:numpy': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
+    'train:y:list': 'unclear: TypeError: only integer tensors of a single element can be converted to an index',
+    'train:grad_tol:below': 'silent: below grad_tol accepted (returned dict)',
+    'train:grad_tol:nan': 'silent: nan grad_tol accepted (returned dict)',
+    'train:grad_tol:inf': 'silent: inf grad_tol accepted (returned dict)',
+    'train:grad_tol:bool': 'silent: bool grad_tol accepted (returned dict)',
+    'train:grad_tol:str': 'silent: str grad_tol accepted (returned dict)',
+    'train:y:mismatch': 'unclear: IndexError: index 7 is out of bounds for dimension 0 with size 7',
+    'spectra:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Double',
+    'spectra:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexDouble an...',
+    'spectra:X:requires_grad': "unclear: RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.deta...",
+    'spectra:y:label-1': 'unclear: IndexError: Target -1 is out of bounds.',
+    'spectra:y:label=n': 'unclear: IndexError: Target 2 is out of bounds.',
+    'spectra:y:float': 'unclear: RuntimeError: expected target dtype to be Long or Byte, but got Double',
+    'spectra:y:numpy': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
+    'spectra:y:list': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
+    'spectrum_summary:eigs:empty': 'unclear: ValueError: k must be <= -1, got 2',
+    'spectrum_summary:eigs:int': 'silent: int eigs accepted (returned dict)',
+    'spectrum_summary:eigs:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
+    'spectrum_summary:eigs:requires_grad': "unclear: RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.deta...",
+    'interpolate:X:empty': 'unclear: ValueError: Expected input batch_size (0) to match target batch_size (8).',
+    'interpolate:X:ndim+1': 'unclear: ValueError: Expected input batch_size (1) to match target batch_size (8).',
+    'interpolate:X:ndim-1': 'unclear: ValueError: For 1D input, 1D target must have size 1, but got target size: 8',
+    'interpolate:X:nan': 'silent: nan X accepted (returned tuple)',
+    'interpolate:X:inf': 'silent: inf X accepted (returned tuple)',
+    'interpolate:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Double',
+    'interpolate:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Double',
+    'interpolate:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Double',
+    'interpolate:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexDouble an...',
+    'interpolate:X:numpy': "unclear: TypeError: linear(): argument 'input' (position 1) must be Tensor, not numpy.n...",
+    'interpolate:X:list': "unclear: TypeError: linear(): argument 'input' (position 1) must be Tensor, not list",
+    'interpolate:y:empty': 'unclear: ValueError: Expected input batch_size (8) to match target batch_size (0).',
+    'interpolate:y:ndim+1': 'unclear: ValueError: Expected input batch_size (8) to match target batch_size (1).',
+    'interpolate:y:ndim-1': 'unclear: ValueError: Expected input batch_size (8) to match target batch_size (0).',
+    'interpolate:y:label-1': 'unclear: IndexError: Target -1 is out of bounds.',
+    'interpolate:y:label=n': 'unclear: IndexError: Target 2 is out of bounds.',
+    'interpolate:y:float': 'unclear: RuntimeError: expected target dtype to be Long or Byte, but got Float',
+    'interpolate:y:numpy': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
+    'interpolate:y:list': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
+    'interpolate:y:mismatch': 'unclear: ValueError: Expected input batch_size (8) to match target batch_size (7).',
+}

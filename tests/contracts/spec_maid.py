@@ -1,0 +1,218 @@
+import functools
+
+import torch
+
+from gradnotes import maid as m
+from harness import Arr, Int, NONNEG, Num, POS, POS_INT, Spec, UNIT_OPEN
+
+F64 = torch.float64
+NOLOOP = Int(1, huge=False)
+
+
+@functools.cache
+def _toy():
+    return m.quadratic_bilevel(n=12, m=4, d=3, cond=10.0, seed=0)
+
+
+def _problem(): return _toy()[0]
+
+
+def _start(): return dict(problem=_problem(), theta0=torch.zeros(3, dtype=F64), x0=torch.zeros(4, dtype=F64))
+
+
+START = {"theta0": Arr(ndim=1), "x0": Arr(ndim=1)}
+MAID_NUMBERS = {"eps": POS, "delta": POS, "beta": POS, "eta": UNIT_OPEN, "rho": UNIT_OPEN, "tau": UNIT_OPEN,
+                "nu": Num(1), "eps_min": POS, "budget": POS,
+                # a huge step_growth only makes the run slower (about the time limit): no stable outcome to test
+                "step_growth": Num(1, huge=False)}
+
+
+def _bound(a):
+    pr = _problem()
+    x, th = torch.zeros(4, dtype=F64), torch.zeros(3, dtype=F64)
+    hg = m.inexact_hypergradient(pr, x, th, delta=1e-3)
+    return m.ErrorBound(pr, seed=a["seed"])(x, th, hg, a["eps"], a["delta"])
+
+
+def _maid_class(a):
+    a = dict(a)
+    problem, theta0, x0, max_iter = a.pop("problem"), a.pop("theta0"), a.pop("x0"), a.pop("max_iter")
+    budget = a.pop("budget")
+    return m.MAID(problem, **a).run(theta0, x0, max_iter=max_iter, budget=budget)
+
+
+def _images():
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(2, 6, 6, generator=g, dtype=F64)
+    return clean + 0.1 * torch.randn(2, 6, 6, generator=g, dtype=F64), clean
+
+
+def _logreg_args():
+    g = torch.Generator().manual_seed(0)
+    return dict(X_train=torch.randn(10, 3, generator=g, dtype=F64), y_train=torch.arange(10) % 3,
+                X_val=torch.randn(6, 3, generator=g, dtype=F64), y_val=torch.arange(6) % 3, groups="feature")
+
+
+def _logreg(a):
+    problem, dim = m.logreg_penalties(**a)
+    return m.hoag(problem, torch.zeros(dim, dtype=F64), torch.zeros(3, 3, dtype=F64), max_iter=1)
+
+
+SPECS = {
+    "BilevelProblem": Spec(lambda: dict(mu=0.5, L=2.0, L_upper=1.0),
+                           call=lambda a: m.BilevelProblem(lambda x, t: ((x - t) ** 2).sum(), lambda x: (x ** 2).sum(),
+                                                           a["mu"], a["L"], a["L_upper"]),
+                           numbers={"mu": POS, "L": POS, "L_upper": POS},
+                           extra={"mu:above_L": lambda a: dict(a, mu=4.0, L=2.0)}),
+    "fista": Spec(lambda: dict(problem=_problem(), x0=torch.zeros(4, dtype=F64), theta=torch.zeros(3, dtype=F64),
+                               tol=1e-6, maxiter=50),
+                  tensors={"x0": Arr(ndim=1), "theta": Arr(ndim=1)}, numbers={"tol": POS}, ints={"maxiter": POS_INT}),
+    "quadratic_bilevel": Spec(lambda: dict(n=12, m=4, d=3, cond=10.0, seed=0),
+                              ints={"n": NOLOOP, "m": NOLOOP, "d": NOLOOP, "seed": Int(0)}, numbers={"cond": Num(1)}),
+    "Hypergradient": Spec(dict, call=lambda a: m.inexact_hypergradient(_problem(), torch.zeros(4, dtype=F64),
+                                                                       torch.zeros(3, dtype=F64), 1e-3)),
+    "inexact_hypergradient": Spec(lambda: dict(problem=_problem(), x=torch.zeros(4, dtype=F64),
+                                               theta=torch.zeros(3, dtype=F64), delta=1e-3, cg_maxiter=50),
+                                  tensors={"x": Arr(ndim=1), "theta": Arr(ndim=1)}, numbers={"delta": POS},
+                                  ints={"cg_maxiter": POS_INT}),
+    "ErrorBound": Spec(lambda: dict(seed=0, eps=1e-2, delta=1e-3), call=_bound, ints={"seed": Int(0)},
+                       numbers={"eps": POS, "delta": POS}),
+    "BilevelResult": Spec(dict, call=lambda a: m.hoag(**_start(), max_iter=1)),
+    "MAID": Spec(lambda: dict(_start(), max_iter=2, budget=1e6, eps=0.1, delta=0.1, beta=0.1, eta=1e-4, rho=0.9, tau=0.5,
+                              nu=1.05, step_growth=1.1, eps_min=1e-12, max_backtrack=5, seed=0),
+                 call=_maid_class, tensors=START, numbers=MAID_NUMBERS,
+                 ints={"max_iter": Int(0, huge=False), "max_backtrack": NOLOOP, "seed": Int(0)}, timeout=6),
+    "maid": Spec(lambda: dict(_start(), max_iter=2, budget=1e6, beta=0.1),
+                 tensors=START, numbers={"beta": POS, "budget": POS}, ints={"max_iter": Int(0, huge=False)}, timeout=6),
+    "accuracy_schedule": Spec(lambda: dict(kind="geometric", eps0=0.1, k=3, decay=0.9), choices=("kind",),
+                              numbers={"eps0": POS, "decay": UNIT_OPEN}, ints={"k": Int(0)},
+                              names={"kind": ("schedule",)}),
+    "hoag": Spec(lambda: dict(_start(), eps0=0.1, schedule="geometric", decay=0.9, max_iter=2, budget=1e6),
+                 tensors=START, choices=("schedule",), numbers={"eps0": POS, "decay": UNIT_OPEN, "budget": POS},
+                 ints={"max_iter": Int(0, huge=False)}),
+    "image_gradient": Spec(lambda: dict(x=torch.rand(2, 5, 5, dtype=F64)), tensors={"x": Arr(ndim=(2, 3), empty_ok=True)}),
+    "image_gradient_adjoint": Spec(lambda: dict(px=torch.rand(2, 5, 5, dtype=F64), py=torch.rand(2, 5, 5, dtype=F64)),
+                                   tensors={"px": Arr(ndim=(2, 3)), "py": Arr(ndim=(2, 3))},
+                                   same_length=(("px", "py"),)),
+    "smoothed_tv": Spec(lambda: dict(x=torch.rand(2, 5, 5, dtype=F64), nu=0.1),
+                        tensors={"x": Arr(ndim=(2, 3), empty_ok=True)},
+                        numbers={"nu": POS}),
+    "tv_denoising": Spec(lambda: dict(noisy=_images()[0], clean=_images()[1], engine="auto"),
+                         call=lambda a: m.maid(m.tv_denoising(**a), torch.zeros(2, dtype=F64),
+                                               a["noisy"].clone(), max_iter=1),
+                         tensors={"noisy": Arr(ndim=(2, 3)), "clean": Arr(ndim=(2, 3))}, choices=("engine",),
+                         same_length=(("noisy", "clean"),)),
+    "logreg_penalties": Spec(_logreg_args, call=_logreg, choices=("groups",),
+                             # K comes from the labels (n_classes=None): a label K is one more class
+                             tensors={"X_train": Arr(ndim=2), "y_train": Arr(floating=False, ndim=1),
+                                      "X_val": Arr(ndim=2), "y_val": Arr(floating=False, ndim=1)},
+                             extra={"y_train:negative": lambda a: dict(a, y_train=a["y_train"] - 1),
+                                    "y_val:negative": lambda a: dict(a, y_val=a["y_val"] - 1)},
+                             same_length=(("X_train", "y_train"), ("X_val", "y_val"))),
+    "psnr": Spec(lambda: dict(x=torch.rand(5, 5, dtype=F64), ref=torch.rand(5, 5, dtype=F64)),
+                 tensors={"x": Arr(ndim=None), "ref": Arr(ndim=None)},
+                 extra={"ref:other_shape": lambda a: dict(a, ref=a["ref"][:4])}),
+}
+OPT_OUT = {"SCHEDULES": "a tuple of schedule names, not a callable"}
+# Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
+# until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
+XFAIL = {
+    'BilevelProblem:mu:above_L': 'silent: above_L mu accepted (returned BilevelProblem)',
+    'fista:x0:empty': 'unclear: RuntimeError: size mismatch, got input (12), mat (12x4), vec (0)',
+    'fista:x0:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (12x4 and 1x4)',
+    'fista:x0:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 2D...',
+    'fista:x0:nan': 'silent: nan x0 accepted (returned tuple)',
+    'fista:x0:inf': 'silent: inf x0 accepted (returned tuple)',
+    'fista:x0:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Long, Doub...',
+    'fista:x0:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'fista:x0:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'fista:x0:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got ComplexDou...',
+    'fista:x0:numpy': "unclear: AttributeError: 'numpy.ndarray' object has no attribute 'detach'",
+    'fista:x0:list': "unclear: AttributeError: 'list' object has no attribute 'detach'",
+    'fista:theta:empty': 'unclear: RuntimeError: size mismatch, got input (12), mat (12x3), vec (0)',
+    'fista:theta:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (12x3 and 1x3)',
+    'fista:theta:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 2D...',
+    'fista:theta:nan': 'silent: nan theta accepted (returned tuple)',
+    'fista:theta:inf': 'silent: inf theta accepted (returned tuple)',
+    'fista:theta:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Long, Doub...',
+    'fista:theta:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'fista:theta:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'fista:theta:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got ComplexDou...',
+    'fista:theta:list': "unclear: TypeError: unsupported operand type(s) for @: 'Tensor' and 'list'",
+    'fista:maxiter:below': 'silent: below maxiter accepted (returned tuple)',
+    'quadratic_bilevel:seed:below': 'silent: below seed accepted (returned tuple)',
+    'quadratic_bilevel:seed:fraction': 'unclear: RuntimeError: manual_seed expected a long, but got float',
+    'quadratic_bilevel:seed:bool': 'unclear: RuntimeError: manual_seed expected a long, but got bool',
+    'quadratic_bilevel:seed:str': 'unclear: RuntimeError: manual_seed expected a long, but got str',
+    'inexact_hypergradient:x:empty': 'unclear: RuntimeError: size mismatch, got input (12), mat (12x4), vec (0)',
+    'inexact_hypergradient:x:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (12x4 and 1x4)',
+    'inexact_hypergradient:x:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 2D...',
+    'inexact_hypergradient:x:nan': 'unclear: ValueError: the solver returned a solution with NaN or infinite values',
+    'inexact_hypergradient:x:inf': 'unclear: ValueError: the solver returned a solution with NaN or infinite values',
+    'inexact_hypergradient:x:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Long, Doub...',
+    'inexact_hypergradient:x:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'inexact_hypergradient:x:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'inexact_hypergradient:x:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got ComplexDou...',
+    'inexact_hypergradient:x:numpy': "unclear: AttributeError: 'numpy.ndarray' object has no attribute 'detach'",
+    'inexact_hypergradient:x:list': "unclear: AttributeError: 'list' object has no attribute 'detach'",
+    'inexact_hypergradient:theta:empty': 'unclear: RuntimeError: size mismatch, got input (12), mat (12x3), vec (0)',
+    'inexact_hypergradient:theta:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (12x3 and 1x3)',
+    'inexact_hypergradient:theta:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 2D...',
+    'inexact_hypergradient:theta:nan': 'silent: nan theta accepted (returned Hypergradient)',
+    'inexact_hypergradient:theta:inf': 'silent: inf theta accepted (returned Hypergradient)',
+    'inexact_hypergradient:theta:int': 'unclear: RuntimeError: only Tensors of floating point dtype can require gradients',
+    'inexact_hypergradient:theta:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'inexact_hypergradient:theta:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'inexact_hypergradient:theta:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got ComplexDou...',
+    'inexact_hypergradient:theta:numpy': "unclear: AttributeError: 'numpy.ndarray' object has no attribute 'detach'",
+    'inexact_hypergradient:theta:list': "unclear: AttributeError: 'list' object has no attribute 'detach'",
+    'inexact_hypergradient:cg_maxiter:below': 'silent: below cg_maxiter accepted (returned Hypergradient)',
+    'inexact_hypergradient:cg_maxiter:fraction': "unclear: TypeError: 'float' object cannot be interpreted as an integer",
+    'inexact_hypergradient:cg_maxiter:bool': 'silent: bool cg_maxiter accepted (returned Hypergradient)',
+    'inexact_hypergradient:cg_maxiter:str': "unclear: TypeError: 'str' object cannot be interpreted as an integer",
+    'ErrorBound:eps:below': 'unclear: ZeroDivisionError: float division by zero',
+    'ErrorBound:eps:nan': 'silent: nan eps accepted (returned float)',
+    'ErrorBound:eps:inf': 'silent: inf eps accepted (returned float)',
+    'ErrorBound:eps:bool': 'silent: bool eps accepted (returned float)',
+    'ErrorBound:eps:str': 'unclear: TypeError: only integer tensors of a single element can be converted to an index',
+    'ErrorBound:eps:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
+    'ErrorBound:delta:below': 'silent: below delta accepted (returned float)',
+    'ErrorBound:delta:nan': 'silent: nan delta accepted (returned float)',
+    'ErrorBound:delta:inf': 'silent: inf delta accepted (returned float)',
+    'ErrorBound:delta:bool': 'silent: bool delta accepted (returned float)',
+    'ErrorBound:delta:str': "unclear: TypeError: can't multiply sequence by non-int of type 'float'",
+    'ErrorBound:seed:below': 'silent: below seed accepted (returned float)',
+    'ErrorBound:seed:fraction': 'unclear: RuntimeError: manual_seed expected a long, but got float',
+    'ErrorBound:seed:bool': 'unclear: RuntimeError: manual_seed expected a long, but got bool',
+    'ErrorBound:seed:str': 'unclear: RuntimeError: manual_seed expected a long, but got str',
+    'MAID:eps:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
+    'MAID:nu:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
+    'accuracy_schedule:decay:above': 'silent: above decay accepted (returned float)',
+    'image_gradient:x:ndim+1': 'silent: ndim+1 x accepted (returned tuple)',
+    'image_gradient_adjoint:px:empty': 'unclear: RuntimeError: The size of tensor a (0) must match the size of tensor b (2) at ...',
+    'image_gradient_adjoint:px:ndim+1': 'silent: ndim+1 px accepted (returned Tensor)',
+    'image_gradient_adjoint:px:nan': 'silent: nan px accepted (returned Tensor)',
+    'image_gradient_adjoint:px:inf': 'silent: inf px accepted (returned Tensor)',
+    'image_gradient_adjoint:px:int': 'silent: int px accepted (returned Tensor)',
+    'image_gradient_adjoint:px:complex': 'silent: complex px accepted (returned Tensor)',
+    'image_gradient_adjoint:px:numpy': "unclear: TypeError: pad(): argument 'input' (position 1) must be Tensor, not numpy.ndarray",
+    'image_gradient_adjoint:px:list': 'unclear: TypeError: list indices must be integers or slices, not tuple',
+    'image_gradient_adjoint:py:empty': 'unclear: RuntimeError: The size of tensor a (2) must match the size of tensor b (0) at ...',
+    'image_gradient_adjoint:py:ndim+1': 'silent: ndim+1 py accepted (returned Tensor)',
+    'image_gradient_adjoint:py:nan': 'silent: nan py accepted (returned Tensor)',
+    'image_gradient_adjoint:py:inf': 'silent: inf py accepted (returned Tensor)',
+    'image_gradient_adjoint:py:int': 'silent: int py accepted (returned Tensor)',
+    'image_gradient_adjoint:py:complex': 'silent: complex py accepted (returned Tensor)',
+    'image_gradient_adjoint:py:numpy': "unclear: TypeError: pad(): argument 'input' (position 1) must be Tensor, not numpy.ndarray",
+    'image_gradient_adjoint:py:list': 'unclear: TypeError: list indices must be integers or slices, not tuple',
+    'image_gradient_adjoint:py:mismatch': 'silent: mismatch py accepted (returned Tensor)',
+    'smoothed_tv:x:ndim+1': 'silent: ndim+1 x accepted (returned Tensor)',
+    'smoothed_tv:nu:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
+    'tv_denoising:noisy:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
+    'logreg_penalties:X_train:float16': 'unclear: RuntimeError: linalg.matrix_norm: Low precision dtypes not supported. Got Half',
+    'logreg_penalties:X_train:bfloat16': 'unclear: RuntimeError: linalg.matrix_norm: Low precision dtypes not supported. Got BFlo...',
+    'logreg_penalties:X_val:float16': 'unclear: RuntimeError: linalg.matrix_norm: Low precision dtypes not supported. Got Half',
+    'logreg_penalties:X_val:bfloat16': 'unclear: RuntimeError: linalg.matrix_norm: Low precision dtypes not supported. Got BFlo...',
+    'logreg_penalties:y_train:negative': 'unclear: RuntimeError: Class values must be non-negative.',
+    'logreg_penalties:y_val:negative': 'unclear: IndexError: Target -1 is out of bounds.',
+}

@@ -1,0 +1,40 @@
+import torch
+
+from gradnotes import pndm as m
+from gradnotes.diffusion import make_schedule
+from harness import Arr, Int, Num, POS_INT, Spec
+
+AB = Num(0, 1, low_open=True)
+
+
+def _model(x, t): return 0.1 * x
+
+
+SPECS = {
+    "transfer_coefficients": Spec(lambda: dict(ab=0.5, ab_next=0.7), numbers={"ab": AB, "ab_next": AB}),
+    "transfer": Spec(lambda: dict(x=torch.randn(4, 3), eps=torch.randn(4, 3), ab=0.5, ab_next=0.7),
+                     tensors={"x": Arr(ndim=None), "eps": Arr(ndim=None)}, numbers={"ab": AB, "ab_next": AB},
+                     same_length=(("x", "eps"),)),
+    "time_grid": Spec(lambda: dict(T=20, num_steps=5), ints={"T": Int(1, huge=False), "num_steps": POS_INT},
+                      extra={"num_steps:above_T": lambda a: dict(a, num_steps=21)}),
+    "sample": Spec(lambda: dict(model=_model, x=torch.randn(3, 2, dtype=torch.float64), schedule=make_schedule(T=20),
+                                num_steps=5, method="f-pndm", prediction="epsilon"),
+                   tensors={"x": Arr(ndim=(2, 3))}, ints={"num_steps": POS_INT}, choices=("method", "prediction")),
+}
+OPT_OUT = {"METHODS": "a tuple of method names, not a callable"}
+# Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
+# until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
+XFAIL = {
+    'transfer_coefficients:ab:below': 'unclear: ZeroDivisionError: float division by zero',
+    'transfer_coefficients:ab:above': 'unclear: ValueError: math domain error',
+    'transfer_coefficients:ab:nan': 'silent: nan ab accepted (returned tuple)',
+    'transfer_coefficients:ab:inf': 'unclear: ValueError: math domain error',
+    'transfer_coefficients:ab:bool': 'silent: bool ab accepted (returned tuple)',
+    'transfer_coefficients:ab:str': "unclear: TypeError: unsupported operand type(s) for -: 'float' and 'str'",
+    'transfer_coefficients:ab_next:below': 'silent: below ab_next accepted (returned tuple)',
+    'transfer_coefficients:ab_next:above': 'unclear: ValueError: math domain error',
+    'transfer_coefficients:ab_next:nan': 'silent: nan ab_next accepted (returned tuple)',
+    'transfer_coefficients:ab_next:inf': 'unclear: ValueError: math domain error',
+    'transfer_coefficients:ab_next:bool': 'silent: bool ab_next accepted (returned tuple)',
+    'transfer_coefficients:ab_next:str': "unclear: TypeError: unsupported operand type(s) for -: 'str' and 'float'",
+}

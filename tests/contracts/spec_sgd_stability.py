@@ -1,0 +1,159 @@
+import functools
+
+import matplotlib
+import torch
+
+from gradnotes import sgd_stability as m
+from harness import Arr, Int, NONNEG, Num, POS, POS_INT, Spec
+
+NOLOOP = Int(1, huge=False)
+F64 = torch.float64
+
+
+def _data(n=12, d=3):
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(n, d, generator=g, dtype=F64)
+    return X, X[:, 0] - X[:, 1]
+
+
+def _G(): return torch.randn(6, 4, generator=torch.Generator().manual_seed(0), dtype=F64)
+
+
+def _reg():
+    X, y = _data()
+    return m.RegressionData(X[:8], y[:8], X[8:], y[8:], "tiny")
+
+
+@functools.cache
+def _rows():
+    return m.lr_sweep(lambda s: m.DiagonalLinearNet(3), _reg(), [0.05], batch_sizes=(None, 1), steps=20, tol=1e-10)
+
+
+def _plot(a):
+    import matplotlib.pyplot as plt
+    m.plot_sweep(a["rows"])
+    plt.close("all")
+
+
+def _train_args(engine):
+    X, y = _data()
+    return lambda: dict(model=m.DiagonalLinearNet(3), X=X, y=y, lr=0.05, steps=20, batch_size=2, seed=0, engine=engine,
+                        record_every=5, tol=0.0, blowup=1e8)
+
+
+def _train_spec(engine):
+    return Spec(_train_args(engine), tensors={"X": Arr(ndim=2), "y": Arr(ndim=1)}, same_length=(("X", "y"),),
+                numbers={"lr": POS, "tol": NONNEG, "blowup": POS},
+                ints={"steps": Int(0, huge=False), "batch_size": POS_INT, "seed": Int(0), "record_every": POS_INT},
+                choices=("engine",), extra={"batch_size:above_n": lambda a: dict(a, batch_size=10**6)})
+
+
+SPECS = {
+    "square_loss": Spec(lambda: dict(output=torch.randn(5, dtype=F64), target=torch.randn(5, dtype=F64)),
+                        tensors={"output": Arr(ndim=(1, 2)), "target": Arr(ndim=1)},
+                        same_length=(("output", "target"),)),
+    "DiagonalLinearNet": Spec(lambda: dict(d=3, alpha=1.0, X=_data()[0]),
+                              call=lambda a: m.DiagonalLinearNet(a["d"], a["alpha"])(a["X"]),
+                              ints={"d": NOLOOP}, numbers={"alpha": POS},
+                              tensors={"X": Arr(ndim=2, empty_ok=True)}),  # a module maps an empty batch to one
+    "TwoLayerReLU": Spec(lambda: dict(d=3, width=4, scale=1.0, seed=0, X=_data()[0]),
+                         call=lambda a: m.TwoLayerReLU(a["d"], a["width"], a["scale"], seed=a["seed"])(a["X"]),
+                         ints={"d": NOLOOP, "width": NOLOOP, "seed": Int(0)}, numbers={"scale": POS},
+                         tensors={"X": Arr(ndim=2, empty_ok=True)}),
+    "TrainResult": Spec(dict, call=lambda a: m.train_sgd(**_train_args("torch")())),
+    "sample_indices": Spec(lambda: dict(n=12, steps=5, batch_size=2, seed=0),
+                           ints={"n": POS_INT, "steps": Int(0, huge=False), "batch_size": POS_INT, "seed": Int(0)}),
+    "train_sgd": _train_spec("numba"),
+    "output_gradients": Spec(lambda: dict(model=m.DiagonalLinearNet(3), X=_data()[0], chunk_size=4),
+                             tensors={"X": Arr(ndim=2)}, ints={"chunk_size": POS_INT}),
+    "Sharpness": Spec(dict, call=lambda a: m.gauss_newton_sharpness(_G())),
+    "gauss_newton_sharpness": Spec(lambda: dict(G=_G()), tensors={"G": Arr(ndim=2)}),
+    "Threshold": Spec(dict, call=lambda a: m.stability_threshold(_G())),
+    "stability_threshold": Spec(lambda: dict(G=_G(), batch_size=1, method="lanczos", tol=1e-9, max_iter=200, rtol=1e-10),
+                                tensors={"G": Arr(ndim=2)}, ints={"batch_size": POS_INT, "max_iter": Int(1, huge=False)},
+                                numbers={"tol": POS, "rtol": Num(0, 1)}, choices=("method",)),
+    "second_moment_matrix": Spec(lambda: dict(G=_G(), lr=0.1, batch_size=2),
+                                 tensors={"G": Arr(ndim=2)}, numbers={"lr": NONNEG}, ints={"batch_size": POS_INT}),
+    "mean_square_radius": Spec(lambda: dict(G=_G(), lr=0.1, batch_size=2, rtol=1e-10),
+                               tensors={"G": Arr(ndim=2)}, numbers={"lr": NONNEG, "rtol": Num(0, 1)},
+                               ints={"batch_size": POS_INT}),
+    "RegressionData": Spec(lambda: dict(X=_data()[0], y=_data()[1]),
+                           call=lambda a: m.RegressionData(a["X"], a["y"], a["X"], a["y"]),
+                           tensors={"X": Arr(ndim=2), "y": Arr(ndim=1)}, same_length=(("X", "y"),)),
+    "sparse_regression": Spec(lambda: dict(n=8, d=6, k=2, n_test=5, noise=0.1, seed=0),
+                              ints={"n": NOLOOP, "d": NOLOOP, "k": POS_INT, "n_test": NOLOOP, "seed": Int(0)},
+                              numbers={"noise": NONNEG}),
+    "teacher_regression": Spec(lambda: dict(n=8, d=5, n_test=5, noise=0.1, seed=0),
+                               ints={"n": NOLOOP, "d": Int(4, huge=False), "n_test": NOLOOP, "seed": Int(0)},
+                               numbers={"noise": NONNEG}),
+    "diabetes_regression": Spec(lambda: dict(seed=0), ints={"seed": Int(0)}),
+    "stability_norm": Spec(lambda: dict(model=m.DiagonalLinearNet(3), X=_data()[0]), tensors={"X": Arr(ndim=2)}),
+    "measure": Spec(lambda: dict(model=m.DiagonalLinearNet(3), data=_reg(), hessian=True, n_probes=3),
+                    ints={"n_probes": Int(2, huge=False)}),
+    "lr_sweep": Spec(lambda: dict(make_model=lambda s: m.DiagonalLinearNet(3), data=_reg(), lrs=[0.05],
+                                  batch_sizes=(None,), steps=10, tol=1e-10, engine="torch"),
+                     ints={"steps": Int(0, huge=False)}, numbers={"tol": NONNEG}, choices=("engine",)),
+    "plot_sweep": Spec(lambda: dict(rows=_rows()), call=_plot),
+    "sweep_table": Spec(lambda: dict(rows=_rows())),
+}
+OPT_OUT = {}
+# Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
+# until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
+XFAIL = {
+    'square_loss:output:nan': 'silent: nan output accepted (returned Tensor)',
+    'square_loss:output:inf': 'silent: inf output accepted (returned Tensor)',
+    'square_loss:target:ndim+1': 'silent: ndim+1 target accepted (returned Tensor)',
+    'DiagonalLinearNet:X:ndim+1': 'silent: ndim+1 X accepted (returned Tensor)',
+    'DiagonalLinearNet:X:ndim-1': 'silent: ndim-1 X accepted (returned Tensor)',
+    'DiagonalLinearNet:X:nan': 'silent: nan X accepted (returned Tensor)',
+    'DiagonalLinearNet:X:inf': 'silent: inf X accepted (returned Tensor)',
+    'DiagonalLinearNet:X:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Lo...',
+    'DiagonalLinearNet:X:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Ha...',
+    'DiagonalLinearNet:X:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, BF...',
+    'DiagonalLinearNet:X:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Co...',
+    'DiagonalLinearNet:X:numpy': "unclear: TypeError: unsupported operand type(s) for @: 'numpy.ndarray' and 'Tensor'",
+    'DiagonalLinearNet:X:list': "unclear: TypeError: unsupported operand type(s) for @: 'list' and 'Tensor'",
+    'TwoLayerReLU:X:ndim+1': 'silent: ndim+1 X accepted (returned Tensor)',
+    'TwoLayerReLU:X:ndim-1': 'silent: ndim-1 X accepted (returned Tensor)',
+    'TwoLayerReLU:X:nan': 'silent: nan X accepted (returned Tensor)',
+    'TwoLayerReLU:X:inf': 'silent: inf X accepted (returned Tensor)',
+    'TwoLayerReLU:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Double',
+    'TwoLayerReLU:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Double',
+    'TwoLayerReLU:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Double',
+    'TwoLayerReLU:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexDouble an...',
+    'TwoLayerReLU:X:numpy': "unclear: TypeError: linear(): argument 'input' (position 1) must be Tensor, not numpy.n...",
+    'TwoLayerReLU:X:list': "unclear: TypeError: linear(): argument 'input' (position 1) must be Tensor, not list",
+    'sample_indices:seed:below': 'silent: below seed accepted (returned Tensor)',
+    'sample_indices:seed:fraction': 'unclear: RuntimeError: manual_seed expected a long, but got float',
+    'sample_indices:seed:bool': 'unclear: RuntimeError: manual_seed expected a long, but got bool',
+    'sample_indices:seed:str': 'unclear: RuntimeError: manual_seed expected a long, but got str',
+    'train_sgd:seed:below': 'silent: below seed accepted (returned TrainResult)',
+    'train_sgd:seed:fraction': 'unclear: RuntimeError: manual_seed expected a long, but got float',
+    'train_sgd:seed:bool': 'unclear: RuntimeError: manual_seed expected a long, but got bool',
+    'train_sgd:seed:str': 'unclear: RuntimeError: manual_seed expected a long, but got str',
+    'output_gradients:X:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Ha...',
+    'output_gradients:X:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, BF...',
+    'second_moment_matrix:lr:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
+    'mean_square_radius:lr:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
+    'mean_square_radius:rtol:below': 'silent: below rtol accepted (returned float)',
+    'mean_square_radius:rtol:above': 'unclear: RuntimeError: max(): Expected reduction dim to be specified for input.numel() ...',
+    'mean_square_radius:rtol:nan': 'unclear: RuntimeError: max(): Expected reduction dim to be specified for input.numel() ...',
+    'mean_square_radius:rtol:inf': 'unclear: RuntimeError: max(): Expected reduction dim to be specified for input.numel() ...',
+    'mean_square_radius:rtol:bool': 'unclear: RuntimeError: max(): Expected reduction dim to be specified for input.numel() ...',
+    'mean_square_radius:rtol:str': 'unclear: TypeError: only integer tensors of a single element can be converted to an index',
+    'RegressionData:X:empty': 'silent: empty X accepted (returned RegressionData)',
+    'RegressionData:X:ndim+1': 'silent: ndim+1 X accepted (returned RegressionData)',
+    'RegressionData:X:ndim-1': 'silent: ndim-1 X accepted (returned RegressionData)',
+    'RegressionData:X:nan': 'silent: nan X accepted (returned RegressionData)',
+    'RegressionData:X:inf': 'silent: inf X accepted (returned RegressionData)',
+    'RegressionData:X:int': 'silent: int X accepted (returned RegressionData)',
+    'RegressionData:X:complex': 'silent: complex X accepted (returned RegressionData)',
+    'RegressionData:y:empty': 'silent: empty y accepted (returned RegressionData)',
+    'RegressionData:y:ndim+1': 'silent: ndim+1 y accepted (returned RegressionData)',
+    'RegressionData:y:ndim-1': 'silent: ndim-1 y accepted (returned RegressionData)',
+    'RegressionData:y:nan': 'silent: nan y accepted (returned RegressionData)',
+    'RegressionData:y:inf': 'silent: inf y accepted (returned RegressionData)',
+    'RegressionData:y:int': 'silent: int y accepted (returned RegressionData)',
+    'RegressionData:y:complex': 'silent: complex y accepted (returned RegressionData)',
+    'RegressionData:y:mismatch': 'silent: mismatch y accepted (returned RegressionData)',
+}
