@@ -88,6 +88,22 @@ def _kkt(a):
     return F((a["z"], torch.zeros(1, dtype=F64)), torch.tensor([0.2, 0.3, 0.5], dtype=F64))
 
 
+
+def _pcg(a):
+    A = a["A"]
+    return m.pcg(lambda v: A @ v, a["b"], precond=lambda r: r / torch.diagonal(A), x0=a["x0"],
+                 tol=a["tol"], maxiter=a["maxiter"])
+
+
+def _symcheck(a):
+    A = a["A"]
+    return m.check_symmetric_operator(lambda v: A @ v, a["like"], rtol=a["rtol"])
+
+
+NONSYM = {"A:asymmetric": lambda a: dict(a, A=torch.triu(a["A"]) + torch.eye(4, dtype=F64))}
+SYS_NAMES = {"A": ("matvec", "system", "M"), "b": ("rhs", "right-hand side")}
+
+
 SIMPLEX_X = {"x": Arr(ndim=1, bounds=(0, 1))}
 
 SPECS = {
@@ -99,6 +115,16 @@ SPECS = {
                                 tol=1e-10, restart=4, maxiter=50),
     "solve_bicgstab": _solver_spec(m.solve_bicgstab, numbers={"tol": POS}, ints={"maxiter": POS_INT},
                                    tol=1e-10, maxiter=50),
+    "pcg": Spec(lambda: dict(_system(), x0=torch.zeros(4, dtype=F64), tol=1e-10, maxiter=50), call=_pcg,
+                tensors={"b": Arr(ndim=1, empty_ok=True), "A": Arr(ndim=2, arrays=False), "x0": Arr(ndim=1)},
+                numbers={"tol": POS}, ints={"maxiter": POS_INT}, same_length=(("b", "x0"),),
+                extra=dict(SINGULAR, **NONSYM), names=dict(SYS_NAMES, b=SYS_NAMES["b"] + ("x0",))),
+    "solve_pcg": _solver_spec(m.solve_pcg, numbers={"tol": POS}, ints={"maxiter": POS_INT},
+                              tol=1e-10, maxiter=50),
+    "check_symmetric_operator": Spec(lambda: dict(A=spd(4), like=torch.zeros(4, dtype=F64), rtol=1e-8),
+                                     call=_symcheck, tensors={"like": Arr(ndim=None, empty_ok=True)},
+                                     numbers={"rtol": POS}, extra=dict(NONSYM), names={"A": ("matvec",)}),
+    "KrylovResult": Spec(dict, call=lambda a: m.pcg(lambda v: spd(4) @ v, torch.ones(4, dtype=F64))),
     "solve_dense": _solver_spec(m.solve_dense, ints={"max_dim": POS_INT}, max_dim=16),
     "custom_root": Spec(lambda: dict(theta=_theta(), argnums=1, residual_tol=1e-4), call=_ridge_root,
                         tensors=THETA, ints={"argnums": Int(1, huge=False)}, numbers={"residual_tol": NONNEG}),
@@ -126,10 +152,8 @@ OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
 XFAIL = {
-    'solve_cg:b:int': 'unclear: RuntimeError: linalg.vector_norm: Expected a floating point or complex tensor ...',
     'solve_cg:b:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
     'solve_cg:b:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
-    'solve_cg:b:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got ComplexDou...',
     'solve_cg:A:empty': 'unclear: RuntimeError: The size of tensor a (0) must match the size of tensor b (4) at ...',
     'solve_cg:A:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x4 and 1x4)',
     'solve_cg:A:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Lo...',
@@ -143,6 +167,8 @@ XFAIL = {
     'solve_normal_cg:A:empty': 'unclear: RuntimeError: size mismatch, got input (4), mat (4x0), vec (4)',
     'solve_normal_cg:A:ndim+1': 'unclear: RuntimeError: Expected size for first two dimensions of batch2 tensor to be: [...',
     'solve_normal_cg:A:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 0D...',
+    'solve_normal_cg:A:nan': 'unclear: ValueError: solve_normal_cg: b contains NaN or infinite values; use solve_norm...',
+    'solve_normal_cg:A:inf': 'unclear: ValueError: solve_normal_cg: b contains NaN or infinite values; use solve_norm...',
     'solve_normal_cg:A:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Lo...',
     'solve_normal_cg:A:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Ha...',
     'solve_normal_cg:A:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, BF...',
@@ -174,6 +200,38 @@ XFAIL = {
     'solve_bicgstab:A:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Ha...',
     'solve_bicgstab:A:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, BF...',
     'solve_bicgstab:A:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Co...',
+    'pcg:b:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'pcg:b:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'pcg:A:empty': 'unclear: RuntimeError: The size of tensor a (4) must match the size of tensor b (0) at ...',
+    'pcg:A:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Lo...',
+    'pcg:A:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Ha...',
+    'pcg:A:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, BF...',
+    'pcg:A:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Co...',
+    'pcg:x0:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'pcg:x0:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'solve_pcg:b:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x4 and 1x4)',
+    'solve_pcg:b:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 2D...',
+    'solve_pcg:b:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'solve_pcg:b:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'solve_pcg:A:empty': 'unclear: RuntimeError: The size of tensor a (4) must match the size of tensor b (0) at ...',
+    'solve_pcg:A:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x4 and 1x4)',
+    'solve_pcg:A:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Lo...',
+    'solve_pcg:A:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Ha...',
+    'solve_pcg:A:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, BF...',
+    'solve_pcg:A:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Co...',
+    'check_symmetric_operator:like:nan': 'silent: nan like accepted (returned NoneType)',
+    'check_symmetric_operator:like:inf': 'silent: inf like accepted (returned NoneType)',
+    'check_symmetric_operator:like:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Long, Doub...',
+    'check_symmetric_operator:like:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
+    'check_symmetric_operator:like:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
+    'check_symmetric_operator:like:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got ComplexDou...',
+    'check_symmetric_operator:like:numpy': 'unclear: TypeError: to() received an invalid combination of arguments - got (numpy.ndar...',
+    'check_symmetric_operator:like:list': "unclear: AttributeError: 'list' object has no attribute 'shape'",
+    'check_symmetric_operator:rtol:below': 'unclear: ValueError: matvec is not symmetric: u.(Av) - v.(Au) = 3.553e-15 for random u,...',
+    'check_symmetric_operator:rtol:nan': 'unclear: ValueError: matvec is not symmetric: u.(Av) - v.(Au) = 3.553e-15 for random u,...',
+    'check_symmetric_operator:rtol:inf': 'silent: inf rtol accepted (returned NoneType)',
+    'check_symmetric_operator:rtol:bool': 'silent: bool rtol accepted (returned NoneType)',
+    'check_symmetric_operator:rtol:str': "unclear: TypeError: can't multiply sequence by non-int of type 'float'",
     'solve_dense:b:ndim+1': 'unclear: ValueError: solve_dense: the system is singular (linalg.solve: Incompatible sh...',
     'solve_dense:b:ndim-1': 'unclear: RuntimeError: size mismatch, got input (4), mat (4x4), vec (1)',
     'solve_dense:b:nan': 'unclear: ValueError: solve_dense: the system is singular to working precision',
