@@ -29,7 +29,9 @@ __all__ = ['SAMPLE_IMAGES', 'Split', 'split_arrays', 'cache_dir', 'digits', 'bre
 # %% ../nbs/01_data.ipynb #9012264e
 @dataclass
 class Split:
-    "Train/validation/test tensors of one dataset, with the statistics used to standardize them."
+    """Train/validation/test tensors of one dataset, with the statistics used to
+    standardize them."""
+
     X_train: torch.Tensor
     y_train: torch.Tensor
     X_val: torch.Tensor
@@ -38,7 +40,7 @@ class Split:
     y_test: torch.Tensor
     name: str = ""
     mean: torch.Tensor | None = None  # training-set feature mean, when standardized
-    std: torch.Tensor | None = None   # training-set feature scale, when standardized
+    std: torch.Tensor | None = None  # training-set feature scale, when standardized
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -46,166 +48,314 @@ class Split:
             X, y = getattr(self, f"X_{part}"), getattr(self, f"y_{part}")
             if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
                 got = f"{type(X).__name__} and {type(y).__name__}"
-                raise TypeError(f"X_{part} and y_{part} must be torch.Tensors, got {got}")
+                raise TypeError(
+                    f"X_{part} and y_{part} must be torch.Tensors, got {got}"
+                )
             if X.ndim == 0 or y.ndim == 0 or len(X) != len(y):
-                raise ValueError(f"X_{part} and y_{part} must hold the same number of rows, "
-                                 f"got shapes {tuple(X.shape)} and {tuple(y.shape)}")
+                raise ValueError(
+                    f"X_{part} and y_{part} must hold the same number of rows, "
+                    f"got shapes {tuple(X.shape)} and {tuple(y.shape)}"
+                )
 
     @property
-    def n_features(self) -> int: return int(np.prod(self.X_train.shape[1:]))
+    def n_features(self) -> int:
+        return int(np.prod(self.X_train.shape[1:]))
+
     @property
     def n_classes(self) -> int | None:
         "Number of classes, or None for regression targets."
-        if self.y_train.is_floating_point(): return None
+        if self.y_train.is_floating_point():
+            return None
         return int(torch.cat([self.y_train, self.y_val, self.y_test]).max()) + 1
 
     def to(self, device=None, dtype=None) -> "Split":
         "A copy on `device`; `dtype` applies to the features (and to regression targets)."
-        def mv(t, is_x):
-            if t is None: return None
-            return t.to(device=device, dtype=dtype if (is_x or t.is_floating_point()) else None)
-        return Split(*(mv(getattr(self, k), k.startswith("X")) for k in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")),
-                     name=self.name, mean=mv(self.mean, True), std=mv(self.std, True), meta=self.meta)
 
-    def loader(self, part: str = "train", batch_size: int = 64, shuffle: bool | None = None, seed: int = 0):
-        "A `DataLoader` over one part ('train', 'val' or 'test'); shuffled with a seeded generator for 'train'."
+        def mv(t, is_x):
+            if t is None:
+                return None
+            return t.to(
+                device=device, dtype=dtype if (is_x or t.is_floating_point()) else None
+            )
+
+        return Split(
+            *(
+                mv(getattr(self, k), k.startswith("X"))
+                for k in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+            ),
+            name=self.name,
+            mean=mv(self.mean, True),
+            std=mv(self.std, True),
+            meta=self.meta,
+        )
+
+    def loader(
+        self,
+        part: str = "train",
+        batch_size: int = 64,
+        shuffle: bool | None = None,
+        seed: int = 0,
+    ):
+        """A `DataLoader` over one part ('train', 'val' or 'test'); shuffled with a seeded
+        generator for 'train'."""
         check_choice("part", part, ["train", "val", "test"])
         X, y = getattr(self, f"X_{part}"), getattr(self, f"y_{part}")
         shuffle = part == "train" if shuffle is None else shuffle
-        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=check_int("batch_size", batch_size, low=1),
-                                           shuffle=shuffle, generator=torch.Generator().manual_seed(seed) if shuffle else None)
+        return torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(X, y),
+            batch_size=check_int("batch_size", batch_size, low=1),
+            shuffle=shuffle,
+            generator=torch.Generator().manual_seed(seed) if shuffle else None,
+        )
 
     def __repr__(self):
-        sizes = ", ".join(f"{k}={len(getattr(self, 'X_' + k))}" for k in ("train", "val", "test"))
-        return f"Split({self.name!r}: {sizes}, features={tuple(self.X_train.shape[1:])}, classes={self.n_classes})"
+        sizes = ", ".join(
+            f"{k}={len(getattr(self, 'X_' + k))}" for k in ("train", "val", "test")
+        )
+        feats = tuple(self.X_train.shape[1:])
+        return (f"Split({self.name!r}: {sizes}, features={feats}, "
+                f"classes={self.n_classes})")
 
 # %% ../nbs/01_data.ipynb #1eef847a
 def _check_fractions(val, test) -> tuple[float, float]:
     "Validate held-out fractions: each in [0, 1), together below 1."
-    val, test = check_number("val", val, 0, 1, high_open=True), check_number("test", test, 0, 1, high_open=True)
-    if val + test >= 1: raise ValueError(f"val + test must be < 1, got {val + test}")
+    val, test = (
+        check_number("val", val, 0, 1, high_open=True),
+        check_number("test", test, 0, 1, high_open=True),
+    )
+    if val + test >= 1:
+        raise ValueError(f"val + test must be < 1, got {val + test}")
     return val, test
 
-def _standardize(X: np.ndarray, train_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Scale X by the mean and standard deviation of its training rows; constant features are centred, not scaled."
+
+def _standardize(
+    X: np.ndarray, train_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scale X by the mean and standard deviation of its training rows; constant features
+    are centred, not scaled."""
     mean, std = X[train_idx].mean(0), X[train_idx].std(0)
     std = np.where(std > 0, std, 1.0)
     return (X - mean) / std, mean, std
 
-def _partition(n: int, y: np.ndarray | None, val: float, test: float, seed: int) -> tuple[np.ndarray, ...]:
-    "Indices of train, val and test; stratified by `y` when given. Each class is shuffled and cut by rounding its fractions."
+
+def _partition(
+    n: int, y: np.ndarray | None, val: float, test: float, seed: int
+) -> tuple[np.ndarray, ...]:
+    """Indices of train, val and test; stratified by `y` when given. Each class is
+    shuffled and cut by rounding its fractions."""
     rng = np.random.default_rng(seed)
-    groups = [np.arange(n)] if y is None else [np.flatnonzero(y == c) for c in np.unique(y)]
+    groups = (
+        [np.arange(n)] if y is None else [np.flatnonzero(y == c) for c in np.unique(y)]
+    )
     parts = ([], [], [])
     for idx in groups:
         idx = rng.permutation(idx)
         n_test, n_val = int(round(test * len(idx))), int(round(val * len(idx)))
-        for out, chunk in zip(parts, (idx[n_test + n_val:], idx[n_test:n_test + n_val], idx[:n_test])): out.append(chunk)
+        for out, chunk in zip(
+            parts, (idx[n_test + n_val :], idx[n_test : n_test + n_val], idx[:n_test])
+        ):
+            out.append(chunk)
     return tuple(np.sort(np.concatenate(p)) for p in parts)
+
 
 def _as_numpy(name: str, a) -> np.ndarray:
     "An array-like as a NumPy array (tensors: detached, on the CPU, bfloat16 widened)."
     if isinstance(a, torch.Tensor):
         a = a.detach().cpu()
-        if a.dtype == torch.bfloat16: a = a.float()
+        if a.dtype == torch.bfloat16:
+            a = a.float()
         return a.numpy()
-    try: return np.asarray(a)
+    try:
+        return np.asarray(a)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name} must be an array-like of numbers") from e
 
-def split_arrays(X, y, # Features (n, ...) and targets (n,)
-                 val: float = 0.15, test: float = 0.15, # Fractions held out for validation and test
-                 seed: int = 0, # Seed of the shuffle
-                 stratify: bool = True, # Keep class proportions in every part (classification only)
-                 standardize: bool = True, # Scale features by training mean and standard deviation
-                 dtype: torch.dtype = torch.float32, # Dtype of the features (and of regression targets)
-                 device=None, # Device of the returned tensors
-                 name: str = "") -> Split:
-    "A seeded, optionally stratified and standardized train/val/test `Split` of `X`, `y` (integer `y`: classes; float `y`: regression)."
+
+def split_arrays(
+    X,
+    y,  # Features (n, ...) and targets (n,)
+    val: float = 0.15,
+    test: float = 0.15,  # Fractions held out for validation and test
+    seed: int = 0,  # Seed of the shuffle
+    stratify: bool = True,  # Keep class proportions in every part (classification only)
+    standardize: bool = True,  # Scale features by training mean and standard deviation
+    dtype: torch.dtype = torch.float32,  # Dtype of the features (and regression targets)
+    device=None,  # Device of the returned tensors
+    name: str = "",
+) -> Split:
+    """A seeded, optionally stratified and standardized train/val/test `Split` of `X`, `y`
+    (integer `y`: classes; float `y`: regression)."""
     X, y = _as_numpy("X", X), _as_numpy("y", y)
-    if np.iscomplexobj(X): raise TypeError(f"X must be real, got dtype {X.dtype}")
-    if np.iscomplexobj(y): raise TypeError(f"y must be real, got dtype {y.dtype}")
-    if X.shape[0] == 0: raise ValueError("X must not be empty")
-    if y.ndim != 1 or y.shape[0] != X.shape[0]: raise ValueError(f"y must be 1-D with one entry per row of X, got shapes {X.shape} and {y.shape}")
-    if not np.issubdtype(X.dtype, np.number): raise TypeError(f"X must be numeric, got dtype {X.dtype}")
-    if not np.isfinite(X).all(): raise ValueError("X contains NaN or infinite values")
+    if np.iscomplexobj(X):
+        raise TypeError(f"X must be real, got dtype {X.dtype}")
+    if np.iscomplexobj(y):
+        raise TypeError(f"y must be real, got dtype {y.dtype}")
+    if X.shape[0] == 0:
+        raise ValueError("X must not be empty")
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(
+            "y must be 1-D with one entry per row of X, "
+            f"got shapes {X.shape} and {y.shape}"
+        )
+    if not np.issubdtype(X.dtype, np.number):
+        raise TypeError(f"X must be numeric, got dtype {X.dtype}")
+    if not np.isfinite(X).all():
+        raise ValueError("X contains NaN or infinite values")
     if np.issubdtype(y.dtype, np.bool_) or not np.issubdtype(y.dtype, np.number):
-        raise TypeError(f"y must hold integer class labels or float regression targets, got dtype {y.dtype}")
+        raise TypeError(
+            "y must hold integer class labels or float regression targets, "
+            f"got dtype {y.dtype}"
+        )
     classification = np.issubdtype(y.dtype, np.integer)
-    if not classification and not np.isfinite(y).all(): raise ValueError("y contains NaN or infinite values")
+    if not classification and not np.isfinite(y).all():
+        raise ValueError("y contains NaN or infinite values")
     val, test = _check_fractions(val, test)
     check_int("seed", seed, low=0)
-    tr, va, te = _partition(len(y), y if (stratify and classification) else None, val, test, seed)
-    if len(tr) == 0: raise ValueError("the training part is empty; use smaller val/test fractions or more data")
+    tr, va, te = _partition(
+        len(y), y if (stratify and classification) else None, val, test, seed
+    )
+    if len(tr) == 0:
+        raise ValueError(
+            "the training part is empty; use smaller val/test fractions or more data"
+        )
     if classification and len(np.unique(y[tr])) < len(np.unique(y)):
         missing = sorted(set(np.unique(y).tolist()) - set(np.unique(y[tr]).tolist()))
-        raise ValueError(f"classes {missing} have no training samples; use smaller val/test fractions")
+        raise ValueError(
+            f"classes {missing} have no training samples; use smaller val/test fractions"
+        )
     X = X.astype(np.float64)
     mean = std = None
-    if standardize: X, mean, std = _standardize(X, tr)
-    ty = (lambda a: torch.as_tensor(a, dtype=torch.long)) if classification else (lambda a: torch.as_tensor(a, dtype=dtype))
+    if standardize:
+        X, mean, std = _standardize(X, tr)
+    ty = (
+        (lambda a: torch.as_tensor(a, dtype=torch.long))
+        if classification
+        else (lambda a: torch.as_tensor(a, dtype=dtype))
+    )
     tx = lambda a: torch.as_tensor(a, dtype=dtype)
-    sp = Split(tx(X[tr]), ty(y[tr]), tx(X[va]), ty(y[va]), tx(X[te]), ty(y[te]), name=name,
-               mean=None if mean is None else tx(mean), std=None if std is None else tx(std))
+    sp = Split(
+        tx(X[tr]),
+        ty(y[tr]),
+        tx(X[va]),
+        ty(y[va]),
+        tx(X[te]),
+        ty(y[te]),
+        name=name,
+        mean=None if mean is None else tx(mean),
+        std=None if std is None else tx(std),
+    )
     return sp.to(device) if device is not None else sp
 
 # %% ../nbs/01_data.ipynb #42d1c98b
 def cache_dir() -> Path:
-    "The on-disk cache: `$GRADNOTES_CACHE`, or `~/.cache/gradnotes`; created on first use."
+    """The on-disk cache: `$GRADNOTES_CACHE`, or `~/.cache/gradnotes`; created on first
+    use."""
     p = Path(os.environ.get("GRADNOTES_CACHE", Path.home() / ".cache" / "gradnotes"))
     p.mkdir(parents=True, exist_ok=True)
     return p
+
 
 @functools.cache
 def _sklearn_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
     "Features and targets of a scikit-learn bundled dataset, loaded once per process."
     datasets = require("sklearn.datasets", "scikit-learn", f"the {name} loader")
     X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
-    if name == "diabetes": y = y.astype(np.float64)  # a regression target, whatever dtype the file stores
-    for a in (X, y): a.setflags(write=False)         # shared by every caller: read-only
+    if name == "diabetes":
+        y = y.astype(np.float64)  # a regression target, whatever dtype the file stores
+    for a in (X, y):
+        a.setflags(write=False)  # shared by every caller: read-only
     return X, y
 
 # %% ../nbs/01_data.ipynb #ad9281f3
 def _table(name, seed, val, test, standardize, dtype, device, **kw) -> Split:
     X, y = _sklearn_raw(name)
-    return split_arrays(X, y, val=val, test=test, seed=seed, standardize=standardize, dtype=dtype, device=device, name=name, **kw)
+    return split_arrays(
+        X,
+        y,
+        val=val,
+        test=test,
+        seed=seed,
+        standardize=standardize,
+        dtype=dtype,
+        device=device,
+        name=name,
+        **kw,
+    )
 
-def digits(seed: int = 0, val: float = 0.15, test: float = 0.15, standardize: bool = True,
-           images: bool = False, # Return features as (n, 1, 8, 8) images instead of (n, 64) vectors
-           dtype: torch.dtype = torch.float32, device=None) -> Split:
-    "scikit-learn's 8×8 handwritten digits (1,797 images, 10 classes) as a seeded, stratified `Split`."
+
+def digits(
+    seed: int = 0,
+    val: float = 0.15,
+    test: float = 0.15,
+    standardize: bool = True,
+    images: bool = False,  # Features as (n, 1, 8, 8) images instead of (n, 64) vectors
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> Split:
+    """scikit-learn's 8×8 handwritten digits (1,797 images, 10 classes) as a seeded,
+    stratified `Split`."""
     sp = _table("digits", seed, val, test, standardize, dtype, device)
     if images:
         for k in ("X_train", "X_val", "X_test", "mean", "std"):
-            if getattr(sp, k) is not None: setattr(sp, k, getattr(sp, k).reshape(-1, 1, 8, 8))
+            if getattr(sp, k) is not None:
+                setattr(sp, k, getattr(sp, k).reshape(-1, 1, 8, 8))
     return sp
 
-def breast_cancer(seed: int = 0, val: float = 0.15, test: float = 0.15, standardize: bool = True,
-                  dtype: torch.dtype = torch.float32, device=None) -> Split:
-    "Wisconsin breast cancer (569 samples, 30 features, 2 classes) as a seeded, stratified `Split`."
+
+def breast_cancer(
+    seed: int = 0,
+    val: float = 0.15,
+    test: float = 0.15,
+    standardize: bool = True,
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> Split:
+    """Wisconsin breast cancer (569 samples, 30 features, 2 classes) as a seeded,
+    stratified `Split`."""
     return _table("breast_cancer", seed, val, test, standardize, dtype, device)
 
-def wine(seed: int = 0, val: float = 0.15, test: float = 0.15, standardize: bool = True,
-         dtype: torch.dtype = torch.float32, device=None) -> Split:
-    "The wine recognition data (178 samples, 13 features, 3 classes) as a seeded, stratified `Split`."
+
+def wine(
+    seed: int = 0,
+    val: float = 0.15,
+    test: float = 0.15,
+    standardize: bool = True,
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> Split:
+    """The wine recognition data (178 samples, 13 features, 3 classes) as a seeded,
+    stratified `Split`."""
     return _table("wine", seed, val, test, standardize, dtype, device)
 
-def diabetes(seed: int = 0, val: float = 0.15, test: float = 0.15, standardize: bool = True,
-             dtype: torch.dtype = torch.float32, device=None) -> Split:
-    "The diabetes regression data (442 samples, 10 features, a float target) as a seeded `Split`."
+
+def diabetes(
+    seed: int = 0,
+    val: float = 0.15,
+    test: float = 0.15,
+    standardize: bool = True,
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> Split:
+    """The diabetes regression data (442 samples, 10 features, a float target) as a seeded
+    `Split`."""
     return _table("diabetes", seed, val, test, standardize, dtype, device)
 
 # %% ../nbs/01_data.ipynb #c6117e7f
 def _mnist1d_raw() -> dict[str, np.ndarray]:
-    "Generate MNIST-1D with the package's default arguments, cached in memory and on disk."
+    """Generate MNIST-1D with the package's default arguments, cached in memory and on
+    disk."""
     return _mnist1d_cached(json.dumps(_mnist1d_args(), sort_keys=True))
+
 
 def _mnist1d_args() -> dict:
     data = require("mnist1d.data", "mnist1d", "the MNIST-1D loader")
     args = dict(vars(data.get_dataset_args()))
     args.pop("url", None)  # where a pickled copy lives online: never used here
-    args["package_version"] = importlib.metadata.version("mnist1d")  # a new generator version gets a new cache entry
+    args["package_version"] = importlib.metadata.version(
+        "mnist1d"
+    )  # a new generator version gets a new cache entry
     return args
+
 
 @functools.cache
 def _mnist1d_cached(key: str) -> dict[str, np.ndarray]:
@@ -213,71 +363,131 @@ def _mnist1d_cached(key: str) -> dict[str, np.ndarray]:
     out = None
     if path.exists():
         try:
-            with np.load(path) as f: out = {k: f[k] for k in f.files}
-        except (OSError, ValueError, EOFError): out = None  # unreadable: generate again
+            with np.load(path) as f:
+                out = {k: f[k] for k in f.files}
+        except (OSError, ValueError, EOFError):
+            out = None  # unreadable: generate again
     if out is None:
         data = require("mnist1d.data", "mnist1d", "the MNIST-1D loader")
         from mnist1d.utils import ObjectView
+
         args = {k: v for k, v in json.loads(key).items() if k != "package_version"}
-        # make_dataset reseeds Python's and NumPy's global generators; leave the caller's state as it was
+        # make_dataset reseeds Python's and NumPy's global generators; leave the caller's
+        # state as it was
         py_state, np_state = random.getstate(), np.random.get_state()
-        try: raw = data.make_dataset(ObjectView(args))
-        finally: random.setstate(py_state); np.random.set_state(np_state)
+        try:
+            raw = data.make_dataset(ObjectView(args))
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
         out = {k: np.asarray(raw[k]) for k in ("x", "y", "x_test", "y_test", "t")}
-        # write a private temporary file, then rename it: concurrent writers never expose half a file
+        # write a private temporary file, then rename it: concurrent writers never expose
+        # half a file
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".npz")
-        with os.fdopen(fd, "wb") as f: np.savez(f, **out)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **out)
         os.replace(tmp, path)
-    for a in out.values(): a.setflags(write=False)
+    for a in out.values():
+        a.setflags(write=False)
     return out
 
-def mnist1d(seed: int = 0, val: float = 0.1, # Seed and fraction of the 4,000 training signals held out for validation
-            standardize: bool = False, # Scale by training statistics (the signals are already roughly unit scale)
-            channels: bool = False, # Return signals as (n, 1, 40), for 1-D convolutions
-            dtype: torch.dtype = torch.float32, device=None) -> Split:
-    "MNIST-1D (4,000 train, 1,000 test, 40 features, 10 classes), with a seeded validation split of the training set."
+
+def mnist1d(
+    seed: int = 0,  # Seed of the validation split
+    val: float = 0.1,  # Fraction of the 4,000 training signals held out for validation
+    standardize: bool = False,  # Scale by training statistics (signals are ~unit scale)
+    channels: bool = False,  # Return signals as (n, 1, 40), for 1-D convolutions
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> Split:
+    """MNIST-1D (4,000 train, 1,000 test, 40 features, 10 classes), with a seeded
+    validation split of the training set."""
     raw = _mnist1d_raw()
     X = np.concatenate([raw["x"], raw["x_test"]])
     y = np.concatenate([raw["y"], raw["y_test"]]).astype(np.int64)
     n_train, n_test = len(raw["y"]), len(raw["y_test"])
-    tr, va, _ = _partition(n_train, y[:n_train], check_number("val", val, 0, 1, high_open=True), 0.0, check_int("seed", seed, low=0))
+    tr, va, _ = _partition(
+        n_train,
+        y[:n_train],
+        check_number("val", val, 0, 1, high_open=True),
+        0.0,
+        check_int("seed", seed, low=0),
+    )
     te = np.arange(n_train, n_train + n_test)
     mean = std = None
-    if standardize: X, mean, std = _standardize(X, tr)
-    tx = lambda i: torch.as_tensor(X[i], dtype=dtype).reshape(len(i), *((1, -1) if channels else (-1,)))
+    if standardize:
+        X, mean, std = _standardize(X, tr)
+    tx = lambda i: torch.as_tensor(X[i], dtype=dtype).reshape(
+        len(i), *((1, -1) if channels else (-1,))
+    )
     ty = lambda i: torch.as_tensor(y[i])
-    sp = Split(tx(tr), ty(tr), tx(va), ty(va), tx(te), ty(te), name="mnist1d",
-               mean=None if mean is None else torch.as_tensor(mean, dtype=dtype),
-               std=None if std is None else torch.as_tensor(std, dtype=dtype), meta={"t": raw["t"].copy()})
+    sp = Split(
+        tx(tr),
+        ty(tr),
+        tx(va),
+        ty(va),
+        tx(te),
+        ty(te),
+        name="mnist1d",
+        mean=None if mean is None else torch.as_tensor(mean, dtype=dtype),
+        std=None if std is None else torch.as_tensor(std, dtype=dtype),
+        meta={"t": raw["t"].copy()},
+    )
     return sp.to(device) if device is not None else sp
 
 # %% ../nbs/01_data.ipynb #50ca693d
-SAMPLE_IMAGES = ("camera", "astronaut", "coffee", "coins", "moon", "chelsea", "rocket", "text", "page",
-                 "immunohistochemistry", "brick", "grass", "gravel")
+SAMPLE_IMAGES = (
+    "camera",
+    "astronaut",
+    "coffee",
+    "coins",
+    "moon",
+    "chelsea",
+    "rocket",
+    "text",
+    "page",
+    "immunohistochemistry",
+    "brick",
+    "grass",
+    "gravel",
+)
 
-_MAX_SIDE = 8192  # largest side `sample_image` resizes to: a typo (10**6) must not exhaust memory
+# largest side `sample_image` resizes to: a typo (10**6) must not exhaust memory
+_MAX_SIDE = 8192
 
-def sample_image(name: str = "camera", # One of `SAMPLE_IMAGES`
-                 gray: bool = False, # Convert a colour image to grayscale (luminance)
-                 size: tuple[int, int] | int | None = None, # Resize to (H, W), or to a square side
-                 dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
-    "A scikit-image sample image as a float tensor in [0, 1]: (H, W) if grayscale, else (3, H, W)."
+
+def sample_image(
+    name: str = "camera",  # One of `SAMPLE_IMAGES`
+    gray: bool = False,  # Convert a colour image to grayscale (luminance)
+    size: tuple[int, int] | int | None = None,  # Resize to (H, W), or to a square side
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> torch.Tensor:
+    """A scikit-image sample image as a float tensor in [0, 1]: (H, W) if grayscale, else
+    (3, H, W)."""
     check_choice("name", name, SAMPLE_IMAGES)
     img = _skimage_raw(name)
     if img.ndim == 3 and gray:
         img = require("skimage.color", "scikit-image", "sample_image").rgb2gray(img)
     if size is not None:
-        if isinstance(size, (str, bytes)) or not isinstance(size, (numbers.Integral,
-                                                                  Sequence)):
+        if isinstance(size, (str, bytes)) or not isinstance(
+            size, (numbers.Integral, Sequence)
+        ):
             raise TypeError(f"size must be an int or a pair (H, W), got {size!r}")
         hw = (size, size) if isinstance(size, numbers.Integral) else tuple(size)
         if len(hw) != 2:
             raise ValueError(f"size must be an int or a pair (H, W), got {size!r}")
         hw = tuple(check_int("size", s, low=1, high=_MAX_SIDE) for s in hw)
-        img = require("skimage.transform", "scikit-image", "sample_image").resize(img, hw + img.shape[2:], anti_aliasing=True)
-    t = torch.tensor(np.ascontiguousarray(img), dtype=dtype)  # a copy: the cached array stays untouched
-    if t.ndim == 3: t = t.permute(2, 0, 1).contiguous()
+        img = require("skimage.transform", "scikit-image", "sample_image").resize(
+            img, hw + img.shape[2:], anti_aliasing=True
+        )
+    t = torch.tensor(
+        np.ascontiguousarray(img), dtype=dtype
+    )  # a copy: the cached array stays untouched
+    if t.ndim == 3:
+        t = t.permute(2, 0, 1).contiguous()
     return t.to(device) if device is not None else t
+
 
 @functools.cache
 def _skimage_raw(name: str) -> np.ndarray:
@@ -290,31 +500,64 @@ def _skimage_raw(name: str) -> np.ndarray:
 # %% ../nbs/01_data.ipynb #713a20bb
 @dataclass
 class Graph:
-    "A node-classification graph: features, edges in both directions, labels, node masks, and the networkx original."
-    x: torch.Tensor            # (n_nodes, n_features) node features
-    edge_index: torch.Tensor   # (2, n_directed_edges) source and target of every directed edge
-    y: torch.Tensor            # (n_nodes,) integer labels
+    """A node-classification graph: features, edges in both directions, labels, node
+    masks, and the networkx original."""
+
+    x: torch.Tensor  # (n_nodes, n_features) node features
+    edge_index: (
+        torch.Tensor
+    )  # (2, n_directed_edges) source and target of every directed edge
+    y: torch.Tensor  # (n_nodes,) integer labels
     train_mask: torch.Tensor
     val_mask: torch.Tensor
     test_mask: torch.Tensor
-    graph: object = None       # the networkx graph
-    @property
-    def num_nodes(self) -> int: return self.x.shape[0]
-    def __repr__(self):
-        return (f"Graph(nodes={self.num_nodes}, directed_edges={self.edge_index.shape[1]}, classes={int(self.y.max()) + 1}, "
-                f"train/val/test={int(self.train_mask.sum())}/{int(self.val_mask.sum())}/{int(self.test_mask.sum())})")
+    graph: object = None  # the networkx graph
 
-def karate_club(seed: int = 0, val: float = 0.2, test: float = 0.4, dtype: torch.dtype = torch.float32, device=None) -> Graph:
-    "Zachary's karate club with faction labels (0: Mr. Hi, 1: Officer) and seeded, stratified node masks."
+    @property
+    def num_nodes(self) -> int:
+        return self.x.shape[0]
+
+    def __repr__(self):
+        return (
+            f"Graph(nodes={self.num_nodes}, directed_edges={self.edge_index.shape[1]}, "
+            f"classes={int(self.y.max()) + 1}, train/val/test="
+            + "/".join(str(int(m.sum()))
+                       for m in (self.train_mask, self.val_mask, self.test_mask))
+            + ")"
+        )
+
+
+def karate_club(
+    seed: int = 0,
+    val: float = 0.2,
+    test: float = 0.4,
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> Graph:
+    """Zachary's karate club with faction labels (0: Mr. Hi, 1: Officer) and seeded,
+    stratified node masks."""
     nx = require("networkx", purpose="the karate club loader")
     G = nx.karate_club_graph()
-    y = np.array([0 if G.nodes[v]["club"] == "Mr. Hi" else 1 for v in G.nodes], dtype=np.int64)
+    y = np.array(
+        [0 if G.nodes[v]["club"] == "Mr. Hi" else 1 for v in G.nodes], dtype=np.int64
+    )
     val, test = _check_fractions(val, test)
     tr, va, te = _partition(len(y), y, val, test, check_int("seed", seed, low=0))
     edges = np.array(G.edges, dtype=np.int64).T
     edge_index = torch.as_tensor(np.concatenate([edges, edges[::-1]], axis=1))
-    mask = lambda idx: torch.zeros(len(y), dtype=torch.bool).index_fill_(0, torch.as_tensor(idx, dtype=torch.long), True)
-    g = Graph(torch.eye(len(y), dtype=dtype), edge_index, torch.as_tensor(y), mask(tr), mask(va), mask(te), graph=G)
+    mask = lambda idx: torch.zeros(len(y), dtype=torch.bool).index_fill_(
+        0, torch.as_tensor(idx, dtype=torch.long), True
+    )
+    g = Graph(
+        torch.eye(len(y), dtype=dtype),
+        edge_index,
+        torch.as_tensor(y),
+        mask(tr),
+        mask(va),
+        mask(te),
+        graph=G,
+    )
     if device is not None:
-        for k in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask"): setattr(g, k, getattr(g, k).to(device))
+        for k in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask"):
+            setattr(g, k, getattr(g, k).to(device))
     return g

@@ -59,10 +59,14 @@ def _unvec(v: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.Tensor]:
 # %% ../nbs/20_implicit.ipynb #192eff71
 @dataclass
 class KrylovResult:
-    "An iterative solve's outcome: solution, iterations, relative residual history, convergence."
+    """An iterative solve's outcome: solution, iterations, relative residual history,
+    convergence."""
+
     x: torch.Tensor  # the solution estimate
     n_iter: int  # iterations done (one product with the operator each, for CG)
-    residuals: list[float] = field(default_factory=list)  # ||r_k|| / ||b||, k = 0..n_iter
+    residuals: list[float] = field(
+        default_factory=list
+    )  # ||r_k|| / ||b||, k = 0..n_iter
     converged: bool = False  # whether residuals[-1] <= tol
 
 
@@ -70,60 +74,83 @@ def _dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return (u * v).sum()
 
 
-def check_symmetric_operator(matvec: Callable, like: torch.Tensor, name: str = "matvec",
-                             rtol: float = 1e-8, seed: int = 0):
-    "Raise `ValueError` naming `name` unless u.(Av) = v.(Au) for two random vectors shaped `like`."
+def check_symmetric_operator(
+    matvec: Callable,
+    like: torch.Tensor,
+    name: str = "matvec",
+    rtol: float = 1e-8,
+    seed: int = 0,
+):
+    """Raise `ValueError` naming `name` unless u.(Av) = v.(Au) for two random vectors
+    shaped `like`."""
     g = torch.Generator().manual_seed(seed)
-    u, v = (torch.randn(like.shape, generator=g, dtype=torch.float64).to(like) for _ in range(2))
+    u, v = (
+        torch.randn(like.shape, generator=g, dtype=torch.float64).to(like)
+        for _ in range(2)
+    )
     Au, Av = matvec(u), matvec(v)
     gap = (_dot(u, Av) - _dot(v, Au)).abs().item()
     scale = (u.norm() * Av.norm() + v.norm() * Au.norm()).item()
     if not gap <= rtol * max(scale, 1e-300):
-        raise ValueError(f"{name} is not symmetric: u.(Av) - v.(Au) = {gap:.3e} for random u, v "
-                         f"(relative {gap / max(scale, 1e-300):.1e}); CG needs a symmetric operator")
+        raise ValueError(
+            f"{name} is not symmetric: u.(Av) - v.(Au) = {gap:.3e} for random u, v "
+            f"(relative {gap / max(scale, 1e-300):.1e}); CG needs a symmetric operator"
+        )
 
 
-def pcg(matvec: Callable, # x -> A x, symmetric positive (semi)definite, any tensor shape
-        b: torch.Tensor, # Right-hand side, shaped like x
-        precond: Callable | None = None, # r -> M^{-1} r, symmetric positive definite; None: identity
-        x0: torch.Tensor | None = None, # Starting point; zeros when None
-        tol: float = 1e-10, # Stop when ||b - A x|| <= tol ||b|| (recursive residual)
-        maxiter: int | None = None, # Iteration cap; 10 x the dimension when None
-        check_symmetric: bool = True, # Probe A with two random vectors first (two products)
-       ) -> KrylovResult:
+def pcg(
+    matvec: Callable,  # x -> A x, symmetric positive (semi)definite, any tensor shape
+    b: torch.Tensor,  # Right-hand side, shaped like x
+    precond: Callable
+    | None = None,  # r -> M^{-1} r, symmetric positive definite; None: identity
+    x0: torch.Tensor | None = None,  # Starting point; zeros when None
+    tol: float = 1e-10,  # Stop when ||b - A x|| <= tol ||b|| (recursive residual)
+    maxiter: int | None = None,  # Iteration cap; 10 x the dimension when None
+    check_symmetric: bool = True,  # Probe A with two random vectors first (two products)
+) -> KrylovResult:
     "Preconditioned conjugate gradients that reports its iterations and residual history."
     check_tensor("b", b, floating=True)
     tol = check_number("tol", tol, low=0, low_open=True)
     cap = 10 * b.numel() if maxiter is None else check_int("maxiter", maxiter, low=1)
     if x0 is not None:
         check_tensor("x0", x0, shape=tuple(b.shape), floating=True)
-    if check_symmetric: check_symmetric_operator(matvec, b)
+    if check_symmetric:
+        check_symmetric_operator(matvec, b)
     bnorm = b.norm()
     x = torch.zeros_like(b) if x0 is None else x0.clone()
-    if bnorm == 0: return KrylovResult(torch.zeros_like(b), 0, [0.0], True)
+    if bnorm == 0:
+        return KrylovResult(torch.zeros_like(b), 0, [0.0], True)
     r = b - matvec(x) if x0 is not None else b.clone()
     res = [(r.norm() / bnorm).item()]
-    if res[0] <= tol: return KrylovResult(x, 0, res, True)
+    if res[0] <= tol:
+        return KrylovResult(x, 0, res, True)
     z = r if precond is None else precond(r)
     p, rz = z.clone(), _dot(r, z)
     if not rz > 0:
-        raise ValueError(f"precond is not positive definite (r^T M^-1 r = {rz.item():.3e})")
+        raise ValueError(
+            f"precond is not positive definite (r^T M^-1 r = {rz.item():.3e})"
+        )
     for k in range(1, cap + 1):
         Ap = matvec(p)
         pAp = _dot(p, Ap)
         if not pAp > 0:
-            raise ValueError(f"matvec is not positive definite (p^T A p = {pAp.item():.3e} at "
-                             f"iteration {k})")
+            raise ValueError(
+                f"matvec is not positive definite (p^T A p = {pAp.item():.3e} at "
+                f"iteration {k})"
+            )
         # alpha = r^T z / p^T A p;  x <- x + alpha p;  r <- r - alpha A p
         alpha = rz / pAp
         x = x + alpha * p
         r = r - alpha * Ap
         res.append((r.norm() / bnorm).item())
-        if res[-1] <= tol: return KrylovResult(x, k, res, True)
+        if res[-1] <= tol:
+            return KrylovResult(x, k, res, True)
         z = r if precond is None else precond(r)
         rz_new = _dot(r, z)
         if not rz_new > 0:
-            raise ValueError(f"precond is not positive definite (r^T M^-1 r = {rz_new.item():.3e})")
+            raise ValueError(
+                f"precond is not positive definite (r^T M^-1 r = {rz_new.item():.3e})"
+            )
         # p <- z + (r_new^T z_new / r^T z) p
         p = z + (rz_new / rz) * p
         rz = rz_new
@@ -142,12 +169,16 @@ def _warn_unconverged(name: str, residual: float, maxiter: int):
 def _cg(apply, b: torch.Tensor, tol: float, maxiter: int, name: str) -> torch.Tensor:
     """Plain CG (`pcg` above) for the factories: an unconverged solve warns, an indefinite
     system names the factory and its alternatives."""
-    if b.numel() == 0: return torch.zeros_like(b)
+    if b.numel() == 0:
+        return torch.zeros_like(b)
     try:
         out = pcg(apply, b, tol=tol, maxiter=maxiter, check_symmetric=False)
     except ValueError as e:
-        raise ValueError(f"{name}: {e}; use solve_normal_cg, solve_gmres or solve_dense") from None
-    if not out.converged: _warn_unconverged(name, out.residuals[-1], maxiter)
+        raise ValueError(
+            f"{name}: {e}; use solve_normal_cg, solve_gmres or solve_dense"
+        ) from None
+    if not out.converged:
+        _warn_unconverged(name, out.residuals[-1], maxiter)
     return out.x
 
 
@@ -166,7 +197,11 @@ def solve_cg(
     def solve(matvec, b, rmatvec=None):
         check_tensor("solve_cg: b", b, ndim=1, nonempty=False)
         return _cg(
-            lambda v: matvec(v) + ridge * v, b, tol, maxiter or 10 * b.numel(), "solve_cg"
+            lambda v: matvec(v) + ridge * v,
+            b,
+            tol,
+            maxiter or 10 * b.numel(),
+            "solve_cg",
         )
 
     return solve
@@ -355,16 +390,22 @@ def solve_dense(max_dim: int = 4096) -> Callable:
     return solve
 
 # %% ../nbs/20_implicit.ipynb #6e1a3390
-def solve_pcg(precond: Callable | None = None, # r -> M^{-1} r; None: plain CG
-              tol: float = 1e-10, # Relative residual at which to stop
-              maxiter: int | None = None, # Iteration cap; 10 x the dimension when None
-             ) -> Callable:
+def solve_pcg(
+    precond: Callable | None = None,  # r -> M^{-1} r; None: plain CG
+    tol: float = 1e-10,  # Relative residual at which to stop
+    maxiter: int | None = None,  # Iteration cap; 10 x the dimension when None
+) -> Callable:
     "`pcg` as a linear solver for `custom_root` and friends: returns only the solution."
     check_number("tol", tol, low=0, low_open=True)
+
     def solve(matvec, b, rmatvec=None):
-        out = pcg(matvec, b, precond=precond, tol=tol, maxiter=maxiter, check_symmetric=False)
-        if not out.converged: _warn_unconverged("solve_pcg", out.residuals[-1], out.n_iter)
+        out = pcg(
+            matvec, b, precond=precond, tol=tol, maxiter=maxiter, check_symmetric=False
+        )
+        if not out.converged:
+            _warn_unconverged("solve_pcg", out.residuals[-1], out.n_iter)
         return out.x
+
     return solve
 
 # %% ../nbs/20_implicit.ipynb #50baefff

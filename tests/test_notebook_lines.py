@@ -11,7 +11,6 @@ MAX = 90
 # Notebooks that still have longer lines. Shrink it as they are wrapped: a notebook listed here
 # that no longer has a long line fails test_pending_notebooks_still_have_long_lines.
 LONG_LINES_PENDING = {
-    "01_data", "20_implicit", "21_maid",
 }
 
 
