@@ -30,14 +30,6 @@ __all__ = ['NoiseSchedule', 'make_schedule', 'q_sample', 'x0_from_eps', 'eps_fro
            'FeatureFrechet']
 
 # %% ../nbs/50_diffusion.ipynb #805e8a1d
-def _real(name: str, x, **kw) -> torch.Tensor:
-    "`check_tensor` with a real floating dtype: complex tensors are refused too."
-    check_tensor(name, x, floating=True, **kw)
-    if x.is_complex():
-        raise TypeError(f"{name} must be real, got {x.dtype}")
-    return x
-
-
 @dataclass
 class NoiseSchedule:
     "The variances β_t of a T-step diffusion and their cumulative products ᾱ_t (float64)."
@@ -82,7 +74,7 @@ class NoiseSchedule:
         """A schedule from given ᾱ_0 > ... > ᾱ_{T-1} in (0, 1) (β_t = 1 - ᾱ_t / ᾱ_{t-1}),
         e.g. a pretrained model's."""
         ab = torch.as_tensor(alphas_cumprod)
-        _real("alphas_cumprod", ab, ndim=1)
+        check_tensor("alphas_cumprod", ab, ndim=1, floating=True)
         ab = ab.double()
         if not bool(((ab > 0) & (ab < 1)).all()):
             raise ValueError("alphas_cumprod must lie in (0, 1)")
@@ -133,7 +125,7 @@ def _bcast(ab, x: torch.Tensor, one_ok: bool = True) -> torch.Tensor:
     if not isinstance(ab, torch.Tensor) or ab.numel() == 1:
         ab = check_number("ab", ab, 0, 1, low_open=True, high_open=not one_ok)
         return torch.tensor(ab, dtype=x.dtype, device=x.device)
-    _real("ab", ab)
+    check_tensor("ab", ab, floating=True)
     if ab.ndim != 1 or x.ndim < 1 or len(ab) != len(x):
         raise ValueError(
             f"ab must be a number or have shape ({len(x) if x.ndim else 1},) "
@@ -149,8 +141,8 @@ def _bcast(ab, x: torch.Tensor, one_ok: bool = True) -> torch.Tensor:
 
 def _pair(names: tuple, x, y, ab, one_ok: bool = True):
     "Check two same-shaped real tensors and ᾱ; return ᾱ shaped to broadcast."
-    _real(names[0], x)
-    _real(names[1], y, shape=tuple(x.shape))
+    check_tensor(names[0], x, floating=True)
+    check_tensor(names[1], y, shape=tuple(x.shape), floating=True)
     return _bcast(ab, x, one_ok)
 
 # %% ../nbs/50_diffusion.ipynb #302b576b

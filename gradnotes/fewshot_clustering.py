@@ -25,14 +25,6 @@ __all__ = ['cl2n', 'shift_queries', 'sqdist', 'knn_graph', 'kernel_sigma', 'boun
            'laplacianshot', 'tim', 'Episodes', 'sample_episodes', 'episode_accuracy', 'mean_ci95']
 
 # %% ../nbs/72_fewshot_clustering.ipynb #4abe58bf
-def _check_real(name: str, x, **kw) -> torch.Tensor:
-    "`check_tensor`, and no complex dtype (distances and arg-min need real numbers)."
-    check_tensor(name, x, **kw)
-    if x.is_complex():
-        raise TypeError(f"{name} must be real, got dtype {x.dtype}")
-    return x
-
-
 def cl2n(
     x: torch.Tensor,  # Features (..., D)
     # Mean feature of the base-class training set (D,); None skips centring
@@ -40,7 +32,7 @@ def cl2n(
 ) -> torch.Tensor:
     """Centre features on the base-class mean, then scale every row to unit L2 norm
     ('CL2N')."""
-    _check_real("x", x, floating=True)
+    check_tensor("x", x, floating=True)
     if base_mean is not None:
         check_tensor("base_mean", base_mean, shape=(x.shape[-1],), floating=True)
         x = x - base_mean
@@ -84,7 +76,7 @@ def knn_graph(
     """Indices (..., N, knn - 1) of each point's knn - 1 nearest other points: the rows of
     the binary affinity W."""
     # NaN or inf would give arbitrary neighbours
-    _check_real("X", X, ndim=(2, 3), floating=True)
+    check_tensor("X", X, ndim=(2, 3), floating=True)
     check_int("knn", knn, low=2)
     if knn > X.shape[-2]:
         raise ValueError(
@@ -540,9 +532,9 @@ def _episodes(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, bool]:
     """Validate one episode (2-D inputs) or a batch (3-D); return batched support, labels,
     query, the number of classes, and whether batched."""
-    _check_real("support", support, ndim=(2, 3), floating=True)
+    check_tensor("support", support, ndim=(2, 3), floating=True)
     batched = support.ndim == 3
-    _check_real("query", query, ndim=(2, 3), floating=True)
+    check_tensor("query", query, ndim=(2, 3), floating=True)
     if query.ndim != support.ndim:
         raise ValueError(
             "support and query must both be one episode, (S, D) and (Q, D), or both a "
@@ -934,7 +926,7 @@ def episode_accuracy(
 def mean_ci95(acc: torch.Tensor) -> tuple[float, float]:
     """Mean and 95% confidence half-width 1.96 * std / sqrt(n) over episodes, as the
     official code reports."""
-    _check_real("acc", acc, ndim=1, nonempty=False)
+    check_tensor("acc", acc, ndim=1, nonempty=False, floating=True)
     if len(acc) < 2:
         raise ValueError(
             f"acc must hold at least 2 episodes for a confidence interval, got {len(acc)}"

@@ -20,14 +20,6 @@ __all__ = ['BlockDiagonal', 'RankOne', 'as_dense', 'Metric', 'StepSolver', 'regu
            'ChebyshevRosenbrock']
 
 # %% ../nbs/33_grad_norm_newton.ipynb #71c916a1
-def _check_real(name: str, x, **kw) -> torch.Tensor:
-    "`check_tensor`, and no complex dtype: the solvers here are real."
-    check_tensor(name, x, **kw)
-    if x.is_complex():
-        raise TypeError(f"{name} must be real, got dtype {x.dtype}")
-    return x
-
-
 def _check_symmetric(name: str, H: torch.Tensor):
     """H (..., n, n) must be symmetric: a Cholesky factorization reads only its lower
     triangle."""
@@ -43,7 +35,7 @@ def _check_symmetric(name: str, H: torch.Tensor):
 def _check_hessian(H: torch.Tensor, n: int, name: str = "H") -> torch.Tensor:
     """A dense Hessian model must be a real, finite, symmetric (n, n) matrix (no batch
     dimension)."""
-    _check_real(name, H, shape=(n, n), floating=True)
+    check_tensor(name, H, shape=(n, n), floating=True)
     _check_symmetric(name, H)
     return H
 
@@ -56,7 +48,7 @@ class BlockDiagonal:
     blocks: torch.Tensor  # (K, d, d), each block symmetric
 
     def __post_init__(self):
-        b = _check_real("BlockDiagonal blocks", self.blocks, ndim=3, floating=True)
+        b = check_tensor("BlockDiagonal blocks", self.blocks, ndim=3, floating=True)
         if b.shape[1] != b.shape[2]:
             raise ValueError(
                 f"BlockDiagonal blocks must be square, (K, d, d), got {tuple(b.shape)}"
@@ -77,7 +69,7 @@ class RankOne:
 
     def __post_init__(self):
         self.alpha = check_number("RankOne alpha", self.alpha, low=0)
-        _check_real("RankOne v", self.v, ndim=1, floating=True)
+        check_tensor("RankOne v", self.v, ndim=1, floating=True)
 
     def dense(self) -> torch.Tensor:
         "The (n, n) matrix."
@@ -209,7 +201,7 @@ def regularized_step(
 ) -> torch.Tensor:
     """The step delta solving (H + lam B) delta = -g; raises if H + lam B is not positive
     definite."""
-    _check_real("g", g, ndim=1, floating=True)
+    check_tensor("g", g, ndim=1, floating=True)
     lam = check_number("lam", lam, low=0, low_open=True)
     delta = StepSolver(H, g, Metric(B, g.shape[0], g))(lam)
     if delta is None:

@@ -736,23 +736,15 @@ def kkt_map(
     return F
 
 # %% ../nbs/20_implicit.ipynb #a9f42f6e
-def _real(name: str, x) -> torch.Tensor:
-    "A finite, non-empty tensor of a real floating dtype."
-    check_tensor(name, x, floating=True)
-    if x.is_complex():
-        raise TypeError(f"{name} must be real, got {x.dtype}")
-    return x
-
-
 def prox_lasso(
     y: torch.Tensor,  # Point to shrink
     lam,  # Penalty λ >= 0: a number, or a tensor broadcasting against y
     step: float,  # Step size η > 0
 ) -> torch.Tensor:
     "prox of step * lam * ||.||_1: soft thresholding at step * lam."
-    _real("y", y)
+    check_tensor("y", y, floating=True)
     if isinstance(lam, torch.Tensor) and lam.numel() != 1:
-        if bool((_real("lam", lam) < 0).any()):
+        if bool((check_tensor("lam", lam, floating=True) < 0).any()):
             raise ValueError("lam must be >= 0")
     else:
         check_number("lam", lam, low=0)

@@ -710,18 +710,10 @@ def hoag(
     return BilevelResult(theta=theta_old, x=x, history=h, status=status)
 
 # %% ../nbs/21_maid.ipynb #43c2ca9d
-def _real(name: str, x, **kw) -> torch.Tensor:
-    "`check_tensor` with a real floating dtype (complex refused)."
-    check_tensor(name, x, floating=True, **kw)
-    if x.is_complex():
-        raise TypeError(f"{name} must be real, got {x.dtype}")
-    return x
-
-
 def image_gradient(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward differences along the last two axes, zero past the last column/row (Neumann
     boundary)."""
-    if _real("x", x).ndim < 2:
+    if check_tensor("x", x, floating=True).ndim < 2:
         raise ValueError(f"x must be an image (..., H, W), got shape {tuple(x.shape)}")
     dx = F.pad(x[..., :, 1:] - x[..., :, :-1], (0, 1))
     dy = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))
@@ -914,5 +906,6 @@ def logreg_penalties(
 # %% ../nbs/21_maid.ipynb #fb5cf80b
 def psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
     "Peak signal-to-noise ratio in dB for images in [0, 1]."
-    _real("x", x); _real("ref", ref, shape=tuple(x.shape))
+    check_tensor("x", x, floating=True)
+    check_tensor("ref", ref, shape=tuple(x.shape), floating=True)
     return 10 * math.log10(1.0 / ((x - ref) ** 2).mean().item())

@@ -170,5 +170,4 @@ XFAIL = {
     'episode_accuracy:labels:huge_class': 'unclear: RuntimeError: [enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocato...',
     'mean_ci95:acc:value<low': 'silent: value<low acc accepted (returned tuple)',
     'mean_ci95:acc:value>high': 'silent: value>high acc accepted (returned tuple)',
-    'mean_ci95:acc:int': 'silent: int acc accepted (returned tuple)',
 }
