@@ -513,6 +513,29 @@ def _density(
 
 SymmetricOperator.density = _density
 
+# %% ../nbs/10_hessian.ipynb #f517bc61
+@patch(as_prop=True)
+def shape(self: SymmetricOperator) -> tuple[int, int]:
+    "(D, D), as scipy and NumPy expect of a square operator."
+    return (self.dim, self.dim)
+
+
+@patch
+def as_linear_operator(self: SymmetricOperator):
+    """The operator as a `scipy.sparse.linalg.LinearOperator` on float64 NumPy arrays
+    (products computed in the operator's own dtype and device)."""
+    from scipy.sparse.linalg import LinearOperator
+
+    def product(V):
+        V = torch.as_tensor(np.asarray(V, dtype=np.float64))
+        out = self.matvec(V.to(device=self.device, dtype=self.dtype))
+        return out.detach().cpu().double().numpy()
+
+    return LinearOperator(
+        self.shape, matvec=product, matmat=product, rmatvec=product, rmatmat=product,
+        dtype=np.float64,
+    )
+
 # %% ../nbs/10_hessian.ipynb #c1ae3d4e
 def _grads(loss, leaves, **kw):
     return torch.autograd.grad(
