@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
 
 import torch
+from torch.autograd import forward_ad
+from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from .core import check_int, check_number, check_tensor
 
@@ -23,24 +25,17 @@ __all__ = ['KrylovResult', 'check_symmetric_operator', 'pcg', 'solve_cg', 'solve
 
 # %% ../nbs/20_implicit.ipynb #804b214a
 def _flatten(tree) -> tuple[list[torch.Tensor], Callable]:
-    """Leaves of a tensor or (nested) tuple/list of tensors, and a function that rebuilds
-    the structure from leaves."""
-    if isinstance(tree, torch.Tensor):
-        return [tree], lambda leaves: leaves[0]
-    if isinstance(tree, (tuple, list)):
-        parts = [_flatten(t) for t in tree]
-
-        def rebuild(leaves, parts=parts, kind=type(tree)):
-            out, i = [], 0
-            for sub, fn in parts:
-                out.append(fn(leaves[i : i + len(sub)]))
-                i += len(sub)
-            return kind(out)
-
-        return [leaf for sub, _ in parts for leaf in sub], rebuild
-    raise TypeError(
-        f"expected a tensor or a tuple/list of tensors, got {type(tree).__name__}"
-    )
+    """Leaves of a tensor or a (nested) tuple, list, dict or namedtuple of tensors, and a
+    function that rebuilds the structure from leaves (torch's pytree, as `torch.func`
+    uses)."""
+    leaves, structure = tree_flatten(tree)
+    for leaf in leaves:
+        if not isinstance(leaf, torch.Tensor):
+            raise TypeError(
+                "expected a tensor or a tuple/list/dict of tensors, got a"
+                f" {type(tree).__name__} holding a {type(leaf).__name__}"
+            )
+    return leaves, lambda new_leaves: tree_unflatten(list(new_leaves), structure)
 
 
 def _vec(leaves) -> torch.Tensor:
@@ -470,36 +465,134 @@ def _transpose_of(op, like: torch.Tensor) -> Callable:
 
     return apply
 
+
+def _transforms_active() -> bool:
+    "True inside a `torch.func` transform (grad, vjp, jvp, jacrev, jacfwd, ...)."
+    return torch._C._functorch.peek_interpreter_stack() is not None
+
+
+_NO_VMAP = (
+    "custom_root does not support torch.func.vmap (nor jacrev/jacfwd, which use it): the "
+    "solver and the linear solves stop on data-dependent tests; use torch.func.grad/vjp/"
+    "jvp per problem, or batch the problems inside one solver and optimality function"
+)
+
+
+def _refuse_vmap():
+    "Raise `NotImplementedError` when a `torch.func.vmap` transform is running."
+    vmap = torch._C._functorch.TransformType.Vmap
+    stack = torch._C._functorch.get_interpreter_stack() or ()
+    if any(level.key() == vmap for level in stack):
+        raise NotImplementedError(_NO_VMAP)
+
+
+def _products(spec, sol, theta):
+    """(A, A^T, B, B^T) at the solution as functions of flat vectors, A = dF/dx and
+    B = dF/dtheta. Outside `torch.func` transforms they come from autograd (any F that
+    autograd differentiates twice); inside, from `torch.func.vjp`/`jvp`."""
+    _refuse_vmap()
+    if not _transforms_active():
+        with torch.enable_grad():
+            x = [s.detach().requires_grad_(True) for s in sol]
+            th = [t.detach().requires_grad_(True) for t in theta]
+            out = _flatten(spec.optimality(spec.rebuild_sol(x), *spec.args_with(th)))[0]
+        _check_output(out, sol)
+        AT, BT = _vjp_operator(out, x), _vjp_operator(out, th)
+        like = _vec(out).detach()
+        return _transpose_of(AT, like), AT, _transpose_of(BT, like), BT
+
+    def F_x(*x):
+        return tuple(_flatten(spec.optimality(spec.rebuild_sol(list(x)),
+                                              *spec.args_with(list(theta))))[0])
+
+    def F_theta(*th):
+        return tuple(_flatten(spec.optimality(spec.rebuild_sol(list(sol)),
+                                              *spec.args_with(list(th))))[0])
+
+    _check_output(list(F_x(*sol)), sol)
+    vjp_x, vjp_theta = torch.func.vjp(F_x, *sol)[1], torch.func.vjp(F_theta, *theta)[1]
+    out = F_x(*sol)
+
+    def A(w):
+        return _vec(torch.func.jvp(F_x, tuple(sol), tuple(_unvec(w, sol)))[1])
+
+    def B(t):
+        return _vec(torch.func.jvp(F_theta, tuple(theta), tuple(_unvec(t, theta)))[1])
+
+    def AT(u, create_graph=False):
+        return _vec(vjp_x(tuple(_unvec(u, out))))
+
+    def BT(u, create_graph=False):
+        return _vec(vjp_theta(tuple(_unvec(u, out))))
+
+    return A, AT, B, BT
+
 # %% ../nbs/20_implicit.ipynb #72a88f67
-class _ImplicitRoot(torch.autograd.Function):
-    "Attaches the implicit derivative -A^{-1} B to a solution computed without a graph."
+class _NoSecondDerivative(torch.autograd.Function):
+    """The implicit gradient, connected to the arguments so that differentiating it
+    again raises instead of silently giving zero."""
 
     @staticmethod
-    def forward(ctx, spec, n_sol, *tensors):
-        ctx.spec = spec
-        sol = tensors[:n_sol]
-        ctx.save_for_backward(*sol)
-        return tuple(s.clone() for s in sol)
+    def forward(n, *tensors):
+        return tuple(g.clone() for g in tensors[:n])
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, *_):
+        raise RuntimeError(
+            "custom_root: the implicit gradient is not differentiable again: a second "
+            "derivative through the solution is not implemented"
+        )
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        raise NotImplementedError(_NO_VMAP)
+
+
+class _ImplicitRoot(torch.autograd.Function):
+    """Attaches the implicit derivative -A^{-1} B to a solution computed without a graph:
+    reverse mode (`backward`), forward mode (`jvp`), and under `torch.func` transforms."""
+
+    @staticmethod
+    def forward(spec, n_sol, *tensors):
+        return tuple(s.clone() for s in tensors[:n_sol])
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        spec, n_sol, *tensors = inputs
+        ctx.spec, ctx.n_sol = spec, n_sol
+        ctx.save_for_backward(*tensors)
+        ctx.save_for_forward(*tensors)
 
     @staticmethod
     def backward(ctx, *cotangents):
-        spec, sol = ctx.spec, ctx.saved_tensors
-        with torch.enable_grad():
-            x = [s.detach().requires_grad_(True) for s in sol]
-            theta = [t.detach().requires_grad_(True) for t in spec.theta_leaves]
-            out = _flatten(spec.optimality(spec.rebuild_sol(x), *spec.args_with(theta)))[
-                0
-            ]
-            v = _vec([
-                c if c is not None else torch.zeros_like(s)
-                for c, s in zip(cotangents, sol)
-            ])
-            AT = _vjp_operator(out, x)  # u -> A^T u
-            # A^T u = -v  (w -> A w for the normal equations)
-            u = spec.solve(AT, -v, _transpose_of(AT, v))
-            BT = _vjp_operator(out, theta)  # u -> B^T u
-            grads = _unvec(BT(u.detach()), theta)
+        tensors = ctx.saved_tensors
+        sol, theta = tensors[: ctx.n_sol], tensors[ctx.n_sol :]
+        A, AT, _, BT = _products(ctx.spec, sol, theta)
+        v = _vec([c if c is not None else torch.zeros_like(s)
+                  for c, s in zip(cotangents, sol)])
+        u = ctx.spec.solve(AT, -v, A)  # A^T u = -v  (A serves the normal equations)
+        grads = _unvec(BT(u.detach()), theta)
+        if torch.is_grad_enabled():  # create_graph: mark the gradient as final
+            grads = _NoSecondDerivative.apply(len(grads), *grads, *theta)
         return (None, None, *[None] * len(sol), *grads)
+
+    @staticmethod
+    def jvp(ctx, _spec_tangent, _n_tangent, *tangents):
+        tensors = ctx.saved_tensors
+        sol, theta = tensors[: ctx.n_sol], tensors[ctx.n_sol :]
+        A, AT, B, _ = _products(ctx.spec, sol, theta)
+        t = _vec([t if t is not None else torch.zeros_like(th)
+                  for t, th in zip(tangents[ctx.n_sol :], theta)])
+        J = ctx.spec.solve(A, -B(t), AT)  # A J = -B t
+        return tuple(_unvec(J.detach(), sol))
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        raise NotImplementedError(_NO_VMAP)
 
 # %% ../nbs/20_implicit.ipynb #e4ee2d48
 def _check_output(out_leaves, sol_leaves):
@@ -511,6 +604,14 @@ def _check_output(out_leaves, sol_leaves):
             f" {[tuple(o.shape) for o in out_leaves]} for a solution of shapes"
             f" {[tuple(s.shape) for s in sol_leaves]}"
         )
+
+
+def _needs_derivative(leaves) -> bool:
+    """Whether a derivative of the solution can be asked for: an argument requires grad,
+    carries a forward-mode tangent, or a `torch.func` transform is running."""
+    return _transforms_active() or any(
+        t.requires_grad or forward_ad.unpack_dual(t).tangent is not None for t in leaves
+    )
 
 
 def custom_root(
@@ -537,6 +638,7 @@ def custom_root(
                     f"argnums {argnums} refers past the {len(args)} argument(s) given"
                     " after init"
                 )
+            _refuse_vmap()
             diff_idx = [a - 1 for a in argnums]
             for i, arg in enumerate(args):
                 if i not in diff_idx and any(
@@ -571,9 +673,7 @@ def custom_root(
                         stacklevel=2,
                     )
             spec = _Spec(optimality_fn, args, diff_idx, solve, rebuild_sol)
-            if not any(
-                t.requires_grad for t in spec.theta_leaves if isinstance(t, torch.Tensor)
-            ):
+            if not _needs_derivative(spec.theta_leaves):
                 return result
             outs = _ImplicitRoot.apply(
                 spec,
@@ -643,14 +743,8 @@ def root_jvp(
     )
     sol_leaves = _flatten(solution)[0]
     t = _vec([l for tan in tangents for l in _flatten(tan)[0]])
-    with torch.enable_grad():
-        x = [s.detach().requires_grad_(True) for s in sol_leaves]
-        theta = [a.detach().requires_grad_(True) for a in spec.theta_leaves]
-        out = _flatten(optimality_fn(spec.rebuild_sol(x), *spec.args_with(theta)))[0]
-        _check_output(out, sol_leaves)
-        AT, BT = _vjp_operator(out, x), _vjp_operator(out, theta)
-        A, B = _transpose_of(AT, _vec(out)), _transpose_of(BT, _vec(out))
-        J = solve(A, -B(t), AT)  # A J = -B t  (A^T serves the normal equations)
+    A, AT, B, _ = _products(spec, sol_leaves, spec.theta_leaves)
+    J = solve(A, -B(t), AT)  # A J = -B t  (A^T serves the normal equations)
     return spec.rebuild_sol(_unvec(J.detach(), sol_leaves))
 
 # %% ../nbs/20_implicit.ipynb #568fda60

@@ -141,7 +141,10 @@ def knn_similarity(
     k: int = 5,
     # Keep a neighbour only if its cosine distance is below this
     neigh_thresh: float = 2.0,
-    chunk: int = 2048,  # Rows per block of the distance computation
+    chunk: int = 2048,  # Rows per block of the distance computation (torch)
+    # "torch" (blocked exact search, any device), "sklearn" (scikit-learn's exact
+    # tree search on the unit-normalized rows, CPU), "auto": sklearn on the CPU
+    backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Undirected kNN edges (E, 2) with i < j, duplicates merged, and Matérn-1/2 weights
     exp(-||x_i - x_j||) (E,)."""
@@ -152,8 +155,21 @@ def knn_similarity(
     if k >= n:
         raise ValueError(f"k must be < the number of instances ({n}), got {k}")
     neigh_thresh = check_number("neigh_thresh", neigh_thresh, low=0)
+    backend = check_choice("backend", backend, ("auto", "torch", "sklearn"))
+    if backend == "auto":
+        backend = "torch" if X.device.type != "cpu" else "sklearn"
     Xn = X / X.norm(dim=1, keepdim=True).clamp_min(torch.finfo(X.dtype).tiny)
-    rows, cols = [], []
+    search = _knn_sklearn if backend == "sklearn" else _knn_torch
+    i, j = search(Xn, k, neigh_thresh, check_int("chunk", chunk, low=1))
+    e = torch.unique(torch.stack([torch.minimum(i, j), torch.maximum(i, j)], 1), dim=0)
+    # s_ij = exp(-||x_i - x_j|| / length_scale), length_scale = 1 (Matérn-1/2)
+    w = torch.exp(-(X[e[:, 0]] - X[e[:, 1]]).norm(dim=1))
+    return e, w
+
+
+def _knn_torch(Xn, k, neigh_thresh, chunk):
+    "Directed kNN pairs (i, j) by blocks of cosine distances and `topk`."
+    n, rows, cols = Xn.shape[0], [], []
     for s in range(0, n, chunk):
         # cosine distance 1 - <x_i, x_j> / (|x_i| |x_j|), the point itself excluded
         d = 1 - Xn[s : s + chunk] @ Xn.T
@@ -161,16 +177,30 @@ def knn_similarity(
         dist, nb = d.topk(k, dim=1, largest=False)
         keep = dist < neigh_thresh
         rows.append(
-            torch.arange(s, s + d.shape[0], device=X.device)[:, None].expand(-1, k)[
-                keep
-            ]
+            torch.arange(s, s + d.shape[0], device=Xn.device)[:, None].expand(-1, k)[keep]
         )
         cols.append(nb[keep])
-    i, j = torch.cat(rows), torch.cat(cols)
-    e = torch.unique(torch.stack([torch.minimum(i, j), torch.maximum(i, j)], 1), dim=0)
-    # s_ij = exp(-||x_i - x_j|| / length_scale), length_scale = 1 (Matérn-1/2)
-    w = torch.exp(-(X[e[:, 0]] - X[e[:, 1]]).norm(dim=1))
-    return e, w
+    return torch.cat(rows), torch.cat(cols)
+
+
+def _knn_sklearn(Xn, k, neigh_thresh, chunk):
+    """The same pairs from scikit-learn's exact neighbour search: on unit vectors the
+    cosine distance is ||u - v||^2 / 2, so Euclidean neighbours are cosine neighbours."""
+    from sklearn.neighbors import NearestNeighbors
+
+    Z = Xn.detach().cpu().double().numpy()
+    dist, nb = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)
+    n = Z.shape[0]
+    # drop the point itself (not always first when points coincide), else the (k+1)-th
+    is_self = nb == np.arange(n)[:, None]
+    drop = np.where(is_self.any(1), is_self.argmax(1), k)
+    keep_cols = np.ones_like(nb, dtype=bool)
+    keep_cols[np.arange(n), drop] = False
+    nb, dist = nb[keep_cols].reshape(n, k), dist[keep_cols].reshape(n, k)
+    keep = dist**2 / 2 < neigh_thresh
+    i = np.broadcast_to(np.arange(n)[:, None], nb.shape)[keep]
+    dev = Xn.device
+    return torch.as_tensor(i, device=dev), torch.as_tensor(nb[keep], device=dev)
 
 # %% ../nbs/71_llp_bp.ipynb #4c987781
 @dataclass
