@@ -267,23 +267,41 @@ def solve_gmres(
                 return x
             m = min(restart, n, cap - done)
             V = torch.zeros(m + 1, n, dtype=b.dtype, device=b.device)
-            H = torch.zeros(m + 1, m, dtype=b.dtype, device=b.device)
             V[0] = r / beta
+            # R: the Hessenberg matrix reduced to triangular form by Givens rotations
+            # (cs, sn); g: the rotated beta e1, whose last entry is the residual norm,
+            # so convergence is seen after every product, not at the end of a cycle
+            R, cs, sn, g = [], [], [], [beta.item()]
             k_used, invariant = m, False
             for k in range(m):  # Arnoldi with modified Gram-Schmidt
                 w = _finite("solve_gmres", matvec(V[k]))
+                h = torch.zeros(k + 2, dtype=b.dtype, device=b.device)
                 for j in range(k + 1):
-                    H[j, k] = w @ V[j]
-                    w = w - H[j, k] * V[j]
-                H[k + 1, k] = w.norm()
+                    h[j] = w @ V[j]
+                    w = w - h[j] * V[j]
+                h[k + 1] = w.norm()
                 done += 1
-                if H[k + 1, k] <= 1e-14 * beta:
-                    k_used, invariant = k + 1, True
+                col = h.tolist()
+                invariant = col[k + 1] <= 1e-14 * g[0]
+                if not invariant:
+                    V[k + 1] = w / h[k + 1]
+                for j in range(k):  # earlier rotations, then a new one for this column
+                    col[j], col[j + 1] = (cs[j] * col[j] + sn[j] * col[j + 1],
+                                          -sn[j] * col[j] + cs[j] * col[j + 1])
+                rho = math.hypot(col[k], col[k + 1])
+                c_k, s_k = (col[k] / rho, col[k + 1] / rho) if rho > 0 else (1.0, 0.0)
+                cs.append(c_k), sn.append(s_k)
+                col[k], col[k + 1] = rho, 0.0
+                g[k:] = [c_k * g[k], -s_k * g[k]]
+                R.append(col[: k + 1])
+                k_used = k + 1
+                if invariant or abs(g[k + 1]) <= tol * bnorm.item():
                     break
-                V[k + 1] = w / H[k + 1, k]
-            e1 = torch.zeros(k_used + 1, dtype=b.dtype, device=b.device)
-            e1[0] = beta
-            y = torch.linalg.lstsq(H[: k_used + 1, :k_used], e1[:, None]).solution[:, 0]
+            Rk = torch.zeros(k_used, k_used, dtype=torch.float64)
+            for j, col in enumerate(R):
+                Rk[: j + 1, j] = torch.tensor(col, dtype=torch.float64)
+            gk = torch.tensor(g[:k_used], dtype=torch.float64)[:, None]
+            y = torch.linalg.lstsq(Rk, gk).solution[:, 0].to(b.device, b.dtype)
             x = x + V[:k_used].T @ y
             if invariant:  # the Krylov space holds no better solution: M is singular
                 res = ((b - matvec(x)).norm() / bnorm).item()
