@@ -26,12 +26,23 @@ __all__ = ['MODES', 'sharpness_grad', 'GaussianSurrogate', 'gaussian_nll', 'Igni
            'potts_task', 'RandomMLPOracle', 'neg_ackley', 'continuous_task', 'SurrogateHistory', 'fit_surrogate',
            'gradient_ascent', 'top_designs', 'percentiles']
 
-# %% ../nbs/84_ignite.ipynb #93ea12a5
+# %% ../nbs/84_ignite.ipynb #41777a56
 def _mean_output(output: int):
     "loss_fn(out, _) -> the batch mean of output column `output` (G of the paper)."
     def G(out, _):
-        return out.reshape(out.shape[0], -1)[:, output].mean()
+        out = out.reshape(out.shape[0], -1)
+        if output >= out.shape[1]:
+            raise ValueError(f"output={output}, but the model has {out.shape[1]} output(s)")
+        return out[:, output].mean()
     return G
+
+def _check_designs(name: str, X, model: nn.Module) -> torch.Tensor:
+    "`X` if it is a finite 2-D float tensor in the model's dtype, else raise naming `name`."
+    X = check_tensor(name, X, ndim=2, floating=True)
+    p = next(iter(trainable(model).values()))
+    if X.dtype != p.dtype:
+        raise TypeError(f"{name} must have the model's dtype {p.dtype}, got {X.dtype}")
+    return X
 
 def sharpness_grad(model: nn.Module, # The surrogate g(x; beta)
                    X: torch.Tensor, # Designs (n, d), clean (no input noise)
@@ -40,7 +51,7 @@ def sharpness_grad(model: nn.Module, # The surrogate g(x; beta)
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     "S = ||grad_beta G|| and grad_beta S = H_G v/||v|| (exact, or (v_hat - v)/r), flat."
     check_type("model", model, nn.Module)
-    X = check_tensor("X", X, floating=True)
+    X = _check_designs("X", X, model)
     output = check_int("output", output, low=0)
     if r is not None: r = check_number("r", r, low=0, low_open=True)
     f = functional_loss(model, _mean_output(output))
@@ -381,7 +392,7 @@ def _epoch_record(h, model, task, probe, loss, lam):
     h.loss.append(loss); h.sharpness.append(S.item()); h.lam.append(lam)
     h.ood_rmse.append(err.pow(2).mean().sqrt().item())
 
-# %% ../nbs/84_ignite.ipynb #2c9722d5
+# %% ../nbs/84_ignite.ipynb #eb497773
 def fit_surrogate(task: OfflineTask,
                   mode: str = "plain", # "plain", "ignite" or "ignite2"
                   epochs: int = 50, batch_size: int = 128, lr: float = 1e-3,
@@ -398,7 +409,7 @@ def fit_surrogate(task: OfflineTask,
     gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     torch.manual_seed(seed)
     model = GaussianSurrogate(task.x.shape[1], hidden).to(task.x.device, task.x.dtype)
-    opt = torch.optim.Adam(model.parameters(), lr=check_number("lr", lr, low=0,
+    opt = torch.optim.Adam(model.parameters(), lr=check_number("lr", lr, low=0, high=1e6,
                                                                   low_open=True))
     ig = (None if mode == "plain" else
           Ignite(model, opt, hvp=hvp, **ignite_kw) if mode == "ignite" else
@@ -419,7 +430,7 @@ def fit_surrogate(task: OfflineTask,
         _epoch_record(h, model, task, probe, (total / len(task.x)).item(), lam)
     return model, h
 
-# %% ../nbs/84_ignite.ipynb #31b1584f
+# %% ../nbs/84_ignite.ipynb #5daa25f6
 def gradient_ascent(models: nn.Module | Sequence[nn.Module], # One surrogate or an ensemble
                     x0: torch.Tensor, # Starting designs (m, d), standardized
                     steps: int = 200, lr: float = 0.01, # lr * sqrt(d) per step
@@ -428,7 +439,7 @@ def gradient_ascent(models: nn.Module | Sequence[nn.Module], # One surrogate or 
     models = [models] if isinstance(models, nn.Module) else list(models)
     if not models: raise ValueError("models must not be empty")
     for m in models: check_type("models", m, nn.Module)
-    x = check_tensor("x0", x0, ndim=2, floating=True).detach().clone()
+    x = _check_designs("x0", x0, models[0]).detach().clone()
     steps, lr = check_int("steps", steps, low=0), check_number("lr", lr, low=0)
     step = lr * math.sqrt(x.shape[1])
     for _ in range(steps):
