@@ -25,18 +25,19 @@ __all__ = ['MODES', 'sharpness_grad', 'GaussianSurrogate', 'gaussian_nll', 'Igni
            'potts_task', 'RandomMLPOracle', 'neg_ackley', 'continuous_task', 'SurrogateHistory', 'fit_surrogate',
            'gradient_ascent', 'top_designs', 'percentiles']
 
-# %% ../nbs/84_ignite.ipynb #7c27e6a8
+# %% ../nbs/84_ignite.ipynb #17a11141
 def _mean_output(output: int):
     "loss_fn(out, _) -> the batch mean of output column `output` (G of the paper)."
     def G(out, _):
         out = out.reshape(out.shape[0], -1)
         if output >= out.shape[1]:
-            raise ValueError(f"output={output}, but the model has {out.shape[1]} output(s)")
+            raise ValueError(f"output={output}, but the model has {out.shape[1]} "
+                             "output(s)")
         return out[:, output].mean()
     return G
 
 def _check_designs(name: str, X, model: nn.Module) -> torch.Tensor:
-    "`X` if it is a finite 2-D float tensor in the model's dtype, else raise naming `name`."
+    "`X` if it is a finite 2-D float tensor in the model's dtype, else raise."
     X = check_tensor(name, X, ndim=2, floating=True)
     p = next(iter(trainable(model).values()))
     if X.dtype != p.dtype:
@@ -75,29 +76,31 @@ def sharpness_grad(model: nn.Module, # The surrogate g(x; beta)
     S, d = _sharpness_parts(model, X, r, output)
     return S, flatten(d)
 
-# %% ../nbs/84_ignite.ipynb #22dab75b
+# %% ../nbs/84_ignite.ipynb #81ebc4db
 class GaussianSurrogate(MLP):
     "An MLP d -> hidden -> 2: column 0 the predicted mean, column 1 the log std."
     def __init__(self, dim: int, # Input width
-                 hidden: Sequence[int] = (256, 256), # Hidden widths (design-baselines: 2 x 256)
+                 hidden: Sequence[int] = (256, 256), # Hidden widths (2 x 256 as in
+                                                     # design-baselines)
                  act: type[nn.Module] = nn.LeakyReLU): # Activation between layers
         super().__init__([check_int("dim", dim, low=1), *hidden, 2], act=act)
 
 def gaussian_nll(out: torch.Tensor, # Surrogate output (n, 2): mean, log std
                  y: torch.Tensor, # Targets (n,)
                 ) -> torch.Tensor:
-    "Mean Gaussian negative log-likelihood (constant dropped); log std clamped to [-5, 3]."
+    "Mean Gaussian negative log-likelihood (no constant); log std clamped to [-5, 3]."
     check_tensor("out", out, ndim=2, shape=(None, 2), floating=True)
     y = check_tensor("y", y, ndim=1, floating=True)
     if len(y) != len(out):
-        raise ValueError(f"out and y must have the same length, got {len(out)} and {len(y)}")
+        raise ValueError(f"out and y must have the same length, got {len(out)} and "
+                         f"{len(y)}")
     mu, log_s = out[:, 0], out[:, 1].clamp(-5, 3)
     # -log N(y | mu, s^2) = ((y - mu) / s)^2 / 2 + log s + const
     return (0.5 * ((y - mu) * torch.exp(-log_s)) ** 2 + log_s).mean()
 
-# %% ../nbs/84_ignite.ipynb #354b725d
+# %% ../nbs/84_ignite.ipynb #df29c097
 class Ignite:
-    "IGNITE primal-dual step around a surrogate and its optimizer (replaces backward + step)."
+    "IGNITE's primal-dual step around a surrogate and its optimizer."
     def __init__(self, model: nn.Module, # The surrogate
                  optimizer: torch.optim.Optimizer, # Its optimizer (any)
                  lam: float = 1e-3, # lambda_0, initial multiplier (>= 0)
@@ -107,7 +110,7 @@ class Ignite:
                  r: float = 0.05, # Finite-difference radius (used when hvp="fd")
                  hvp: str = "fd", # "fd" (official) or "exact" (double backward)
                  dual: bool = True, # Dual ascent on lambda; False: IGNITE-2
-                 clip_lambda: bool = False, # Clip lambda at 0 (the official code does not)
+                 clip_lambda: bool = False, # Clip lambda at 0 (official code: no)
                  output: int = 0): # Output column of the prediction
         self.model = check_type("model", model, nn.Module)
         self.optimizer = check_type("optimizer", optimizer, torch.optim.Optimizer)
@@ -132,10 +135,10 @@ class Ignite:
         return cls(model, optimizer, lam=lam, rho=rho, r=r, hvp=hvp, dual=False,
                    output=output)
 
-# %% ../nbs/84_ignite.ipynb #225c346c
+# %% ../nbs/84_ignite.ipynb #1588dc4d
 @patch
 def step(self: Ignite,
-                 loss: torch.Tensor, # The surrogate's scalar loss on the batch, with its graph
+                 loss: torch.Tensor, # The batch's scalar loss, with its graph
                  X: torch.Tensor, # The batch's clean designs, for S and its gradient
                 ) -> dict:
     "One primal step on grad L + lambda rho d, then the dual step; returns S and lambda."
@@ -155,11 +158,11 @@ def step(self: Ignite,
         if self.clip_lambda: self.lam = self.lam.clamp_min(0)
     return {"loss": loss.detach(), "sharpness": S, "lam": self.lam}
 
-# %% ../nbs/84_ignite.ipynb #560ba5a6
+# %% ../nbs/84_ignite.ipynb #8ef9e56c
 def all_sequences(length: int = 8, # L, positions
                   alphabet: int = 4, # A, letters (4 for DNA)
                  ) -> torch.Tensor:
-    "Every sequence of `length` letters from `alphabet`, (A^L, L) int64, in lexicographic order."
+    "Every sequence of `length` letters from `alphabet`: (A^L, L) int64, lexicographic."
     L = check_int("length", length, low=1, high=24)
     A = check_int("alphabet", alphabet, low=2, high=64)
     if A ** L > 2 ** 24:
@@ -171,7 +174,8 @@ def check_sequences(name: str, seqs, length: int, alphabet: int) -> torch.Tensor
     "`seqs` if it is an (n, length) integer tensor of letters 0..alphabet-1, else raise."
     seqs = check_tensor(name, seqs, ndim=2, integer=True)
     if seqs.shape[1] != length:
-        raise ValueError(f"{name} must have {length} positions, got shape {tuple(seqs.shape)}")
+        raise ValueError(f"{name} must have {length} positions, "
+                         f"got shape {tuple(seqs.shape)}")
     lo, hi = int(seqs.min()), int(seqs.max())
     if lo < 0 or hi >= alphabet:
         raise ValueError(f"{name} must hold letters 0..{alphabet - 1} of the alphabet, "
@@ -244,7 +248,7 @@ def potts_score(oracle: PottsOracle, seqs: torch.Tensor, # (n, L) letters 0..A-1
         return torch.from_numpy(out).to(oracle.h.device, oracle.h.dtype)
     return _potts_torch(seqs, oracle.h, oracle.J)
 
-# %% ../nbs/84_ignite.ipynb #e871b98a
+# %% ../nbs/84_ignite.ipynb #14d56cec
 def hide_top(y: torch.Tensor, # Scores of all available designs (n,)
              keep_below: float = 0.5, # Keep only designs below this score quantile
              fraction: float = 0.3, # ... and of those, this random fraction
@@ -257,8 +261,8 @@ def hide_top(y: torch.Tensor, # Scores of all available designs (n,)
     below = torch.nonzero(y < torch.quantile(y.double(), q).to(y.dtype)).flatten().cpu()
     n = int(frac * len(below))
     if n == 0:
-        raise ValueError(f"the offline set is empty: fraction={frac} of {len(below)} designs "
-                         f"below the {q} quantile")
+        raise ValueError(f"the offline set is empty: fraction={frac} of {len(below)} "
+                         f"designs below the {q} quantile")
     return below[torch.randperm(len(below), generator=gen)[:n]].to(y.device)
 
 # %% ../nbs/84_ignite.ipynb #724b44a2
@@ -292,7 +296,7 @@ def _make_task(name, X, f, offline, ood, score_raw, y_min, y_max, dtype):
                        float(y_min), float(y_max), (X[ood] - xm) / xs, (f[ood] - ym) / ys,
                        xm, xs)
 
-# %% ../nbs/84_ignite.ipynb #0a8312cf
+# %% ../nbs/84_ignite.ipynb #0004ebf4
 def seqs_to_logits(seqs: torch.Tensor, alphabet: int, # (n, L) letters
                    soft: float = 0.6, # Probability kept on the letter
                    dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -315,9 +319,9 @@ def logits_to_seqs(x: torch.Tensor, length: int, alphabet: int) -> torch.Tensor:
 
 def potts_task(oracle: PottsOracle, keep_below: float = 0.5, fraction: float = 0.3,
                seed: int = 0, # Seeds the offline subset
-               n_ood: int = 2048, # Hidden designs kept to measure out-of-distribution error
+               n_ood: int = 2048, # Hidden designs kept for the out-of-distribution error
                dtype: torch.dtype = torch.float32) -> OfflineTask:
-    "The TFBind8-like task: every design scored; offline set hides the top (design-bench)."
+    "The TFBind8-like task: every design scored; the offline set hides the top."
     seqs = all_sequences(oracle.length, oracle.alphabet)
     f = potts_score(oracle, seqs)
     offline = hide_top(f, keep_below, fraction, seed)
@@ -325,19 +329,21 @@ def potts_task(oracle: PottsOracle, keep_below: float = 0.5, fraction: float = 0
     gen = torch.Generator().manual_seed(seed + 1)
     ood = top[torch.randperm(len(top), generator=gen)[:check_int("n_ood", n_ood, low=1)]]
     X = seqs_to_logits(seqs, oracle.alphabet, dtype=dtype)
-    score = lambda z: potts_score(oracle, logits_to_seqs(z, oracle.length, oracle.alphabet))
+    L, A = oracle.length, oracle.alphabet
+    score = lambda z: potts_score(oracle, logits_to_seqs(z, L, A))
     return _make_task("Potts (TFBind8-like)", X, f, offline, ood, score, f.min(), f.max(),
                       dtype)
 
-# %% ../nbs/84_ignite.ipynb #2afec8c7
+# %% ../nbs/84_ignite.ipynb #2ab563ff
 class RandomMLPOracle(nn.Module):
-    "A frozen random network f(x) = w^T tanh(W x + b): a smooth, bounded continuous oracle."
+    "A frozen random network f(x) = w^T tanh(W x + b): smooth, bounded, continuous."
     def __init__(self, dim: int = 16, hidden: int = 64, seed: int = 0):
         super().__init__()
         dim, hidden = check_int("dim", dim, low=1), check_int("hidden", hidden, low=1)
         gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
         self.dim = dim
-        self.register_buffer("W", torch.randn(hidden, dim, generator=gen) / math.sqrt(dim))
+        W = torch.randn(hidden, dim, generator=gen) / math.sqrt(dim)
+        self.register_buffer("W", W)
         self.register_buffer("b", torch.randn(hidden, generator=gen) * 0.5)
         self.register_buffer("w", torch.randn(hidden, generator=gen) / math.sqrt(hidden))
 
@@ -430,8 +436,8 @@ def fit_surrogate(task: OfflineTask,
         _epoch_record(h, model, task, probe, (total / len(task.x)).item(), lam)
     return model, h
 
-# %% ../nbs/84_ignite.ipynb #5daa25f6
-def gradient_ascent(models: nn.Module | Sequence[nn.Module], # One surrogate or an ensemble
+# %% ../nbs/84_ignite.ipynb #0fb2f1a1
+def gradient_ascent(models: nn.Module | Sequence[nn.Module], # A surrogate or an ensemble
                     x0: torch.Tensor, # Starting designs (m, d), standardized
                     steps: int = 200, lr: float = 0.01, # lr * sqrt(d) per step
                     output: int = 0) -> torch.Tensor:
