@@ -172,6 +172,17 @@ def cgs_solve(edge_index: torch.Tensor, # (2, E) (source, target) pairs
     return (h, iters) if return_iters else h
 
 # %% ../nbs/23_cgs.ipynb #2e6020f5
+def _check_inputs(x, edge_index, edge_attr, in_dim, edge_dim, name="x"):
+    "Validate node features, edges and (when edge_dim > 0) edge features."
+    check_tensor(name, x, ndim=2, shape=(None, in_dim), floating=True)
+    check_graph(edge_index, x.shape[0])
+    if edge_dim:
+        if edge_attr is None: raise ValueError(f"edge_attr is required (edge_dim={edge_dim})")
+        check_tensor("edge_attr", edge_attr, ndim=2, floating=True,
+                     shape=(edge_index.shape[1], edge_dim))
+    elif edge_attr is not None:
+        raise ValueError("edge_attr was given but the model has edge_dim=0")
+
 def _aggregate(m, tgt, n_nodes, aggr):
     "Mean, sum or max of the messages m (E, D) at their targets; 0 where none arrive."
     out = torch.zeros(n_nodes, m.shape[1], dtype=m.dtype, device=m.device)
@@ -193,7 +204,7 @@ class MPNNLayer(nn.Module):
         super().__init__()
         check_int("hidden", hidden, low=1); check_int("edge_dim", edge_dim, low=0)
         self.aggr = check_choice("aggr", aggr, ("mean", "sum", "max"))
-        self.edge_dim = edge_dim
+        self.hidden, self.edge_dim = hidden, edge_dim
         self.msg = nn.Sequential(nn.Linear(2 * hidden + edge_dim, hidden), nn.ReLU())
         self.upd = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU())
 
@@ -201,6 +212,7 @@ class MPNNLayer(nn.Module):
                 edge_index: torch.Tensor, # (2, E) (source, target) pairs
                 edge_attr: torch.Tensor | None = None, # (E, edge_dim) edge features
                ) -> torch.Tensor:
+        _check_inputs(h, edge_index, edge_attr, self.hidden, self.edge_dim, name="h")
         src, tgt = edge_index
         parts = [h[src], h[tgt]] + ([edge_attr] if self.edge_dim else [])
         # m_e = relu(W_m [h_j, h_i, e_ji]);  h_i <- h_i + relu(W_u [h_i, aggr_e m_e])
@@ -208,17 +220,6 @@ class MPNNLayer(nn.Module):
         return h + self.upd(torch.cat([h, _aggregate(m, tgt, h.shape[0], self.aggr)], 1))
 
 # %% ../nbs/23_cgs.ipynb #036c73cd
-def _check_inputs(x, edge_index, edge_attr, in_dim, edge_dim):
-    "Validate node features, edges and (when edge_dim > 0) edge features."
-    check_tensor("x", x, ndim=2, shape=(None, in_dim), floating=True)
-    check_graph(edge_index, x.shape[0])
-    if edge_dim:
-        if edge_attr is None: raise ValueError(f"edge_attr is required (edge_dim={edge_dim})")
-        check_tensor("edge_attr", edge_attr, ndim=2, floating=True,
-                     shape=(edge_index.shape[1], edge_dim))
-    elif edge_attr is not None:
-        raise ValueError("edge_attr was given but the model has edge_dim=0")
-
 class MPNN(nn.Module):
     "Encoder, K message-passing layers with edge features, MLP decoder: sees K hops."
     def __init__(self, in_dim: int, # Node feature size
@@ -417,8 +418,9 @@ def greedy_policy(edge_index: torch.Tensor, # (2, E) edges j -> i
     n = check_tensor("values", values, ndim=1, floating=True).shape[0]
     gamma = _check_mdp(edge_index, reward, n, gamma)
     src, tgt = edge_index
-    q = reward + gamma * values[src]
-    best = torch.full_like(values, -math.inf).scatter_reduce(0, tgt, q, "amax")
+    q = reward.double() + gamma * values.double()[src]     # in float64 for any input
+    best = torch.full((n,), -math.inf, dtype=q.dtype, device=q.device)
+    best = best.scatter_reduce(0, tgt, q, "amax")
     ids = torch.arange(len(q), device=q.device)
     arg = torch.full((n,), len(q), dtype=ids.dtype, device=q.device)
     return arg.scatter_reduce(0, tgt, torch.where(q >= best[tgt], ids, len(q)), "amin")
