@@ -230,7 +230,8 @@ class MPNN(nn.Module):
                  aggr: str = "mean", # 'mean', 'sum' or 'max' over incoming messages
                 ):
         super().__init__()
-        for n, v in (("in_dim", in_dim), ("out_dim", out_dim), ("layers", layers)):
+        for n, v in (("in_dim", in_dim), ("out_dim", out_dim), ("layers", layers),
+                     ("hidden", hidden)):
             check_int(n, v, low=1)
         self.in_dim, self.edge_dim = in_dim, edge_dim
         self.enc = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU())
