@@ -139,9 +139,9 @@ def cgs_solve(edge_index: torch.Tensor, # (2, E) (source, target) pairs
               method: str = "picard", # Forward: 'picard', 'gmres' or 'direct' (dense)
               backward: str = "gmres", # Adjoint solver: 'gmres', 'picard' or 'dense'
               tol: float = 1e-6, # Relative tolerance of the forward solve
-              maxiter: int = 1000, # Iteration cap of the forward (and Picard adjoint) solve
+              maxiter: int = 1000, # Iteration cap (forward and Picard adjoint)
               return_iters: bool = False, # Also return the forward iteration count
-              stats: dict | None = None, # If given: receives 'forward' and 'backward' counts
+              stats: dict | None = None, # If given: gets 'forward', 'backward' counts
              ):
     "The fixed point h* = gamma A(w) h* + b, differentiable in w and b (implicitly)."
     gamma = check_number("gamma", gamma, low=0, high=1, low_open=True, high_open=True)
@@ -177,7 +177,8 @@ def _check_inputs(x, edge_index, edge_attr, in_dim, edge_dim, name="x"):
     check_tensor(name, x, ndim=2, shape=(None, in_dim), floating=True)
     check_graph(edge_index, x.shape[0])
     if edge_dim:
-        if edge_attr is None: raise ValueError(f"edge_attr is required (edge_dim={edge_dim})")
+        if edge_attr is None:
+            raise ValueError(f"edge_attr is required (edge_dim={edge_dim})")
         check_tensor("edge_attr", edge_attr, ndim=2, floating=True,
                      shape=(edge_index.shape[1], edge_dim))
     elif edge_attr is not None:
@@ -235,7 +236,8 @@ class MPNN(nn.Module):
             check_int(n, v, low=1)
         self.in_dim, self.edge_dim = in_dim, edge_dim
         self.enc = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU())
-        self.layers = nn.ModuleList(MPNNLayer(hidden, edge_dim, aggr) for _ in range(layers))
+        self.layers = nn.ModuleList(MPNNLayer(hidden, edge_dim, aggr)
+                                    for _ in range(layers))
         self.dec = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(),
                                  nn.Linear(hidden, out_dim))
 
@@ -292,9 +294,9 @@ class CGS(nn.Module):
         w = transition_weights(edge_index, logits, x.shape[0])
         # stats: forward count now, backward count once the adjoint solve has run
         self.stats = {}
-        h, self.last_iters = cgs_solve(edge_index, w, self.inp(z), self.gamma, self.method,
-                                       self.backward, tol=self.tol, return_iters=True,
-                                       stats=self.stats)
+        h, self.last_iters = cgs_solve(edge_index, w, self.inp(z), self.gamma,
+                                       self.method, self.backward, tol=self.tol,
+                                       return_iters=True, stats=self.stats)
         return self.dec(h)
 
 # %% ../nbs/23_cgs.ipynb #22df63b1
@@ -415,7 +417,7 @@ def greedy_policy(edge_index: torch.Tensor, # (2, E) edges j -> i
                   values: torch.Tensor, # (N,) state values
                   gamma: float = 0.9, # Discount in [0, 1)
                  ) -> torch.Tensor:
-    "For each node i, the edge j -> i with the largest r + gamma V(j) (lowest id on ties)."
+    "Per node i, the edge j -> i with the largest r + gamma V(j) (lowest id on ties)."
     n = check_tensor("values", values, ndim=1, floating=True).shape[0]
     gamma = _check_mdp(edge_index, reward, n, gamma)
     src, tgt = edge_index
@@ -479,7 +481,7 @@ def steady_state(edge_index: torch.Tensor, # (2, E) edges j -> i (list both dire
                  fixed: torch.Tensor, # (N,) bool: nodes held at a given value
                  values: torch.Tensor, # (N,) the held values (read where fixed)
                 ) -> torch.Tensor:
-    "Steady state of linear diffusion: sum_(j->i) c (p_j - p_i) = 0 at free nodes (spsolve)."
+    "Steady state of diffusion: sum_(j->i) c (p_j - p_i) = 0 at free nodes (spsolve)."
     sp = require("scipy.sparse", "scipy", purpose="steady_state")
     spla = require("scipy.sparse.linalg", "scipy", purpose="steady_state")
     csg = require("scipy.sparse.csgraph", "scipy", purpose="steady_state")
@@ -497,9 +499,10 @@ def steady_state(edge_index: torch.Tensor, # (2, E) edges j -> i (list both dire
     _, comp = csg.connected_components(C, directed=True, connection="weak")
     bad = np.setdiff1d(comp[~fx], comp[fx])
     if len(bad):
-        raise ValueError("edge_index: the graph is disconnected and a component holds no "
-                         f"fixed node (e.g. node {int(np.nonzero(comp == bad[0])[0][0])}), "
-                         "so its steady state is not unique")
+        node = int(np.nonzero(comp == bad[0])[0][0])
+        raise ValueError("edge_index: the graph is disconnected and a component holds "
+                         f"no fixed node (e.g. node {node}), so its steady state is not "
+                         "unique")
     # (D - C)_FF p_F = C_FB p_B, with D the weighted in-degree
     L = (sp.diags(np.asarray(C.sum(1)).ravel()) - C).tocsr()
     p = values.detach().cpu().double().numpy().copy()
@@ -514,7 +517,7 @@ def steady_state(edge_index: torch.Tensor, # (2, E) edges j -> i (list both dire
 
 # %% ../nbs/23_cgs.ipynb #e3594f9b
 def _rgg(rng, n, degree, tries=100):
-    "A random geometric graph's largest component with nodes near both sides of the square."
+    "A random geometric graph's largest component, with nodes near both sides."
     nx = require("networkx", purpose="diffusion_graphs")
     for _ in range(tries):
         G = nx.random_geometric_graph(n, math.sqrt(degree / (math.pi * n)),
@@ -523,7 +526,8 @@ def _rgg(rng, n, degree, tries=100):
                                                               key=len)))
         x = np.array([G.nodes[v]["pos"][0] for v in range(len(G))])
         if (x < 0.1).any() and (x > 0.9).any(): return G, x
-    raise RuntimeError(f"no graph with nodes at both sides in {tries} tries; raise degree")
+    raise RuntimeError(f"no graph with nodes at both sides in {tries} tries; "
+                       "raise degree")
 
 def diffusion_graphs(n_graphs: int, # Number of graphs, batched as one disjoint graph
                      n_nodes: tuple = (40, 80), # Nodes drawn from [lo, hi) (before LCC)
@@ -552,6 +556,6 @@ def diffusion_graphs(n_graphs: int, # Number of graphs, batched as one disjoint 
         ys.append(p)
     edge_index, batch = _batch(parts, sizes)
     x = torch.cat(feats)
-    return dict(x=x, edge_index=edge_index,
-                edge_attr=torch.as_tensor(np.concatenate(cs), dtype=torch.float32)[:, None],
+    c = torch.as_tensor(np.concatenate(cs), dtype=torch.float32)
+    return dict(x=x, edge_index=edge_index, edge_attr=c[:, None],
                 y=torch.cat(ys).float()[:, None], fixed=x.sum(1) > 0, batch=batch)
