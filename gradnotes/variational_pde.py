@@ -73,7 +73,8 @@ class Lagrangian:
 # %% ../nbs/42_variational_pde.ipynb #541e00f9
 def _check_grid(name: str, u, max_dim: int = 3) -> torch.Tensor:
     "A real floating grid tensor with 1..max_dim axes, each of size >= 2, finite."
-    u = check_tensor(name, u, ndim=tuple(range(1, max_dim + 1)), floating=True)
+    u = check_tensor(name, u, ndim=tuple(range(1, max_dim + 1)), floating=True,
+                     dtypes=(torch.float32, torch.float64))  # what torch.fft supports
     if min(u.shape) < 2:
         raise ValueError(f"{name} must have at least 2 grid points per axis, "
                          f"got shape {tuple(u.shape)}")
@@ -114,7 +115,7 @@ def spectral_grad(u: torch.Tensor) -> torch.Tensor:
 
 def spectral_div(q: torch.Tensor) -> torch.Tensor:
     "The divergence (shape) of a periodic vector field q (d, *shape), by FFT."
-    q = check_tensor("q", q, floating=True)
+    q = check_tensor("q", q, floating=True, dtypes=(torch.float32, torch.float64))
     if q.ndim < 2 or q.shape[0] != q.ndim - 1:
         raise ValueError(f"q must have shape (d, *grid) with d grid axes, "
                          f"got {tuple(q.shape)}")
@@ -218,7 +219,10 @@ def gradient_descent(
     eta = check_number("eta", eta, low=0, low_open=True, high=1e6)
     tol = check_number("tol", tol, low=0, low_open=True, high=1.0)
     max_iter = check_int("max_iter", max_iter, low=0, high=10**7)
-    u = torch.zeros_like(f) if u0 is None else _check_pair(u0, f)[0].clone()
+    if u0 is not None and _check_grid("u0", u0).shape != f.shape:
+        raise ValueError(f"u0 must have the shape of f {tuple(f.shape)}, "
+                         f"got {tuple(u0.shape)}")
+    u = torch.zeros_like(f) if u0 is None else u0.detach().to(f).clone()
     scale = h1_dual_norm(f) or 1.0
     out = DescentResult(u, 0, False)
     for t in range(max_iter + 1):
@@ -317,6 +321,10 @@ def ritz_energy(model: nn.Module, x: torch.Tensor, # Points (n, d) on the torus
     x = check_tensor("x", x, ndim=2, floating=True)
     f = check_tensor("f", f, shape=(x.shape[0],), floating=True)
     check_type("lag", lag, Lagrangian)
+    w = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    if w is not None and x.dtype != w.dtype:
+        raise TypeError(f"x must have the dtype of the model's parameters {w.dtype}, "
+                        f"got {x.dtype}")
     x = x.detach().requires_grad_(True)
     u = model(x)
     p, = torch.autograd.grad(u.sum(), x, create_graph=True)        # grad u, (n, d)

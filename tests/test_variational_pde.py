@@ -273,7 +273,7 @@ def test_bad_descent_arguments():
     with pytest.raises(ValueError, match="f must have at least 2 grid points"):
         gradient_descent(torch.ones(8, 1, dtype=torch.float64), LAG)
     with pytest.raises(ValueError, match="f must have"): gradient_descent(torch.ones(2, 2, 2, 2), LAG)
-    with pytest.raises(ValueError, match="f must have the shape of u"):
+    with pytest.raises(ValueError, match="u0 must have the shape of f"):
         gradient_descent(f, LAG, u0=torch.zeros(8, dtype=torch.float64))
 
 
