@@ -34,15 +34,15 @@ class Lagrangian:
         self.alpha = check_number("alpha", alpha, high=1e6)
         self.gamma = check_number("gamma", gamma, high=1e6)
         if self.mass + min(self.alpha, 0.0) <= 0:
-            raise ValueError(f"alpha must be > -mass = {-self.mass} for L to be uniformly "
-                             f"convex in u, got {self.alpha}")
+            raise ValueError(f"alpha must be > -mass = {-self.mass} for L to be "
+                             f"uniformly convex in u, got {self.alpha}")
         if 1 + min(self.gamma, 0.0) <= 0:
-            raise ValueError(f"gamma must be > -1 for L to be uniformly convex in grad u, "
-                             f"got {self.gamma}")
+            raise ValueError(f"gamma must be > -1 for L to be uniformly convex in "
+                             f"grad u, got {self.gamma}")
 
     @property
     def bounds(self) -> tuple[float, float]:
-        "(lam, Lam): the extreme eigenvalues of the Hessian of L in (u, p), over all (u, p)."
+        "(lam, Lam): extreme eigenvalues of the Hessian of L in (u, p), over all (u, p)."
         ends = (self.mass, self.mass + self.alpha, 1.0, 1.0 + self.gamma)
         return min(ends), max(ends)
 
@@ -129,7 +129,8 @@ def _check_pair(u, f):
     u = _check_grid("u", u)
     f = check_tensor("f", f, floating=True)
     if f.shape != u.shape:
-        raise ValueError(f"f must have the shape of u {tuple(u.shape)}, got {tuple(f.shape)}")
+        raise ValueError(f"f must have the shape of u {tuple(u.shape)}, "
+                         f"got {tuple(f.shape)}")
     return u, f
 
 def energy(u: torch.Tensor, f: torch.Tensor, # Grid values of u and f, same shape
@@ -145,13 +146,13 @@ def euler_lagrange(u: torch.Tensor, f: torch.Tensor, lag: Lagrangian) -> torch.T
 
 # %% ../nbs/42_variational_pde.ipynb #5f6c82bc
 def _symbol(shape, dtype, device) -> torch.Tensor:
-    "|kappa|^2 over the rfftn spectrum: the symbol of -div grad (Nyquist derivative zero)."
+    "|kappa|^2 over the rfftn spectrum: the symbol of -div grad (Nyquist derivative 0)."
     return sum(k ** 2 for k in _wavevectors(shape, dtype, device))
 
 def helmholtz_inverse(g: torch.Tensor, # Grid values (1 to 3 axes)
                       mass: float = 1.0, # c in (c I - Laplacian); > 0
                      ) -> torch.Tensor:
-    "(c I - Laplacian)^{-1} g on the torus, by FFT: divide each coefficient by c + |kappa|^2."
+    "(c I - Laplacian)^{-1} g on the torus by FFT: coefficients divided by c + |kappa|^2."
     g = _check_grid("g", g)
     mass = check_number("mass", mass, low=0, low_open=True)
     dims = tuple(range(g.ndim))
@@ -191,7 +192,7 @@ class DescentResult:
     u: torch.Tensor # The last iterate
     n_iter: int # Steps taken
     converged: bool # Whether ||DE(u)||_{H^-1} <= tol ||f||_{H^-1} was reached
-    residuals: list = field(default_factory=list) # ||DE(u_t)||_{H^-1} / ||f||_{H^-1}, t = 0..
+    residuals: list = field(default_factory=list) # ||DE(u_t)||_{H^-1} / ||f||_{H^-1}
     barron: list = field(default_factory=list) # barron_norm(u_t), t = 0.. (if tracked)
 
 def default_step(lag: Lagrangian, shape: tuple[int, ...] | None = None) -> float:
@@ -213,7 +214,7 @@ def gradient_descent(
     u0: torch.Tensor | None = None, # Start; None: zero
     track_barron: bool = False, # Record the spectral Barron norm of every iterate
 ) -> DescentResult:
-    "Minimize E(u) = mean(L(u, grad u) - f u) over periodic grid functions by gradient steps."
+    "Minimize E(u) = mean(L(u, grad u) - f u) over periodic grid functions by descent."
     f = _check_grid("f", f); check_type("lag", lag, Lagrangian)
     if eta is None: eta = default_step(lag, None if preconditioned else tuple(f.shape))
     eta = check_number("eta", eta, low=0, low_open=True, high=1e6)
@@ -239,8 +240,8 @@ def gradient_descent(
 
 # %% ../nbs/42_variational_pde.ipynb #4301fb43
 class CosineRidgeProblem:
-    """A manufactured problem on the torus [0, 1)^d: u*(x) = sum_k a_k cos(2 pi w_k.x + phi_k)
-    with integer w_k, and f := DE_0(u*) from the Euler-Lagrange equation, so u* minimizes E."""
+    """A manufactured problem on the torus [0, 1)^d: u*(x) = sum_k a_k cos(2 pi w_k.x +
+    phi_k), integer w_k, and f := DE_0(u*) (Euler-Lagrange), so u* minimizes E."""
     def __init__(self, d: int, # Dimension (>= 1)
                  n_terms: int = 3, # Number of ridge terms
                  support: int = 2, # Non-zero entries (+-1) in each w_k; min(support, d)
@@ -277,7 +278,7 @@ class CosineRidgeProblem:
         return torch.cos(self._theta(x)) @ self.a.to(x)
 
     def f(self, x: torch.Tensor, lag: Lagrangian) -> torch.Tensor:
-        "f = -div L_p(grad u*) + L_u(u*) at points x (n, d): the data whose minimizer is u*."
+        "f = -div L_p(grad u*) + L_u(u*) at points x (n, d): the data that u* solves."
         check_type("lag", lag, Lagrangian)
         th, a, W = self._theta(x), self.a.to(x), self.W.to(x)
         u = torch.cos(th) @ a
@@ -311,7 +312,8 @@ class TorusNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor: # (n, d) -> (n,)
         z = 2 * math.pi * x
-        return self.out(torch.tanh(self.hidden(torch.cat([z.cos(), z.sin()], -1)))).squeeze(-1)
+        h = torch.tanh(self.hidden(torch.cat([z.cos(), z.sin()], -1)))
+        return self.out(h).squeeze(-1)
 
 # %% ../nbs/42_variational_pde.ipynb #c449820f
 def ritz_energy(model: nn.Module, x: torch.Tensor, # Points (n, d) on the torus
