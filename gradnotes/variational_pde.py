@@ -83,7 +83,7 @@ def _check_grid(name: str, u, max_dim: int = 3) -> torch.Tensor:
 def torus_grid(shape: tuple[int, ...], # Points per axis (1 to 3 axes, each >= 2)
                dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu",
               ) -> torch.Tensor:
-    "Coordinates (d, *shape) of the uniform grid x_j = j / n on the torus [0, 1)^d."
+    "Grid coordinates, shaped (d, n_1, ..., n_d): x_j = j / n on the torus [0, 1)^d."
     if isinstance(shape, int): shape = (shape,)
     if len(shape) not in (1, 2, 3):
         raise ValueError(f"shape must hold 1 to 3 grid sizes, got {shape!r}")
@@ -106,7 +106,7 @@ def _wavevectors(shape, dtype, device, real: bool = True):
 
 # %% ../nbs/42_variational_pde.ipynb #9211945b
 def spectral_grad(u: torch.Tensor) -> torch.Tensor:
-    "The gradient (d, *shape) of a periodic grid function u, by FFT."
+    "The gradient, shaped (d, n_1, ..., n_d), of a periodic grid function u, by FFT."
     u = _check_grid("u", u)
     dims = tuple(range(u.ndim))
     uh = torch.fft.rfftn(u, dim=dims)
@@ -114,7 +114,7 @@ def spectral_grad(u: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.fft.irfftn(1j * k * uh, s=u.shape, dim=dims) for k in ks])
 
 def spectral_div(q: torch.Tensor) -> torch.Tensor:
-    "The divergence (shape) of a periodic vector field q (d, *shape), by FFT."
+    "The divergence of a periodic vector field q shaped (d, n_1, ..., n_d), by FFT."
     q = check_tensor("q", q, floating=True, dtypes=(torch.float32, torch.float64))
     if q.ndim < 2 or q.shape[0] != q.ndim - 1:
         raise ValueError(f"q must have shape (d, *grid) with d grid axes, "
