@@ -14,12 +14,12 @@ from fastcore.basics import patch
 from torch import nn
 
 from .autodiff import flatten
-from .core import (check_choice, check_int, check_number, check_tensor, check_type,
-                            progress, require)
+from .core import (check_choice, check_int, check_number, check_tensor,
+                            check_type, progress, require)
 
 # %% auto #0
 __all__ = ['F_NAMES', 'UPDATES', 'f_star', 'f_prime_inverse', 'TwinV', 'DiscretePolicy', 'Transitions', 'ODICE', 'fit_odice',
-           'GridWorld', 'cartpole_controller', 'cartpole_dataset', 'cartpole_returns']
+           'GridWorld', 'cartpole_controller', 'cartpole_dataset', 'cartpole_returns', 'compare_on_cartpole']
 
 # %% ../nbs/83_odice.ipynb #od0011
 F_NAMES = ("chi2", "kl")
@@ -37,7 +37,7 @@ def f_star(x: torch.Tensor, # Residuals r + γV(s') - V(s), any shape
 def f_prime_inverse(x: torch.Tensor, # Residuals, any shape
                     f: str = "chi2", # "chi2" or "kl"
                    ) -> torch.Tensor:
-    "The behaviour-cloning weight of a residual: max(x, 0) for χ² (as coded), e^{x-1} for KL."
+    "The BC weight of a residual: max(x, 0) for χ² (as coded), e^{x-1} for KL."
     check_choice("f", f, F_NAMES)
     x = check_tensor("x", x, floating=True, finite=False, nonempty=False)
     if f == "kl": return torch.exp(x - 1)
@@ -58,12 +58,13 @@ class TwinV(nn.Module):
     "Two value networks V₁, V₂: `both(s)` is (2, n), `forward(s)` their minimum (n,)."
     def __init__(self, state_dim: int, # Width of a state vector
                  hidden: int = 256, # Width of the hidden layers
-                 n_hidden: int = 2, # Hidden layers; 0: linear without bias (tabular on one-hot)
+                 n_hidden: int = 2, # Hidden layers; 0: bias-free linear (a table)
                  layer_norm: bool = True, # LayerNorm after each hidden layer (official)
                 ):
         super().__init__()
+        hidden = check_int("hidden", hidden, low=1)
         sizes = [check_int("state_dim", state_dim, low=1),
-                 *[check_int("hidden", hidden, low=1)] * check_int("n_hidden", n_hidden, low=0), 1]
+                 *[hidden] * check_int("n_hidden", n_hidden, low=0), 1]
         self.state_dim = state_dim
         self.v1, self.v2 = _mlp(sizes, layer_norm), _mlp(sizes, layer_norm)
 
@@ -79,8 +80,9 @@ class DiscretePolicy(nn.Module):
                  hidden: int = 256, n_hidden: int = 2, # As in `TwinV`
                  layer_norm: bool = True):
         super().__init__()
+        hidden = check_int("hidden", hidden, low=1)
         sizes = [check_int("state_dim", state_dim, low=1),
-                 *[check_int("hidden", hidden, low=1)] * check_int("n_hidden", n_hidden, low=0),
+                 *[hidden] * check_int("n_hidden", n_hidden, low=0),
                  check_int("n_actions", n_actions, low=2)]
         self.n_actions = n_actions
         self.net = _mlp(sizes, layer_norm)
@@ -108,12 +110,16 @@ class Transitions:
         n = len(s)
         self.s2 = check_tensor("s2", self.s2, shape=(n, s.shape[1]), floating=True)
         self.a = check_tensor("a", self.a, shape=(n,))
-        if self.a.is_floating_point() or self.a.is_complex() or self.a.dtype == torch.bool:
-            raise TypeError(f"a must hold integer action indices for a discrete head, got "
-                            f"{self.a.dtype} (continuous actions need a continuous policy)")
+        a = self.a
+        if a.is_floating_point() or a.is_complex() or a.dtype == torch.bool:
+            raise TypeError(f"a must hold integer action indices for a discrete head, "
+                            f"got {a.dtype} (continuous actions need another policy)")
         if bool((self.a < 0).any()): raise ValueError("a must hold action indices >= 0")
         self.r = check_tensor("r", self.r, shape=(n,), floating=True)
-        self.done = check_tensor("done", self.done, shape=(n,)).to(s.dtype)
+        self.done = check_tensor("done", self.done, shape=(n,))
+        if self.done.is_complex():
+            raise TypeError("done must be real (0 or 1), got complex")
+        self.done = self.done.to(s.dtype)
         if not bool(((self.done == 0) | (self.done == 1)).all()):
             raise ValueError("done must hold only 0 and 1")
 
@@ -131,7 +137,7 @@ class Transitions:
 UPDATES = ("orthogonal", "true", "semi")
 
 class ODICE:
-    "V-DICE value learning (orthogonal, true or semi-gradient) and weighted behaviour cloning."
+    "V-DICE value learning (orthogonal, true or semi-gradient) and weighted BC."
     def __init__(self, vf: nn.Module, # Value net: s (n, d) -> (n,); with `both`: twin
                  policy: nn.Module, # s -> a torch Distribution over actions (`log_prob`)
                  update: str = "orthogonal", # "orthogonal" (O-DICE), "true" or "semi"
@@ -144,24 +150,28 @@ class ODICE:
                  weight_decay: float = 1e-4, # Policy weight decay
                  max_weight: float = 100.0, # Clip of the BC weight
                 ):
-        self.vf, self.policy = check_type("vf", vf, nn.Module), check_type("policy", policy, nn.Module)
+        self.vf = check_type("vf", vf, nn.Module)
+        self.policy = check_type("policy", policy, nn.Module)
         self.rule = check_choice("update", update, UPDATES)
         self.lam = check_number("lam", lam, low=0, high=1)
         self.eta = check_number("eta", eta, low=0)
-        self.gamma = check_number("gamma", gamma, low=0, high=1, low_open=True, high_open=True)
+        self.gamma = check_number("gamma", gamma, low=0, high=1, low_open=True,
+                                  high_open=True)
         self.beta = check_number("beta", beta, low=0, high=1, low_open=True)
         self.f = check_choice("f", f, F_NAMES)
-        self.max_weight = check_number("max_weight", max_weight, low=0, low_open=True)
+        self.max_weight = check_number("max_weight", max_weight, low=0, low_open=True,
+                                       high=1e30)
         self.vf_target = copy.deepcopy(vf).requires_grad_(False)
         self.params = [p for p in vf.parameters() if p.requires_grad]
         if not self.params: raise ValueError("vf has no trainable parameters")
-        self.v_opt = torch.optim.Adam(
-            self.params, lr=check_number("value_lr", value_lr, low=0, low_open=True))
+        lr = lambda name, x: check_number(name, x, low=0, low_open=True, high=1e3)
+        self.v_opt = torch.optim.Adam(self.params, lr=lr("value_lr", value_lr))
         self.pi_opt = torch.optim.Adam(
-            policy.parameters(), lr=check_number("policy_lr", policy_lr, low=0, low_open=True),
-            weight_decay=check_number("weight_decay", weight_decay, low=0))
+            policy.parameters(), lr=lr("policy_lr", policy_lr),
+            weight_decay=check_number("weight_decay", weight_decay, low=0, high=1e3))
 
-    def _v(self, s): return self.vf.both(s) if hasattr(self.vf, "both") else self.vf(s)[None]
+    def _v(self, s):
+        return self.vf.both(s) if hasattr(self.vf, "both") else self.vf(s)[None]
 
     def _grad(self, loss, retain=False):
         return flatten(torch.autograd.grad(loss, self.params, retain_graph=retain))
@@ -169,7 +179,7 @@ class ODICE:
 # %% ../nbs/83_odice.ipynb #od0023
 @patch
 def value_gradients(self: ODICE, b: Transitions) -> dict:
-    "g_f, g_b, g_0 = ∇(1-λ)E V(s) (flat), c = <g_f, g_b>/max(|g_f|², 1e-10), residual δ_f."
+    "Flat g_f, g_b, g_0 = ∇(1-λ)E V(s); c = <g_f, g_b>/max(|g_f|², 1e-10); residual δ_f."
     check_type("batch", b, Transitions)
     with torch.no_grad():
         tv, tv2 = self.vf_target(b.s), self.vf_target(b.s2)
@@ -205,20 +215,20 @@ def value_grad(self: ODICE, b: Transitions) -> tuple[torch.Tensor, torch.Tensor]
 
 @patch
 def policy_loss(self: ODICE, b: Transitions, residual: torch.Tensor) -> torch.Tensor:
-    "Weighted BC: mean of w·(-log π(a|s)), w = min((f')⁻¹(δ), max_weight), twins averaged."
+    "Weighted BC: mean of w·(-log π(a|s)), w = min((f')⁻¹(δ), max_weight)."
     w = torch.clamp_max(f_prime_inverse(residual, self.f), self.max_weight)
     return (w * -self.policy(b.s).log_prob(b.a)).mean()
 
 @patch
 def update(self: ODICE, b: Transitions) -> torch.Tensor:
-    "One step: value (Adam), Polyak target, policy (Adam). Returns the BC loss, on the device."
+    "One step: value (Adam), Polyak target, policy (Adam); the BC loss, on the device."
     g, residual = self.value_grad(b)
     for p, gi in zip(self.params, torch.split(g, [p.numel() for p in self.params])):
         p.grad = gi.view_as(p)
     self.v_opt.step()
     with torch.no_grad():                        # V̄ ← (1-β)V̄ + βV
-        torch._foreach_lerp_(list(self.vf_target.parameters()), list(self.vf.parameters()),
-                             self.beta)
+        torch._foreach_lerp_(list(self.vf_target.parameters()),
+                             list(self.vf.parameters()), self.beta)
     self.pi_opt.zero_grad(set_to_none=True)
     loss = self.policy_loss(b, residual)
     loss.backward()
@@ -228,19 +238,20 @@ def update(self: ODICE, b: Transitions) -> torch.Tensor:
 # %% ../nbs/83_odice.ipynb #od0028
 def fit_odice(agent: ODICE, data: Transitions, # The agent and its offline data
               steps: int = 1000, # Gradient steps
-              batch_size: int | None = 256, # Mini-batch size; None: the whole data set each step
+              batch_size: int | None = 256, # Mini-batch size; None: the whole data set
               seed: int = 0, # Seeds the mini-batch draws
-              every: int = 0, # Record cos(g_f, g_b) every `every` steps (0: 20 times in all)
+              every: int = 0, # Record cos(g_f, g_b) every `every` steps (0: 20 times)
               callback=None, # Called as callback(step, agent) at the recording steps
              ) -> dict:
-    "Train `agent` on `data`; return the recorded steps, cos(g_f, g_b) and callback values."
+    "Train `agent` on `data`; return the recorded steps, cos(g_f, g_b), callback values."
     check_type("agent", agent, ODICE)
     check_type("data", data, Transitions)
     steps = check_int("steps", steps, low=1)
     every = check_int("every", every, low=0) or max(steps // 20, 1)
     n_act = getattr(agent.policy, "n_actions", None)
     if n_act is not None and int(data.a.max()) >= n_act:
-        raise ValueError(f"data.a holds action {int(data.a.max())}, the policy has {n_act}")
+        raise ValueError(f"data.a holds action {int(data.a.max())}, "
+                         f"the policy has {n_act}")
     gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     hist = dict(step=[], cos=[], callback=[])
     for i in progress(range(steps), desc=f"O-DICE ({agent.rule})"):
@@ -260,13 +271,14 @@ class GridWorld:
     MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))    # up, down, left, right
 
     def __init__(self, n: int = 7, # Side of the grid
-                 slip: float = 0.1, # Probability that a uniform action replaces the chosen one
+                 slip: float = 0.1, # Probability that a random action replaces it
                  gamma: float = 0.99, # Discount in (0, 1)
-                 pits: tuple = ((2, 2), (2, 3), (2, 4), (4, 2), (4, 3), (4, 4)), # (row, col)
+                 pits: tuple = ((2, 2), (2, 3), (2, 4), (4, 2), (4, 3), (4, 4)), # Cells
                 ):
         self.n = check_int("n", n, low=2, high=64)
         self.slip = check_number("slip", slip, low=0, high=1)
-        self.gamma = check_number("gamma", gamma, low=0, high=1, low_open=True, high_open=True)
+        self.gamma = check_number("gamma", gamma, low=0, high=1, low_open=True,
+                                  high_open=True)
         self.S, self.A, self.start, self.goal = n * n, 4, 0, n * n - 1
         self.pits = [r * n + c for r, c in pits if 0 <= r < n and 0 <= c < n]
         self.terminal = np.zeros(self.S, bool)
@@ -302,7 +314,8 @@ def policy_values(self: GridWorld, pi: np.ndarray) -> np.ndarray:
     keep = ~self.terminal
     P_pi = np.einsum("sa,sat->st", pi, self.P)[np.ix_(keep, keep)]
     V = np.zeros(self.S)
-    V[keep] = np.linalg.solve(np.eye(keep.sum()) - self.gamma * P_pi, (pi * self.R).sum(1)[keep])
+    r_pi = (pi * self.R).sum(1)[keep]
+    V[keep] = np.linalg.solve(np.eye(keep.sum()) - self.gamma * P_pi, r_pi)
     return V
 
 @patch
@@ -314,18 +327,19 @@ def policy_return(self: GridWorld, policy: nn.Module) -> float:
 
 @patch
 def behaviour(self: GridWorld, eps: float = 0.6) -> np.ndarray:
-    "The safe long way (right along the top, down the right edge) w.p. 1-eps, else uniform."
+    "The safe long way (along the top, down the right edge) w.p. 1-eps, else random."
     eps = check_number("eps", eps, low=0, high=1)
     pi = np.full((self.S, self.A), eps / self.A)
     for s in range(self.S):
         r, c = divmod(s, self.n)
-        pi[s, 3 if (r == 0 and c < self.n - 1) else 1 if c == self.n - 1 else 0] += 1 - eps
+        a = 3 if (r == 0 and c < self.n - 1) else 1 if c == self.n - 1 else 0
+        pi[s, a] += 1 - eps
     return pi
 
 # %% ../nbs/83_odice.ipynb #od0032
 @patch
 def dataset(self: GridWorld, pi: np.ndarray, # (S, A) behaviour policy
-            episodes: int = 100, horizon: int = 60, # Episodes from the start cell, their cap
+            episodes: int = 100, horizon: int = 60, # Episodes from the start, their cap
             seed: int = 0, dtype: torch.dtype = torch.float32) -> Transitions:
     "Offline transitions of `pi`; states one-hot (S columns)."
     pi = np.asarray(pi, dtype=float)
@@ -343,8 +357,8 @@ def dataset(self: GridWorld, pi: np.ndarray, # (S, A) behaviour policy
             s = s2
     s, a, r, s2, d = map(np.array, zip(*rows))
     eye = torch.eye(self.S, dtype=dtype)
-    return Transitions(eye[s], torch.as_tensor(a), torch.as_tensor(r, dtype=dtype), eye[s2],
-                       torch.as_tensor(d, dtype=dtype))
+    return Transitions(eye[s], torch.as_tensor(a), torch.as_tensor(r, dtype=dtype),
+                       eye[s2], torch.as_tensor(d, dtype=dtype))
 
 # %% ../nbs/83_odice.ipynb #od0035
 def cartpole_controller(obs: np.ndarray) -> int:
@@ -353,13 +367,14 @@ def cartpole_controller(obs: np.ndarray) -> int:
     return int(theta + 0.5 * theta_dot + 0.01 * x + 0.1 * x_dot > 0)
 
 def cartpole_dataset(n: int = 20_000, # Number of transitions
-                     eps: float = 0.55, # Probability that the controller's action is flipped
+                     eps: float = 0.55, # Probability that the controller's action flips
                      seed: int = 0, # Seeds the environment and the flips
                      dtype: torch.dtype = torch.float32) -> Transitions:
     "Offline CartPole-v1 transitions of the noisy scripted controller (done = pole fell)."
     gym = require("gymnasium", purpose="cartpole_dataset")
     n, eps = check_int("n", n, low=1, high=10**7), check_number("eps", eps, low=0, high=1)
-    env, rng = gym.make("CartPole-v1"), np.random.default_rng(check_int("seed", seed, low=0))
+    env = gym.make("CartPole-v1")
+    rng = np.random.default_rng(check_int("seed", seed, low=0))
     obs, _ = env.reset(seed=seed)
     rows = []
     while len(rows) < n:
@@ -375,28 +390,61 @@ def cartpole_dataset(n: int = 20_000, # Number of transitions
 
 # %% ../nbs/83_odice.ipynb #od0036
 def cartpole_returns(policy: nn.Module, # Has `act(s)` -> action indices
-                     episodes: int = 10, seed: int = 100, # Evaluation episodes, their seed
+                     episodes: int = 10, seed: int = 100, # Episodes, their seed
                      perturb: float = 0.0, # 0: usual starts; > 0: see below
                      max_steps: int = 500, # Episode cap (CartPole-v1's)
                     ) -> np.ndarray:
-    """Undiscounted returns of the greedy `policy` on CartPole-v1. With `perturb` > 0 each
-    episode starts from U(-perturb, perturb)·(1, 1, 0.1, 1) (position, velocity, angle, angular
-    velocity) instead of U(-0.05, 0.05): out-of-distribution starts."""
+    """Undiscounted returns of the greedy `policy` on CartPole-v1. With `perturb` > 0
+    each episode starts from U(-perturb, perturb)·(1, 1, 0.1, 1) (position, velocity,
+    angle, angular velocity) instead of U(-0.05, 0.05): out-of-distribution starts."""
     gym = require("gymnasium", purpose="cartpole_returns")
     perturb = check_number("perturb", perturb, low=0, high=10)
-    env = gym.make("CartPole-v1", max_episode_steps=check_int("max_steps", max_steps, low=1))
-    rng, p = np.random.default_rng(check_int("seed", seed, low=0)), next(policy.parameters())
+    max_steps = check_int("max_steps", max_steps, low=1)
+    env = gym.make("CartPole-v1", max_episode_steps=max_steps)
+    rng = np.random.default_rng(check_int("seed", seed, low=0))
+    p = next(policy.parameters())
     out = []
     for _ in range(check_int("episodes", episodes, low=1)):
         obs, _ = env.reset(seed=int(rng.integers(2**31)))
         if perturb > 0:
-            env.unwrapped.state = rng.uniform(-perturb, perturb, 4) * np.array([1, 1, 0.1, 1])
+            scale = np.array([1, 1, 0.1, 1])
+            env.unwrapped.state = rng.uniform(-perturb, perturb, 4) * scale
             obs = np.array(env.unwrapped.state, dtype=np.float32)
         total, done = 0.0, False
         while not done:
-            a = int(policy.act(torch.as_tensor(obs, dtype=p.dtype, device=p.device)[None])[0])
+            x = torch.as_tensor(obs, dtype=p.dtype, device=p.device)[None]
+            a = int(policy.act(x)[0])
             obs, r, term, trunc, _ = env.step(a)
             total, done = total + r, term or trunc
         out.append(total)
     env.close()
     return np.array(out)
+
+# %% ../nbs/83_odice.ipynb #od0038
+def compare_on_cartpole(seed: int, # Seeds the data, the networks, the batches, the episodes
+                        steps: int = 2500, # Gradient steps per update rule
+                        n: int = 20_000, # Offline transitions
+                        hidden: int = 64, # Width of the 2 hidden layers of V and π
+                        episodes: int = 10, # Evaluation episodes (usual and perturbed starts)
+                        rules: tuple = UPDATES, # Update rules to compare
+                        perturb: float = 1.0, # `cartpole_returns`' perturbation
+                       ) -> list[dict]:
+    "One dict per rule: returns from usual and perturbed starts, cos(g_f, g_b), seconds."
+    import time
+    seed = check_int("seed", seed, low=0)
+    torch.set_num_threads(1)
+    data, out = cartpole_dataset(n, seed=seed), []
+    for rule in rules:
+        torch.manual_seed(seed)
+        agent = ODICE(TwinV(4, hidden=hidden), DiscretePolicy(4, 2, hidden=hidden),
+                      update=rule)
+        t = time.perf_counter()
+        hist = fit_odice(agent, data, steps=steps, batch_size=256, seed=seed)
+        sec = time.perf_counter() - t
+        pol = agent.policy
+        out.append(dict(rule=rule, seed=seed, sec=sec, cos=np.array(hist["cos"]),
+                        step=hist["step"],
+                        ret=cartpole_returns(pol, episodes, seed=100 + seed).mean(),
+                        ood=cartpole_returns(pol, episodes, seed=200 + seed,
+                                             perturb=perturb).mean()))
+    return out

@@ -69,12 +69,14 @@ SPECS = {
                                  "hidden": NOLOOP, "n_hidden": Int(0, huge=False)}),
     "Transitions": Spec(_tr_args, call=_tr_call,
                         tensors={"s": Arr(ndim=2), "a": Arr(floating=False, ndim=1),
-                                 "r": Arr(ndim=1), "s2": Arr(ndim=2), "done": Arr(ndim=1)},
+                                 "r": Arr(ndim=1), "s2": Arr(ndim=2),
+                                 "done": Arr(ndim=1, int_ok=True)},
                         same_length=(("s", "a", "r", "s2", "done"),)),
     "ODICE": Spec(_odice_args, call=_odice_call,
                   numbers={"lam": PROB, "eta": NONNEG, "gamma": UNIT_OPEN,
-                           "beta": Num(0, 1, low_open=True), "value_lr": POS,
-                           "policy_lr": POS, "weight_decay": NONNEG, "max_weight": POS},
+                           "beta": Num(0, 1, low_open=True), "value_lr": Num(0, 1e3, low_open=True),
+                           "policy_lr": Num(0, 1e3, low_open=True),
+                           "weight_decay": Num(0, 1e3), "max_weight": Num(0, 1e30, low_open=True)},
                   choices=("update", "f")),
     "fit_odice": Spec(lambda: dict(agent=_agent(), data=_data(), steps=2, batch_size=4, seed=0,
                                    every=1),
@@ -95,3 +97,8 @@ SPECS = {
 OPT_OUT = {"F_NAMES": "a tuple of names, not a callable",
            "UPDATES": "a tuple of names, not a callable"}
 XFAIL = {}
+
+SPECS["compare_on_cartpole"] = Spec(
+    lambda: dict(seed=0, steps=2, n=40, hidden=4, episodes=1, rules=("semi",), perturb=0.5),
+    ints={"seed": Int(0), "steps": NOLOOP, "n": NOLOOP, "hidden": NOLOOP, "episodes": NOLOOP},
+    numbers={"perturb": Num(0, 10)})
