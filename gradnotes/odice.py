@@ -160,7 +160,7 @@ class ODICE:
         self.beta = check_number("beta", beta, low=0, high=1, low_open=True)
         self.f = check_choice("f", f, F_NAMES)
         self.max_weight = check_number("max_weight", max_weight, low=0, low_open=True,
-                                       high=1e30)
+                                       high=1e6)
         self.vf_target = copy.deepcopy(vf).requires_grad_(False)
         self.params = [p for p in vf.parameters() if p.requires_grad]
         if not self.params: raise ValueError("vf has no trainable parameters")

@@ -76,7 +76,7 @@ SPECS = {
                   numbers={"lam": PROB, "eta": NONNEG, "gamma": UNIT_OPEN,
                            "beta": Num(0, 1, low_open=True), "value_lr": Num(0, 1e3, low_open=True),
                            "policy_lr": Num(0, 1e3, low_open=True),
-                           "weight_decay": Num(0, 1e3), "max_weight": Num(0, 1e30, low_open=True)},
+                           "weight_decay": Num(0, 1e3), "max_weight": Num(0, 1e6, low_open=True)},
                   choices=("update", "f")),
     "fit_odice": Spec(lambda: dict(agent=_agent(), data=_data(), steps=2, batch_size=4, seed=0,
                                    every=1),
