@@ -421,11 +421,11 @@ def cartpole_returns(policy: nn.Module, # Has `act(s)` -> action indices
     return np.array(out)
 
 # %% ../nbs/83_odice.ipynb #od0038
-def compare_on_cartpole(seed: int, # Seeds the data, the networks, the batches, the episodes
+def compare_on_cartpole(seed: int, # Seeds data, networks, batches and episodes
                         steps: int = 2500, # Gradient steps per update rule
                         n: int = 20_000, # Offline transitions
                         hidden: int = 64, # Width of the 2 hidden layers of V and π
-                        episodes: int = 10, # Evaluation episodes (usual and perturbed starts)
+                        episodes: int = 10, # Evaluation episodes per kind of start
                         rules: tuple = UPDATES, # Update rules to compare
                         perturb: float = 1.0, # `cartpole_returns`' perturbation
                        ) -> list[dict]:
