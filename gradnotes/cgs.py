@@ -5,15 +5,20 @@
 # %% ../nbs/23_cgs.ipynb #db038c63
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 from torch import nn
 
-from .core import check_choice, check_int, check_number, check_tensor
+from .core import (check_choice, check_int, check_number, check_tensor,
+                            check_type, njit, require, use_numba)
 from .implicit import custom_fixed_point, solve_dense, solve_gmres
 
 # %% auto #0
-__all__ = ['check_graph', 'edges_from_adjacency', 'transition_weights', 'propagate', 'dense_transition', 'cgs_solve', 'CGS',
-           'gcn_norm_weights', 'GCN', 'long_range_chains']
+__all__ = ['check_graph', 'edges_from_adjacency', 'transition_weights', 'propagate', 'dense_transition', 'cgs_solve', 'MPNNLayer',
+           'MPNN', 'CGS', 'gcn_norm_weights', 'GCN', 'long_range_chains', 'value_iteration', 'greedy_policy',
+           'gvi_graphs', 'steady_state', 'diffusion_graphs']
 
 # %% ../nbs/23_cgs.ipynb #8061ece5
 def check_graph(edge_index: torch.Tensor, # (2, E) integer (source, target) pairs
@@ -101,30 +106,60 @@ def _transition_map(h, w, b, edge_index, gamma):
     # T(h) = gamma A(w) h + b
     return gamma * propagate(edge_index, w, h) + b
 
+def _picard_adjoint(tol, maxiter):
+    "Adjoint solver for `custom_fixed_point` by the official Picard loop u <- J^T u + g."
+    def solve(matvec, rhs, rmatvec=None):
+        # the operator is M u = J^T u - u and rhs = -g, so u + (M u - rhs) = J^T u + g
+        u, bnorm = torch.zeros_like(rhs), float(rhs.norm())
+        for _ in range(maxiter):
+            r = matvec(u) - rhs
+            if float(r.norm()) <= tol * bnorm: return u
+            u = u + r
+        raise RuntimeError(f"the adjoint Picard iteration did not reach tol={tol:g} in "
+                           f"maxiter={maxiter} iterations; raise maxiter")
+    return solve
+
+def _counted(solve, stats):
+    "Wrap an adjoint solver so that stats['backward'] counts its operator products."
+    def run(matvec, rhs, rmatvec=None):
+        n = [0]
+        def mv(v):
+            n[0] += 1
+            return matvec(v)
+        u = solve(mv, rhs, rmatvec)
+        stats["backward"] = n[0]
+        return u
+    return run
+
+# %% ../nbs/23_cgs.ipynb #00dafa9e
 def cgs_solve(edge_index: torch.Tensor, # (2, E) (source, target) pairs
               w: torch.Tensor, # (E, H) edge values from `transition_weights`
               b: torch.Tensor, # (N, H) input term, one column per head
               gamma: float = 0.5, # Contraction factor in (0, 1)
               method: str = "picard", # Forward: 'picard', 'gmres' or 'direct' (dense)
-              backward: str = "gmres", # Adjoint solver: 'gmres' or 'dense'
+              backward: str = "gmres", # Adjoint solver: 'gmres', 'picard' or 'dense'
               tol: float = 1e-6, # Relative tolerance of the forward solve
-              maxiter: int = 1000, # Iteration cap of the forward solve
+              maxiter: int = 1000, # Iteration cap (forward and Picard adjoint)
               return_iters: bool = False, # Also return the forward iteration count
+              stats: dict | None = None, # If given: gets 'forward', 'backward' counts
              ):
     "The fixed point h* = gamma A(w) h* + b, differentiable in w and b (implicitly)."
     gamma = check_number("gamma", gamma, low=0, high=1, low_open=True, high_open=True)
     check_choice("method", method, ("picard", "gmres", "direct"))
-    check_choice("backward", backward, ("gmres", "dense"))
+    check_choice("backward", backward, ("gmres", "picard", "dense"))
     check_tensor("b", b, ndim=2, floating=True)
     check_graph(edge_index, b.shape[0])
     check_tensor("w", w, ndim=2, shape=(edge_index.shape[1], b.shape[1]), floating=True)
     if bool((w < 0).any()): raise ValueError("w must be non-negative")
     tol = check_number("tol", tol, low=0, low_open=True)
     check_int("maxiter", maxiter, low=1)
+    if stats is not None: check_type("stats", stats, dict)
     # the adjoint solve to near working precision: 1e-10 in float64, 1e-5 in float32
     btol = 1e-10 if b.dtype == torch.float64 else 1e-5
-    adjoint = (solve_gmres(tol=btol, maxiter=maxiter) if backward == "gmres"
-               else solve_dense())
+    adjoint = {"gmres": lambda: solve_gmres(tol=btol, maxiter=maxiter),
+               "picard": lambda: _picard_adjoint(btol, maxiter),
+               "dense": solve_dense}[backward]()
+    if stats is not None: adjoint = _counted(adjoint, stats)
 
     @custom_fixed_point(_transition_map, argnums=(1, 2), has_aux=True, solve=adjoint)
     def fixed_point(init, w, b, edge_index, gamma):
@@ -133,7 +168,87 @@ def cgs_solve(edge_index: torch.Tensor, # (2, E) (source, target) pairs
         return _direct(edge_index, w, b, gamma), None
 
     h, iters = fixed_point(b, w, b, edge_index, gamma)
+    if stats is not None: stats["forward"] = iters
     return (h, iters) if return_iters else h
+
+# %% ../nbs/23_cgs.ipynb #2e6020f5
+def _check_inputs(x, edge_index, edge_attr, in_dim, edge_dim, name="x"):
+    "Validate node features, edges and (when edge_dim > 0) edge features."
+    check_tensor(name, x, ndim=2, shape=(None, in_dim), floating=True)
+    check_graph(edge_index, x.shape[0])
+    if edge_dim:
+        if edge_attr is None:
+            raise ValueError(f"edge_attr is required (edge_dim={edge_dim})")
+        check_tensor("edge_attr", edge_attr, ndim=2, floating=True,
+                     shape=(edge_index.shape[1], edge_dim))
+    elif edge_attr is not None:
+        raise ValueError("edge_attr was given but the model has edge_dim=0")
+
+def _aggregate(m, tgt, n_nodes, aggr):
+    "Mean, sum or max of the messages m (E, D) at their targets; 0 where none arrive."
+    out = torch.zeros(n_nodes, m.shape[1], dtype=m.dtype, device=m.device)
+    if aggr == "max":
+        idx = tgt[:, None].expand_as(m)
+        return out.scatter_reduce(0, idx, m, "amax", include_self=False)
+    out = out.index_add(0, tgt, m)
+    if aggr == "sum": return out
+    deg = torch.zeros(n_nodes, dtype=m.dtype, device=m.device).index_add_(
+        0, tgt, torch.ones_like(tgt, dtype=m.dtype))
+    return out / deg.clamp(min=1)[:, None]
+
+class MPNNLayer(nn.Module):
+    "One message-passing step with edge features and a residual update."
+    def __init__(self, hidden: int, # Node state width D
+                 edge_dim: int = 0, # Edge feature size (0: none)
+                 aggr: str = "mean", # 'mean', 'sum' or 'max' over incoming messages
+                ):
+        super().__init__()
+        check_int("hidden", hidden, low=1); check_int("edge_dim", edge_dim, low=0)
+        self.aggr = check_choice("aggr", aggr, ("mean", "sum", "max"))
+        self.hidden, self.edge_dim = hidden, edge_dim
+        self.msg = nn.Sequential(nn.Linear(2 * hidden + edge_dim, hidden), nn.ReLU())
+        self.upd = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU())
+
+    def forward(self, h: torch.Tensor, # (N, D) node states
+                edge_index: torch.Tensor, # (2, E) (source, target) pairs
+                edge_attr: torch.Tensor | None = None, # (E, edge_dim) edge features
+               ) -> torch.Tensor:
+        _check_inputs(h, edge_index, edge_attr, self.hidden, self.edge_dim, name="h")
+        src, tgt = edge_index
+        parts = [h[src], h[tgt]] + ([edge_attr] if self.edge_dim else [])
+        # m_e = relu(W_m [h_j, h_i, e_ji]);  h_i <- h_i + relu(W_u [h_i, aggr_e m_e])
+        m = self.msg(torch.cat(parts, 1))
+        return h + self.upd(torch.cat([h, _aggregate(m, tgt, h.shape[0], self.aggr)], 1))
+
+# %% ../nbs/23_cgs.ipynb #036c73cd
+class MPNN(nn.Module):
+    "Encoder, K message-passing layers with edge features, MLP decoder: sees K hops."
+    def __init__(self, in_dim: int, # Node feature size
+                 out_dim: int, # Output size per node
+                 edge_dim: int = 0, # Edge feature size (0: none)
+                 layers: int = 3, # K, the number of message-passing layers
+                 hidden: int = 32, # Width
+                 aggr: str = "mean", # 'mean', 'sum' or 'max' over incoming messages
+                ):
+        super().__init__()
+        for n, v in (("in_dim", in_dim), ("out_dim", out_dim), ("layers", layers),
+                     ("hidden", hidden)):
+            check_int(n, v, low=1)
+        self.in_dim, self.edge_dim = in_dim, edge_dim
+        self.enc = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU())
+        self.layers = nn.ModuleList(MPNNLayer(hidden, edge_dim, aggr)
+                                    for _ in range(layers))
+        self.dec = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, out_dim))
+
+    def forward(self, x: torch.Tensor, # (N, in_dim) node features
+                edge_index: torch.Tensor, # (2, E) (source, target) pairs
+                edge_attr: torch.Tensor | None = None, # (E, edge_dim) edge features
+               ) -> torch.Tensor:
+        _check_inputs(x, edge_index, edge_attr, self.in_dim, self.edge_dim)
+        h = self.enc(x)
+        for layer in self.layers: h = layer(h, edge_index, edge_attr)
+        return self.dec(h)
 
 # %% ../nbs/23_cgs.ipynb #a94199f4
 class CGS(nn.Module):
@@ -145,30 +260,43 @@ class CGS(nn.Module):
                  gamma: float = 0.5, # Contraction factor in (0, 1)
                  method: str = "picard", # Forward solver (see `cgs_solve`)
                  tol: float = 1e-6, # Forward tolerance
+                 edge_dim: int = 0, # Edge feature size (0: none)
+                 enc_layers: int = 0, # Message-passing layers in the encoder
+                 aggr: str = "mean", # Their aggregation: 'mean', 'sum' or 'max'
+                 backward: str = "gmres", # Adjoint solver (see `cgs_solve`)
                 ):
         super().__init__()
         for n, v in (("in_dim", in_dim), ("out_dim", out_dim), ("heads", heads),
                      ("hidden", hidden)):
             check_int(n, v, low=1)
+        check_int("edge_dim", edge_dim, low=0); check_int("enc_layers", enc_layers, low=0)
         self.gamma = check_number("gamma", gamma, low=0, high=1, low_open=True,
                                   high_open=True)
         self.method, self.tol, self.last_iters = method, tol, None
+        self.backward, self.edge_dim, self.stats = backward, edge_dim, {}
         self.enc = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU())
-        self.edge = nn.Linear(2 * hidden, heads)      # a_e from (z_src, z_dst)
-        self.inp = nn.Linear(hidden, heads)           # b_i from z_i
+        self.edge = nn.Linear(2 * hidden + edge_dim, heads)   # a_e from (z_j, z_i, e_ji)
+        self.inp = nn.Linear(hidden, heads)                    # b_i from z_i
         self.dec = nn.Sequential(nn.Linear(heads, hidden), nn.ReLU(),
                                  nn.Linear(hidden, out_dim))
+        self.mp = nn.ModuleList(MPNNLayer(hidden, edge_dim, aggr)
+                                for _ in range(enc_layers))
 
     def forward(self, x: torch.Tensor, # (N, in_dim) node features
                 edge_index: torch.Tensor, # (2, E) (source, target) pairs
+                edge_attr: torch.Tensor | None = None, # (E, edge_dim) edge features
                ) -> torch.Tensor:
-        check_tensor("x", x, ndim=2, shape=(None, self.enc[0].in_features), floating=True)
-        check_graph(edge_index, x.shape[0])
+        _check_inputs(x, edge_index, edge_attr, self.enc[0].in_features, self.edge_dim)
         z = self.enc(x)
-        logits = self.edge(torch.cat([z[edge_index[0]], z[edge_index[1]]], 1))
+        for layer in self.mp: z = layer(z, edge_index, edge_attr)
+        parts = [z[edge_index[0]], z[edge_index[1]]]
+        logits = self.edge(torch.cat(parts + ([edge_attr] if self.edge_dim else []), 1))
         w = transition_weights(edge_index, logits, x.shape[0])
+        # stats: forward count now, backward count once the adjoint solve has run
+        self.stats = {}
         h, self.last_iters = cgs_solve(edge_index, w, self.inp(z), self.gamma,
-                                       self.method, tol=self.tol, return_iters=True)
+                                       self.method, self.backward, tol=self.tol,
+                                       return_iters=True, stats=self.stats)
         return self.dec(h)
 
 # %% ../nbs/23_cgs.ipynb #22df63b1
@@ -218,3 +346,216 @@ def long_range_chains(n_graphs: int, # Number of chains, batched as one disjoint
     x[off[:, 0], 1] = 1.0                          # a flag marking the informative end
     return dict(x=x, edge_index=edge_index, y=s.repeat_interleave(length),
                 dist=torch.arange(length).repeat(n_graphs))
+
+# %% ../nbs/23_cgs.ipynb #72714d2e
+@njit
+def _vi_kernel(src, tgt, r, n, gamma, atol, maxiter):
+    "Value iteration V(i) <- max over edges j -> i of r + gamma V(j); sweeps or -1."
+    V, Vn = np.zeros(n), np.empty(n)
+    for k in range(maxiter):
+        Vn[:] = -np.inf
+        for e in range(src.shape[0]):
+            q = r[e] + gamma * V[src[e]]             # the backup of edge e = (j -> i)
+            if q > Vn[tgt[e]]: Vn[tgt[e]] = q
+        diff = 0.0
+        for i in range(n):
+            diff = max(diff, abs(Vn[i] - V[i])); V[i] = Vn[i]
+        if diff <= atol: return V, k + 1
+    return V, -1
+
+def _vi_torch(src, tgt, r, n, gamma, atol, maxiter):
+    "The torch path of `_vi_kernel` (any device): the same sweeps."
+    V = torch.zeros(n, dtype=r.dtype, device=r.device)
+    for k in range(maxiter):
+        # V_{k+1}(i) = max_{e = (j -> i)} r_e + gamma V_k(j)
+        Vn = torch.full_like(V, -math.inf).scatter_reduce(0, tgt, r + gamma * V[src],
+                                                           "amax")
+        diff, V = float((Vn - V).abs().max()), Vn
+        if diff <= atol: return V, k + 1
+    return V, -1
+
+# %% ../nbs/23_cgs.ipynb #38504e2a
+def _check_mdp(edge_index, reward, n_nodes, gamma):
+    "Validate an MDP graph: edges, finite rewards, gamma in [0, 1), an action per node."
+    check_graph(edge_index, n_nodes)
+    check_tensor("reward", reward, ndim=1, shape=(edge_index.shape[1],), floating=True)
+    gamma = check_number("gamma", gamma, low=0, high=1, high_open=True)
+    indeg = torch.bincount(edge_index[1], minlength=n_nodes)
+    if bool((indeg == 0).any()):
+        raise ValueError(f"edge_index: node {int((indeg == 0).nonzero()[0])} has no "
+                         "incoming edge, so its value max over an empty set is undefined")
+    return gamma
+
+def value_iteration(edge_index: torch.Tensor, # (2, E) edges j -> i, one per action of i
+                    reward: torch.Tensor, # (E,) reward of each edge
+                    n_nodes: int, # Number of states N
+                    gamma: float = 0.9, # Discount in [0, 1)
+                    atol: float = 1e-3, # Stop when no value moves by more than atol
+                    maxiter: int = 200, # Sweep cap
+                    engine: str = "auto", # 'numba' (CPU), 'torch' or 'auto'
+                   ) -> tuple[torch.Tensor, int]:
+    "V* of graph value iteration, V(i) = max over edges j -> i of r + gamma V(j); sweeps."
+    gamma = _check_mdp(edge_index, reward, n_nodes, gamma)
+    atol = check_number("atol", atol, low=0, low_open=True)
+    check_int("maxiter", maxiter, low=1)
+    check_choice("engine", engine, ("auto", "numba", "torch"))
+    if engine == "numba" or (engine == "auto" and use_numba(edge_index, reward)):
+        src, tgt = (t.cpu().numpy() for t in edge_index)
+        V, k = _vi_kernel(src, tgt, reward.detach().cpu().double().numpy(), n_nodes,
+                          gamma, atol, maxiter)
+        V = torch.as_tensor(V, dtype=reward.dtype, device=reward.device)
+    else:
+        V, k = _vi_torch(edge_index[0], edge_index[1], reward.detach(), n_nodes,
+                         gamma, atol, maxiter)
+    if k < 0:
+        raise RuntimeError(f"value iteration did not reach atol={atol:g} in "
+                           f"maxiter={maxiter} sweeps; raise maxiter")
+    return V, k
+
+def greedy_policy(edge_index: torch.Tensor, # (2, E) edges j -> i
+                  reward: torch.Tensor, # (E,) edge rewards
+                  values: torch.Tensor, # (N,) state values
+                  gamma: float = 0.9, # Discount in [0, 1)
+                 ) -> torch.Tensor:
+    "Per node i, the edge j -> i with the largest r + gamma V(j) (lowest id on ties)."
+    n = check_tensor("values", values, ndim=1, floating=True).shape[0]
+    gamma = _check_mdp(edge_index, reward, n, gamma)
+    src, tgt = edge_index
+    q = reward.double() + gamma * values.double()[src]     # in float64 for any input
+    best = torch.full((n,), -math.inf, dtype=q.dtype, device=q.device)
+    best = best.scatter_reduce(0, tgt, q, "amax")
+    ids = torch.arange(len(q), device=q.device)
+    arg = torch.full((n,), len(q), dtype=ids.dtype, device=q.device)
+    return arg.scatter_reduce(0, tgt, torch.where(q >= best[tgt], ids, len(q)), "amin")
+
+# %% ../nbs/23_cgs.ipynb #35373343
+def _check_range(name, pair, low):
+    "A pair (lo, hi) of integers with low <= lo < hi (hi exclusive, as numpy draws)."
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(f"{name} must be a pair (lo, hi), got {pair!r}")
+    lo, hi = (check_int(name, v, low=low) for v in pair)
+    if hi <= lo: raise ValueError(f"{name} must have lo < hi, got {tuple(pair)}")
+    return lo, hi
+
+def _batch(parts, n_nodes):
+    "Concatenate per-graph edge lists (offset by the node counts) and graph ids."
+    off = np.cumsum([0] + list(n_nodes[:-1]))
+    ei = np.concatenate([p + o for p, o in zip(parts, off)], 1)
+    batch = np.repeat(np.arange(len(n_nodes)), n_nodes)
+    return torch.as_tensor(ei, dtype=torch.long), torch.as_tensor(batch)
+
+def gvi_graphs(n_graphs: int, # Number of MDP graphs, batched as one disjoint graph
+               n_states: tuple = (20, 50), # States drawn from [lo, hi)
+               n_actions: tuple = (5, 10), # Actions (incoming edges) per state, [lo, hi)
+               gamma: float = 0.9, # Discount of the target values
+               seed: int = 0, # Seed of the graphs and rewards
+               engine: str = "auto", # Value-iteration engine (see `value_iteration`)
+              ) -> dict:
+    "Graph value iteration MDPs by the official recipe, with V* as the node target."
+    check_int("n_graphs", n_graphs, low=1)
+    s_lo, s_hi = _check_range("n_states", n_states, 2)
+    a_lo, a_hi = _check_range("n_actions", n_actions, 1)
+    if a_hi >= s_lo:
+        raise ValueError(f"n_actions must stay below n_states - 1: got {n_actions} "
+                         f"for {n_states}")
+    rng = np.random.default_rng(check_int("seed", seed, low=0))
+    sizes, parts, rewards, values, sweeps = [], [], [], [], []
+    for _ in range(n_graphs):
+        nS, nA = int(rng.integers(s_lo, s_hi)), int(rng.integers(a_lo, a_hi))
+        # each state i gets nA incoming edges from other states, drawn with replacement
+        src = rng.integers(0, nS - 1, size=(nS, nA))
+        src = src + (src >= np.arange(nS)[:, None])
+        ei = np.stack([src.reshape(-1), np.repeat(np.arange(nS), nA)])
+        r = torch.as_tensor(rng.uniform(-1, 1, ei.shape[1]))
+        V, k = value_iteration(torch.as_tensor(ei), r, nS, gamma, engine=engine)
+        sizes.append(nS); parts.append(ei); rewards.append(r); values.append(V)
+        sweeps.append(k)
+    edge_index, batch = _batch(parts, sizes)
+    return dict(x=torch.ones(sum(sizes), 1), edge_index=edge_index,
+                edge_attr=torch.cat(rewards).float()[:, None],
+                y=torch.cat(values).float()[:, None], batch=batch, sweeps=sweeps)
+
+# %% ../nbs/23_cgs.ipynb #2de9d195
+def steady_state(edge_index: torch.Tensor, # (2, E) edges j -> i (list both directions)
+                 conductance: torch.Tensor, # (E,) positive conductance of each edge
+                 fixed: torch.Tensor, # (N,) bool: nodes held at a given value
+                 values: torch.Tensor, # (N,) the held values (read where fixed)
+                ) -> torch.Tensor:
+    "Steady state of diffusion: sum_(j->i) c (p_j - p_i) = 0 at free nodes (spsolve)."
+    sp = require("scipy.sparse", "scipy", purpose="steady_state")
+    spla = require("scipy.sparse.linalg", "scipy", purpose="steady_state")
+    csg = require("scipy.sparse.csgraph", "scipy", purpose="steady_state")
+    check_tensor("fixed", fixed, ndim=1, dtypes=(torch.bool,))
+    n = fixed.shape[0]
+    check_tensor("values", values, ndim=1, shape=(n,), floating=True)
+    check_graph(edge_index, n)
+    check_tensor("conductance", conductance, ndim=1, shape=(edge_index.shape[1],),
+                 floating=True)
+    if bool((conductance <= 0).any()): raise ValueError("conductance must be positive")
+    src, tgt = (t.cpu().numpy() for t in edge_index)
+    c = conductance.detach().cpu().double().numpy()
+    C = sp.csr_matrix((c, (tgt, src)), shape=(n, n))      # C[i, j] = c of edge j -> i
+    fx = fixed.cpu().numpy()
+    _, comp = csg.connected_components(C, directed=True, connection="weak")
+    bad = np.setdiff1d(comp[~fx], comp[fx])
+    if len(bad):
+        node = int(np.nonzero(comp == bad[0])[0][0])
+        raise ValueError("edge_index: the graph is disconnected and a component holds "
+                         f"no fixed node (e.g. node {node}), so its steady state is not "
+                         "unique")
+    # (D - C)_FF p_F = C_FB p_B, with D the weighted in-degree
+    L = (sp.diags(np.asarray(C.sum(1)).ravel()) - C).tocsr()
+    p = values.detach().cpu().double().numpy().copy()
+    free = np.nonzero(~fx)[0]
+    if len(free):
+        rhs = C[free][:, fx] @ p[fx]
+        p[free] = spla.spsolve(L[free][:, free].tocsc(), rhs)
+    if not np.isfinite(p).all():
+        raise ValueError("edge_index: the steady state is singular (a free node that no "
+                         "edge reaches?)")
+    return torch.as_tensor(p, dtype=values.dtype, device=values.device)
+
+# %% ../nbs/23_cgs.ipynb #e3594f9b
+def _rgg(rng, n, degree, tries=100):
+    "A random geometric graph's largest component, with nodes near both sides."
+    nx = require("networkx", purpose="diffusion_graphs")
+    for _ in range(tries):
+        G = nx.random_geometric_graph(n, math.sqrt(degree / (math.pi * n)),
+                                      seed=int(rng.integers(2**31)))
+        G = nx.convert_node_labels_to_integers(G.subgraph(max(nx.connected_components(G),
+                                                              key=len)))
+        x = np.array([G.nodes[v]["pos"][0] for v in range(len(G))])
+        if (x < 0.1).any() and (x > 0.9).any(): return G, x
+    raise RuntimeError(f"no graph with nodes at both sides in {tries} tries; "
+                       "raise degree")
+
+def diffusion_graphs(n_graphs: int, # Number of graphs, batched as one disjoint graph
+                     n_nodes: tuple = (40, 80), # Nodes drawn from [lo, hi) (before LCC)
+                     degree: float = 6.0, # Expected mean degree (sets the radius)
+                     conductance: tuple = (0.1, 1.0), # Conductances drawn uniformly
+                     seed: int = 0, # Seed
+                    ) -> dict:
+    "Steady-state diffusion on random geometric graphs: p = 1 at x < 0.1, 0 at x > 0.9."
+    check_int("n_graphs", n_graphs, low=1)
+    lo, hi = _check_range("n_nodes", n_nodes, 2)
+    degree = check_number("degree", degree, low=0, low_open=True)
+    c_lo, c_hi = (check_number("conductance", v, low=0, low_open=True)
+                  for v in conductance)
+    if c_hi < c_lo: raise ValueError(f"conductance must have lo <= hi, got {conductance}")
+    rng = np.random.default_rng(check_int("seed", seed, low=0))
+    sizes, parts, cs, feats, ys = [], [], [], [], []
+    for _ in range(n_graphs):
+        G, xpos = _rgg(rng, int(rng.integers(lo, hi)), degree)
+        e = np.array(G.edges, dtype=np.int64).reshape(-1, 2).T
+        c = np.tile(rng.uniform(c_lo, c_hi, e.shape[1]), 2)   # one value per pipe
+        ei = np.concatenate([e, e[::-1]], 1)
+        f = torch.as_tensor(np.stack([xpos < 0.1, xpos > 0.9], 1), dtype=torch.float32)
+        p = steady_state(torch.as_tensor(ei), torch.as_tensor(c), f.sum(1) > 0,
+                         f[:, 0].double())
+        sizes.append(len(G)); parts.append(ei); cs.append(c); feats.append(f)
+        ys.append(p)
+    edge_index, batch = _batch(parts, sizes)
+    x = torch.cat(feats)
+    c = torch.as_tensor(np.concatenate(cs), dtype=torch.float32)
+    return dict(x=x, edge_index=edge_index, edge_attr=c[:, None],
+                y=torch.cat(ys).float()[:, None], fixed=x.sum(1) > 0, batch=batch)

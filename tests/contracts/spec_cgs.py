@@ -1,7 +1,7 @@
 import torch
 
 from gradnotes import cgs as m
-from harness import UNIT_OPEN, Arr, Int, POS, POS_INT, Spec
+from harness import UNIT_OPEN, Arr, Int, Num, POS, POS_INT, Spec
 
 SIZE = Int(1, huge=False)   # a layer or graph size: 10**12 would allocate, not loop
 N = 8                       # two chains of four nodes
@@ -60,6 +60,59 @@ GCN_ARGS, GCN_CALL = _model(m.GCN, layers=2, hidden=4)
 X = {"x": Arr(ndim=2), **EDGES}
 X_NAMES = {"x": ("in_dim",), **EDGE_NAMES}
 
+
+def _mdp():
+    d = m.gvi_graphs(2, n_states=(6, 8), n_actions=(2, 4), seed=0)
+    return d["edge_index"], d["edge_attr"][:, 0], d["x"].shape[0]
+
+
+def _vi_args():
+    ei, r, n = _mdp()
+    return dict(edge_index=ei, reward=r, n_nodes=n, gamma=0.9, atol=1e-3, maxiter=200,
+                engine="auto")
+
+
+def _policy_args():
+    ei, r, n = _mdp()
+    return dict(edge_index=ei, reward=r, values=torch.linspace(0, 1, n), gamma=0.9)
+
+
+def _steady_args():
+    ei = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])   # a path 0 - 1 - 2 - 3
+    return dict(edge_index=ei, conductance=torch.tensor([1.0, 1.0, 0.5, 0.5, 2.0, 2.0]),
+                fixed=torch.tensor([True, False, False, True]),
+                values=torch.tensor([1.0, 0.0, 0.0, 0.0]))
+
+
+def _edge_model(cls, **hyper):
+    def args():
+        d = m.gvi_graphs(2, n_states=(6, 8), n_actions=(2, 4), seed=0)
+        return dict(x=d["x"], edge_index=d["edge_index"], edge_attr=d["edge_attr"], in_dim=1,
+                    out_dim=1, edge_dim=1, **hyper)
+
+    def call(a):
+        torch.manual_seed(0)
+        kw = {k: a[k] for k in ("in_dim", "out_dim", "edge_dim", *hyper)}
+        return cls(**kw)(a["x"], a["edge_index"], a["edge_attr"]).detach()
+    return args, call
+
+
+def _layer_args():
+    d = m.gvi_graphs(2, n_states=(6, 8), n_actions=(2, 4), seed=0)
+    return dict(h=torch.randn(d["x"].shape[0], 4, generator=torch.Generator().manual_seed(0)),
+                edge_index=d["edge_index"], edge_attr=d["edge_attr"], hidden=4, edge_dim=1,
+                aggr="mean")
+
+
+def _layer_call(a):
+    torch.manual_seed(0)
+    return m.MPNNLayer(a["hidden"], a["edge_dim"], a["aggr"])(
+        a["h"], a["edge_index"], a["edge_attr"]).detach()
+
+
+MPNN_ARGS, MPNN_CALL = _edge_model(m.MPNN, layers=2, hidden=4, aggr="max")
+N_MDP = _mdp()[2]              # nodes of the small MDP batch (fixed by its seed)
+
 SPECS = {
     "check_graph": Spec(lambda: dict(edge_index=_edges(), n_nodes=N), tensors=dict(EDGES),
                         ints={"n_nodes": POS_INT}, names=EDGE_NAMES),
@@ -84,6 +137,45 @@ SPECS = {
                              ints={"n_nodes": SIZE}, names=EDGE_NAMES),
     "GCN": Spec(GCN_ARGS, call=GCN_CALL, tensors=dict(X),
                 ints={"in_dim": SIZE, "out_dim": SIZE, "layers": SIZE, "hidden": SIZE}, names=X_NAMES),
+    "MPNNLayer": Spec(_layer_args, call=_layer_call,
+                      tensors={"h": Arr(ndim=2), "edge_index": Arr(floating=False, ndim=2),
+                               "edge_attr": Arr(ndim=2)},
+                      ints={"hidden": SIZE, "edge_dim": Int(0, huge=False)}, choices=("aggr",),
+                      names={"h": ("hidden",), "edge_index": ("n_nodes",),
+                             "edge_attr": ("edge_dim",)}),
+    "MPNN": Spec(MPNN_ARGS, call=MPNN_CALL,
+                 tensors={"x": Arr(ndim=2), "edge_index": Arr(floating=False, ndim=2),
+                          "edge_attr": Arr(ndim=2)},
+                 ints={"in_dim": SIZE, "out_dim": SIZE, "edge_dim": Int(0, huge=False),
+                       "layers": SIZE, "hidden": SIZE}, choices=("aggr",),
+                 names={"x": ("in_dim",), "edge_index": ("n_nodes",), "edge_attr": ("edge_dim",)}),
+    "value_iteration": Spec(_vi_args, tensors={"edge_index": Arr(floating=False, ndim=2,
+                                                                 labels=N_MDP),
+                                               "reward": Arr(ndim=1)},
+                            numbers={"gamma": Num(0, 1, high_open=True), "atol": POS},
+                            ints={"n_nodes": SIZE, "maxiter": POS_INT}, choices=("engine",),
+                            names={"edge_index": ("n_nodes",), "reward": ("edge_index",),
+                                   "n_nodes": ("edge_index",)}),
+    "greedy_policy": Spec(_policy_args, tensors={"edge_index": Arr(floating=False, ndim=2,
+                                                               labels=N_MDP),
+                                                 "reward": Arr(ndim=1), "values": Arr(ndim=1)},
+                          numbers={"gamma": Num(0, 1, high_open=True)},
+                          names={"edge_index": ("n_nodes",), "reward": ("edge_index",),
+                                 "values": ("edge_index",)}),
+    "gvi_graphs": Spec(lambda: dict(n_graphs=2, n_states=(6, 8), n_actions=(2, 4), gamma=0.9,
+                                    seed=0, engine="auto"),
+                       numbers={"gamma": Num(0, 1, high_open=True)},
+                       ints={"n_graphs": SIZE, "seed": Int(0, huge=False)}, choices=("engine",)),
+    "steady_state": Spec(_steady_args,
+                         tensors={"edge_index": Arr(floating=False, ndim=2, labels=4),
+                                  "conductance": Arr(ndim=1, bounds=(0, None, True, False)),
+                                  "fixed": Arr(floating=False, ndim=1),
+                                  "values": Arr(ndim=1)},
+                         names={"edge_index": ("n_nodes",), "conductance": ("edge_index",),
+                                "values": ("fixed",), "fixed": ("edge_index",)}),
+    "diffusion_graphs": Spec(lambda: dict(n_graphs=1, n_nodes=(20, 24), degree=6.0, seed=0),
+                             numbers={"degree": POS},
+                             ints={"n_graphs": SIZE, "seed": Int(0, huge=False)}),
     "long_range_chains": Spec(lambda: dict(n_graphs=2, length=4, seed=0),
                               ints={"n_graphs": SIZE, "length": Int(2, huge=False), "seed": Int(0, huge=False)}),
 }
@@ -172,6 +264,8 @@ XFAIL = {
     'GCN:hidden:fraction': "unclear: TypeError: empty(): argument 'size' (position 1) must be tuple of ints, but fo...",
     'GCN:hidden:bool': "unclear: TypeError: empty(): argument 'size' (position 1) must be tuple of ints, but fo...",
     'GCN:hidden:str': "unclear: TypeError: empty(): argument 'size' (position 1) must be tuple of ints, but fo...",
+    'MPNN:x:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float',
+    'MPNN:x:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float',
     'long_range_chains:seed:below': 'silent: below seed accepted (returned dict)',
     'long_range_chains:seed:fraction': 'unclear: RuntimeError: manual_seed expected a long, but got float',
     'long_range_chains:seed:bool': 'unclear: RuntimeError: manual_seed expected a long, but got bool',
