@@ -126,6 +126,21 @@ def test_sampled_patterns_are_distinct_and_nonempty():
     assert (D.sum(0) > 0).all()
 
 
+@pytest.mark.cuda
+def test_cuda_matches_cpu():
+    X, y = _moons(40)
+    gates = sample_gates(X, 6, torch.Generator().manual_seed(0))
+    cpu = admm(convex_problem(X, y, gates, beta=0.1), max_iter=200, tol=0)
+    dev = torch.device("cuda")
+    pb = convex_problem(X.to(dev), y.to(dev), gates.to(dev), beta=0.1)
+    gpu = admm(pb, max_iter=200, tol=0)
+    assert gpu.W.device.type == "cuda"
+    torch.testing.assert_close(gpu.W.cpu(), cpu.W, rtol=1e-6, atol=1e-8)
+    net = relu_network(pb, gpu.W)
+    assert next(net.parameters()).device.type == "cuda"
+    assert network_output(pb, gpu.W, X.to(dev)).device.type == "cuda"
+
+
 # ---------------------------------------------------------------- the scikit-learn contract
 # Every check passes. Skipped by scikit-learn itself here: the pandas input checks when pandas
 # is not installed, and the array-API check unless SCIPY_ARRAY_API is set.
