@@ -1,0 +1,222 @@
+"""Convex two-layer ReLU networks: ADMM against cvxpy/Clarabel, the recovered network, the
+single factorization, the scikit-learn contract and bad input."""
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_breast_cancer, make_moons
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_estimator
+
+import gradnotes.convex_relu as cr
+from gradnotes.convex_relu import (ConvexReLUClassifier, ConvexReLURegressor, activation_patterns,
+                                   admm, convex_problem, network_objective, network_output,
+                                   objective, relu_network, sample_gates, solve_cvxpy, violation)
+
+F64 = torch.float64
+
+
+def _ones(X): return torch.cat([X, X.new_ones(len(X), 1)], 1)
+
+
+def _moons(n=40, seed=0):
+    X, y = make_moons(n, noise=0.2, random_state=seed)
+    return _ones(torch.as_tensor(X)), torch.as_tensor(2.0 * y - 1)
+
+
+def _regression(n=30, d=2, K=1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = _ones(torch.randn(n, d, generator=g, dtype=F64))
+    Y = torch.sin(2 * X[:, :1]) + 0.3 * X[:, 1:2] ** 2 + 0.1 * torch.randn(n, K, generator=g, dtype=F64)
+    return X, Y
+
+
+# ---------------------------------------------------------------- ADMM against cvxpy (Clarabel)
+@pytest.mark.parametrize("constrained", [True, False], ids=["relu", "gated"])
+@pytest.mark.parametrize("data", ["moons", "regression"])
+def test_admm_reaches_the_clarabel_optimum(constrained, data, one_thread):
+    pytest.importorskip("cvxpy")
+    X, y = _moons(40, seed=1) if data == "moons" else _regression(30, seed=2)
+    gates = sample_gates(X, 6, torch.Generator().manual_seed(3))
+    pb = convex_problem(X, y, gates, beta=0.1, constrained=constrained)
+    res = admm(pb, max_iter=8000, tol=1e-10)
+    W_ref, f_ref = solve_cvxpy(pb, "CLARABEL")
+    assert abs(objective(pb, res.W) - f_ref) <= 1e-4 * f_ref
+    assert violation(pb, res.W) <= 1e-5
+    assert abs(objective(pb, W_ref) - f_ref) <= 1e-6 * f_ref  # our objective is cvxpy's
+    if constrained:  # the network read off the solution has the optimal training loss
+        net = relu_network(pb, res.W)
+        Y = y[:, None] if y.ndim == 1 else y
+        assert abs(network_objective(net, X, Y, 0.1).item() - f_ref) <= 1e-4 * f_ref
+    else:
+        assert res.converged
+
+
+def test_two_outputs_are_two_programs(one_thread):
+    pytest.importorskip("cvxpy")
+    X, Y = _regression(25, K=2, seed=4)
+    gates = sample_gates(X, 5, torch.Generator().manual_seed(0))
+    pb = convex_problem(X, Y, gates, beta=0.2, constrained=False)
+    both = admm(pb, max_iter=5000, tol=1e-11).W
+    for k in range(2):
+        one = admm(convex_problem(X, Y[:, k], gates, beta=0.2, constrained=False),
+                   max_iter=5000, tol=1e-11).W
+        torch.testing.assert_close(both[k], one[0], rtol=0, atol=1e-7)
+    assert abs(objective(pb, both) - solve_cvxpy(pb)[1]) <= 1e-6 * solve_cvxpy(pb)[1]
+
+
+def test_admm_factors_once(monkeypatch, one_thread):
+    X, y = _moons(30)
+    pb = convex_problem(X, y, sample_gates(X, 4, torch.Generator().manual_seed(0)), beta=0.1)
+    calls = []
+    real = torch.linalg.cholesky_ex
+    monkeypatch.setattr(torch.linalg, "cholesky_ex", lambda A: calls.append(1) or real(A))
+    res = admm(pb, max_iter=50, tol=0)
+    assert res.n_iter == 50 and len(calls) == 1
+
+
+def test_system_matrix_is_the_dense_formula(one_thread):
+    X, y = _moons(20)
+    pb = convex_problem(X, y, sample_gates(X, 4, torch.Generator().manual_seed(0)), beta=0.1)
+    n, d, m, rho = 20, 3, pb.n_neurons, 0.7
+    F = torch.cat([pb.signs[j] * pb.D[:, j:j + 1] * X for j in range(m)], 1)
+    G = torch.block_diag(*[(2 * pb.D[:, j:j + 1] - 1) * X for j in range(m)])
+    A = torch.eye(m * d, dtype=F64) + F.T @ F / rho + G.T @ G
+    L = cr._system_factor(pb, rho)
+    torch.testing.assert_close(L @ L.T, A, rtol=0, atol=1e-10)
+
+
+# ---------------------------------------------------------------- the recovered network
+def test_network_loss_equals_the_convex_objective_at_feasible_points(one_thread):
+    X, Y = _regression(30, K=2, seed=5)
+    gates = sample_gates(X, 8, torch.Generator().manual_seed(1))
+    pb = convex_problem(X, Y, gates, beta=0.3)
+    g = torch.Generator().manual_seed(2)
+    W = torch.rand(2, pb.n_neurons, 1, generator=g, dtype=F64) * gates.T.repeat(2, 1)[None]
+    W[0, 1] = 0  # a dropped neuron
+    assert violation(pb, W) == 0
+    net = relu_network(pb, W)
+    assert net[0].weight.shape[0] == 2 * pb.n_neurons - 1
+    torch.testing.assert_close(network_objective(net, X, Y, 0.3).item(), objective(pb, W), rtol=1e-12, atol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(net(X), cr._F(pb, W), rtol=0, atol=1e-12)
+        Xn = _ones(torch.randn(7, 2, generator=g, dtype=F64))
+        torch.testing.assert_close(net(Xn), network_output(pb, W, Xn), rtol=0, atol=1e-12)
+
+
+def test_gated_output_uses_the_gates(one_thread):
+    X, y = _moons(30)
+    gates = sample_gates(X, 5, torch.Generator().manual_seed(0))
+    pb = convex_problem(X, y, gates, beta=0.1, constrained=False)
+    W = torch.randn(1, pb.n_neurons, 3, dtype=F64)
+    want = sum(activation_patterns(X, gates)[:, j] * (X @ W[0, j]) for j in range(pb.n_neurons))
+    torch.testing.assert_close(network_output(pb, W, X)[:, 0], want, rtol=0, atol=1e-12)
+    torch.testing.assert_close(network_output(pb, W, X), cr._F(pb, W), rtol=0, atol=1e-12)
+
+
+def test_sampled_patterns_are_distinct_and_nonempty():
+    X, _ = _moons(50)
+    gates = sample_gates(X, 300, torch.Generator().manual_seed(0))
+    D = activation_patterns(X, gates).numpy()
+    assert len(np.unique(D.T, axis=0)) == D.shape[1] < 300
+    assert (D.sum(0) > 0).all()
+
+
+@pytest.mark.cuda
+def test_cuda_matches_cpu():
+    X, y = _moons(40)
+    gates = sample_gates(X, 6, torch.Generator().manual_seed(0))
+    cpu = admm(convex_problem(X, y, gates, beta=0.1), max_iter=200, tol=0)
+    dev = torch.device("cuda")
+    pb = convex_problem(X.to(dev), y.to(dev), gates.to(dev), beta=0.1)
+    gpu = admm(pb, max_iter=200, tol=0)
+    assert gpu.W.device.type == "cuda"
+    torch.testing.assert_close(gpu.W.cpu(), cpu.W, rtol=1e-6, atol=1e-8)
+    net = relu_network(pb, gpu.W)
+    assert next(net.parameters()).device.type == "cuda"
+    assert network_output(pb, gpu.W, X.to(dev)).device.type == "cuda"
+
+
+# ---------------------------------------------------------------- the scikit-learn contract
+# Every check passes. Skipped by scikit-learn itself here: the pandas input checks when pandas
+# is not installed, and the array-API check unless SCIPY_ARRAY_API is set.
+@pytest.mark.parametrize("est", [ConvexReLUClassifier(n_patterns=8, max_iter=100),
+                                 ConvexReLURegressor(n_patterns=8, max_iter=100)],
+                         ids=lambda e: type(e).__name__)
+def test_check_estimator(est, one_thread):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(est, on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert not failed, failed
+    skipped = {r["check_name"] for r in results if r["status"] == "skipped"}
+    assert skipped <= {"check_array_api_input", "check_classifier_data_not_an_array",
+                       "check_regressor_data_not_an_array"}, skipped
+
+
+def test_pipeline_gridsearch_and_pickle(one_thread):
+    X, y = load_breast_cancer(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), ConvexReLUClassifier(n_patterns=8, max_iter=100, random_state=0))
+    search = GridSearchCV(pipe, {"convexreluclassifier__beta": [0.3, 3.0]}, cv=2).fit(X[:300], y[:300])
+    assert search.score(X[300:], y[300:]) > 0.85
+    again = pickle.loads(pickle.dumps(search.best_estimator_))
+    np.testing.assert_array_equal(again.decision_function(X[300:]),
+                                  search.best_estimator_.decision_function(X[300:]))
+
+
+def test_estimator_is_the_recovered_network(one_thread):
+    X, y = make_moons(60, noise=0.2, random_state=0)
+    clf = ConvexReLUClassifier(n_patterns=10, beta=0.1, max_iter=200, random_state=0).fit(X, y)
+    net = relu_network(clf.problem_, clf.coef_)
+    with torch.no_grad():
+        z = net(_ones(torch.as_tensor(X)))[:, 0].numpy()
+    np.testing.assert_allclose(clf.decision_function(X), z, rtol=0, atol=1e-10)
+    labels = np.array(["a", "b", "c"])[np.arange(60) % 3]
+    three = ConvexReLUClassifier(n_patterns=6, max_iter=50, random_state=0).fit(X, labels)
+    assert three.decision_function(X).shape == (60, 3) and set(three.predict(X)) <= set(labels)
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_input():
+    X, y = _moons(30)
+    gates = sample_gates(X, 4, torch.Generator().manual_seed(0))
+    pb = convex_problem(X, y, gates, beta=0.1)
+    for rho in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="rho"): admm(pb, rho=rho)
+    with pytest.raises(ValueError, match="gamma"): admm(pb, gamma=2.0)
+    with pytest.raises(ValueError, match="beta"): convex_problem(X, y, gates, beta=0.0)
+    with pytest.raises(ValueError, match="gates has an all-zero column"):
+        convex_problem(X, y, torch.zeros(3, 2, dtype=F64), beta=0.1)
+    with pytest.raises(ValueError, match=r"gates must have shape \(3, P\)"):
+        convex_problem(X, y, torch.randn(2, 4, dtype=F64), beta=0.1)
+    with pytest.raises(ValueError, match="gates contains NaN"):
+        convex_problem(X, y, gates.clone().fill_(float("nan")), beta=0.1)
+    Xn = X.clone(); Xn[3, 1] = float("inf")
+    with pytest.raises(ValueError, match="X contains NaN"): convex_problem(Xn, y, gates, beta=0.1)
+    with pytest.raises(ValueError, match="X contains NaN"): sample_gates(Xn, 5)
+    yn = y.clone(); yn[0] = float("nan")
+    with pytest.raises(ValueError, match="y contains NaN"): convex_problem(X, yn, gates, beta=0.1)
+    with pytest.raises(ValueError, match="y must have 30 rows"): convex_problem(X, y[:5], gates, beta=0.1)
+    with pytest.raises(ValueError, match=r"y must have \(1, 2\) dimension"):
+        convex_problem(X, y[:, None, None], gates, beta=0.1)
+    with pytest.raises(ValueError, match="n_patterns must be >= 1"): sample_gates(X, 0)
+    with pytest.raises(ValueError, match="W must have shape"): relu_network(pb, torch.zeros(1, 2, 3, dtype=F64))
+    gated = convex_problem(X, y, gates, beta=0.1, constrained=False)
+    with pytest.raises(ValueError, match="pb: the gated program"):
+        relu_network(gated, torch.zeros(1, gated.n_neurons, 3, dtype=F64))
+    with pytest.raises(ValueError, match="X must have 3 columns"):
+        network_output(pb, torch.zeros(1, pb.n_neurons, 3, dtype=F64), X[:, :2])
+    Xa, ya = X.numpy(), (y.numpy() > 0).astype(int)
+    with pytest.raises(ValueError, match="rho must be > 0"): ConvexReLUClassifier(rho=0).fit(Xa, ya)
+    with pytest.raises(ValueError, match="one class"): ConvexReLUClassifier().fit(Xa, np.zeros(30))
+    with pytest.raises(ValueError, match="y should be a 1d array"):
+        ConvexReLURegressor().fit(Xa, np.zeros((30, 2)))
+    with pytest.raises(ValueError, match="Found input variables with inconsistent"):
+        ConvexReLURegressor().fit(Xa, np.zeros(29))
+    with pytest.raises(ValueError, match="NaN"): ConvexReLURegressor().fit(np.full((5, 2), np.nan), np.zeros(5))
+    with pytest.raises(TypeError, match="fit_intercept"): ConvexReLURegressor(fit_intercept=1).fit(Xa, y.numpy())
+    with pytest.raises(ValueError, match="n_patterns"): ConvexReLURegressor(n_patterns=0).fit(Xa, y.numpy())
