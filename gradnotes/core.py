@@ -20,8 +20,8 @@ import torch
 
 # %% auto #0
 __all__ = ['infer_device', 'default_device', 'infer_dtype', 'to_tensor', 'check_type', 'check_number', 'check_int',
-           'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'seed_everything', 'require', 'njit',
-           'use_numba', 'torch_threads', 'quiet', 'progress']
+           'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'check_params', 'seed_everything',
+           'require', 'njit', 'use_numba', 'torch_threads', 'quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #6b0c3963
 def _tensors_in(obj) -> Iterable[torch.Tensor]:
@@ -219,6 +219,20 @@ def check_tensor(
     if finite and inexact and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     return x
+
+# %% ../nbs/00_core.ipynb #c9b1d4e9
+def check_params(
+    name: str, params, # The argument's name and the tensors an optimizer will update
+) -> float:
+    """Check that each of `params` is a floating or complex tensor (what an optimizer can
+    update); return the largest finite value all their dtypes hold, a bound for step sizes
+    and penalties that would otherwise overflow inside the update."""
+    top = math.inf
+    for i, p in enumerate(params):
+        p = check_tensor(f"{name}[{i}]", p, floating=True, finite=False, nonempty=False,
+                         allow_complex=True)
+        top = min(top, torch.finfo(p.dtype).max)
+    return top
 
 # %% ../nbs/00_core.ipynb #32c35eab
 def seed_everything(
