@@ -277,10 +277,13 @@ def njit(fn=None, *, cache: bool = True, **kwargs):
     return wrap(fn) if fn is not None else wrap
 
 def use_numba(*tensors) -> bool:
-    """True when every tensor is on the CPU and `GRADNOTES_DISABLE_NUMBA` does not disable
-    numba."""
+    """True when every tensor is on the CPU in a dtype NumPy and numba hold (not float16 or
+    bfloat16) and `GRADNOTES_DISABLE_NUMBA` does not disable numba."""
     if os.environ.get("GRADNOTES_DISABLE_NUMBA", "0") not in ("", "0"): return False
-    return all(t.device.type == "cpu" for o in tensors for t in _tensors_in(o))
+    return all(t.device.type == "cpu" and t.dtype not in _HALF
+               for o in tensors for t in _tensors_in(o))
+
+_HALF = (torch.float16, torch.bfloat16)
 
 # %% ../nbs/00_core.ipynb #thr0343c
 @contextlib.contextmanager

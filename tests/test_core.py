@@ -164,3 +164,10 @@ def test_check_choice_with_unhashable_or_tensor_values():
     with pytest.raises(ValueError, match="mode must be one of"):
         core.check_choice("mode", 1.0, [True, "x"])  # 1.0 == True, but not the same kind of option
     assert core.check_choice("engine", "auto", ("auto", "torch")) == "auto"
+
+
+def test_half_precisions_take_the_torch_path():
+    from gradnotes.core import use_numba
+    x = torch.zeros(3)
+    assert use_numba(x) or os.environ.get("GRADNOTES_DISABLE_NUMBA", "0") not in ("", "0")
+    assert not use_numba(x.half()) and not use_numba(x, x.bfloat16())

@@ -47,10 +47,6 @@ OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
 XFAIL = {
-    'model_coherence:X:int': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: long int != ...',
-    'model_coherence:X:float16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::Half !=...',
-    'model_coherence:X:bfloat16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::BFloat1...',
-    'model_coherence:X:complex': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::complex...',
     'median3:a:nan': 'silent: nan a accepted (returned Tensor)',
     'median3:a:inf': 'silent: inf a accepted (returned Tensor)',
     'median3:a:int': 'silent: int a accepted (returned Tensor)',
@@ -64,10 +60,6 @@ XFAIL = {
     'MeanGradient:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float',
     'MeanGradient:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float',
     'MeanGradient:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexFloat and...',
-    'WinsorizedGradient:X:int': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: long int != ...',
-    'WinsorizedGradient:X:float16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::Half !=...',
-    'WinsorizedGradient:X:bfloat16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::BFloat1...',
-    'WinsorizedGradient:X:complex': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::complex...',
     'M3Gradient:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Float',
     'M3Gradient:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float',
     'M3Gradient:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float',

@@ -71,8 +71,6 @@ SPECS = {
 }
 OPT_OUT = {}
 XFAIL = {
-    'PoissonOperator:x:float16': 'unclear: NotImplementedError: float16',
-    'PoissonOperator:x:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
     'DCDMNet:r:empty': 'silent: empty r accepted (returned Tensor)',
     'DCDMNet:r:nan': 'silent: nan r accepted (returned Tensor)',
     'DCDMNet:r:inf': 'silent: inf r accepted (returned Tensor)',
@@ -82,8 +80,6 @@ XFAIL = {
     'DCDMNet:r:complex': 'unclear: RuntimeError: Input type (CPUComplexFloatType) and weight type (torch.FloatTen...',
     'DCDMNet:r:numpy': "unclear: AttributeError: 'numpy.ndarray' object has no attribute 'unsqueeze'",
     'DCDMNet:r:list': "unclear: AttributeError: 'list' object has no attribute 'ndim'",
-    'dcdm_solve:b:float16': 'unclear: NotImplementedError: float16',
-    'dcdm_solve:b:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
     'dcdm_loss:q:nan': 'unclear: ValueError: x contains NaN or infinite values',
     'dcdm_loss:q:inf': 'unclear: ValueError: x contains NaN or infinite values',
     'dcdm_loss:q:int': 'unclear: TypeError: x must have a floating dtype, got torch.int64',

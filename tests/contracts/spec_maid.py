@@ -208,7 +208,6 @@ XFAIL = {
     'image_gradient_adjoint:py:mismatch': 'silent: mismatch py accepted (returned Tensor)',
     'smoothed_tv:x:ndim+1': 'silent: ndim+1 x accepted (returned Tensor)',
     'smoothed_tv:nu:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
-    'tv_denoising:noisy:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
     'logreg_penalties:X_train:float16': 'unclear: RuntimeError: linalg.matrix_norm: Low precision dtypes not supported. Got Half',
     'logreg_penalties:X_train:bfloat16': 'unclear: RuntimeError: linalg.matrix_norm: Low precision dtypes not supported. Got BFlo...',
     'logreg_penalties:X_val:float16': 'unclear: RuntimeError: linalg.matrix_norm: Low precision dtypes not supported. Got Half',

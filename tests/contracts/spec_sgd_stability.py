@@ -131,8 +131,6 @@ XFAIL = {
     'train_sgd:seed:fraction': 'unclear: RuntimeError: manual_seed expected a long, but got float',
     'train_sgd:seed:bool': 'unclear: RuntimeError: manual_seed expected a long, but got bool',
     'train_sgd:seed:str': 'unclear: RuntimeError: manual_seed expected a long, but got str',
-    'output_gradients:X:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, Ha...',
-    'output_gradients:X:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Double, BF...',
     'second_moment_matrix:lr:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
     'mean_square_radius:lr:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
     'mean_square_radius:rtol:below': 'silent: below rtol accepted (returned float)',
