@@ -259,6 +259,8 @@ def fit_stage(X: torch.Tensor, # Inputs (n, d), floating
              ) -> Stage:
     "Fit a J-unit stage learner to the residuals by full-batch L-BFGS."
     check_choice("engine", engine, ["auto", "torch", "numba"])
+    if engine == "numba" and isinstance(X, torch.Tensor) and X.device.type != "cpu":
+        raise ValueError(f"engine='numba' needs CPU tensors, got X on {X.device}")
     _check_rows(X, R, "R")
     X, R = X.detach(), R.detach()  # the stage is fitted, not the caller's tensors
     units = check_int("units", units, low=1)
@@ -266,8 +268,6 @@ def fit_stage(X: torch.Tensor, # Inputs (n, d), floating
     alpha, tol = check_number("alpha", alpha, low=0), check_number("tol", tol, low=0)
     stage = init_stage(X.shape[1], units, R.shape[1], generator, X.dtype, X.device)
     if engine == "auto": engine = "numba" if use_numba(X, R) else "torch"
-    if engine == "numba" and X.device.type != "cpu":
-        raise ValueError(f"engine='numba' needs CPU tensors, got X on {X.device}")
     fit = _fit_stage_numba if engine == "numba" else _fit_stage_torch
     return fit(stage, X, R, alpha, max_iter, tol)
 
@@ -423,14 +423,14 @@ def _arraylike(name: str, v):
     return (v.double() if v.dtype in (torch.float16, torch.bfloat16) else v).numpy()
 
 @patch
-def _validate(self: _GBNNBase, X, y=None, **kwargs):
+def _validate(self: _GBNNBase, X, y="no_validation", **kwargs):
     """scikit-learn's `validate_data`, accepting tensors and naming the arguments in its
     errors."""
-    X = _arraylike("X", X)
-    args = (X,) if y is None else (X, _arraylike("y", y))
-    try: return validate_data(self, *args, dtype=np.float64, **kwargs)
+    X, pair = _arraylike("X", X), not (isinstance(y, str) and y == "no_validation")
+    if pair: y = _arraylike("y", y)
+    try: return validate_data(self, X, y, dtype=np.float64, **kwargs)
     except ValueError as e:
-        raise ValueError(f"{'X' if y is None else 'X, y'}: {e}") from e
+        raise ValueError(f"{'X, y' if pair else 'X'}: {e}") from e
 
 @patch
 def _input(self: _GBNNBase, X) -> torch.Tensor:
