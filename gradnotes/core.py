@@ -20,8 +20,8 @@ import torch
 
 # %% auto #0
 __all__ = ['infer_device', 'default_device', 'infer_dtype', 'to_tensor', 'check_type', 'check_number', 'check_int',
-           'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'check_params', 'seed_everything',
-           'require', 'njit', 'use_numba', 'torch_threads', 'quiet', 'progress']
+           'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'check_params', 'check_symmetric',
+           'seed_everything', 'require', 'njit', 'use_numba', 'torch_threads', 'quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #6b0c3963
 def _tensors_in(obj) -> Iterable[torch.Tensor]:
@@ -233,6 +233,30 @@ def check_params(
                          allow_complex=True)
         top = min(top, torch.finfo(p.dtype).max)
     return top
+
+# %% ../nbs/00_core.ipynb #161596ba
+def check_symmetric(
+    name: str, # What the operator is called in the message
+    u: torch.Tensor, v: torch.Tensor, # Two random probe vectors (any shape)
+    Au: torch.Tensor, Av: torch.Tensor, # The operator applied to them
+    rtol: float, # Allowed |<u, A v> - <A u, v>|, relative to the products' scale
+    need: str = "", # What assumes symmetry, for the message
+):
+    """Raise `ValueError` naming `name` unless <u, A v> = <A u, v> (conjugated for complex
+    vectors) to `rtol` of |u| |A v| + |A u| |v|: the one symmetry probe of the package."""
+    rtol = check_number("rtol", rtol, low=0)
+    for what, t in (("A u", Au), ("A v", Av)):
+        if tuple(t.shape) != tuple(u.shape) or not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} must map a finite tensor shaped {tuple(u.shape)} to "
+                             f"a finite one of that shape; {what} has shape "
+                             f"{tuple(t.shape)}{'' if t.isfinite().all() else ', not finite'}")
+    lhs, rhs = (u.conj() * Av).sum(), (Au.conj() * v).sum()
+    gap = (lhs - rhs).abs().item()
+    scale = max((u.norm() * Av.norm() + Au.norm() * v.norm()).item(), 1e-300)
+    if not gap <= rtol * scale:
+        raise ValueError(f"{name} is not symmetric: <u, A v> = {lhs.item():.6g} but "
+                         f"<A u, v> = {rhs.item():.6g} for random u, v (relative gap "
+                         f"{gap / scale:.1e})" + (f"; {need}" if need else ""))
 
 # %% ../nbs/00_core.ipynb #32c35eab
 def seed_everything(

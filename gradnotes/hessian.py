@@ -27,6 +27,7 @@ from gradnotes.autodiff import (
 )
 from gradnotes.core import (
     check_choice,
+    check_symmetric,
     check_int,
     check_number,
     check_tensor,
@@ -216,15 +217,9 @@ class SymmetricOperator:
                 "matmat must map a finite (dim, m) block to a finite (dim, m) block; "
                 f"got shape {tuple(AU.shape)} for (dim, m) = ({self.dim}, 2)"
             )
-        lhs, rhs = (U[:, 0] @ AU[:, 1]).item(), (AU[:, 0] @ U[:, 1]).item()
-        scale = (
-            U[:, 0].norm() * AU[:, 1].norm() + AU[:, 0].norm() * U[:, 1].norm()
-        ).item()
-        if abs(lhs - rhs) > 10 * torch.finfo(self.dtype).eps ** 0.5 * max(scale, 1e-300):
-            raise ValueError(
-                f"the operator is not symmetric: <u, A v> = {lhs:.6g} but <A u, v> = "
-                f"{rhs:.6g} for random u, v; Lanczos, trace and density assume A = A^T"
-            )
+        check_symmetric("the operator", U[:, 0], U[:, 1], AU[:, 0], AU[:, 1],
+                        rtol=10 * torch.finfo(self.dtype).eps ** 0.5,
+                        need="Lanczos, trace and density assume A = A^T")
 
     def _matmat(self, V: torch.Tensor) -> torch.Tensor:
         return self._matmat_fn(V)
