@@ -146,7 +146,6 @@ def knn_similarity(
     """Undirected kNN edges (E, 2) with i < j, duplicates merged, and Matérn-1/2 weights
     exp(-||x_i - x_j||) (E,)."""
     check_tensor("X", X, ndim=2, floating=True)
-    if X.is_complex(): raise TypeError(f"X must be real, got dtype {X.dtype}")
     n = X.shape[0]
     k = check_int("k", k, low=1)
     if k >= n:
@@ -409,8 +408,6 @@ def belief_propagation(
         raise TypeError(f"graph must be an LLPGraph, got {type(graph).__name__}")
     check_tensor("graph.unary", graph.unary, ndim=1, floating=True)
     check_tensor("graph.pair", graph.pair, ndim=1, floating=True, nonempty=False)
-    if graph.unary.is_complex() or graph.pair.is_complex():
-        raise TypeError("graph.unary and graph.pair must be real numbers")
     damping = check_number("damping", damping, low=0, high=1, high_open=True)
     max_iter, tol = (
         check_int("max_iter", max_iter, low=1),

@@ -47,8 +47,6 @@ def _check_level(name: str, ab, x: torch.Tensor, one_ok: bool):
     if x.ndim < 1:
         raise ValueError(f"per-sample {name} needs x with a batch dimension")
     check_tensor(name, ab, shape=(len(x),), floating=True)
-    if ab.is_complex():
-        raise TypeError(f"{name} must be real, got {ab.dtype}")
     if bool(((ab <= 0) | ((ab > 1) if one_ok else (ab >= 1))).any()):
         raise ValueError(
             f"{name} must lie in (0, 1{']' if one_ok else ')'}, got values "
@@ -65,11 +63,7 @@ def transfer(
 ) -> torch.Tensor:
     "DDIM's deterministic step from noise level ᾱ to ᾱ' given noise `eps`."
     check_tensor("x", x, floating=True)
-    if x.is_complex():
-        raise TypeError(f"x must be real, got {x.dtype}")
     check_tensor("eps", eps, shape=tuple(x.shape), floating=True)
-    if eps.is_complex():
-        raise TypeError(f"eps must be real, got {eps.dtype}")
     ab, ab_next = _check_level("ab", ab, x, False), _check_level(
         "ab_next", ab_next, x, True
     )
@@ -226,8 +220,6 @@ def sample(
     check_choice("prediction", prediction, ["epsilon", "v"])
     check_choice("alpha_offset", alpha_offset, [0, 1])
     check_tensor("x", x, floating=True)
-    if x.is_complex():
-        raise TypeError(f"x must be real, got {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"x must have a batch dimension, got shape {tuple(x.shape)}")
     ab = schedule.alphas_cumprod

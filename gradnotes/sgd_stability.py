@@ -44,10 +44,6 @@ def square_loss(
     """
     check_tensor("output", output, floating=True, finite=False)
     check_tensor("target", target, floating=True)
-    if output.is_complex() or target.is_complex():
-        raise TypeError(
-            f"output and target must be real, got {output.dtype} and {target.dtype}"
-        )
     if output.numel() != target.numel() or output.ndim > 2 or target.ndim > 2:
         raise ValueError(
             f"output {tuple(output.shape)} and target {tuple(target.shape)} must "
@@ -357,8 +353,6 @@ def train_sgd(
     learning rate."""
     check_tensor("X", X, ndim=2, floating=True)
     check_tensor("y", y, ndim=1, shape=(X.shape[0],), floating=True)
-    if X.is_complex() or y.is_complex():
-        raise TypeError("X and y must be real")
     lr = check_number("lr", lr, low=0, low_open=True)
     steps, record_every = check_int("steps", steps, low=0), check_int(
         "record_every", record_every, low=1
@@ -722,8 +716,6 @@ def stability_norm(model: nn.Module, X: torch.Tensor) -> float:
     """The norm the paper ties to tr H: sum_k |beta_k| mean_i x_ik^2 for a diagonal
     network; the path norm for a ReLU net."""
     check_tensor("X", X, ndim=2, floating=True)
-    if X.is_complex():
-        raise TypeError(f"X must be real, got {X.dtype}")
     if isinstance(model, DiagonalLinearNet):
         return float((model.beta.abs() * X.pow(2).mean(0)).sum())
     if isinstance(model, TwoLayerReLU):
