@@ -47,15 +47,6 @@ OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
 XFAIL = {
-    'median3:a:nan': 'silent: nan a accepted (returned Tensor)',
-    'median3:a:inf': 'silent: inf a accepted (returned Tensor)',
-    'median3:a:int': 'silent: int a accepted (returned Tensor)',
-    'median3:b:nan': 'silent: nan b accepted (returned Tensor)',
-    'median3:b:inf': 'silent: inf b accepted (returned Tensor)',
-    'median3:b:int': 'silent: int b accepted (returned Tensor)',
-    'median3:c:nan': 'silent: nan c accepted (returned Tensor)',
-    'median3:c:inf': 'silent: inf c accepted (returned Tensor)',
-    'median3:c:int': 'silent: int c accepted (returned Tensor)',
     'MeanGradient:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Float',
     'MeanGradient:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float',
     'MeanGradient:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float',
