@@ -20,6 +20,7 @@ from torch import nn
 
 from gradnotes.autodiff import (
     check_functional,
+    check_input,
     flatten,
     functional_loss,
     trainable,
@@ -49,6 +50,8 @@ def _check_batch(i, batch, finite: bool = False) -> tuple[torch.Tensor, object]:
         )
     X, y = batch
     check_type(f"data batch {i} X", X, torch.Tensor)
+    if X.is_complex():  # a real loss of complex inputs has no Hessian here
+        raise TypeError(f"data batch {i} X must be real, got {X.dtype}")
     if X.ndim == 0 or X.shape[0] == 0:
         raise ValueError(f"data batch {i} is empty: X has shape {tuple(X.shape)}")
     if isinstance(y, torch.Tensor) and (y.ndim == 0 or y.shape[0] != X.shape[0]):
@@ -132,7 +135,8 @@ class SpectralDensity:
         """The density at `grid`: each probe's nodes smoothed by a Gaussian of standard
         deviation `sigma`, averaged."""
         sigma = check_number("sigma", sigma, low=0, low_open=True)
-        t = np.asarray(grid, dtype=np.float64)[:, None]
+        grid = check_tensor("grid", grid, ndim=1, floating=True, convert=True)
+        t = grid.detach().cpu().double().numpy()[:, None]
         out = np.zeros(t.shape[0])
         for th, tau in zip(self.nodes, self.weights):
             out += (tau * np.exp(-0.5 * ((t - th) / sigma) ** 2)).sum(1) / (
@@ -567,6 +571,9 @@ class HessianOperator(SymmetricOperator):
             batch_probes=batch_probes,
         )
         self.data, self.n_batches, self.n = as_batches(data)
+        for i, (X, _) in enumerate(self.data):  # floating X is cast to dtype; integer X
+            if not X.is_floating_point():        # needs an embedding layer
+                check_input(f"data batch {i} X", X, model, finite=False, nonempty=False)
         self.cache_graph = (
             (self.n_batches == 1) if cache_graph is None else bool(cache_graph)
         )
