@@ -247,9 +247,10 @@ def check_symmetric(
     rtol = check_number("rtol", rtol, low=0)
     for what, t in (("A u", Au), ("A v", Av)):
         if tuple(t.shape) != tuple(u.shape) or not bool(torch.isfinite(t).all()):
-            raise ValueError(f"{name} must map a finite tensor shaped {tuple(u.shape)} to "
-                             f"a finite one of that shape; {what} has shape "
-                             f"{tuple(t.shape)}{'' if t.isfinite().all() else ', not finite'}")
+            bad = "" if t.isfinite().all() else ", not finite"
+            raise ValueError(f"{name} must map a finite tensor shaped "
+                             f"{tuple(u.shape)} to a finite one of that shape; {what} "
+                             f"has shape {tuple(t.shape)}{bad}")
     lhs, rhs = (u.conj() * Av).sum(), (Au.conj() * v).sum()
     gap = (lhs - rhs).abs().item()
     scale = max((u.norm() * Av.norm() + Au.norm() * v.norm()).item(), 1e-300)
@@ -301,8 +302,8 @@ def njit(fn=None, *, cache: bool = True, **kwargs):
     return wrap(fn) if fn is not None else wrap
 
 def use_numba(*tensors) -> bool:
-    """True when every tensor is on the CPU in a dtype NumPy and numba hold (not float16 or
-    bfloat16) and `GRADNOTES_DISABLE_NUMBA` does not disable numba."""
+    """True when every tensor is on the CPU in a dtype NumPy and numba hold (not float16
+    or bfloat16) and `GRADNOTES_DISABLE_NUMBA` does not disable numba."""
     if os.environ.get("GRADNOTES_DISABLE_NUMBA", "0") not in ("", "0"): return False
     return all(t.device.type == "cpu" and t.dtype not in _HALF
                for o in tensors for t in _tensors_in(o))

@@ -419,8 +419,8 @@ def train_dcdm(model: nn.Module, A: PoissonOperator, # The network and the train
         b = rhs[torch.randint(len(rhs), (batch_size,), generator=g)]
         q = model(b)
         if not bool(torch.isfinite(q).all()):
-            raise ValueError(f"training diverged at step {k}: the network's output is not "
-                             f"finite; lower lr (now {lr})")
+            raise ValueError(f"training diverged at step {k}: the network's output is "
+                             f"not finite; lower lr (now {lr})")
         loss = dcdm_loss(A, q, b)
         opt.zero_grad(); loss.backward(); opt.step()
         losses.append(loss.item())

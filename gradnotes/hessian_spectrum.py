@@ -69,7 +69,8 @@ def _check_xy(model, X, y):
     if len(y) != len(X):
         raise ValueError(f"X and y must hold the same number of examples, got {len(X)} "
                          f"and {len(y)}")
-    if bool((y < 0).any()): raise ValueError(f"y must hold labels >= 0, got {int(y.min())}")
+    if bool((y < 0).any()):
+        raise ValueError(f"y must hold labels >= 0, got {int(y.min())}")
 
 
 def train(

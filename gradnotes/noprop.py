@@ -13,8 +13,8 @@ from fastcore.basics import patch
 from torch import nn
 
 from .autodiff import check_input
-from .core import (check_choice, check_int, check_number, check_params, check_tensor,
-                            progress, seed_everything)
+from .core import (check_choice, check_int, check_number, check_params,
+                            check_tensor, progress, seed_everything)
 from .data import Split
 from .diffusion import make_schedule, q_sample
 from .training import MLP, History
@@ -50,7 +50,8 @@ def posterior_coefficients(abar: torch.Tensor, # ᾱ_0..ᾱ_T from `noprop_sched
     abar = _check_abar(abar, ndim=1)
     if len(abar) < 2: raise ValueError(f"abar needs at least 2 entries, got {len(abar)}")
     if not bool((abar[1:] > abar[:-1]).all()):
-        raise ValueError("abar must increase (ᾱ_0 < ... < ᾱ_T, as `noprop_schedule` gives)")
+        raise ValueError("abar must increase (ᾱ_0 < ... < ᾱ_T, as `noprop_schedule` "
+                         "gives)")
     A, B = abar[1:], abar[:-1]   # ᾱ_t and ᾱ_{t-1}
     alpha = B / A                # α_{t-1} = ᾱ_{t-1} / ᾱ_t
     a = A.sqrt() * (1 - alpha) / (1 - B)

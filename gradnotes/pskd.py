@@ -61,8 +61,8 @@ def soft_cross_entropy(logits: torch.Tensor, # Model outputs (B, C)
                       ) -> torch.Tensor:
     "Mean over the batch of -sum_c targets_c log softmax(logits)_c (no temperature)."
     check_tensor("logits", logits, ndim=2, floating=True)
-    _check_unit("targets",
-                check_tensor("targets", targets, shape=tuple(logits.shape), floating=True))
+    check_tensor("targets", targets, shape=tuple(logits.shape), floating=True)
+    _check_unit("targets", targets)
     # L = -(1/B) sum_i sum_c y~_ic log p_ic
     return -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
 
@@ -115,8 +115,8 @@ class PredictionMemory(nn.Module):
              ):
         "Overwrite the rows of `idx` with `probs`."
         idx = self.check_index(idx)
-        _check_unit("probs", check_tensor("probs", probs, shape=(len(idx), self.n_classes),
-                                          floating=True))
+        check_tensor("probs", probs, shape=(len(idx), self.n_classes), floating=True)
+        _check_unit("probs", probs)
         self._store(idx, probs.detach())
 
     def _store(self, idx, probs):

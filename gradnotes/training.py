@@ -94,8 +94,8 @@ def accuracy(
         correct += (out.argmax(1) == y[i : i + batch_size]).sum().item()
     model.train(was_training)
     if int(y.max()) >= width:
-        raise ValueError(f"y must hold class labels in [0, {width}) (the model's outputs), "
-                         f"got {int(y.max())}")
+        raise ValueError(f"y must hold class labels in [0, {width}) (the model's "
+                         f"outputs), got {int(y.max())}")
     return correct / len(X)
 
 
@@ -104,7 +104,8 @@ def _check_eval(model, X, y, batch_size, labels: bool):
     X = check_input("X", X, model)
     if labels:
         y = check_tensor("y", y, ndim=1, integer=True)
-        if bool((y < 0).any()): raise ValueError(f"y must hold labels >= 0, got {int(y.min())}")
+        if bool((y < 0).any()):
+            raise ValueError(f"y must hold labels >= 0, got {int(y.min())}")
     else:
         y = check_tensor("y", y, ndim=1, floating=True)
     if len(y) != len(X):
