@@ -17,11 +17,13 @@ from torch import nn
 
 from fastcore.basics import patch
 
-from .autodiff import check_functional, iter_per_sample_grads, trainable
+from .autodiff import (check_functional, check_input, iter_per_sample_grads,
+                                trainable)
 from gradnotes.core import (
     check_choice,
     check_int,
     check_number,
+    check_params,
     check_tensor,
     check_type,
     progress,
@@ -183,7 +185,9 @@ def grad_stats(
     """The per-sample-gradient sums of `(X, y)` (pooled over `group`'s ranks when given),
     accumulated chunk by chunk."""
     check_functional(model)
-    check_tensor("X", X, nonempty=False)
+    check_input("X", X, model, nonempty=False)
+    check_tensor("y", y, finite=False, nonempty=False)
+    chunk_size = check_int("chunk_size", chunk_size, low=1)
     if len(X) != len(y):
         raise ValueError(
             f"X and y must hold the same number of examples, got {len(X)} and {len(y)}"
@@ -267,7 +271,8 @@ def required_batch_size(
     need = 0.0
     if test == "norm":
         # b >= sum_coords Var_i(g_i) / (eta^2 ||g_bar||^2)
-        need = _ratio(info["variance"], eta**2 * g2)
+        # (products: eta**2 overflows for a huge eta, eta * eta gives inf)
+        need = _ratio(info["variance"], eta * eta * g2)
     if test in ("ip", "ip+orth", "orth"):
         a2_t = torch.stack([a.double().square().sum() for a in stats.ref])
         if per_tensor:
@@ -286,11 +291,11 @@ def required_batch_size(
         info.update(ip_variance=ipv, orth_variance=max(orth, 0.0))
         # b >= Var_i(<g_i, g_bar>) / (theta^2 ||g_bar||^4)
         if test in ("ip", "ip+orth"):
-            need = max(need, _ratio(ipv, theta**2 * g2**2))
+            need = max(need, _ratio(ipv, theta * theta * g2 * g2))
         # b >= sum_coords Var_i(g_i - <g_i, g_bar> g_bar / ||g_bar||^2) / (nu^2
         # ||g_bar||^2)
         if test in ("orth", "ip+orth"):
-            need = max(need, _ratio(info["orth_variance"], nu**2 * g2))
+            need = max(need, _ratio(info["orth_variance"], nu * nu * g2))
     info["required"] = need
     return need, info
 
@@ -304,8 +309,9 @@ def next_batch_size(
     exceeds the cap."""
     check_int("batch_size", batch_size, low=1)
     check_int("max_batch_size", max_batch_size, low=1)
-    if required != required:
-        raise ValueError("required is NaN")
+    # inf is a valid answer of `required_batch_size` (no batch passes the test): the cap
+    if not (isinstance(required, float) and required == math.inf):
+        required = check_number("required", required, low=0)
     if required >= max_batch_size:
         return max_batch_size
     return min(max(batch_size, math.ceil(required)), max_batch_size)
@@ -336,8 +342,10 @@ class AdaGradNorm(torch.optim.Optimizer):
 
     @staticmethod
     def _check(group: dict, where: str) -> dict:
+        # values beyond the parameters' dtype would overflow inside the update
+        top = check_params(f"params ({where})", group.get("params", []))
         for k in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            group[k] = check_number(f"{k} ({where})", group[k], low=0)
+            group[k] = check_number(f"{k} ({where})", group[k], low=0, high=top)
         group["momentum"] = check_number(f"momentum ({where})", group["momentum"],
                                          low=0, high=1, high_open=True)
         check_type(f"rowwise ({where})", group["rowwise"], bool)
@@ -553,7 +561,7 @@ def train_adaptive(
     accumulating micro-batches; return the record."""
     check_type("model", model, nn.Module)
     check_type("optimizer", optimizer, torch.optim.Optimizer)
-    check_tensor("X", X)
+    check_input("X", X, model)
     check_tensor("y", y, finite=False)
     # X and y are data: a tensor passed with requires_grad=True gets no .grad from
     # training

@@ -28,12 +28,39 @@ __all__ = ['HS_PROBLEMS', 'mv', 'fro', 'KKTParts', 'EqualityProblem', 'hock_schi
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly")
 
+def _check_matrix(name: str, A, rows: int | None = None, cols: int | None = None,
+                  dtype=None) -> torch.Tensor:
+    """`A` if it is a real, finite, non-empty matrix (dense, sparse COO or CSR) with the
+    given sizes and dtype, else raise naming `name`."""
+    # LAPACK and the sparse kernels work in single or double precision
+    check_tensor(name, A, ndim=2, dtypes=(torch.float32, torch.float64), finite=False)
+    vals = (A if A.layout == torch.strided else
+            A.coalesce().values() if A.layout == torch.sparse_coo else A.values())
+    check_tensor(name, vals, nonempty=False)  # NaN and inf
+    want = (rows, cols)
+    if any(w is not None and w != s for w, s in zip(want, A.shape)):
+        got = ", ".join("*" if w is None else str(w) for w in want)
+        raise ValueError(f"{name} must have shape ({got}), got {tuple(A.shape)}")
+    if dtype is not None and A.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype}, got {A.dtype}")
+    return A
+
 def mv(A: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     "A @ v for a dense or sparse (COO/CSR) matrix A and a vector v."
+    check_tensor("v", v, ndim=1, floating=True)
+    _check_matrix("A", A, cols=len(v), dtype=v.dtype)
+    return _mv(A, v)
+
+def _mv(A, v):
+    "`mv` without the checks, for the inner loops."
     return A @ v if A.layout == torch.strided else (A @ v[:, None])[:, 0]
 
 def fro(A: torch.Tensor) -> float:
     "Frobenius norm of a dense or sparse matrix (what Julia's `norm` gives for a matrix)."
+    return _fro(_check_matrix("A", A))
+
+def _fro(A):
+    "`fro` without the checks."
     if A.layout == torch.strided: return A.norm().item()
     if A.layout == torch.sparse_coo: return A.coalesce().values().norm().item()
     return A.values().norm().item()
@@ -246,8 +273,9 @@ class PoissonControl:
         "(f, c, grad_x L) at (x, lam)."
         y, u = self._split(x); h = self.h
         f = 0.5 * h * ((y - self.yd) ** 2).sum() + 0.5 * self.alpha * h * (u ** 2).sum()
-        c = mv(self.L, y) + y ** 3 - u
-        gL = torch.cat([h * (y - self.yd) + mv(self.L, lam) + 3 * y ** 2 * lam,  # L = L^T
+        c = _mv(self.L, y) + y ** 3 - u
+        # L = L^T
+        gL = torch.cat([h * (y - self.yd) + _mv(self.L, lam) + 3 * y ** 2 * lam,
                         self.alpha * h * u - lam])
         return f.item(), c, gL
 
@@ -275,9 +303,34 @@ class PoissonControl:
         return KKTParts(f, g, c, G, H, Hf, gL)
 
 # %% ../nbs/22_alm_sketch.ipynb #f56bbc90
+def _check_point(problem, x, lam, xname: str, lamname: str):
+    """(x, lam) checked against the problem: x (n,) of the problem's dtype, lam (m,) of
+    x's dtype; lam None gives zeros."""
+    check_tensor(xname, x, ndim=1, shape=(problem.n,), floating=True)
+    if x.dtype != problem.x0.dtype:
+        raise TypeError(f"{xname} must have the problem's dtype {problem.x0.dtype}, "
+                        f"got {x.dtype}")
+    if lam is None: return x, torch.zeros(problem.m, dtype=x.dtype, device=x.device)
+    check_tensor(lamname, lam, ndim=1, shape=(problem.m,), floating=True)
+    if lam.dtype != x.dtype:
+        raise TypeError(f"{lamname} must have dtype {x.dtype}, got {lam.dtype}")
+    return x, lam
+
+def _check_etas(eta1, eta2) -> tuple[float, float]:
+    "The merit function's weights, both > 0."
+    return (check_number("eta1", eta1, low=0, low_open=True),
+            check_number("eta2", eta2, low=0, low_open=True))
+
 def merit_value(f: float, c: torch.Tensor, gL: torch.Tensor, lam: torch.Tensor,
                 eta1: float, eta2: float) -> float:
     "L_eta = f + lam^T c + eta1/2 ||c||^2 + eta2/2 ||grad_x L||^2, from its parts."
+    f = check_number("f", f)
+    _check_etas(eta1, eta2)
+    for name, t in (("c", c), ("gL", gL), ("lam", lam)):
+        check_tensor(name, t, ndim=1, floating=True)
+    if lam.shape != c.shape or lam.dtype != c.dtype or gL.dtype != c.dtype:
+        raise ValueError(f"lam ({lam.dtype}, {tuple(lam.shape)}) and gL ({gL.dtype}) "
+                         f"must have the dtype of c ({c.dtype}), lam also its shape")
     return (f + (lam @ c).item() + 0.5 * eta1 * (c @ c).item()
             + 0.5 * eta2 * (gL @ gL).item())
 
@@ -286,14 +339,17 @@ def merit_gradient(parts: KKTParts, eta1: float, eta2: float,
                   ) -> torch.Tensor:
     "Stacked (grad_x, grad_lam) L_eta: ((I + eta2 H) gL + eta1 G^T c, c + eta2 G gL)."
     check_choice("hessian", hessian, ("lagrangian", "objective"))
+    eta1, eta2 = _check_etas(eta1, eta2)
     Hm = parts.H if hessian == "lagrangian" else parts.Hf
     gL, c, G = parts.gL, parts.c, parts.G
-    gx = gL + eta2 * mv(Hm, gL) + eta1 * mv(_t(G), c)
-    return torch.cat([gx, c + eta2 * mv(G, gL)])
+    gx = gL + eta2 * _mv(Hm, gL) + eta1 * _mv(_t(G), c)
+    return torch.cat([gx, c + eta2 * _mv(G, gL)])
 
 def augmented_lagrangian(problem: EqualityProblem, x: torch.Tensor, lam: torch.Tensor,
                          eta1: float, eta2: float) -> torch.Tensor:
     "L_eta(x, lam) as a differentiable tensor (autograd through grad_x L): for checks."
+    eta1, eta2 = _check_etas(eta1, eta2)
+    x, lam = _check_point(problem, x, lam, "x", "lam")
     xr = x if x.requires_grad else x.detach().requires_grad_(True)
     fx, cx = problem.f(xr), problem.c(xr)
     gL = torch.autograd.grad(fx + lam @ cx, xr, create_graph=True)[0]
@@ -307,8 +363,15 @@ def _to_scipy(A: torch.Tensor):
     i, v = A.indices().numpy(), A.values().numpy()
     return sp.csr_matrix((v, (i[0], i[1])), shape=tuple(A.shape))
 
+def _check_hg(H, G, hname: str = "H"):
+    "A constraint Jacobian G (m, n) and a matching (n, n) matrix H of its dtype."
+    _check_matrix("G", G)
+    n = G.shape[1]
+    return _check_matrix(hname, H, rows=n, cols=n, dtype=G.dtype), G
+
 def jacobian_min_eig(G: torch.Tensor) -> float:
     "lambda_min(G G^T): dense eigvalsh, or shift-invert Lanczos (scipy) for sparse G."
+    _check_matrix("G", G)
     if G.layout == torch.strided: return torch.linalg.eigvalsh(G @ G.T)[0].item()
     from scipy.sparse.linalg import eigsh
     Gs = _to_scipy(G)
@@ -317,6 +380,7 @@ def jacobian_min_eig(G: torch.Tensor) -> float:
 
 def reduced_hessian_min_eig(H: torch.Tensor, G: torch.Tensor) -> float:
     "lambda_min(Z^T H Z), Z an orthonormal basis of null(G) from the QR of G^T."
+    _check_hg(H, G)
     m, n = G.shape
     if H.layout != torch.strided:   # sparse: lambda_min(H) is a lower bound, often enough
         from scipy.sparse.linalg import eigsh
@@ -331,9 +395,12 @@ def modify_hessian(H: torch.Tensor, G: torch.Tensor, xi_B: float = 0.1, # Shift 
                    threshold: float = 1e-6, # Modify when lambda_min(Z^T H Z) < threshold
                   ) -> tuple[torch.Tensor, float]:
     "(B, shift): B = H + (xi_B + ||H||_F) I when Z^T H Z is not safely positive definite."
+    _check_hg(H, G)
+    xi_B = check_number("xi_B", xi_B, low=0, low_open=True)
+    threshold = check_number("threshold", threshold)
     if G.shape[0] >= G.shape[1] or reduced_hessian_min_eig(H, G) >= threshold:
         return H, 0.0
-    shift = xi_B + fro(H)
+    shift = xi_B + _fro(H)
     n = H.shape[0]
     if H.layout == torch.strided:
         return H + shift * torch.eye(n, dtype=H.dtype, device=H.device), shift
@@ -345,6 +412,7 @@ def modify_hessian(H: torch.Tensor, G: torch.Tensor, xi_B: float = 0.1, # Shift 
 # %% ../nbs/22_alm_sketch.ipynb #231ed0f5
 def kkt_matrix(B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
     "K = [[B, G^T], [G, 0]], dense when B and G are dense, else sparse COO."
+    _check_hg(B, G, "B")
     n, m = B.shape[0], G.shape[0]
     if B.layout == torch.strided and G.layout == torch.strided:
         Z = torch.zeros(m, m, dtype=B.dtype, device=B.device)
@@ -415,7 +483,7 @@ def _rk_chunk_torch(crow, col, val, rn2, b, d, idx, step0, check_every, target2,
         work += hi - lo
         if (step0 + t + 1) % check_every == 0:
             checks += 1
-            r = mv(K, d) - b
+            r = _mv(K, d) - b
             rr = (r @ r).item(); work += len(val)
             if rr <= target2: return t + 1, checks, work, rr
     return len(idx), checks, work, rr
@@ -426,13 +494,13 @@ def _gauss_chunk_torch(K, KT, b, d, S, step0, check_every, target2):
     nnz = K.values().numel()
     for t in range(S.shape[0]):
         s = S[t]
-        w = mv(KT, s)                                          # K^T s
+        w = _mv(KT, s)                                          # K^T s
         a = (w @ d - s @ b) / (w @ w)                          # s^T r / ||K^T s||^2
         d -= a * w
         work += nnz
         if (step0 + t + 1) % check_every == 0:
             checks += 1
-            r = mv(K, d) - b
+            r = _mv(K, d) - b
             rr = (r @ r).item(); work += nnz
             if rr <= target2: return t + 1, checks, work, rr
     return S.shape[0], checks, work, rr
@@ -455,8 +523,7 @@ class Sketcher:
                  engine: str = "auto", # "numba", "torch", "auto" (numba on the CPU)
                  check_every: int | None = None, # Steps between full-residual checks; N
                 ):
-        check_tensor("K", K if K.layout == torch.strided else K.coalesce().values(),
-                     floating=True)
+        _check_matrix("K", K)
         if K.ndim != 2 or K.shape[0] != K.shape[1]:
             raise ValueError(f"K must be a square matrix, got shape {tuple(K.shape)}")
         self.method = check_choice("method", method, ("rk", "gaussian"))
@@ -495,7 +562,7 @@ def _solve(self, b: torch.Tensor, # Right-hand side (N,)
     rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
     N, nnz = self.N, self.val.numel()
     d = torch.zeros_like(b) if x0 is None else x0.clone()
-    r = mv(self.K, d) - b
+    r = _mv(self.K, d) - b
     rr, steps, checks, work = (r @ r).item(), 0, 1, nnz
     target2 = target * target
     chunk = 8192 if self.method == "rk" else max(1, min(1024, 2 ** 20 // N))
@@ -526,7 +593,7 @@ def _solve(self, b: torch.Tensor, # Right-hand side (N,)
         if ch: rr = float(rr_new)
     if self.engine == "numba": d = torch.as_tensor(dn, dtype=b.dtype, device=b.device)
     if steps and steps % self.check_every:       # the residual of the returned point
-        r = mv(self.K, d) - b; rr = (r @ r).item(); checks += 1; work += nnz
+        r = _mv(self.K, d) - b; rr = (r @ r).item(); checks += 1; work += nnz
     per_step = 1 if self.method == "rk" else N
     return SketchResult(d, steps, steps * per_step + checks * N, work, math.sqrt(rr),
                         rr <= target2)
@@ -540,8 +607,8 @@ def sketch_solve(K: torch.Tensor, b: torch.Tensor, # K x = b, K square
                  seed: int = 0, engine: str = "auto") -> SketchResult:
     "Solve K x = b by randomized Kaczmarz or Gaussian sketching to relative residual tol."
     check_number("tol", tol, low=0, low_open=True)
-    check_tensor("b", b, ndim=1, shape=(K.shape[0],), floating=True)
     sk = Sketcher(K, method, engine)
+    check_tensor("b", b, ndim=1, shape=(K.shape[0],), dtypes=(K.dtype,))
     max_steps = check_int("max_steps", max_steps, low=0)
     seed = check_int("seed", seed, low=0)
     return sk.solve(b, tol * b.norm().item(), max_steps, x0, seed)
@@ -567,9 +634,8 @@ def _record(h: dict, **kw):
 
 def _start(problem, x0, lam0):
     x = problem.x0 if x0 is None else x0
-    check_tensor("x0", x, ndim=1, shape=(problem.n,), floating=True)
-    lam = torch.zeros(problem.m, dtype=x.dtype, device=x.device) if lam0 is None else lam0
-    check_tensor("lam0", lam, ndim=1, shape=(problem.m,), floating=True)
+    lam = None if lam0 is None else lam0
+    x, lam = _check_point(problem, x, lam, "x0", "lam0")
     f, c, gL = problem.merit_parts(x, lam)
     if not (math.isfinite(f) and bool(torch.isfinite(torch.cat([c, gL])).all())):
         raise ValueError("f, c or grad L is not finite at x0: "
@@ -599,7 +665,7 @@ def _direction(P: KKTParts, K, b, s: _State, solver, psi, upsilon, opt, rng):
     "Inexact Newton direction, re-solved with new (eta1, eta2, delta) until it descends."
     sk = None if solver == "direct" else Sketcher(K, solver, opt["engine"])
     d, steps, rows, entries, capped, resolves = None, 0, 0, 0, False, 0
-    Knorm, bnorm = fro(K), b.norm().item()
+    Knorm, bnorm = _fro(K), b.norm().item()
     while True:
         if sk is None:
             if d is None: d = _direct(K, b)
@@ -677,8 +743,8 @@ def adasketch_newton(problem, # Has parts and merit_parts
         xi_G = jacobian_min_eig(P.G)
         if xi_G < jac_tol: status = "singular_jacobian"; break
         B, shift = modify_hessian(P.H, P.G, xi_B)
-        psi = 20 * max(fro(B) ** 2, 1) / (min(xi_G, 1) * min(xi_B, 1))
-        upsilon = max(fro(P.G), fro(P.H), 1.0)
+        psi = 20 * max(_fro(B) ** 2, 1) / (min(xi_G, 1) * min(xi_B, 1))
+        upsilon = max(_fro(P.G), _fro(P.H), 1.0)
         s.delta = max(1e-6, min(s.delta, _delta_trial(s, beta, upsilon, psi)))
         K = kkt_matrix(B, P.G)
         d, slope, info = _direction(P, K, b, s, solver, psi, upsilon, opt, rng)
@@ -711,6 +777,8 @@ def l1_sqp_gmres(problem, x0=None, lam0=None, tol: float = 1e-4, max_iter: int =
     tol = check_number("tol", tol, low=0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=0)
     mu = check_number("mu", mu, low=0, low_open=True)
+    mu_margin = check_number("mu_margin", mu_margin, low=0)
+    forcing = check_number("forcing", forcing, low=0, low_open=True)
     x, lam = _start(problem, x0, lam0)
     n, hist, t0, status, k = x.numel(), {}, time.perf_counter(), "max_iter", 0
     phi = lambda f, c, mu: f + mu * c.abs().sum().item()
@@ -727,7 +795,7 @@ def l1_sqp_gmres(problem, x0=None, lam0=None, tol: float = 1e-4, max_iter: int =
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 d = solve_gmres(tol=rtol, restart=restart, maxiter=max_matvecs)(
-                    _counting(lambda v: mv(K, v), count), b)
+                    _counting(lambda v: _mv(K, v), count), b)
             mu = max(mu, (lam + d[n:]).abs().max().item() + mu_margin)
             D = (P.g @ d[:n]).item() - mu * P.c.abs().sum().item()   # slope of phi
             if D < 0 or resolves >= max_resolves: break
@@ -754,6 +822,7 @@ def augmented_lagrangian_method(problem, x0=None, lam0=None, tol: float = 1e-4,
     tol = check_number("tol", tol, low=0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=0)
     mu = check_number("mu", mu, low=0, low_open=True)
+    mu_factor = check_number("mu_factor", mu_factor, low=1, low_open=True)
     x, lam = _start(problem, x0, lam0)
     hist, t0, status, k = {}, time.perf_counter(), "max_iter", 0
     omega, c_prev = 1.0, problem.merit_parts(x, lam)[1].norm().item()
@@ -774,7 +843,8 @@ def augmented_lagrangian_method(problem, x0=None, lam0=None, tol: float = 1e-4,
         ridge = 0.0
         GT = _t(G)
         while True:                          # Newton-CG, shifted until positive definite
-            op = _counting(lambda v: mv(H, v) + mu * mv(GT, mv(G, v)) + ridge * v, count)
+            op = _counting(lambda v: _mv(H, v) + mu * _mv(GT, _mv(G, v)) + ridge * v,
+                           count)
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
@@ -782,7 +852,7 @@ def augmented_lagrangian_method(problem, x0=None, lam0=None, tol: float = 1e-4,
                     d = cg(op, -g)
                 if (g @ d).item() < 0: break
             except ValueError: pass
-            ridge = max(2 * ridge, 1e-3 * (1 + fro(H)))
+            ridge = max(2 * ridge, 1e-3 * (1 + _fro(H)))
         m0, alpha = LA(f, c, lam, mu), 1.0
         for _ in range(max_backtrack):
             ft, ct, _ = problem.merit_parts(x + alpha * d, lam)

@@ -14,7 +14,7 @@ from torch.func import functional_call, grad, vmap
 from .core import check_int, check_tensor, check_type
 
 # %% auto #0
-__all__ = ['trainable', 'num_params', 'flatten', 'unflatten', 'check_functional', 'functional_loss', 'flat_grad',
+__all__ = ['trainable', 'num_params', 'flatten', 'unflatten', 'check_functional', 'check_input', 'functional_loss', 'flat_grad',
            'iter_per_sample_grads', 'per_sample_grads']
 
 # %% ../nbs/02_autodiff.ipynb #ab3cfed1
@@ -70,7 +70,7 @@ def unflatten(
     like: Mapping[str, torch.Tensor],  # Tensors giving the names and shapes
 ) -> dict[str, torch.Tensor]:
     "Split `vec` into views shaped like `like`; a leading batch dimension is kept."
-    check_tensor("vec", vec, ndim=(1, 2), finite=False)
+    check_tensor("vec", vec, ndim=(1, 2), floating=True, finite=False)
     sizes = [t.numel() for t in like.values()]
     if vec.shape[-1] != sum(sizes):
         raise ValueError(
@@ -96,6 +96,31 @@ def check_functional(model: nn.Module):
                 " model.eval() (or freeze the layer) first."
             )
     return model
+
+# %% ../nbs/02_autodiff.ipynb #0e3bba59
+_EMBEDDING = (nn.Embedding, nn.EmbeddingBag)
+
+
+def check_input(
+    name: str,  # The argument's name, for messages
+    X,  # The model's input, examples along dimension 0
+    model: nn.Module,  # The network that will read it
+    **kwargs,  # Further `check_tensor` requirements (ndim, finite, ...)
+) -> torch.Tensor:
+    """`X` checked with `check_tensor`, and readable by `model`: a floating `X` has the
+    dtype of the model's floating parameters; an integer `X` needs an embedding layer."""
+    X = check_tensor(name, X, **kwargs)
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    if X.is_complex():
+        raise TypeError(f"{name} must be real, got {X.dtype}")
+    if not X.is_floating_point():
+        if not any(isinstance(m, _EMBEDDING) for m in model.modules()):
+            raise TypeError(f"{name} must have a floating dtype, got {X.dtype}")
+    elif dtypes and X.dtype not in dtypes:
+        want = " or ".join(sorted(map(str, dtypes)))
+        raise TypeError(f"{name} has dtype {X.dtype}, the model's parameters {want}: "
+                        f"convert {name} (or the model) so they agree")
+    return X
 
 # %% ../nbs/02_autodiff.ipynb #b2b65fd6
 def _scalar(loss, what="loss_fn"):
@@ -140,7 +165,7 @@ def flat_grad(
     """Gradient of the mean loss on `(X, y)` as one flat vector; X and y checked as in
     `per_sample_grads`."""
     check_functional(model)
-    check_tensor("X", X)
+    check_input("X", X, model)
     check_tensor("y", y, finite=False)
     if len(X) != len(y):
         raise ValueError(
@@ -162,7 +187,7 @@ def iter_per_sample_grads(
     create_graph: bool = False,  # Keep them differentiable (for penalties)
 ) -> Iterator[torch.Tensor | dict[str, torch.Tensor]]:
     "Yield the per-example gradients of the loss, `chunk_size` examples at a time."
-    check_tensor("X", X)
+    check_input("X", X, model)
     check_tensor("y", y, finite=False)
     if len(X) != len(y):
         raise ValueError(

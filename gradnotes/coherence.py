@@ -38,8 +38,6 @@ __all__ = ['m_coherence', 'alpha', 'pairwise_alignment', 'model_coherence', 'win
 def _as_rows(name: str, G, min_rows: int) -> torch.Tensor:
     "Check per-example gradients `G` (m, ...) and return them as an (m, D) matrix."
     check_tensor(name, G, floating=True)
-    if G.is_complex():
-        raise TypeError(f"{name} must be real, got dtype {G.dtype}")
     if G.ndim < 2:
         raise ValueError(
             f"{name} must have shape (m, D), one per-example gradient per row, got shape "
@@ -273,9 +271,7 @@ def _winsorized(G: torch.Tensor, c: int, engine: str) -> torch.Tensor:
 def median3(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     "Elementwise median of three tensors of one shape."
     for name, t in (("a", a), ("b", b), ("c", c)):
-        check_tensor(name, t, nonempty=False, finite=False)
-        if t.is_complex():
-            raise TypeError(f"{name} must be real, got dtype {t.dtype}")
+        check_tensor(name, t, nonempty=False, floating=True)
     if not (a.shape == b.shape == c.shape):
         raise ValueError(
             f"a, b and c must have one shape, got {tuple(a.shape)}, "

@@ -20,8 +20,8 @@ import torch
 
 # %% auto #0
 __all__ = ['infer_device', 'default_device', 'infer_dtype', 'to_tensor', 'check_type', 'check_number', 'check_int',
-           'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'seed_everything', 'require', 'njit',
-           'use_numba', 'torch_threads', 'quiet', 'progress']
+           'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'check_params', 'check_symmetric',
+           'seed_everything', 'require', 'njit', 'use_numba', 'torch_threads', 'quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #6b0c3963
 def _tensors_in(obj) -> Iterable[torch.Tensor]:
@@ -220,6 +220,45 @@ def check_tensor(
         raise ValueError(f"{name} contains NaN or infinite values")
     return x
 
+# %% ../nbs/00_core.ipynb #c9b1d4e9
+def check_params(
+    name: str, params, # The argument's name and the tensors an optimizer will update
+) -> float:
+    """Check that each of `params` is a floating or complex tensor (what an optimizer can
+    update); return the largest finite value all their dtypes hold, a bound for step sizes
+    and penalties that would otherwise overflow inside the update."""
+    top = math.inf
+    for i, p in enumerate(params):
+        p = check_tensor(f"{name}[{i}]", p, floating=True, finite=False, nonempty=False,
+                         allow_complex=True)
+        top = min(top, torch.finfo(p.dtype).max)
+    return top
+
+# %% ../nbs/00_core.ipynb #161596ba
+def check_symmetric(
+    name: str, # What the operator is called in the message
+    u: torch.Tensor, v: torch.Tensor, # Two random probe vectors (any shape)
+    Au: torch.Tensor, Av: torch.Tensor, # The operator applied to them
+    rtol: float, # Allowed |<u, A v> - <A u, v>|, relative to the products' scale
+    need: str = "", # What assumes symmetry, for the message
+):
+    """Raise `ValueError` naming `name` unless <u, A v> = <A u, v> (conjugated for complex
+    vectors) to `rtol` of |u| |A v| + |A u| |v|: the one symmetry probe of the package."""
+    rtol = check_number("rtol", rtol, low=0)
+    for what, t in (("A u", Au), ("A v", Av)):
+        if tuple(t.shape) != tuple(u.shape) or not bool(torch.isfinite(t).all()):
+            bad = "" if t.isfinite().all() else ", not finite"
+            raise ValueError(f"{name} must map a finite tensor shaped "
+                             f"{tuple(u.shape)} to a finite one of that shape; {what} "
+                             f"has shape {tuple(t.shape)}{bad}")
+    lhs, rhs = (u.conj() * Av).sum(), (Au.conj() * v).sum()
+    gap = (lhs - rhs).abs().item()
+    scale = max((u.norm() * Av.norm() + Au.norm() * v.norm()).item(), 1e-300)
+    if not gap <= rtol * scale:
+        raise ValueError(f"{name} is not symmetric: <u, A v> = {lhs.item():.6g} but "
+                         f"<A u, v> = {rhs.item():.6g} for random u, v (relative gap "
+                         f"{gap / scale:.1e})" + (f"; {need}" if need else ""))
+
 # %% ../nbs/00_core.ipynb #32c35eab
 def seed_everything(
     seed: int, # Non-negative integer below 2**32
@@ -263,10 +302,13 @@ def njit(fn=None, *, cache: bool = True, **kwargs):
     return wrap(fn) if fn is not None else wrap
 
 def use_numba(*tensors) -> bool:
-    """True when every tensor is on the CPU and `GRADNOTES_DISABLE_NUMBA` does not disable
-    numba."""
+    """True when every tensor is on the CPU in a dtype NumPy and numba hold (not float16
+    or bfloat16) and `GRADNOTES_DISABLE_NUMBA` does not disable numba."""
     if os.environ.get("GRADNOTES_DISABLE_NUMBA", "0") not in ("", "0"): return False
-    return all(t.device.type == "cpu" for o in tensors for t in _tensors_in(o))
+    return all(t.device.type == "cpu" and t.dtype not in _HALF
+               for o in tensors for t in _tensors_in(o))
+
+_HALF = (torch.float16, torch.bfloat16)
 
 # %% ../nbs/00_core.ipynb #thr0343c
 @contextlib.contextmanager

@@ -16,8 +16,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import (check_choice, check_int, check_number, check_tensor,
-                            check_type, njit, progress, use_numba)
+from .autodiff import check_input
+from .core import (check_choice, check_int, check_number, check_params,
+                            check_tensor, check_type, njit, progress, use_numba)
 from .hessian import SymmetricOperator
 from .implicit import KrylovResult, pcg
 
@@ -285,6 +286,7 @@ class DCDMNet(nn.Module):
     def forward(self, r: torch.Tensor, # (batch, *grid) normalized residuals
                ) -> torch.Tensor:
         "Search directions shaped like `r`."
+        check_input("r", r, self)
         if r.ndim != self.dim + 1:
             raise ValueError(f"r must have shape (batch, *grid) with {self.dim} grid "
                              f"axes, "
@@ -355,9 +357,11 @@ def dcdm_loss(A: PoissonOperator, q: torch.Tensor, # Network outputs, (batch, *A
               b: torch.Tensor, # The inputs they came from, (batch, *A.shape)
              ) -> torch.Tensor:
     "Batch mean of ||b - A q (q^T b)/(q^T A q)||^2: invariant to q -> c q, c != 0."
-    if q.shape != b.shape:
+    _batched(A, q, "q")
+    if not isinstance(b, torch.Tensor) or q.shape != b.shape:
         raise ValueError(f"q and b must have the same shape, got {tuple(q.shape)} and "
-                         f"{tuple(b.shape)}")
+                         f"{tuple(getattr(b, 'shape', ()))}")
+    _batched(A, b, "b")
     Aq = A.apply(q, backend="torch")
     dims = tuple(range(1, q.ndim))
     # the best multiple of q: x = q (q^T b) / (q^T A q)
@@ -400,18 +404,24 @@ def train_dcdm(model: nn.Module, A: PoissonOperator, # The network and the train
     check_type("model", model, nn.Module)
     steps = check_int("steps", steps, low=1)
     batch_size = check_int("batch_size", batch_size, low=1)
-    lr = check_number("lr", lr, low=0, low_open=True)
+    # beyond the parameters' dtype, Adam's step overflows
+    top = check_params("model parameters", list(model.parameters()))
+    lr = check_number("lr", lr, low=0, low_open=True, high=top)
     seed = check_int("seed", seed, low=0)
-    rhs = check_tensor("rhs", rhs, floating=True)
+    rhs = check_tensor("rhs", rhs, floating=True).detach()
     if rhs.ndim != A.dim + 1 or tuple(rhs.shape[1:]) != A.shape:
         raise ValueError(f"rhs must have shape (n, {', '.join(map(str, A.shape))}), "
                          f"got {tuple(rhs.shape)}")
     rhs = rhs.to(next(model.parameters()).dtype)
     g = torch.Generator().manual_seed(seed)
     opt, losses = torch.optim.Adam(model.parameters(), lr=lr), []
-    for _ in progress(range(steps), desc="DCDM training"):
+    for k in progress(range(steps), desc="DCDM training"):
         b = rhs[torch.randint(len(rhs), (batch_size,), generator=g)]
-        loss = dcdm_loss(A, model(b), b)
+        q = model(b)
+        if not bool(torch.isfinite(q).all()):
+            raise ValueError(f"training diverged at step {k}: the network's output is "
+                             f"not finite; lower lr (now {lr})")
+        loss = dcdm_loss(A, q, b)
         opt.zero_grad(); loss.backward(); opt.step()
         losses.append(loss.item())
     return losses

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import torch
 
-from .core import check_betas, check_number
+from .core import check_betas, check_number, check_params
 
 # %% auto #0
 __all__ = ['diffgrad_single', 'diffgrad_foreach', 'DiffGrad']
@@ -85,13 +85,16 @@ def diffgrad_foreach(
 
 # %% ../nbs/31_diffgrad.ipynb #5641bc8d
 def _check_group(group: dict, where: str, in_place: bool = False) -> dict:
-    "Validate a group's hyperparameters, naming the group; return the checked values."
+    """Validate a group's hyperparameters (and its parameters, when it has them), naming
+    the group; return the checked values."""
+    # hyperparameters beyond the parameters' dtype would overflow inside the update
+    top = check_params(f"params ({where})", group.get("params", []))
     checked = dict(
-        lr=check_number(f"lr ({where})", group["lr"], low=0),
+        lr=check_number(f"lr ({where})", group["lr"], low=0, high=top),
         betas=check_betas(f"betas ({where})", group["betas"]),
-        eps=check_number(f"eps ({where})", group["eps"], low=0),
+        eps=check_number(f"eps ({where})", group["eps"], low=0, high=top),
         weight_decay=check_number(
-            f"weight_decay ({where})", group["weight_decay"], low=0
+            f"weight_decay ({where})", group["weight_decay"], low=0, high=top
         ),
     )
     if not (group.get("foreach") is None or isinstance(group.get("foreach"), bool)):

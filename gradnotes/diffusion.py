@@ -19,6 +19,7 @@ from gradnotes.core import (
     check_choice,
     check_int,
     check_number,
+    check_params,
     check_tensor,
     progress,
     seed_everything,
@@ -335,6 +336,7 @@ def save_checkpoint(
     generator: torch.Generator,
 ):
     "Write a training state atomically (a crash mid-write never leaves half a file)."
+    step = check_int("step", step, low=0)
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(
@@ -364,11 +366,15 @@ def train_denoiser(
 ) -> list[float]:
     """Train `model` with the ε-prediction loss for `steps` total steps; return the loss
     of every step."""
-    check_tensor("X", X, floating=True)
+    X = check_tensor("X", X, floating=True).detach()  # the data, not a parameter
     steps, batch_size = check_int("steps", steps, low=1), check_int(
         "batch_size", batch_size, low=1
     )
-    check_number("lr", lr, low=0, low_open=True)
+    seed = check_int("seed", seed, low=0)
+    save_every = check_int("save_every", save_every, low=1)
+    # beyond the parameters' dtype, Adam's step overflows
+    top = check_params("model parameters", list(model.parameters()))
+    check_number("lr", lr, low=0, low_open=True, high=top)
     dev = X.device
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
@@ -408,8 +414,8 @@ def _sqrtm_psd(A: torch.Tensor) -> torch.Tensor:
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """Squared Fréchet distance between Gaussian fits of feature sets `a` (n, d) and `b`
     (m, d)."""
-    check_tensor("a", a, ndim=2)
-    check_tensor("b", b, ndim=2)
+    check_tensor("a", a, ndim=2, floating=True)
+    check_tensor("b", b, ndim=2, floating=True)
     if a.shape[1] != b.shape[1]:
         raise ValueError(
             f"a and b must have the same feature dimension, got {a.shape[1]} and"

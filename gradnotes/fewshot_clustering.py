@@ -52,6 +52,11 @@ def shift_queries(
 ) -> torch.Tensor:
     """Translate each episode's queries so that their mean equals the support mean (the
     official code's shift correction)."""
+    check_tensor("support", support, ndim=(2, 3), floating=True)
+    check_tensor("query", query, ndim=support.ndim, floating=True, nonempty=False)
+    if query.shape[-1] != support.shape[-1] or query.shape[:-2] != support.shape[:-2]:
+        raise ValueError(f"query {tuple(query.shape)} must match support "
+                         f"{tuple(support.shape)} in all but the points dimension")
     # x_q <- x_q + (mean_s x_s - mean_q x_q)
     return query + (support.mean(-2, keepdim=True) - query.mean(-2, keepdim=True))
 
@@ -59,6 +64,16 @@ def shift_queries(
 def sqdist(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Squared Euclidean distances between the rows of `x` (..., n, D) and `y` (..., m,
     D), as (..., n, m)."""
+    check_tensor("x", x, ndim=(2, 3), floating=True, nonempty=False)
+    check_tensor("y", y, ndim=x.ndim, floating=True, nonempty=False)
+    if y.dtype != x.dtype or y.shape[-1] != x.shape[-1]:
+        raise ValueError(f"y ({y.dtype}, {tuple(y.shape)}) must have the dtype and row "
+                         f"width of x ({x.dtype}, {tuple(x.shape)})")
+    return _sqdist(x, y)
+
+
+def _sqdist(x, y):
+    "`sqdist` without the checks, for the inner loops."
     # ||x - y||^2 = ||x||^2 + ||y||^2 - 2 x.y
     return (
         (x * x).sum(-1)[..., :, None]
@@ -82,9 +97,22 @@ def knn_graph(
         raise ValueError(
             f"knn must be <= the number of points ({X.shape[-2]}), got {knn}"
         )
-    d = sqdist(X, X)
+    d = _sqdist(X, X)
     d.diagonal(dim1=-2, dim2=-1).fill_(float("inf"))  # a point is not its own neighbour
     return d.topk(knn - 1, dim=-1, largest=False, sorted=True).indices
+
+
+def _check_nbrs(nbrs, lead: tuple):
+    """`nbrs` as neighbour indices (*lead, m) of the `lead[-1]` points, as `knn_graph`
+    gives them."""
+    check_tensor("nbrs", nbrs, ndim=len(lead) + 1, integer=True)
+    if tuple(nbrs.shape[:-1]) != tuple(lead):
+        raise ValueError(f"nbrs must have shape ({', '.join(map(str, lead))}, m), "
+                         f"got {tuple(nbrs.shape)}")
+    if bool((nbrs < 0).any() | (nbrs >= lead[-1]).any()):
+        raise ValueError(f"nbrs must hold point indices in [0, {lead[-1]}), got "
+                         f"{int(nbrs.min())}..{int(nbrs.max())}")
+    return nbrs
 
 
 def kernel_sigma(
@@ -95,7 +123,10 @@ def kernel_sigma(
 ) -> torch.Tensor:
     """Gaussian kernel width sigma with sigma^2 = sum_pq W_pq ||x_p - x_q||^2 / (divisor *
     N), one per episode."""
-    d = sqdist(X, X).gather(-1, nbrs)
+    check_tensor("X", X, ndim=(2, 3), floating=True)
+    _check_nbrs(nbrs, X.shape[:-1])
+    divisor = check_number("divisor", divisor, low=0, low_open=True)
+    d = _sqdist(X, X).gather(-1, nbrs)
     # sigma^2 = sum_{p, q in kNN(p)} ||x_p - x_q||^2 / (5 N)
     return (d.sum((-1, -2)) / (divisor * X.shape[-2])).sqrt()
 
@@ -407,6 +438,10 @@ def bound_update(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Iterate the bound's independent per-point updates for a batch of episodes, each
     until its own energy settles; return Z, W Z, iterations."""
+    check_tensor("A", A, ndim=3, floating=True)
+    _check_nbrs(nbrs, A.shape[:2])
+    lmd, tol = check_number("lmd", lmd, low=0), check_number("tol", tol, low=0)
+    max_iter = check_int("max_iter", max_iter, low=1)
     B = A.shape[0]
     Z = _clamp(torch.softmax(-A, -1), sup1h)
     M = _wz(Z, nbrs)
@@ -441,7 +476,7 @@ def _meanshift_torch(X, members, C, sigma, tol=1e-5, max_iter=1000):
     c0 = C.clone()
     s2 = (2 * sigma * sigma)[:, None, None]
     for _ in range(max_iter):
-        d2 = sqdist(c0, X).masked_fill(~mem, float("inf"))
+        d2 = _sqdist(c0, X).masked_fill(~mem, float("inf"))
         # w_p = exp(-||c - x_p||^2 / 2 sigma^2) over members, rescaled by the largest
         # weight
         w = torch.where(mem, torch.exp(-(d2 - d2.amin(-1, keepdim=True)) / s2), 0.0)
@@ -481,7 +516,7 @@ def _slk_torch(
     # prototypes start at the support class means; labels: nearest prototype, supports
     # forced
     C = sup1h.transpose(1, 2) @ X[:, :S] / sup1h.sum(1)[..., None]
-    lab = sqdist(X, C).argmin(-1)
+    lab = _sqdist(X, C).argmin(-1)
     lab[:, :S] = sup_lab
     Z, M = X.new_zeros(B, N, K), X.new_zeros(B, N, K)
     e_old = X.new_full((B,), float("inf"))
@@ -497,11 +532,11 @@ def _slk_torch(
             # empty clusters keep m_k
             Cn = torch.where(w > 0, Wt.transpose(1, 2) @ Xa / w, C[idx])
             # a_pk = ||x_p - m_k||^2
-            A = sqdist(Xa, Cn)
+            A = _sqdist(Xa, Cn)
         else:
             Cn = _meanshift_torch(Xa, hard.bool(), C[idx], sigma[idx])
             # a_pk = -exp(-||x_p - m_k||^2 / 2 sigma^2)
-            A = -torch.exp(-sqdist(Xa, Cn) / (2 * sigma[idx] ** 2)[:, None, None])
+            A = -torch.exp(-_sqdist(Xa, Cn) / (2 * sigma[idx] ** 2)[:, None, None])
         if lmd > 0:
             tr = None if trace is None else trace[idx, it]
             Zn, Mn, _ = bound_update(
@@ -735,7 +770,7 @@ def simpleshot(
     """SimpleShot: each query takes the class of the nearest support mean (inductive; no
     use of the other queries)."""
     Xs, y, Xq, K, batched = _episodes(support, support_labels, query)
-    return _unbatch(sqdist(Xq, _prototypes(Xs, y, K)).argmin(-1), batched)
+    return _unbatch(_sqdist(Xq, _prototypes(Xs, y, K)).argmin(-1), batched)
 
 
 def laplacianshot(
@@ -761,7 +796,7 @@ def laplacianshot(
         raise ValueError(
             f"knn must be <= the number of queries ({Xq.shape[1]}), got {knn}"
         )
-    A = sqdist(Xq, _prototypes(Xs, y, K))
+    A = _sqdist(Xq, _prototypes(Xs, y, K))
     Z, _, _ = bound_update(
         A,
         knn_graph(Xq, knn),
@@ -789,8 +824,9 @@ def tim(
     Xs, y, Xq, K, batched = _episodes(support, support_labels, query)
     iters, lr, temp = (
         check_int("iters", iters, low=1),
-        check_number("lr", lr, low=0, low_open=True),
-        check_number("temp", temp, low=0, low_open=True),
+        # beyond the features' dtype, the Adam step overflows
+        check_number("lr", lr, low=0, low_open=True, high=torch.finfo(Xs.dtype).max),
+        check_number("temp", temp, low=0, low_open=True, high=torch.finfo(Xs.dtype).max),
     )
     if len(loss_weights) != 3:
         raise ValueError(f"loss_weights must hold three numbers, got {loss_weights!r}")
@@ -804,8 +840,8 @@ def tim(
     with torch.enable_grad():
         for _ in range(iters):
             # log p(k|x) = log softmax_k(-temp/2 ||x - w_k||^2)
-            log_ps = torch.log_softmax(-temp / 2 * sqdist(Xs, W), -1)
-            pq = torch.softmax(-temp / 2 * sqdist(Xq, W), -1)
+            log_ps = torch.log_softmax(-temp / 2 * _sqdist(Xs, W), -1)
+            pq = torch.softmax(-temp / 2 * _sqdist(Xq, W), -1)
             ce = -(ys * log_ps).sum(-1).mean(-1)
             cond = -(pq * (pq + 1e-12).log()).sum(-1).mean(-1)
             marg = pq.mean(1)
@@ -816,7 +852,7 @@ def tim(
             opt.zero_grad()
             loss.backward()
             opt.step()
-    return _unbatch(sqdist(Xq, W.detach()).argmin(-1), batched)
+    return _unbatch(_sqdist(Xq, W.detach()).argmin(-1), batched)
 
 # %% ../nbs/72_fewshot_clustering.ipynb #76ff7ef2
 @dataclass
@@ -931,6 +967,9 @@ def mean_ci95(acc: torch.Tensor) -> tuple[float, float]:
         raise ValueError(
             f"acc must hold at least 2 episodes for a confidence interval, got {len(acc)}"
         )
+    if bool(((acc < 0) | (acc > 1)).any()):
+        raise ValueError(f"acc must hold accuracies in [0, 1], got {acc.min().item()}.."
+                         f"{acc.max().item()}")
     acc = acc.double()
     return acc.mean().item(), 1.96 * acc.std(unbiased=False).item() / math.sqrt(
         len(acc)

@@ -21,7 +21,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .core import check_choice, check_int, check_number, njit, use_numba
+from .core import (check_choice, check_int, check_number, check_tensor, njit,
+                            use_numba)
 
 # %% auto #0
 __all__ = ['SquaredLoss', 'LogExponentialLoss', 'SoftmaxLoss', 'newton_step', 'Stage', 'init_stage', 'stage_objective',
@@ -88,6 +89,12 @@ def newton_step(loss, # A loss object
                 H: torch.Tensor, # The new stage's output on the same rows (n, K)
                ) -> float:
     "One Newton step from the current F along H: sum r h / sum w h^2 (0 when H is 0)."
+    Y = check_tensor("Y", Y, ndim=2, floating=True)
+    for name, t in (("R", R), ("H", H)):
+        check_tensor(name, t, ndim=2, floating=True)
+        if t.shape != Y.shape:
+            raise ValueError(f"{name} must have the shape of Y {tuple(Y.shape)}, "
+                             f"got {tuple(t.shape)}")
     # rho = sum_ik r_ik h_ik / sum_ik w_ik h_ik^2, w = d2L/dF2 (diagonal for the softmax)
     den = (loss.hessian(Y, R) * H * H).sum()
     return 0.0 if den == 0 else float((R * H).sum() / den)
@@ -110,6 +117,7 @@ def init_stage(d: int, J: int, K: int, # Inputs, hidden units, outputs
                generator: torch.Generator, # A CPU generator that seeds the draw
                dtype=torch.float64, device=None) -> Stage:
     "Glorot-uniform weights and biases for logistic units, as scikit-learn draws them."
+    d, J, K = (check_int(k, v, low=1) for k, v in (("d", d), ("J", J), ("K", K)))
     def draw(shape, fan_in, fan_out):
         # U(-b, b), b = sqrt(2 / (fan_in + fan_out)): scikit-learn's factor for 'logistic'
         b = math.sqrt(2.0 / (fan_in + fan_out))
@@ -118,9 +126,24 @@ def init_stage(d: int, J: int, K: int, # Inputs, hidden units, outputs
     return Stage(draw((d, J), d, J), draw((J,), d, J),
                  draw((J, K), J, K), draw((K,), J, K))
 
+def _check_rows(X, R, rname: str, dtype=None):
+    """Check inputs X (n, d) and targets R (n, K): real, finite, non-empty, one row each
+    (and of `dtype` when given)."""
+    check_tensor("X", X, ndim=2, floating=True)
+    check_tensor(rname, R, ndim=2, floating=True)
+    if len(R) != len(X):
+        raise ValueError(f"X and {rname} must hold the same number of rows, got "
+                         f"{len(X)} and {len(R)}")
+    for name, t in (("X", X), (rname, R)):
+        if dtype is not None and t.dtype != dtype:
+            raise TypeError(f"{name} must have dtype {dtype} (the stage's), "
+                            f"got {t.dtype}")
+
 def stage_objective(stage: Stage, X: torch.Tensor, R: torch.Tensor,
                     alpha: float) -> torch.Tensor:
     "The stage's fitting loss: half the mean squared error plus the L2 penalty."
+    _check_rows(X, R, "R", stage.W1.dtype)
+    alpha = check_number("alpha", alpha, low=0)
     n = X.shape[0]
     # (1 / 2nK) sum (r - h)^2 + (alpha / 2n) (|W1|^2 + |W2|^2), scikit-learn's MLP loss
     return (0.5 * ((R - stage(X)) ** 2).mean()
@@ -236,10 +259,15 @@ def fit_stage(X: torch.Tensor, # Inputs (n, d), floating
              ) -> Stage:
     "Fit a J-unit stage learner to the residuals by full-batch L-BFGS."
     check_choice("engine", engine, ["auto", "torch", "numba"])
+    if engine == "numba" and isinstance(X, torch.Tensor) and X.device.type != "cpu":
+        raise ValueError(f"engine='numba' needs CPU tensors, got X on {X.device}")
+    _check_rows(X, R, "R")
+    X, R = X.detach(), R.detach()  # the stage is fitted, not the caller's tensors
+    units = check_int("units", units, low=1)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    alpha, tol = check_number("alpha", alpha, low=0), check_number("tol", tol, low=0)
     stage = init_stage(X.shape[1], units, R.shape[1], generator, X.dtype, X.device)
     if engine == "auto": engine = "numba" if use_numba(X, R) else "torch"
-    if engine == "numba" and X.device.type != "cpu":
-        raise ValueError(f"engine='numba' needs CPU tensors, got X on {X.device}")
     fit = _fit_stage_numba if engine == "numba" else _fit_stage_torch
     return fit(stage, X, R, alpha, max_iter, tol)
 
@@ -266,6 +294,14 @@ def boost(X: torch.Tensor, # Inputs (n, d), floating
           **stage_kw, # Passed to `fit_stage`: alpha, max_iter, tol, engine
          ) -> Boosted:
     "Gradient boosting with J-unit network stages and one Newton step per stage."
+    _check_rows(X, Y, "Y")
+    if Y.dtype != X.dtype:
+        raise TypeError(f"Y must have the dtype of X ({X.dtype}), got {Y.dtype}")
+    X, Y = X.detach(), Y.detach()
+    n_stages = check_int("n_stages", n_stages, low=1)
+    units = check_int("units", units, low=1)
+    eta = check_number("eta", eta, low=0, low_open=True)
+    subsample = check_number("subsample", subsample, low=0, high=1, low_open=True)
     n = X.shape[0]
     rng = check_random_state(rng)
     m = int(subsample * n)
@@ -303,6 +339,9 @@ def _check_units(b: Boosted, n_units) -> int:
 
 def staged_scores(b: Boosted, X: torch.Tensor) -> Iterator[torch.Tensor]:
     "F_0(X), F_1(X), ..., F_T(X): the raw scores after each stage, (n, K) each."
+    check_tensor("X", X, ndim=2, floating=True)
+    if X.dtype != b.init.dtype:
+        raise TypeError(f"X must have dtype {b.init.dtype} (the model's), got {X.dtype}")
     F = b.init.expand(X.shape[0], -1).clone()
     yield F
     for h, rho in zip(b.stages, b.steps):
@@ -376,10 +415,27 @@ def _fit(self: _GBNNBase, X, Y, loss):
     self.n_iter_ = np.array([h.n_iter for h in self.boosted_.stages])  # per stage fit
     return self
 
+def _arraylike(name: str, v):
+    "A tensor as a NumPy array (detached; half precisions widened; complex refused)."
+    if not isinstance(v, torch.Tensor): return v
+    if v.is_complex(): raise TypeError(f"{name} must be real, got {v.dtype}")
+    v = v.detach().cpu()
+    return (v.double() if v.dtype in (torch.float16, torch.bfloat16) else v).numpy()
+
+@patch
+def _validate(self: _GBNNBase, X, y="no_validation", **kwargs):
+    """scikit-learn's `validate_data`, accepting tensors and naming the arguments in its
+    errors."""
+    X, pair = _arraylike("X", X), not (isinstance(y, str) and y == "no_validation")
+    if pair: y = _arraylike("y", y)
+    try: return validate_data(self, X, y, dtype=np.float64, **kwargs)
+    except ValueError as e:
+        raise ValueError(f"{'X, y' if pair else 'X'}: {e}") from e
+
 @patch
 def _input(self: _GBNNBase, X) -> torch.Tensor:
     check_is_fitted(self, "boosted_")
-    X = validate_data(self, X, reset=False, dtype=np.float64)
+    X = self._validate(X, reset=False)
     return torch.tensor(X, dtype=torch.float64, device=self.boosted_.init.device)
 
 @patch
@@ -407,7 +463,7 @@ class GBNNClassifier(ClassifierMixin, _GBNNBase):
     "GBNN for classification: log-exponential loss for two classes, softmax for more."
     def fit(self, X, y):
         "Fit on features X (n, d) and class labels y (n,)."
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = self._validate(X, y)
         check_classification_targets(y)
         enc = LabelEncoder().fit(y)
         self.classes_ = enc.classes_
@@ -457,7 +513,7 @@ class GBNNRegressor(RegressorMixin, _GBNNBase):
     "GBNN for regression with the squared loss."
     def fit(self, X, y):
         "Fit on features X (n, d) and real targets y (n,)."
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = self._validate(X, y, y_numeric=True)
         return self._fit(X, torch.tensor(y, dtype=torch.float64)[:, None], SquaredLoss())
 
     def predict(self, X, n_units: int | None = None) -> np.ndarray:

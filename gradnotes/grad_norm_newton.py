@@ -575,6 +575,8 @@ def super_universal_newton(
 def _as_float(name, t, dtype, device=None):
     if not isinstance(t, torch.Tensor):
         t = torch.as_tensor(t)
+    # real floating input only, not cast: a cast drops imaginary parts without a word
+    check_tensor(name, t, floating=True, finite=False, nonempty=False)
     t = t.to(dtype=dtype, device=device if device is not None else t.device)
     return check_tensor(name, t, floating=True)
 

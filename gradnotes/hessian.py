@@ -20,6 +20,7 @@ from torch import nn
 
 from gradnotes.autodiff import (
     check_functional,
+    check_input,
     flatten,
     functional_loss,
     trainable,
@@ -27,6 +28,7 @@ from gradnotes.autodiff import (
 )
 from gradnotes.core import (
     check_choice,
+    check_symmetric,
     check_int,
     check_number,
     check_tensor,
@@ -48,6 +50,8 @@ def _check_batch(i, batch, finite: bool = False) -> tuple[torch.Tensor, object]:
         )
     X, y = batch
     check_type(f"data batch {i} X", X, torch.Tensor)
+    if X.is_complex():  # a real loss of complex inputs has no Hessian here
+        raise TypeError(f"data batch {i} X must be real, got {X.dtype}")
     if X.ndim == 0 or X.shape[0] == 0:
         raise ValueError(f"data batch {i} is empty: X has shape {tuple(X.shape)}")
     if isinstance(y, torch.Tensor) and (y.ndim == 0 or y.shape[0] != X.shape[0]):
@@ -131,7 +135,8 @@ class SpectralDensity:
         """The density at `grid`: each probe's nodes smoothed by a Gaussian of standard
         deviation `sigma`, averaged."""
         sigma = check_number("sigma", sigma, low=0, low_open=True)
-        t = np.asarray(grid, dtype=np.float64)[:, None]
+        grid = check_tensor("grid", grid, ndim=1, floating=True, convert=True)
+        t = grid.detach().cpu().double().numpy()[:, None]
         out = np.zeros(t.shape[0])
         for th, tau in zip(self.nodes, self.weights):
             out += (tau * np.exp(-0.5 * ((t - th) / sigma) ** 2)).sum(1) / (
@@ -216,15 +221,9 @@ class SymmetricOperator:
                 "matmat must map a finite (dim, m) block to a finite (dim, m) block; "
                 f"got shape {tuple(AU.shape)} for (dim, m) = ({self.dim}, 2)"
             )
-        lhs, rhs = (U[:, 0] @ AU[:, 1]).item(), (AU[:, 0] @ U[:, 1]).item()
-        scale = (
-            U[:, 0].norm() * AU[:, 1].norm() + AU[:, 0].norm() * U[:, 1].norm()
-        ).item()
-        if abs(lhs - rhs) > 10 * torch.finfo(self.dtype).eps ** 0.5 * max(scale, 1e-300):
-            raise ValueError(
-                f"the operator is not symmetric: <u, A v> = {lhs:.6g} but <A u, v> = "
-                f"{rhs:.6g} for random u, v; Lanczos, trace and density assume A = A^T"
-            )
+        check_symmetric("the operator", U[:, 0], U[:, 1], AU[:, 0], AU[:, 1],
+                        rtol=10 * torch.finfo(self.dtype).eps ** 0.5,
+                        need="Lanczos, trace and density assume A = A^T")
 
     def _matmat(self, V: torch.Tensor) -> torch.Tensor:
         return self._matmat_fn(V)
@@ -595,6 +594,9 @@ class HessianOperator(SymmetricOperator):
             batch_probes=batch_probes,
         )
         self.data, self.n_batches, self.n = as_batches(data)
+        for i, (X, _) in enumerate(self.data):  # floating X is cast to dtype; integer X
+            if not X.is_floating_point():        # needs an embedding layer
+                check_input(f"data batch {i} X", X, model, finite=False, nonempty=False)
         self.cache_graph = (
             (self.n_batches == 1) if cache_graph is None else bool(cache_graph)
         )

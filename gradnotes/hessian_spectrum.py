@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import check_int, check_number, progress
+from .autodiff import check_input
+from .core import check_int, check_number, check_tensor, progress
 from .hessian import HessianOperator
 from .training import MLP
 
@@ -61,6 +62,17 @@ def gaussian_mlp(
     return net
 
 # %% ../nbs/11_hessian_spectrum.ipynb #cb63b118
+def _check_xy(model, X, y):
+    "Inputs the model reads, and one integer label per row."
+    check_input("X", X, model)
+    check_tensor("y", y, ndim=1, integer=True)
+    if len(y) != len(X):
+        raise ValueError(f"X and y must hold the same number of examples, got {len(X)} "
+                         f"and {len(y)}")
+    if bool((y < 0).any()):
+        raise ValueError(f"y must hold labels >= 0, got {int(y.min())}")
+
+
 def train(
     model: nn.Module,
     X: torch.Tensor,
@@ -78,6 +90,8 @@ def train(
     lr, max_steps = check_number("lr", lr, low=0, low_open=True), check_int(
         "max_steps", max_steps, low=0
     )
+    grad_tol = check_number("grad_tol", grad_tol, low=0)
+    _check_xy(model, X, y)
     n = len(X)
     bs = n if batch_size is None else check_int("batch_size", batch_size, low=1, high=n)
     gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
@@ -167,6 +181,7 @@ def interpolate(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Loss and accuracy of (1 - alpha) w_a + alpha w_b for each alpha; `model` is
     restored afterwards."""
+    _check_xy(model, X, y)
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     losses, accs = [], []
     try:

@@ -15,7 +15,7 @@ import torch
 from torch.autograd import forward_ad
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
-from .core import check_int, check_number, check_tensor
+from .core import check_int, check_number, check_symmetric, check_tensor
 
 # %% auto #0
 __all__ = ['KrylovResult', 'check_symmetric_operator', 'pcg', 'solve_cg', 'solve_normal_cg', 'solve_gmres', 'solve_bicgstab',
@@ -78,19 +78,14 @@ def check_symmetric_operator(
 ):
     """Raise `ValueError` naming `name` unless u.(Av) = v.(Au) for two random vectors
     shaped `like`."""
+    check_tensor("like", like, dtypes=(torch.float32, torch.float64))
     g = torch.Generator().manual_seed(seed)
     u, v = (
         torch.randn(like.shape, generator=g, dtype=torch.float64).to(like)
         for _ in range(2)
     )
-    Au, Av = matvec(u), matvec(v)
-    gap = (_dot(u, Av) - _dot(v, Au)).abs().item()
-    scale = (u.norm() * Av.norm() + v.norm() * Au.norm()).item()
-    if not gap <= rtol * max(scale, 1e-300):
-        raise ValueError(
-            f"{name} is not symmetric: u.(Av) - v.(Au) = {gap:.3e} for random u, v "
-            f"(relative {gap / max(scale, 1e-300):.1e}); CG needs a symmetric operator"
-        )
+    check_symmetric(name, u, v, matvec(u), matvec(v), rtol,
+                    need="CG needs a symmetric operator")
 
 
 def pcg(

@@ -128,10 +128,17 @@ def random_bags(
     return list(perm.split(bag_size))
 
 
+def _check_binary(name: str, y: torch.Tensor) -> torch.Tensor:
+    "`y` if every entry is 0 or 1."
+    if bool(((y != 0) & (y != 1)).any()):
+        raise ValueError(f"{name} must hold binary labels 0 and 1, got values from "
+                         f"{y.min().item()} to {y.max().item()}")
+    return y
+
 def bag_proportions(y, bags) -> torch.Tensor:
     """Fraction of positives of binary labels `y` in each bag (what an LLP data set
     publishes)."""
-    y = torch.as_tensor(np.asarray(y)).double()
+    y = _check_binary("y", torch.as_tensor(np.asarray(y))).double()
     return torch.stack([y[torch.as_tensor(b)].mean() for b in bags])
 
 # %% ../nbs/71_llp_bp.ipynb #c8ff6bbc
@@ -149,7 +156,6 @@ def knn_similarity(
     """Undirected kNN edges (E, 2) with i < j, duplicates merged, and Matérn-1/2 weights
     exp(-||x_i - x_j||) (E,)."""
     check_tensor("X", X, ndim=2, floating=True)
-    if X.is_complex(): raise TypeError(f"X must be real, got dtype {X.dtype}")
     n = X.shape[0]
     k = check_int("k", k, low=1)
     if k >= n:
@@ -347,7 +353,9 @@ def gibbs_log_weight(
 ) -> torch.Tensor:
     """The Gibbs log-weight -lam_b sum_B (sum y - k_B)^2 - lam_s sum s_ij (y_i - y_j)^2,
     written directly (for checks)."""
-    y = y.double()
+    lam_bag = check_number("lam_bag", lam_bag, low=0)
+    lam_sim = check_number("lam_sim", lam_sim, low=0)
+    y = _check_binary("y", check_tensor("y", y, ndim=2)).double()
     n_bags = int(bag_index.max()) + 1
     sums = torch.zeros(y.shape[0], n_bags, dtype=y.dtype).index_add_(1, bag_index, y)
     sim = ((y[:, edges[:, 0]] - y[:, edges[:, 1]]) ** 2 * weights.double()).sum(1)
@@ -439,8 +447,6 @@ def belief_propagation(
         raise TypeError(f"graph must be an LLPGraph, got {type(graph).__name__}")
     check_tensor("graph.unary", graph.unary, ndim=1, floating=True)
     check_tensor("graph.pair", graph.pair, ndim=1, floating=True, nonempty=False)
-    if graph.unary.is_complex() or graph.pair.is_complex():
-        raise TypeError("graph.unary and graph.pair must be real numbers")
     damping = check_number("damping", damping, low=0, high=1, high_open=True)
     max_iter, tol = (
         check_int("max_iter", max_iter, low=1),
@@ -484,6 +490,8 @@ def belief_propagation(
 # %% ../nbs/71_llp_bp.ipynb #1e8ba21c
 def exact_marginals(graph: LLPGraph) -> torch.Tensor:
     "P(y_i = 1) by summing over all 2^n labelings (n <= 20)."
+    check_tensor("graph.unary", graph.unary, ndim=1, floating=True)
+    check_tensor("graph.pair", graph.pair, ndim=1, floating=True, nonempty=False)
     n = graph.n
     if n > 20:
         raise ValueError(

@@ -299,9 +299,11 @@ class ErrorBound:
 
     def __init__(self, problem: BilevelProblem, seed: int = 0):
         self.problem, self.B, self.L_B, self.L_A = problem, 0.0, 0.0, 0.0
-        self.gen = torch.Generator().manual_seed(seed)
+        self.gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
 
     def __call__(self, x, theta, hg: Hypergradient, eps: float, delta: float) -> float:
+        eps = check_number("eps", eps, low=0, low_open=True)
+        delta = check_number("delta", delta, low=0, low_open=True)
         pr, p, q = self.problem, hg.p, hg.q
         mu, Lf, gnorm, pn, qn = (
             pr.mu_at(theta),

@@ -12,8 +12,9 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import nn
 
-from .core import (check_choice, check_int, check_number, check_tensor, progress,
-                            seed_everything)
+from .autodiff import check_input
+from .core import (check_choice, check_int, check_number, check_params,
+                            check_tensor, progress, seed_everything)
 from .data import Split
 from .diffusion import make_schedule, q_sample
 from .training import MLP, History
@@ -30,15 +31,27 @@ def noprop_schedule(T: int = 10, # Number of blocks
     # the diffusion schedule of T + 1 steps, read backwards: ᾱ^NoProp_t = ᾱ^diff_{T-t}
     return make_schedule(kind, T + 1).alphas_cumprod.flip(0)
 
+def _check_abar(abar, below_one: bool = False, ndim=None) -> torch.Tensor:
+    "ᾱ values in [0, 1] ([0, 1) when `below_one`: the SNR is infinite at 1)."
+    check_tensor("abar", abar, ndim=ndim, floating=True)
+    if bool((abar < 0).any() | (abar > 1).any() | ((abar == 1).any() & below_one)):
+        raise ValueError(f"abar must lie in [0, 1{')' if below_one else ']'}, got values "
+                         f"from {abar.min().item()} to {abar.max().item()}")
+    return abar
+
 def snr(abar: torch.Tensor) -> torch.Tensor:
     "Signal-to-noise ratio ᾱ / (1 - ᾱ)."
+    _check_abar(abar, below_one=True)
     return abar / (1 - abar)
 
 def posterior_coefficients(abar: torch.Tensor, # ᾱ_0..ᾱ_T from `noprop_schedule`
                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "a_t, b_t, c_t for t = 1..T (each of shape (T,)) of q(z_t | z_{t-1}, y)."
-    abar = check_tensor("abar", abar, ndim=1, floating=True)
+    abar = _check_abar(abar, ndim=1)
     if len(abar) < 2: raise ValueError(f"abar needs at least 2 entries, got {len(abar)}")
+    if not bool((abar[1:] > abar[:-1]).all()):
+        raise ValueError("abar must increase (ᾱ_0 < ... < ᾱ_T, as `noprop_schedule` "
+                         "gives)")
     A, B = abar[1:], abar[:-1]   # ᾱ_t and ᾱ_{t-1}
     alpha = B / A                # α_{t-1} = ᾱ_{t-1} / ᾱ_t
     a = A.sqrt() * (1 - alpha) / (1 - B)
@@ -63,6 +76,8 @@ class NoPropDT(nn.Module):
         self.T = check_int("T", T, low=1)
         self.eta = check_number("eta", eta, low=0, low_open=True)
         check_choice("embed", embed, ["learned", "onehot"])
+        hidden = check_int("hidden", hidden, low=1)
+        check_choice("schedule", schedule, ["linear", "quadratic", "cosine"])
         C = n_classes
         self.blocks = nn.ModuleList(MLP([n_features + C, hidden, hidden, C])
                                     for _ in range(T))
@@ -86,7 +101,7 @@ class NoPropDT(nn.Module):
 @patch
 def _check(self: NoPropDT, x: torch.Tensor, y: torch.Tensor | None = None):
     "Validate inputs (n, n_features), finite, on the model's device; labels in [0, C)."
-    x = check_tensor("x", x, shape=(None, self.n_features), floating=True)
+    x = check_input("x", x, self, shape=(None, self.n_features), floating=True)
     dev = self.W_embed.device
     if x.device != dev: raise ValueError(f"x is on {x.device} but the model is on {dev}")
     if y is not None:
@@ -164,6 +179,8 @@ def predict(self: NoPropDT, x: torch.Tensor, noise: bool = True,
 def noprop_accuracy(model: NoPropDT, X: torch.Tensor, y: torch.Tensor, noise: bool = True,
                     seed: int = 0) -> float:
     "Fraction of rows of `X` whose prediction (chain seeded by `seed`) equals `y`."
+    X, y = model._check(X, y)
+    seed = check_int("seed", seed, low=0)
     g = torch.Generator(X.device).manual_seed(seed)
     was = model.training
     model.eval()
@@ -180,6 +197,10 @@ def fit_noprop(model: NoPropDT, # The model; moved to the data's device
               ) -> tuple[NoPropDT, History]:
     "Train each block on its own denoising loss (and the head); one AdamW step a batch."
     check_int("epochs", epochs, low=1); check_int("batch_size", batch_size, low=1)
+    # beyond the parameters' dtype, AdamW's step overflows
+    top = check_params("model parameters", list(model.parameters()))
+    lr = check_number("lr", lr, low=0, high=top)
+    weight_decay = check_number("weight_decay", weight_decay, low=0, high=top)
     seed_everything(seed)
     data = split
     model = model.to(data.X_train.device)

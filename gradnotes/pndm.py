@@ -19,7 +19,19 @@ __all__ = ['METHODS', 'transfer_coefficients', 'transfer', 'time_grid', 'sample'
 # %% ../nbs/51_pndm.ipynb #79f9fb35
 def transfer_coefficients(ab, ab_next) -> tuple:
     """(c_x, c_eps) with phi = c_x x - c_eps eps, from the cancellation-free form; floats
-    or per-sample tensors, not validated (`transfer` checks its arguments)."""
+    or per-sample tensors, ab in (0, 1) and ab_next in (0, 1]."""
+    for name, v, one_ok in (("ab", ab, False), ("ab_next", ab_next, True)):
+        if not isinstance(v, torch.Tensor):
+            check_number(name, v, 0, 1, low_open=True, high_open=not one_ok)
+            continue
+        check_tensor(name, v, floating=True)
+        if bool(((v <= 0) | ((v > 1) if one_ok else (v >= 1))).any()):
+            raise ValueError(f"{name} must lie in (0, 1{']' if one_ok else ')'}")
+    return _transfer_coefficients(ab, ab_next)
+
+
+def _transfer_coefficients(ab, ab_next) -> tuple:
+    "`transfer_coefficients` without the checks: the sampler's inner step."
     sqrt = torch.sqrt if isinstance(ab, torch.Tensor) else math.sqrt
     a, an = ab, ab_next
     # phi = x + (a' - a) [ x / (sqrt a (sqrt a + sqrt a'))
@@ -31,7 +43,7 @@ def transfer_coefficients(ab, ab_next) -> tuple:
 
 def _transfer(x: torch.Tensor, eps: torch.Tensor, ab, ab_next) -> torch.Tensor:
     "`transfer` without argument checks: the sampler's inner step."
-    c_x, c_eps = transfer_coefficients(ab, ab_next)
+    c_x, c_eps = _transfer_coefficients(ab, ab_next)
     if isinstance(c_x, torch.Tensor):
         shape = (-1,) + (1,) * (x.ndim - 1)
         c_x, c_eps = c_x.to(x).reshape(shape), c_eps.to(x).reshape(shape)
@@ -47,8 +59,6 @@ def _check_level(name: str, ab, x: torch.Tensor, one_ok: bool):
     if x.ndim < 1:
         raise ValueError(f"per-sample {name} needs x with a batch dimension")
     check_tensor(name, ab, shape=(len(x),), floating=True)
-    if ab.is_complex():
-        raise TypeError(f"{name} must be real, got {ab.dtype}")
     if bool(((ab <= 0) | ((ab > 1) if one_ok else (ab >= 1))).any()):
         raise ValueError(
             f"{name} must lie in (0, 1{']' if one_ok else ')'}, got values "
@@ -65,11 +75,7 @@ def transfer(
 ) -> torch.Tensor:
     "DDIM's deterministic step from noise level ᾱ to ᾱ' given noise `eps`."
     check_tensor("x", x, floating=True)
-    if x.is_complex():
-        raise TypeError(f"x must be real, got {x.dtype}")
     check_tensor("eps", eps, shape=tuple(x.shape), floating=True)
-    if eps.is_complex():
-        raise TypeError(f"eps must be real, got {eps.dtype}")
     ab, ab_next = _check_level("ab", ab, x, False), _check_level(
         "ab_next", ab_next, x, True
     )
@@ -226,8 +232,6 @@ def sample(
     check_choice("prediction", prediction, ["epsilon", "v"])
     check_choice("alpha_offset", alpha_offset, [0, 1])
     check_tensor("x", x, floating=True)
-    if x.is_complex():
-        raise TypeError(f"x must be real, got {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"x must have a batch dimension, got shape {tuple(x.shape)}")
     ab = schedule.alphas_cumprod

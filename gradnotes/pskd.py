@@ -37,13 +37,20 @@ def _check_labels(y: torch.Tensor, n: int, n_classes: int) -> torch.Tensor:
                          f"{int(y.min())} to {int(y.max())}")
     return y
 
+def _check_unit(name: str, p: torch.Tensor) -> torch.Tensor:
+    "`p` if its entries are probabilities, in [0, 1]."
+    if bool(((p < 0) | (p > 1)).any()):
+        raise ValueError(f"{name} must hold probabilities in [0, 1], got values from "
+                         f"{p.min().item():.3g} to {p.max().item():.3g}")
+    return p
+
 def soft_targets(y: torch.Tensor, # Integer labels (B,)
                  past: torch.Tensor, # Past predicted probabilities (B, C)
                  alpha: float, # Weight of the past predictions, in [0, 1]
                 ) -> torch.Tensor:
     "PS-KD targets (1 - alpha) onehot(y) + alpha past, in `past`'s dtype."
     alpha = check_number("alpha", alpha, low=0, high=1)
-    check_tensor("past", past, ndim=2, floating=True)
+    _check_unit("past", check_tensor("past", past, ndim=2, floating=True))
     _check_labels(y, past.shape[0], past.shape[1])
     onehot = F.one_hot(y, past.shape[1]).to(past.dtype)
     # y~ = (1 - alpha) y + alpha p_{t-1}
@@ -55,6 +62,7 @@ def soft_cross_entropy(logits: torch.Tensor, # Model outputs (B, C)
     "Mean over the batch of -sum_c targets_c log softmax(logits)_c (no temperature)."
     check_tensor("logits", logits, ndim=2, floating=True)
     check_tensor("targets", targets, shape=tuple(logits.shape), floating=True)
+    _check_unit("targets", targets)
     # L = -(1/B) sum_i sum_c y~_ic log p_ic
     return -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
 
@@ -108,6 +116,7 @@ class PredictionMemory(nn.Module):
         "Overwrite the rows of `idx` with `probs`."
         idx = self.check_index(idx)
         check_tensor("probs", probs, shape=(len(idx), self.n_classes), floating=True)
+        _check_unit("probs", probs)
         self._store(idx, probs.detach())
 
     def _store(self, idx, probs):

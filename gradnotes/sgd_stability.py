@@ -44,10 +44,6 @@ def square_loss(
     """
     check_tensor("output", output, floating=True, finite=False)
     check_tensor("target", target, floating=True)
-    if output.is_complex() or target.is_complex():
-        raise TypeError(
-            f"output and target must be real, got {output.dtype} and {target.dtype}"
-        )
     if output.numel() != target.numel() or output.ndim > 2 or target.ndim > 2:
         raise ValueError(
             f"output {tuple(output.shape)} and target {tuple(target.shape)} must "
@@ -262,7 +258,7 @@ def sample_indices(
     if batch_size is None:
         return torch.arange(n)[None]
     batch_size = check_int("batch_size", batch_size, low=1, high=n)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     return torch.randint(n, (steps, batch_size), generator=g)
 
 # %% ../nbs/12_sgd_stability.ipynb #f18063c5
@@ -357,8 +353,6 @@ def train_sgd(
     learning rate."""
     check_tensor("X", X, ndim=2, floating=True)
     check_tensor("y", y, ndim=1, shape=(X.shape[0],), floating=True)
-    if X.is_complex() or y.is_complex():
-        raise TypeError("X and y must be real")
     lr = check_number("lr", lr, low=0, low_open=True)
     steps, record_every = check_int("steps", steps, low=0), check_int(
         "record_every", record_every, low=1
@@ -610,13 +604,20 @@ def second_moment_matrix(
     A = I - lr * H
     gd = torch.kron(A, A)
     if batch_size is None:
-        return gd
+        return _finite_moments(gd, lr)
     B = check_int("batch_size", batch_size, low=1)
     # E[(I - eta H_B) (x) (I - eta H_B)] = kron(A, A) + eta^2 (1/B) (mean_j kron(H_j, H_j)
     # - kron(H, H))
     Hj = G[:, :, None] * G[:, None, :]
     mean_kron = torch.einsum("jab,jcd->acbd", Hj, Hj).reshape(D * D, D * D) / n
-    return gd + lr**2 / B * (mean_kron - torch.kron(H, H))
+    # (lr * lr, not lr**2: a float power raises OverflowError)
+    return _finite_moments(gd + lr * lr / B * (mean_kron - torch.kron(H, H)), lr)
+
+
+def _finite_moments(T: torch.Tensor, lr: float) -> torch.Tensor:
+    if not bool(torch.isfinite(T).all()):
+        raise ValueError(f"lr = {lr:g} is too large: the second-moment matrix overflows")
+    return T
 
 
 def mean_square_radius(
@@ -624,6 +625,7 @@ def mean_square_radius(
 ) -> float:
     """Spectral radius of `second_moment_matrix` restricted to range(H) x range(H)
     (directions the loss sees)."""
+    rtol = check_number("rtol", rtol, low=0, high=1)
     T = second_moment_matrix(G, lr, batch_size)
     _, s, Vt = torch.linalg.svd(G.double(), full_matrices=False)
     V = Vt[s > rtol * s[0]].T
@@ -641,6 +643,15 @@ class RegressionData:
     y_test: torch.Tensor
     name: str = ""
     beta: torch.Tensor | None = None  # the true linear predictor, for sparse regression
+
+    def __post_init__(self):
+        for xs, ys, X, y in (("X", "y", self.X, self.y),
+                             ("X_test", "y_test", self.X_test, self.y_test)):
+            check_tensor(xs, X, ndim=2, floating=True)
+            check_tensor(ys, y, ndim=1, shape=(len(X),), floating=True)
+        if self.X_test.shape[1] != self.X.shape[1]:
+            raise ValueError(f"X_test must have the {self.X.shape[1]} features of X, "
+                             f"got {self.X_test.shape[1]}")
 
 
 def sparse_regression(
@@ -722,8 +733,6 @@ def stability_norm(model: nn.Module, X: torch.Tensor) -> float:
     """The norm the paper ties to tr H: sum_k |beta_k| mean_i x_ik^2 for a diagonal
     network; the path norm for a ReLU net."""
     check_tensor("X", X, ndim=2, floating=True)
-    if X.is_complex():
-        raise TypeError(f"X must be real, got {X.dtype}")
     if isinstance(model, DiagonalLinearNet):
         return float((model.beta.abs() * X.pow(2).mean(0)).sum())
     if isinstance(model, TwoLayerReLU):

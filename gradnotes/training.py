@@ -15,7 +15,9 @@ from torch import nn
 from torch.optim import Optimizer
 import torch.nn.functional as F
 
-from .core import check_int, check_number, check_type, progress, seed_everything
+from .autodiff import check_input
+from .core import (check_int, check_number, check_tensor, check_type, progress,
+                            seed_everything)
 from .data import Split
 
 # %% auto #0
@@ -80,16 +82,36 @@ def accuracy(
     model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 2048
 ) -> float:
     "Fraction of `X` whose arg-max prediction equals `y`, evaluated in eval mode."
-    if len(X) == 0:
+    if isinstance(X, torch.Tensor) and len(X) == 0:
         raise ValueError("accuracy needs at least one example, got an empty X")
+    X, y, batch_size = _check_eval(model, X, y, batch_size, labels=True)
     was_training = model.training
     model.eval()
-    correct = sum(
-        (model(X[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum().item()
-        for i in range(0, len(X), batch_size)
-    )
+    correct, width = 0, None
+    for i in range(0, len(X), batch_size):
+        out = model(X[i : i + batch_size])
+        width = out.shape[1]
+        correct += (out.argmax(1) == y[i : i + batch_size]).sum().item()
     model.train(was_training)
+    if int(y.max()) >= width:
+        raise ValueError(f"y must hold class labels in [0, {width}) (the model's "
+                         f"outputs), got {int(y.max())}")
     return correct / len(X)
+
+
+def _check_eval(model, X, y, batch_size, labels: bool):
+    "X read by `model`, y one label (or target) per row of X, batch_size >= 1."
+    X = check_input("X", X, model)
+    if labels:
+        y = check_tensor("y", y, ndim=1, integer=True)
+        if bool((y < 0).any()):
+            raise ValueError(f"y must hold labels >= 0, got {int(y.min())}")
+    else:
+        y = check_tensor("y", y, ndim=1, floating=True)
+    if len(y) != len(X):
+        raise ValueError(f"X and y must hold the same number of examples, got {len(X)} "
+                         f"and {len(y)}")
+    return X, y, check_int("batch_size", batch_size, low=1)
 
 
 @dataclass
@@ -275,6 +297,7 @@ def compare_optimizers(
     """Tune each optimizer's learning rate on validation accuracy, then train it on every
     seed."""
     check_type("optimizers", optimizers, dict)
+    check_int("tune_seed", tune_seed, low=0, high=2**32 - 1)
     if not optimizers:
         raise ValueError("optimizers must name at least one optimizer")
     seeds = list(seeds)
@@ -326,7 +349,9 @@ def compare_optimizers(
 def rmse(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
          batch_size: int = 2048) -> float:
     "Root mean squared error of one-output `model` on `X` against targets `y` (n,)."
-    if len(X) == 0: raise ValueError("rmse needs at least one example, got an empty X")
+    if isinstance(X, torch.Tensor) and len(X) == 0:
+        raise ValueError("rmse needs at least one example, got an empty X")
+    X, y, batch_size = _check_eval(model, X, y, batch_size, labels=False)
     was_training = model.training
     model.eval()
     sq = 0.0

@@ -113,7 +113,19 @@ def test_next_batch_size_rules():
     assert next_batch_size(10, 10.5, 100) == 11
     assert next_batch_size(10, 1e9, 100) == 100
     assert next_batch_size(10, math.inf, 100) == 100
-    with pytest.raises(ValueError, match="NaN"): next_batch_size(10, float("nan"), 100)
+    with pytest.raises(ValueError, match="required must be finite"):
+        next_batch_size(10, float("nan"), 100)
+    with pytest.raises(ValueError, match="required must be >= 0"): next_batch_size(10, -1.0, 100)
+    with pytest.raises(TypeError, match="required"): next_batch_size(10, True, 100)
+
+
+def test_huge_tolerances_and_step_sizes():
+    st = GradStats.empty(["w"], [torch.zeros(2, dtype=torch.float64)])
+    st.add({"w": torch.tensor([[1.0, 0.5], [3.0, 0.5]], dtype=torch.float64)})
+    assert required_batch_size(st, "norm", eta=1e300)[0] == 0.0  # no overflow
+    p = torch.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="lr"): AdaGradNorm([p], lr=1e300)  # beyond float32
+    with pytest.raises(TypeError, match="params"): AdaGradNorm([torch.zeros(2, dtype=torch.long)])
 
 
 def test_zero_mean_gradient():

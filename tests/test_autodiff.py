@@ -119,3 +119,17 @@ def test_flat_grad_checks_X_and_y_like_per_sample_grads():
         flat_grad(net, loss, X[:0], y[:0])
     with pytest.raises(TypeError, match="X must be a torch.Tensor"):
         flat_grad(net, loss, X.tolist(), y)
+
+
+def test_inputs_must_match_the_model_dtype():
+    from gradnotes.autodiff import check_input
+    net = torch.nn.Linear(3, 2)
+    X, y = torch.randn(6, 3), torch.randint(0, 2, (6,))
+    loss = torch.nn.functional.cross_entropy
+    for bad in (X.double(), X.half(), X.long(), X.to(torch.complex64)):
+        with pytest.raises(TypeError, match="X"):
+            flat_grad(net, loss, bad, y)
+        with pytest.raises(TypeError, match="X"):
+            per_sample_grads(net, loss, bad, y)
+    emb = torch.nn.Embedding(5, 2)  # integer inputs are right for an embedding
+    assert check_input("X", torch.tensor([[1, 4]]), emb).dtype == torch.int64

@@ -322,3 +322,10 @@ def test_median3_checks_its_arguments():
         median3([1.0, 2.0], torch.zeros(2), torch.zeros(2))
     with pytest.raises(ValueError, match="one shape"):
         median3(torch.zeros(2), torch.zeros(3), torch.zeros(2))
+
+
+def test_median3_refuses_nan_and_integer_input():
+    from gradnotes.coherence import median3
+    a = torch.zeros(3)
+    with pytest.raises(ValueError, match="b contains NaN"): median3(a, a * float("nan"), a)
+    with pytest.raises(TypeError, match="c must have a floating dtype"): median3(a, a, a.long())

@@ -164,3 +164,25 @@ def test_check_choice_with_unhashable_or_tensor_values():
     with pytest.raises(ValueError, match="mode must be one of"):
         core.check_choice("mode", 1.0, [True, "x"])  # 1.0 == True, but not the same kind of option
     assert core.check_choice("engine", "auto", ("auto", "torch")) == "auto"
+
+
+def test_half_precisions_take_the_torch_path():
+    from gradnotes.core import use_numba
+    x = torch.zeros(3)
+    assert use_numba(x) or os.environ.get("GRADNOTES_DISABLE_NUMBA", "0") not in ("", "0")
+    assert not use_numba(x.half()) and not use_numba(x, x.bfloat16())
+
+
+def test_one_symmetry_probe_serves_hessian_and_implicit():
+    from gradnotes.core import check_symmetric
+    from gradnotes.hessian import SymmetricOperator
+    from gradnotes.implicit import check_symmetric_operator
+    N = torch.triu(torch.ones(4, 4, dtype=torch.float64)) + torch.eye(4, dtype=torch.float64)
+    with pytest.raises(ValueError, match="matvec is not symmetric"):
+        check_symmetric_operator(lambda v: N @ v, torch.zeros(4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="the operator is not symmetric"):
+        SymmetricOperator(lambda V: N @ V, 4, dtype=torch.float64)
+    u = torch.ones(3)
+    with pytest.raises(ValueError, match="must map a finite tensor"):
+        check_symmetric("A", u, u, u * float("nan"), u, 1e-8)
+    with pytest.raises(ValueError, match="rtol"): check_symmetric("A", u, u, u, u, -1.0)

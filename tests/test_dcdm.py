@@ -207,3 +207,19 @@ def test_cuda_conv_path_matches_cpu():
     assert np.isfinite(losses).all()
     with pytest.raises(ValueError, match="backend='numba' needs CPU tensors"):
         A(rhs[0], backend="numba")
+
+
+def test_loss_network_and_training_check_their_inputs():
+    from gradnotes.dcdm import DCDMNet, PoissonOperator, dcdm_loss, train_dcdm
+    A = PoissonOperator((6, 6))
+    b = torch.randn(2, 6, 6, dtype=torch.float64)
+    with pytest.raises(ValueError, match="b contains NaN"):
+        dcdm_loss(A, b, b * float("nan"))
+    with pytest.raises(TypeError, match="q must be real"):
+        dcdm_loss(A, b.to(torch.complex128), b)
+    net = DCDMNet(2, channels=2, blocks=1)
+    with pytest.raises(TypeError, match="r has dtype torch.float64"): net(b)
+    rhs = b.float().requires_grad_()
+    train_dcdm(net, A, rhs, steps=1, batch_size=2)
+    assert rhs.grad is None  # the caller's tensor is left alone
+    with pytest.raises(ValueError, match="lr"): train_dcdm(net, A, rhs, steps=1, lr=1e300)

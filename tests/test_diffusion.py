@@ -111,3 +111,14 @@ def test_conversions_round_trip_with_checks():
     torch.testing.assert_close(eps_from_v(xt, v_from_eps(xt, eps, AB), AB), eps)
     torch.testing.assert_close(x0_from_v(xt, v_from_eps(xt, eps, AB), AB), X)
     torch.testing.assert_close(q_sample(X, 0.5, eps), q_sample(X, torch.full((4,), 0.5), eps))
+
+
+def test_training_and_metric_arguments_are_checked():
+    from gradnotes.diffusion import frechet_distance, make_schedule, train_denoiser
+    a = torch.randn(5, 3, dtype=torch.float64)
+    with pytest.raises(TypeError, match="b must have a floating dtype"):
+        frechet_distance(a, a.long())
+    net = torch.nn.Linear(3, 3)
+    with pytest.raises(ValueError, match="save_every"):
+        train_denoiser(net, torch.randn(8, 3), make_schedule("linear", 10), steps=1,
+                       save_every=0)

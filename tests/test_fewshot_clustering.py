@@ -203,3 +203,22 @@ def test_mean_ci95_needs_two_episodes():
         mean_ci95([0.5, 0.6])
     m, h = mean_ci95(torch.tensor([0.5, 0.7]))
     assert m == pytest.approx(0.6) and h == pytest.approx(1.96 * 0.1 / 2 ** 0.5)
+
+
+def test_low_level_helpers_check_their_inputs():
+    from gradnotes.fewshot_clustering import (bound_update, kernel_sigma, knn_graph, mean_ci95,
+                                              shift_queries, sqdist)
+    X = torch.randn(8, 3)
+    nbrs = knn_graph(X, 3)
+    with pytest.raises(ValueError, match="nbrs must hold point indices"):
+        kernel_sigma(X, nbrs.clone().fill_(8))
+    with pytest.raises(ValueError, match="divisor"): kernel_sigma(X, nbrs, divisor=-1.0)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        kernel_sigma(X.clone().fill_(float("nan")), nbrs)
+    with pytest.raises(TypeError, match="y"): sqdist(X, X.double())
+    with pytest.raises(ValueError, match="query"): shift_queries(X, torch.randn(4, 2))
+    A = torch.randn(1, 8, 2)
+    with pytest.raises(ValueError, match="lmd"): bound_update(A, nbrs[None], lmd=-1.0)
+    with pytest.raises(ValueError, match="max_iter"): bound_update(A, nbrs[None], 1.0, max_iter=0)
+    with pytest.raises(ValueError, match=r"acc must hold accuracies in \[0, 1\]"):
+        mean_ci95(torch.tensor([0.5, 1.5]))

@@ -309,3 +309,26 @@ def test_cuda_matches_cpu_torch_engine():
     cpu = GBNNClassifier(**kw).fit(X, y)
     gpu = GBNNClassifier(device="cuda", **kw).fit(X, y)
     np.testing.assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), atol=1e-6)
+
+
+def test_low_level_functions_check_their_arguments():
+    from gradnotes.gbnn import (SquaredLoss, boost, fit_stage, init_stage, newton_step,
+                                stage_objective)
+    g = torch.Generator().manual_seed(0)
+    X, R = torch.randn(8, 3, dtype=torch.float64), torch.randn(8, 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match="H must have the shape of Y"):
+        newton_step(SquaredLoss(), R, R, R[:4])
+    with pytest.raises(ValueError, match="Y contains NaN"):
+        newton_step(SquaredLoss(), R * float("nan"), R, R)
+    with pytest.raises(ValueError, match="J must be >= 1"): init_stage(3, 0, 1, g)
+    with pytest.raises(ValueError, match="alpha"):
+        stage_objective(init_stage(3, 2, 1, g), X, R, alpha=-1.0)
+    with pytest.raises(TypeError, match="X must have dtype torch.float64"):
+        stage_objective(init_stage(3, 2, 1, g), X.float(), R, alpha=0.0)
+    with pytest.raises(ValueError, match="max_iter"): fit_stage(X, R, 2, g, max_iter=0)
+    Xg = X.clone().requires_grad_()
+    fit_stage(Xg, R, 2, g, max_iter=3, engine="torch")
+    assert Xg.grad is None  # the caller's tensor is left alone
+    with pytest.raises(ValueError, match="eta"): boost(X, R, SquaredLoss(), 2, eta=-1.0)
+    with pytest.raises(ValueError, match="subsample"): boost(X, R, SquaredLoss(), 2, subsample=1.5)
+    with pytest.raises(ValueError, match="n_stages"): boost(X, R, SquaredLoss(), 0)

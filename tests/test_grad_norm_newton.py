@@ -379,3 +379,12 @@ def test_structured_representations_check_their_parts():
         BlockDiagonal(torch.zeros(2, 2, 3, dtype=F64))
     with pytest.raises(TypeError, match="blocks must be real"):
         BlockDiagonal(torch.eye(2, dtype=torch.complex128)[None])
+
+
+def test_problem_data_must_be_real_floating():
+    from gradnotes.grad_norm_newton import LogSumExp, PNormResidual
+    A, b = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
+    with pytest.raises(TypeError, match="A must have a floating dtype"):
+        LogSumExp(A.long(), b)
+    with pytest.raises(TypeError, match="b must be real"):
+        PNormResidual(A, b.to(torch.complex128))

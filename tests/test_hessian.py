@@ -333,3 +333,18 @@ def test_symmetric_operator_refuses_wrong_shape():
     from gradnotes.hessian import SymmetricOperator
     with pytest.raises(ValueError, match="matmat must map"):
         SymmetricOperator(lambda V: V[:2], 3)
+
+
+def test_density_grid_and_data_dtypes_are_checked():
+    from gradnotes.hessian import HessianOperator, SpectralDensity, as_batches
+    d = SpectralDensity([np.array([0.0, 1.0])], [np.array([0.5, 0.5])], np.zeros(1),
+                        np.zeros(1), 0.1)
+    assert d.evaluate([0.0, 0.5], 0.1).shape == (2,)
+    with pytest.raises(ValueError, match="grid contains NaN"):
+        d.evaluate(torch.tensor([0.0, float("nan")]), 0.1)
+    X, y = torch.randn(4, 3), torch.arange(4) % 2
+    with pytest.raises(TypeError, match="X must be real"):
+        as_batches((X.to(torch.complex64), y))
+    net = torch.nn.Linear(3, 2)
+    with pytest.raises(TypeError, match="X must have a floating dtype"):
+        HessianOperator(net, torch.nn.functional.cross_entropy, (X.long(), y))

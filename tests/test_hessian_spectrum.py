@@ -95,3 +95,12 @@ def test_spectrum_summary_counts():
     s = spectrum_summary(np.array([10.0, 9.0, 1.0, 0.9, 0.8, 0.7, 0.6, 1e-5, 0.0, -1e-5]), k=2)
     assert (s["n_above"], s["largest_gap_at"], s["n_nonbulk"]) == (7, 2, 7)
     assert abs(s["bulk_fraction"] - 0.3) < 1e-12
+
+
+def test_training_arguments_are_checked():
+    from gradnotes.hessian_spectrum import train
+    net = torch.nn.Linear(3, 2)
+    X, y = torch.randn(6, 3), torch.arange(6) % 2
+    with pytest.raises(ValueError, match="grad_tol"): train(net, X, y, grad_tol=-1.0)
+    with pytest.raises(ValueError, match="X contains NaN"): train(net, X * float("nan"), y)
+    with pytest.raises(ValueError, match="same number of examples"): train(net, X, y[:4])

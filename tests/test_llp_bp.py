@@ -245,3 +245,16 @@ def test_complex_inputs_refused_before_dispatch():
     for engine in ("numba", "torch"):
         with pytest.raises(TypeError, match="must be real"):
             belief_propagation(G, engine=engine)
+
+
+def test_labelings_and_weights_are_checked():
+    from gradnotes.llp_bp import bag_proportions, gibbs_log_weight
+    with pytest.raises(ValueError, match="y must hold binary labels"):
+        bag_proportions([0, 2, 1, 0], [[0, 1], [2, 3]])
+    y = torch.tensor([[0, 1, 1, 0]])
+    bag, counts = torch.tensor([0, 0, 1, 1]), torch.tensor([1.0, 1.0])
+    edges, w = torch.tensor([[0, 1]]), torch.tensor([1.0])
+    with pytest.raises(ValueError, match="lam_bag"):
+        gibbs_log_weight(y, bag, counts, edges, w, lam_bag=-1.0)
+    with pytest.raises(ValueError, match="y must hold binary labels"):
+        gibbs_log_weight(y * 2, bag, counts, edges, w)

@@ -125,3 +125,14 @@ def test_cuda_fit_and_predict():
     assert m.W_embed.device.type == "cuda" and h.test_acc > 0.3
     g = torch.Generator("cuda").manual_seed(0)
     assert m.predict(sp.X_test, generator=g).device.type == "cuda"
+
+
+def test_schedule_helpers_and_training_arguments_are_checked():
+    from gradnotes.noprop import noprop_schedule, posterior_coefficients, snr
+    abar = noprop_schedule(3)
+    with pytest.raises(ValueError, match=r"abar must lie in \[0, 1\)"):
+        snr(torch.tensor([0.5, 1.0], dtype=torch.float64))
+    with pytest.raises(ValueError, match="abar must increase"):
+        posterior_coefficients(abar.flip(0))
+    with pytest.raises(ValueError, match=r"abar must lie in \[0, 1\]"):
+        posterior_coefficients(torch.tensor([0.1, 1.5], dtype=torch.float64))

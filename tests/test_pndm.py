@@ -160,3 +160,12 @@ def test_complex_noise_is_refused(setup):
     sched, gm, xT = setup
     with pytest.raises(TypeError, match="x must be real"):
         sample(gm.model(sched), xT[:4].to(torch.cdouble), sched, 10, "ddim")
+
+
+def test_transfer_coefficients_check_the_noise_levels():
+    from gradnotes.pndm import transfer_coefficients
+    with pytest.raises(ValueError, match="ab must be < 1"): transfer_coefficients(1.0, 0.5)
+    with pytest.raises(ValueError, match="ab_next must be finite"):
+        transfer_coefficients(0.5, float("nan"))
+    with pytest.raises(ValueError, match=r"ab_next must lie in \(0, 1\]"):
+        transfer_coefficients(torch.tensor([0.5]), torch.tensor([1.5]))

@@ -195,3 +195,12 @@ def test_with_index_feeds_the_loss():
         L(torch.randn(len(ib), 3), yb, ib, 0); seen += ib.tolist()
     assert sorted(seen) == list(range(20)) and L.memory.seen.all()
     with pytest.raises(TypeError, match="dataset must be a map-style"): WithIndex(iter([1, 2]))
+
+
+def test_targets_and_memories_hold_probabilities():
+    from gradnotes.pskd import soft_cross_entropy, soft_targets
+    p = torch.full((2, 3), 1 / 3)
+    with pytest.raises(ValueError, match=r"past must hold probabilities in \[0, 1\]"):
+        soft_targets(torch.tensor([0, 1]), p * 4, 0.5)
+    with pytest.raises(ValueError, match="targets must hold probabilities"):
+        soft_cross_entropy(torch.zeros(2, 3), -p)

@@ -234,3 +234,17 @@ def test_stability_norm_and_complex_data_are_checked():
         stability_norm(m, data.X.to(torch.cdouble))
     with pytest.raises(TypeError, match="must be real"):
         train_sgd(m, data.X.to(torch.cdouble), data.y.to(torch.cdouble), lr=0.01, engine="torch")
+
+
+def test_data_seed_and_moment_arguments_are_checked():
+    from gradnotes.sgd_stability import (RegressionData, mean_square_radius, sample_indices,
+                                         second_moment_matrix)
+    X, y = torch.randn(6, 3, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
+    with pytest.raises(ValueError, match="y must have shape"): RegressionData(X, y[:4], X, y)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        RegressionData(X * float("nan"), y, X, y)
+    with pytest.raises(ValueError, match="seed"): sample_indices(6, 3, 2, seed=-1)
+    G = torch.randn(6, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="lr = 1e\\+300 is too large"):
+        second_moment_matrix(G, 1e300, 2)
+    with pytest.raises(ValueError, match="rtol"): mean_square_radius(G, 0.1, 2, rtol=1.5)

@@ -51,3 +51,16 @@ def test_training_runs_on_cuda():
     assert not h_gpu.diverged
     # same seed, same data order; float32 kernels differ slightly between devices
     assert abs(h_gpu.train_loss[-1] - h_cpu.train_loss[-1]) < 1e-3
+
+
+def test_evaluation_helpers_check_their_inputs():
+    from gradnotes.training import accuracy, rmse
+    net = torch.nn.Linear(3, 2)
+    X, y = torch.randn(6, 3), torch.arange(6) % 2
+    with pytest.raises(ValueError, match=r"y must hold class labels in \[0, 2\)"):
+        accuracy(net, X, y + 1)
+    with pytest.raises(ValueError, match="same number of examples"): accuracy(net, X, y[:4])
+    with pytest.raises(ValueError, match="X contains NaN"): accuracy(net, X * float("nan"), y)
+    with pytest.raises(ValueError, match="batch_size"): accuracy(net, X, y, batch_size=0)
+    with pytest.raises(TypeError, match="y must have a floating dtype"):
+        rmse(torch.nn.Linear(3, 1), X, y)

@@ -19,6 +19,8 @@ SPECS = {
     "unflatten": Spec(lambda: dict(vec=torch.randn(10), like={"w": torch.zeros(2, 3), "b": torch.zeros(4)}),
                       tensors={"vec": Arr(ndim=(1, 2), finite=False)}),
     "check_functional": Spec(lambda: dict(model=tiny_model())),
+    "check_input": Spec(lambda: dict(name="X", X=torch.randn(5, 3), model=tiny_model()),
+                        tensors={"X": Arr(ndim=None)}),
     "functional_loss": Spec(lambda: dict(model=tiny_model(), loss_fn=F.cross_entropy)),
     "flat_grad": Spec(model_data, **XY),
     "iter_per_sample_grads": Spec(lambda: dict(model_data(), chunk_size=3),
@@ -29,19 +31,4 @@ SPECS = {
 OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
-XFAIL = {
-    'unflatten:vec:int': 'silent: int vec accepted (returned dict)',
-    'unflatten:vec:complex': 'silent: complex vec accepted (returned dict)',
-    'flat_grad:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Float',
-    'flat_grad:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float',
-    'flat_grad:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float',
-    'flat_grad:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexFloat and...',
-    'iter_per_sample_grads:X:int': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: long int != ...',
-    'iter_per_sample_grads:X:float16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::Half !=...',
-    'iter_per_sample_grads:X:bfloat16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::BFloat1...',
-    'iter_per_sample_grads:X:complex': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::complex...',
-    'per_sample_grads:X:int': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: long int != ...',
-    'per_sample_grads:X:float16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::Half !=...',
-    'per_sample_grads:X:bfloat16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::BFloat1...',
-    'per_sample_grads:X:complex': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::complex...',
-}
+XFAIL = {}

@@ -1,13 +1,18 @@
 import torch
 
 from gradnotes import core as m
-from harness import ANY, Arr, Int, POS, Spec
+from harness import ANY, NONNEG, Arr, Int, POS, Spec
 
 X = ("x",)
 
 
 def _threads(a):
     with m.torch_threads(a["n"]): return torch.get_num_threads()  # the checks name the argument by the `name` they are given
+
+def _symmetric(a):
+    u, v, S = torch.randn(4), torch.randn(4), torch.eye(4) * 2
+    return m.check_symmetric("A", u, v, S @ u, S @ v, a["rtol"])
+
 
 SPECS = {
     "infer_device": Spec(lambda: dict(x=torch.zeros(2)), call=lambda a: m.infer_device(a["x"])),
@@ -25,6 +30,11 @@ SPECS = {
     "check_tensor": Spec(lambda: dict(name="x", x=torch.randn(3, 2)),
                          call=lambda a: m.check_tensor(a["name"], a["x"], ndim=2, floating=True),
                          tensors={"x": Arr()}),
+    "check_params": Spec(lambda: dict(name="params", p=torch.randn(3)),
+                         call=lambda a: m.check_params(a["name"], [a["p"]]),
+                         tensors={"p": Arr(ndim=None, finite=False, empty_ok=True, complex_ok=True, grad=False)},
+                         names={"p": ("params",)}),
+    "check_symmetric": Spec(lambda: dict(rtol=1e-8), call=_symmetric, numbers={"rtol": NONNEG}),
     "seed_everything": Spec(lambda: dict(seed=3), ints={"seed": Int(0, 2**32 - 1)}),
     "require": Spec(lambda: dict(module="math")),
     "njit": Spec(lambda: dict(fn=lambda v: v)),

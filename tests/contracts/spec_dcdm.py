@@ -70,32 +70,4 @@ SPECS = {
                        extra={"model:type": lambda a: dict(a, model=lambda r: r)}),
 }
 OPT_OUT = {}
-XFAIL = {
-    'PoissonOperator:x:float16': 'unclear: NotImplementedError: float16',
-    'PoissonOperator:x:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
-    'DCDMNet:r:empty': 'silent: empty r accepted (returned Tensor)',
-    'DCDMNet:r:nan': 'silent: nan r accepted (returned Tensor)',
-    'DCDMNet:r:inf': 'silent: inf r accepted (returned Tensor)',
-    'DCDMNet:r:int': 'unclear: RuntimeError: expected scalar type Long but found Float',
-    'DCDMNet:r:float16': 'unclear: RuntimeError: Input type (torch.HalfTensor) and weight type (torch.FloatTensor...',
-    'DCDMNet:r:bfloat16': 'unclear: RuntimeError: Input type (CPUBFloat16Type) and weight type (torch.FloatTensor)...',
-    'DCDMNet:r:complex': 'unclear: RuntimeError: Input type (CPUComplexFloatType) and weight type (torch.FloatTen...',
-    'DCDMNet:r:numpy': "unclear: AttributeError: 'numpy.ndarray' object has no attribute 'unsqueeze'",
-    'DCDMNet:r:list': "unclear: AttributeError: 'list' object has no attribute 'ndim'",
-    'dcdm_solve:b:float16': 'unclear: NotImplementedError: float16',
-    'dcdm_solve:b:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
-    'dcdm_loss:q:nan': 'unclear: ValueError: x contains NaN or infinite values',
-    'dcdm_loss:q:inf': 'unclear: ValueError: x contains NaN or infinite values',
-    'dcdm_loss:q:int': 'unclear: TypeError: x must have a floating dtype, got torch.int64',
-    'dcdm_loss:q:complex': 'unclear: TypeError: x must be real, got torch.complex128: complex tensors are not suppo...',
-    'dcdm_loss:q:numpy': 'unclear: TypeError: x must be a torch.Tensor, got ndarray; convert it with torch.as_tensor',
-    'dcdm_loss:q:list': "unclear: AttributeError: 'list' object has no attribute 'shape'",
-    'dcdm_loss:b:nan': 'silent: nan b accepted (returned Tensor)',
-    'dcdm_loss:b:inf': 'silent: inf b accepted (returned Tensor)',
-    'dcdm_loss:b:int': 'silent: int b accepted (returned Tensor)',
-    'dcdm_loss:b:complex': 'silent: complex b accepted (returned Tensor)',
-    'dcdm_loss:b:numpy': "unclear: TypeError: unsupported operand type(s) for -: 'numpy.ndarray' and 'Tensor'",
-    'dcdm_loss:b:list': "unclear: AttributeError: 'list' object has no attribute 'shape'",
-    'train_dcdm:rhs:requires_grad': "silent: requires_grad rhs accepted (filled rhs.grad of a caller's tensor)",
-    'train_dcdm:lr:huge': 'unclear: ValueError: x contains NaN or infinite values',
-}
+XFAIL = {}

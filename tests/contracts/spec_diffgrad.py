@@ -28,8 +28,4 @@ SPECS = {
 OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
-XFAIL = {
-    'DiffGrad:p:int': 'unclear: NotImplementedError: "lerp_kernel_scalar" not implemented for \'Long\'',
-    'DiffGrad:lr:huge': 'unclear: RuntimeError: value cannot be converted to type float without overflow',
-    'DiffGrad:weight_decay:huge': 'unclear: RuntimeError: value cannot be converted to type float without overflow',
-}
+XFAIL = {}

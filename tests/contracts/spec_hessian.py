@@ -52,24 +52,12 @@ OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
 XFAIL = {
-    'as_batches:X:int': 'silent: int X accepted (returned tuple)',
-    'as_batches:X:complex': 'silent: complex X accepted (returned tuple)',
-    'SpectralDensity:grid:ndim+1': "unclear: ValueError: non-broadcastable output operand with shape (1,) doesn't match the...",
-    'SpectralDensity:grid:ndim-1': 'unclear: IndexError: too many indices for array: array is 0-dimensional, but 1 were ind...',
-    'SpectralDensity:grid:nan': 'silent: nan grid accepted (returned tuple)',
-    'SpectralDensity:grid:inf': 'silent: inf grid accepted (returned tuple)',
-    'SpectralDensity:grid:int': 'silent: int grid accepted (returned tuple)',
-    'SpectralDensity:grid:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
-    'SpectralDensity:grid:complex': 'silent: complex grid accepted (returned tuple)',
+    'as_batches:X:int': 'by design: as_batches knows no model; HessianOperator refuses integer X unless the model embeds it',
     'SymmetricOperator:A:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x4 and 1x1)',
     'SymmetricOperator:A:int': 'unclear: TypeError: torch.finfo() requires a floating point input type. Use torch.iinfo...',
     'SymmetricOperator:A:complex': 'unclear: TypeError: v must have a floating dtype, got torch.complex128; complex tensors...',
-    'HessianOperator:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Float',
-    'HessianOperator:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexFloat and...',
     'HessianOperator:y:numpy': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
     'HessianOperator:y:list': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
-    'GaussNewtonOperator:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Float',
-    'GaussNewtonOperator:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexFloat and...',
     'GaussNewtonOperator:y:numpy': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
     'GaussNewtonOperator:y:list': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
 }

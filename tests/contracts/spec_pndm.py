@@ -24,17 +24,4 @@ SPECS = {
 OPT_OUT = {"METHODS": "a tuple of method names, not a callable"}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
-XFAIL = {
-    'transfer_coefficients:ab:below': 'unclear: ZeroDivisionError: float division by zero',
-    'transfer_coefficients:ab:above': 'unclear: ValueError: math domain error',
-    'transfer_coefficients:ab:nan': 'silent: nan ab accepted (returned tuple)',
-    'transfer_coefficients:ab:inf': 'unclear: ValueError: math domain error',
-    'transfer_coefficients:ab:bool': 'silent: bool ab accepted (returned tuple)',
-    'transfer_coefficients:ab:str': "unclear: TypeError: unsupported operand type(s) for -: 'float' and 'str'",
-    'transfer_coefficients:ab_next:below': 'silent: below ab_next accepted (returned tuple)',
-    'transfer_coefficients:ab_next:above': 'unclear: ValueError: math domain error',
-    'transfer_coefficients:ab_next:nan': 'silent: nan ab_next accepted (returned tuple)',
-    'transfer_coefficients:ab_next:inf': 'unclear: ValueError: math domain error',
-    'transfer_coefficients:ab_next:bool': 'silent: bool ab_next accepted (returned tuple)',
-    'transfer_coefficients:ab_next:str': "unclear: TypeError: unsupported operand type(s) for -: 'str' and 'float'",
-}
+XFAIL = {}

@@ -66,11 +66,4 @@ SPECS = {
 OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
-XFAIL = {
-    'soft_targets:past:value<low': 'silent: value<low past accepted (returned Tensor)',
-    'soft_targets:past:value>high': 'silent: value>high past accepted (returned Tensor)',
-    'soft_cross_entropy:targets:value<low': 'silent: value<low targets accepted (returned Tensor)',
-    'soft_cross_entropy:targets:value>high': 'silent: value>high targets accepted (returned Tensor)',
-    'PredictionMemory:probs:value<low': 'silent: value<low probs accepted (returned Tensor)',
-    'PredictionMemory:probs:value>high': 'silent: value>high probs accepted (returned Tensor)',
-}
+XFAIL = {}
