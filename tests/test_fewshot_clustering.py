@@ -215,7 +215,7 @@ def test_low_level_helpers_check_their_inputs():
     with pytest.raises(ValueError, match="divisor"): kernel_sigma(X, nbrs, divisor=-1.0)
     with pytest.raises(ValueError, match="X contains NaN"):
         kernel_sigma(X.clone().fill_(float("nan")), nbrs)
-    with pytest.raises(TypeError, match="y"): sqdist(X, X.double())
+    with pytest.raises(ValueError, match="must have the dtype"): sqdist(X, X.double())
     with pytest.raises(ValueError, match="query"): shift_queries(X, torch.randn(4, 2))
     A = torch.randn(1, 8, 2)
     with pytest.raises(ValueError, match="lmd"): bound_update(A, nbrs[None], lmd=-1.0)
