@@ -13,21 +13,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from gradnotes.autodiff import saved_bytes
 from gradnotes.noprop import NoPropDT
-
-
-def saved_bytes(loss_fn):
-    "Bytes of the distinct storages autograd keeps for backward while `loss_fn()` runs."
-    seen = {}
-
-    def pack(t):
-        seen[(t.untyped_storage().data_ptr(), t.dtype)] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = loss_fn()
-    loss.backward()
-    return sum(seen.values())
 
 
 def step_time(loss_fn, model, rounds):

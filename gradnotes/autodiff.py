@@ -15,7 +15,7 @@ from .core import check_int, check_tensor, check_type
 
 # %% auto #0
 __all__ = ['trainable', 'num_params', 'flatten', 'unflatten', 'check_functional', 'check_input', 'functional_loss', 'flat_grad',
-           'iter_per_sample_grads', 'per_sample_grads']
+           'saved_bytes', 'iter_per_sample_grads', 'per_sample_grads']
 
 # %% ../nbs/02_autodiff.ipynb #ab3cfed1
 def trainable(
@@ -174,6 +174,26 @@ def flat_grad(
     p = trainable(model, params)
     loss = _scalar(loss_fn(model(X), y))
     return flatten(torch.autograd.grad(loss, list(p.values()), create_graph=create_graph))
+
+# %% ../nbs/02_autodiff.ipynb #1d2979c0
+def saved_bytes(
+    loss_fn: Callable[[], torch.Tensor],  # Builds the graph and returns a scalar loss
+) -> int:
+    """Bytes of the distinct storages autograd saves for backward while `loss_fn()` runs;
+    the loss is then back-propagated (gradients accumulate as usual)."""
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+    seen = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = _scalar(loss_fn())
+    loss.backward()
+    return sum(seen.values())
 
 # %% ../nbs/02_autodiff.ipynb #285caf5b
 def iter_per_sample_grads(

@@ -522,9 +522,9 @@ def _products(spec, sol, theta):
         return tuple(_flatten(spec.optimality(spec.rebuild_sol(list(sol)),
                                               *spec.args_with(list(th))))[0])
 
-    _check_output(list(F_x(*sol)), sol)
-    vjp_x, vjp_theta = torch.func.vjp(F_x, *sol)[1], torch.func.vjp(F_theta, *theta)[1]
-    out = F_x(*sol)
+    out, vjp_x = torch.func.vjp(F_x, *sol)
+    _check_output(list(out), sol)
+    vjp_theta = torch.func.vjp(F_theta, *theta)[1]
 
     def A(w):
         return _vec(torch.func.jvp(F_x, tuple(sol), tuple(_unvec(w, sol)))[1])
@@ -532,10 +532,10 @@ def _products(spec, sol, theta):
     def B(t):
         return _vec(torch.func.jvp(F_theta, tuple(theta), tuple(_unvec(t, theta)))[1])
 
-    def AT(u, create_graph=False):
+    def AT(u):
         return _vec(vjp_x(tuple(_unvec(u, out))))
 
-    def BT(u, create_graph=False):
+    def BT(u):
         return _vec(vjp_theta(tuple(_unvec(u, out))))
 
     return A, AT, B, BT

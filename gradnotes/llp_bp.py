@@ -165,8 +165,11 @@ def knn_similarity(
     if backend == "auto":
         backend = "torch" if X.device.type != "cpu" else "sklearn"
     Xn = X / X.norm(dim=1, keepdim=True).clamp_min(torch.finfo(X.dtype).tiny)
-    search = _knn_sklearn if backend == "sklearn" else _knn_torch
-    i, j = search(Xn, k, neigh_thresh, check_int("chunk", chunk, low=1))
+    chunk = check_int("chunk", chunk, low=1)
+    if backend == "sklearn":
+        i, j = _knn_sklearn(Xn, k, neigh_thresh)
+    else:
+        i, j = _knn_torch(Xn, k, neigh_thresh, chunk)
     e = torch.unique(torch.stack([torch.minimum(i, j), torch.maximum(i, j)], 1), dim=0)
     # s_ij = exp(-||x_i - x_j|| / length_scale), length_scale = 1 (Matérn-1/2)
     w = torch.exp(-(X[e[:, 0]] - X[e[:, 1]]).norm(dim=1))
@@ -189,7 +192,7 @@ def _knn_torch(Xn, k, neigh_thresh, chunk):
     return torch.cat(rows), torch.cat(cols)
 
 
-def _knn_sklearn(Xn, k, neigh_thresh, chunk):
+def _knn_sklearn(Xn, k, neigh_thresh):
     """The same pairs from scikit-learn's exact neighbour search: on unit vectors the
     cosine distance is ||u - v||^2 / 2, so Euclidean neighbours are cosine neighbours."""
     from sklearn.neighbors import NearestNeighbors

@@ -133,3 +133,15 @@ def test_inputs_must_match_the_model_dtype():
             per_sample_grads(net, loss, bad, y)
     emb = torch.nn.Embedding(5, 2)  # integer inputs are right for an embedding
     assert check_input("X", torch.tensor([[1, 4]]), emb).dtype == torch.int64
+
+
+def test_saved_bytes_counts_activations_and_backpropagates():
+    from gradnotes.autodiff import saved_bytes
+    net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    X = torch.randn(32, 8)
+    n = saved_bytes(lambda: net(X).square().mean())
+    # at least the input, the hidden pre/post-activations, each 4 bytes a number
+    assert n >= 4 * 32 * (8 + 16)
+    assert all(p.grad is not None for p in net.parameters())
+    with pytest.raises(ValueError, match="scalar"):
+        saved_bytes(lambda: net(X))

@@ -27,6 +27,9 @@ SPECS = {
                                   call=lambda a: list(m.iter_per_sample_grads(**a)),
                                   ints={"chunk_size": POS_INT}, **XY),
     "per_sample_grads": Spec(lambda: dict(model_data(), chunk_size=3), ints={"chunk_size": POS_INT}, **XY),
+    # the argument is a callable: the valid call, and a non-scalar loss, below
+    "saved_bytes": Spec(lambda: dict(w=torch.randn(6, requires_grad=True)),
+                        call=lambda a: m.saved_bytes(lambda: (a["w"] * a["w"]).sum())),
 }
 OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
