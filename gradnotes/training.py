@@ -389,7 +389,7 @@ def fit_regressor(make_model: Callable[[], nn.Module], # Builds a fresh one-outp
 
 # %% ../nbs/30_training.ipynb #718268f5
 def _ema_update(alpha: float, warmup: bool) -> Callable:
-    "The `multi_avg_fn` behind `ema_teacher`: phi += (1 - a)(theta - phi) in foreach calls."
+    "`ema_teacher`'s `multi_avg_fn`: phi += (1 - a)(theta - phi) in foreach calls."
     def update(averaged: list, current: list, n_averaged: torch.Tensor):
         if warmup:
             t = n_averaged.to(torch.float64)
@@ -460,11 +460,11 @@ def restore(params, # Tensors to overwrite in place, e.g. `model.parameters()`
 @torch.no_grad()
 def stochastic_restore(
     params, # Tensors to reset in place, e.g. the student's parameters
-    source: list[torch.Tensor], # Values to reset to (e.g. a `snapshot` of the source model)
+    source: list[torch.Tensor], # Values to reset to, e.g. a `snapshot` of a source model
     p: float, # Probability that an entry is reset
     generator: torch.Generator | None = None, # Random numbers; None: torch's global one
 ) -> None:
-    "Reset each entry of `params` to its `source` value independently with probability `p`."
+    "Reset each entry of `params` to its `source` value with probability `p`."
     params, source = _tensor_list("params", params), _tensor_list("source", source)
     _matching(params, source, "source")
     p = check_number("p", p, low=0, high=1)
