@@ -69,7 +69,8 @@ def make_scans(
     rng = np.random.default_rng(check_int("seed", seed, low=0))
     masks = np.stack([_ellipse(size, rng) for _ in range(n)])
     imgs = np.stack([_scan(m, rng) for m in masks])
-    return Scans(torch.from_numpy(imgs)[:, None], torch.from_numpy(masks.astype(np.float32)))
+    masks = torch.from_numpy(masks.astype(np.float32))
+    return Scans(torch.from_numpy(imgs)[:, None], masks)
 
 
 def shape_model_masks(
@@ -80,7 +81,8 @@ def shape_model_masks(
     "Unpaired masks (n, size, size) sampled from the ellipse shape model."
     n, size = check_int("n", n, low=1), check_int("size", size, low=16, high=4096)
     rng = np.random.default_rng(check_int("seed", seed, low=0))
-    return torch.from_numpy(np.stack([_ellipse(size, rng) for _ in range(n)]).astype(np.float32))
+    masks = np.stack([_ellipse(size, rng) for _ in range(n)])
+    return torch.from_numpy(masks.astype(np.float32))
 
 # %% ../nbs/73_noisy_seg.ipynb #ns0016aa
 def _check_masks(name: str, m, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -89,7 +91,8 @@ def _check_masks(name: str, m, like: torch.Tensor | None = None) -> torch.Tensor
     m = check_tensor(name, m, ndim=3)
     if m.is_complex(): raise TypeError(f"{name} must be real, got {m.dtype}")
     if like is not None and m.shape != like.shape:
-        raise ValueError(f"{name} must have shape {tuple(like.shape)}, got {tuple(m.shape)}")
+        raise ValueError(f"{name} must have shape {tuple(like.shape)}, "
+                         f"got {tuple(m.shape)}")
     if not bool(((m == 0) | (m == 1)).all()):
         raise ValueError(f"{name} must hold binary masks (values 0 and 1 only)")
     return m.bool()
@@ -210,7 +213,8 @@ def nr_dice_loss(
     gamma = check_number("gamma", gamma, low=1, high=2)
     eps = check_number("eps", eps, low=0, low_open=True)
     # sum |p - y|^gamma / (sum p^2 + sum y^2 + eps)
-    return _reduce(_s((prob - target).abs() ** gamma) / (_s(prob**2) + _s(target**2) + eps), reduction)
+    den = _s(prob**2) + _s(target**2) + eps
+    return _reduce(_s((prob - target).abs() ** gamma) / den, reduction)
 
 # %% ../nbs/73_noisy_seg.ipynb #ns0023aa
 def noise_weighted_dice_loss(
@@ -263,11 +267,13 @@ def predict_masks(
     "Thresholded foreground predictions (n, H, W) in {0, 1}."
     images = check_tensor("images", images, ndim=4, floating=True)
     batch_size = check_int("batch_size", batch_size, low=1)
+    p = next(net.parameters(), None)
+    if p is not None: images = images.to(p.dtype)  # e.g. float16 images, float32 net
     was = net.training
     net.eval()
     out = [net(x).softmax(1)[:, 1] for x in images.split(batch_size)]
     net.train(was)
-    return torch.cat(out).gt(0.5).to(images.dtype)
+    return torch.cat(out).gt(0.5).float()
 
 # %% ../nbs/73_noisy_seg.ipynb #ns0027aa
 def fit_segmenter(
@@ -277,7 +283,7 @@ def fit_segmenter(
     epochs: int = 10,  # Epochs of the first round
     rounds: int = 1,  # 1 + number of label-refinement rounds
     batch_size: int = 16,  # Mini-batch size
-    lr: float = 3e-3,  # Adam learning rate
+    lr: float = 3e-3,  # Adam learning rate (at most 1000)
     width: int = 8, depth: int = 2,  # U-Net size
     gamma: float = 1.5,  # NR-Dice exponent
     beta: float = 2.0,  # Reliability-weight sharpness (nw_dice)
@@ -285,23 +291,28 @@ def fit_segmenter(
     seed: int = 0,  # Seed of the initialization and the batches
 ) -> UNet:
     "Train a U-Net on noisy labels; returns it in eval mode."
-    images = check_tensor("images", images, ndim=4, floating=True)
+    images = check_tensor("images", images, ndim=4, floating=True).detach()
+    if images.dtype in (torch.float16, torch.bfloat16): images = images.float()
     y = _check_masks("labels", labels)
     want = (images.shape[0], *images.shape[2:])
     if tuple(y.shape) != want:
         raise ValueError(f"labels must have shape (n, H, W) = {want} to fit images, "
                          f"got {tuple(y.shape)}")
     check_choice("loss", loss, LOSSES)
-    epochs, rounds = check_int("epochs", epochs, low=1), check_int("rounds", rounds, low=1)
+    epochs = check_int("epochs", epochs, low=1)
+    rounds = check_int("rounds", rounds, low=1)
     batch_size = check_int("batch_size", batch_size, low=1)
     warmup = check_int("warmup", warmup, low=0)
-    lr = check_number("lr", lr, low=0, low_open=True)
+    lr = check_number("lr", lr, low=0, low_open=True, high=1e3)
+    gamma = check_number("gamma", gamma, low=1, high=2)
+    beta = check_number("beta", beta, low=0, high=100)
     g = seed_everything(seed)
     net = UNet(images.shape[1], 2, width, depth).to(images.device, images.dtype)
     opt = torch.optim.Adam(net.parameters(), lr)
     y = y.to(images.dtype)
     for r in range(rounds):
-        if r > 0: y = predict_masks(net, images)  # refinement: the net's predictions
+        if r > 0:  # refinement: the labels become the net's predictions
+            y = predict_masks(net, images).to(images.dtype)
         for ep in range(epochs if r == 0 else max(1, epochs // 2)):
             net.train()
             for idx in torch.randperm(len(images), generator=g).split(batch_size):
