@@ -16,6 +16,7 @@ from fastcore.basics import patch
 
 from .core import (check_choice, check_int, check_number, check_tensor,
                             check_type)
+from .autodiff import check_input
 from .training import ema_teacher, restore, snapshot
 
 # %% auto #0
@@ -188,14 +189,14 @@ class SegNet(nn.Sequential):
                  n_classes: int = 5,
                  width: int = 24,  # Channels of the hidden layers
                  dilations: Sequence[int] = (1, 2, 4, 1)):  # One 3×3 convolution each
-        c, layers = check_int("in_channels", in_channels, low=1), []
-        width = check_int("width", width, low=1)
+        c, layers = check_int("in_channels", in_channels, low=1, high=4096), []
+        width = check_int("width", width, low=1, high=4096)
         for d in dilations:
             d = check_int("dilations", d, low=1, high=64)
             layers += [nn.Conv2d(c, width, 3, padding=d, dilation=d),
                        nn.GroupNorm(math.gcd(4, width), width), nn.ReLU()]
             c = width
-        layers.append(nn.Conv2d(c, check_int("n_classes", n_classes, low=2), 1))
+        layers.append(nn.Conv2d(c, check_int("n_classes", n_classes, low=2, high=4096), 1))
         super().__init__(*layers)
 
 # %% ../nbs/61_fst.ipynb #31d4a5f9
@@ -261,9 +262,12 @@ def self_training_loss(
     """The DACS self-training loss: cross-entropy on labelled source images plus the
     confidence-weighted cross-entropy against the teacher's pseudo-labels on (mixed)
     target images."""
+    if not isinstance(batch, (tuple, list)) or len(batch) != 3:
+        raise TypeError("batch must be a tuple (x_src, y_src, x_tgt)")
     x_src, y_src, x_tgt = batch
     x_src, y_src = _check_images_masks("x_src", x_src, "y_src", y_src)
-    x_tgt = check_tensor("x_tgt", x_tgt, ndim=4, floating=True)
+    x_src = check_input("x_src", x_src, student).detach()  # data: no input gradients
+    x_tgt = check_input("x_tgt", x_tgt, student, ndim=4, floating=True).detach()
     logits = student(x_src)
     _check_images_masks("x_src", x_src, "y_src", y_src, logits.shape[1])
     loss = F.cross_entropy(logits, y_src)
@@ -289,7 +293,7 @@ def mean_iou(
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got "
                          f"{tuple(pred.shape)} and {tuple(target.shape)}")
-    n_classes = check_int("n_classes", n_classes, low=1)
+    n_classes = check_int("n_classes", n_classes, low=1, high=4096)
     for name, t in (("pred", pred), ("target", target)):
         if bool((t < 0).any()) or bool((t >= n_classes).any()):
             raise ValueError(f"{name} must hold labels in [0, {n_classes})")
