@@ -56,7 +56,7 @@ class FST:
         model: nn.Module,  # The student
         optimizer: torch.optim.Optimizer,  # Its optimizer (stepped K + 1 times a step)
         loss_fn: Callable,  # loss_fn(student, teacher, batch) -> scalar loss tensor
-        k: int = 3,  # Look-ahead steps (FST-D) or virtual students (FST-W); 0: mean teacher
+        k: int = 3,  # Look-ahead steps (FST-D) or virtual students (FST-W); 0: none
         alpha: float = 0.999,  # EMA decay of the teacher
         variant: str = "deep",  # "deep" (FST-D) or "wide" (FST-W)
         warmup: bool = True,  # Decay a_t = min(1 - 1/(t+1), alpha) at real step t
@@ -182,7 +182,8 @@ def step(self: FST,
 # %% ../nbs/61_fst.ipynb #87850918
 class SegNet(nn.Sequential):
     """A small fully convolutional segmentation network: dilated 3×3 convolutions with
-    GroupNorm (up to 4 groups) and ReLU, and a 1×1 head; (N, C_in, H, W) images to (N, K, H, W) logits."""
+    GroupNorm (up to 4 groups) and ReLU, and a 1×1 head; (N, C_in, H, W) images to
+    (N, K, H, W) logits."""
 
     def __init__(self,
                  in_channels: int = 3,
@@ -196,7 +197,8 @@ class SegNet(nn.Sequential):
             layers += [nn.Conv2d(c, width, 3, padding=d, dilation=d),
                        nn.GroupNorm(math.gcd(4, width), width), nn.ReLU()]
             c = width
-        layers.append(nn.Conv2d(c, check_int("n_classes", n_classes, low=2, high=4096), 1))
+        n_classes = check_int("n_classes", n_classes, low=2, high=4096)
+        layers.append(nn.Conv2d(c, n_classes, 1))
         super().__init__(*layers)
 
 # %% ../nbs/61_fst.ipynb #31d4a5f9
@@ -205,8 +207,9 @@ def _check_images_masks(x_name, x, y_name, y, n_classes: int | None = None):
     x = check_tensor(x_name, x, ndim=4, floating=True)
     y = check_tensor(y_name, y, ndim=3, integer=True)
     if (y.shape[0], *y.shape[1:]) != (x.shape[0], *x.shape[2:]):
-        raise ValueError(f"{y_name} must be (N, H, W) = {(x.shape[0], *x.shape[2:])} to fit "
-                         f"{x_name} {tuple(x.shape)}, got {tuple(y.shape)}")
+        want = (x.shape[0], *x.shape[2:])
+        raise ValueError(f"{y_name} must be (N, H, W) = {want} to fit {x_name} "
+                         f"{tuple(x.shape)}, got {tuple(y.shape)}")
     if bool((y < 0).any()) or (n_classes is not None and bool((y >= n_classes).any())):
         raise ValueError(f"{y_name} must hold class labels in [0, {n_classes}), got "
                          f"{int(y.min())}..{int(y.max())}")
@@ -226,7 +229,7 @@ def pseudo_labels(
 
 # %% ../nbs/61_fst.ipynb #82d14ec9
 def class_mix(
-    x_src: torch.Tensor, y_src: torch.Tensor,  # Source images (N, C, H, W), masks (N, H, W)
+    x_src: torch.Tensor, y_src: torch.Tensor,  # Source images (N, C, H, W), masks
     x_tgt: torch.Tensor, y_tgt: torch.Tensor,  # Target images and their pseudo-labels
     generator: torch.Generator | None = None,  # Random numbers; None: torch's global one
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
