@@ -23,8 +23,8 @@ import torch
 from .core import check_choice, check_int, check_number, require
 
 # %% auto #0
-__all__ = ['SAMPLE_IMAGES', 'Split', 'split_arrays', 'cache_dir', 'digits', 'breast_cancer', 'wine', 'diabetes', 'mnist1d',
-           'sample_image', 'Graph', 'karate_club']
+__all__ = ['SAMPLE_IMAGES', 'SHAPE_CLASSES', 'Split', 'split_arrays', 'cache_dir', 'digits', 'breast_cancer', 'wine', 'diabetes',
+           'mnist1d', 'sample_image', 'DomainShift', 'shapes_segmentation', 'Graph', 'karate_club']
 
 # %% ../nbs/01_data.ipynb #9012264e
 @dataclass
@@ -496,6 +496,137 @@ def _skimage_raw(name: str) -> np.ndarray:
     img = img.astype(np.float64) / (255.0 if img.dtype == np.uint8 else 1.0)
     img.setflags(write=False)
     return img
+
+# %% ../nbs/01_data.ipynb #ed9e75d2
+SHAPE_CLASSES = ("background", "disk", "rectangle", "triangle", "ellipse")
+
+# the colour each shape class is drawn in (jittered); background is a dark gray
+_PALETTE = np.array([[0.90, 0.25, 0.20], [0.20, 0.75, 0.30],
+                     [0.25, 0.35, 0.95], [0.95, 0.80, 0.15]])
+
+
+@dataclass(frozen=True)
+class DomainShift:
+    """How a target domain differs from the clean source: shape colours exchanged,
+    Gaussian blur, additive noise and a contrast change (the identity by default)."""
+
+    # new palette slot of each shape class (disk, rectangle, triangle, ellipse)
+    permute: tuple[int, ...] | None = None
+    blur: float = 0.0  # standard deviation of the Gaussian blur, in pixels
+    noise: float = 0.0  # standard deviation of additive Gaussian noise
+    contrast: float = 1.0  # factor scaling intensities about 0.5 (< 1: flatter image)
+
+    def __post_init__(self):
+        if self.permute is not None:
+            p = tuple(check_int("permute", i, 0, len(_PALETTE) - 1)
+                      for i in self.permute)
+            if sorted(p) != list(range(len(_PALETTE))):
+                top = len(_PALETTE) - 1
+                raise ValueError(f"permute must be a permutation of 0..{top}, "
+                                 f"got {self.permute!r}")
+            object.__setattr__(self, "permute", p)
+        object.__setattr__(self, "blur", check_number("blur", self.blur, 0, 8))
+        object.__setattr__(self, "noise", check_number("noise", self.noise, 0, 1))
+        object.__setattr__(self, "contrast",
+                           check_number("contrast", self.contrast, 0, 4, low_open=True))
+
+    @classmethod
+    def target(cls, strength: float = 1.0):  # 0: no shift; 1: the default target domain
+        """The documented target domain at strength s: colours of disks and
+        rectangles exchanged (from s = 0.5 on), blur 0.8·s px, noise 0.08·s, contrast
+        1 − 0.4·s."""
+        s = check_number("strength", strength, 0, 2)
+        return cls(permute=(1, 0, 2, 3) if s >= 0.5 else None, blur=0.8 * s,
+                   noise=0.08 * s, contrast=1 - 0.4 * s)
+
+    @property
+    def is_identity(self) -> bool:
+        return (self.permute in (None, tuple(range(len(_PALETTE)))) and self.blur == 0
+                and self.noise == 0 and self.contrast == 1)
+
+# %% ../nbs/01_data.ipynb #d97e130a
+def _draw_shape(draw, cls: int, size: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    "Row and column indices of one random shape of class `cls` (1-4) on a size² canvas."
+    hw = (size, size)
+    r0, c0 = rng.uniform(0.15 * size, 0.85 * size, 2)
+    if cls == 1:  # disk
+        return draw.disk((r0, c0), rng.uniform(0.1, 0.22) * size, shape=hw)
+    if cls == 2:  # axis-aligned rectangle
+        h, w = rng.uniform(0.2, 0.45, 2) * size
+        return draw.rectangle((r0 - h / 2, c0 - w / 2), extent=(h, w), shape=hw)
+    if cls == 3:  # triangle: three points around the centre, randomly rotated
+        rad, th = rng.uniform(0.14, 0.28) * size, rng.uniform(0, 2 * np.pi)
+        ang = th + 2 * np.pi * np.arange(3) / 3 + rng.uniform(-0.3, 0.3, 3)
+        return draw.polygon(r0 + rad * np.sin(ang), c0 + rad * np.cos(ang), shape=hw)
+    big = rng.uniform(0.18, 0.3) * size  # ellipse: elongated (axis ratio 1.8 to 2.8)
+    small = max(big / rng.uniform(1.8, 2.8), 1.5)
+    return draw.ellipse(r0, c0, big, small, shape=hw, rotation=rng.uniform(-np.pi, np.pi))
+
+
+@functools.lru_cache(maxsize=8)
+def _shapes_raw(n: int, size: int, max_shapes: int, fidelity: float,
+                shift: DomainShift, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n` images (n, size, size, 3) in [0, 1] and their masks (n, size, size), read-only.
+    Geometry and colours come from one seeded stream, the shift's noise from another, so
+    the same seed gives the same scenes in every domain."""
+    draw = require("skimage.draw", "scikit-image", "shapes_segmentation")
+    rng, noise_rng = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
+    slot = np.arange(len(_PALETTE)) if shift.permute is None else np.array(shift.permute)
+    X = np.empty((n, size, size, 3))
+    Y = np.zeros((n, size, size), dtype=np.int64)
+    for i in range(n):
+        X[i] = rng.uniform(0.05, 0.35) + rng.normal(0, 0.03, 3)  # a dark gray background
+        for _ in range(rng.integers(1, max_shapes + 1)):
+            cls = int(rng.integers(1, len(SHAPE_CLASSES)))
+            own = rng.uniform() < fidelity  # drawn in its class colour, else at random
+            colour = (_PALETTE[slot[cls - 1]] + rng.normal(0, 0.06, 3) if own
+                      else rng.uniform(0.2, 1.0, 3))
+            rr, cc = _draw_shape(draw, cls, size, rng)
+            X[i, rr, cc], Y[i, rr, cc] = colour, cls  # later shapes occlude earlier ones
+    X = 0.5 + shift.contrast * (X - 0.5)
+    if shift.blur > 0:
+        ndi = require("scipy.ndimage", "scipy", "shapes_segmentation")
+        X = ndi.gaussian_filter(X, sigma=(0, shift.blur, shift.blur, 0), mode="nearest")
+    if shift.noise > 0:
+        X = X + noise_rng.normal(0, shift.noise, X.shape)
+    X = np.clip(X, 0, 1)  # pixel intensities stay in [0, 1]
+    for a in (X, Y):
+        a.setflags(write=False)
+    return X, Y
+
+# %% ../nbs/01_data.ipynb #0961b915
+def shapes_segmentation(
+    n_train: int = 512,
+    n_val: int = 128,
+    n_test: int = 256,  # Number of images in each part
+    size: int = 32,  # Side of the square images, in pixels
+    max_shapes: int = 3,  # Each image holds 1 to `max_shapes` shapes
+    fidelity: float = 0.8,  # Probability that a shape wears its class colour
+    shift: DomainShift | None = None,  # The domain; None: the clean source domain
+    seed: int = 0,  # Seed of the scenes (the same seed: the same scenes in any domain)
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> Split:
+    """A generated semantic-segmentation world: RGB images (n, 3, size, size) in [0, 1] of
+    disks, rectangles, triangles and ellipses drawn with `skimage.draw`, and their exact
+    integer masks (n, size, size) over `SHAPE_CLASSES`, as a `Split`."""
+    counts = [check_int(k, v, low=1, high=10**6) for k, v in
+              (("n_train", n_train), ("n_val", n_val), ("n_test", n_test))]
+    size = check_int("size", size, low=8, high=1024)
+    max_shapes = check_int("max_shapes", max_shapes, low=1, high=64)
+    fidelity = check_number("fidelity", fidelity, 0, 1)
+    shift = DomainShift() if shift is None else shift
+    if not isinstance(shift, DomainShift):
+        got = type(shift).__name__
+        raise TypeError(f"shift must be a DomainShift or None, got {got}")
+    seed = check_int("seed", seed, low=0)
+    X, Y = _shapes_raw(sum(counts), size, max_shapes, fidelity, shift, seed)
+    X = torch.tensor(X, dtype=dtype).permute(0, 3, 1, 2).contiguous()  # channels first
+    Y = torch.tensor(Y)
+    a, b = counts[0], counts[0] + counts[1]
+    sp = Split(X[:a], Y[:a], X[a:b], Y[a:b], X[b:], Y[b:], name="shapes",
+               meta={"classes": SHAPE_CLASSES, "shift": shift, "fidelity": fidelity})
+    return sp.to(device) if device is not None else sp
 
 # %% ../nbs/01_data.ipynb #713a20bb
 @dataclass

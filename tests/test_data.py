@@ -91,3 +91,65 @@ def test_sample_image_size(size, exc, message):
     from gradnotes.data import sample_image
     with pytest.raises(exc, match=message):
         sample_image("camera", size=size)
+
+
+def test_shapes_masks_are_exact_and_deterministic():
+    a = data.shapes_segmentation(n_train=16, n_val=4, n_test=4, seed=5)
+    b = data.shapes_segmentation(n_train=16, n_val=4, n_test=4, seed=5)
+    assert torch.equal(a.X_train, b.X_train) and torch.equal(a.y_test, b.y_test)
+    c = data.shapes_segmentation(n_train=16, n_val=4, n_test=4, seed=6)
+    assert not torch.equal(a.y_train, c.y_train)
+    assert a.X_train.shape == (16, 3, 32, 32) and a.y_train.shape == (16, 32, 32)
+    assert a.y_train.dtype == torch.long and int(a.y_train.max()) < len(data.SHAPE_CLASSES)
+    # every labelled pixel of the clean domain wears one colour per shape: background pixels
+    # keep the image's background colour exactly
+    for x, y in zip(a.X_train, a.y_train):
+        bg = x[:, y == 0]
+        assert bg.numel() == 0 or torch.allclose(bg, bg[:, :1].expand_as(bg))
+
+
+def test_shapes_mask_matches_skimage_drawing():
+    # one disk, drawn again with skimage from the same stream of random numbers
+    from skimage import draw
+    rng = np.random.default_rng(0)
+    rr, cc = data._draw_shape(draw, 1, 32, rng)
+    m = np.zeros((32, 32), bool); m[rr, cc] = True
+    rng = np.random.default_rng(0)
+    r0, c0 = rng.uniform(0.15 * 32, 0.85 * 32, 2)
+    rad = rng.uniform(0.1, 0.22) * 32
+    yy, xx = np.mgrid[:32, :32]
+    assert m.sum() > 0 and (np.abs(m ^ ((yy - r0) ** 2 + (xx - c0) ** 2 < rad ** 2)).sum() == 0)
+
+
+def test_domain_shift_changes_the_look_not_the_masks():
+    kw = dict(n_train=8, n_val=2, n_test=2, seed=3)
+    src = data.shapes_segmentation(**kw)
+    same = data.shapes_segmentation(**kw, shift=data.DomainShift())
+    assert torch.equal(src.X_train, same.X_train)
+    for sh in (data.DomainShift(permute=(1, 0, 2, 3)), data.DomainShift(blur=1.0),
+               data.DomainShift(noise=0.1), data.DomainShift(contrast=0.5)):
+        t = data.shapes_segmentation(**kw, shift=sh)
+        assert torch.equal(t.y_train, src.y_train) and not torch.equal(t.X_train, src.X_train)
+        assert 0 <= float(t.X_train.min()) and float(t.X_train.max()) <= 1
+    flat = data.shapes_segmentation(**kw, shift=data.DomainShift(contrast=0.5))
+    assert float(flat.X_train.std()) < float(src.X_train.std())
+
+
+@pytest.mark.parametrize("kw, exc, message", [
+    (dict(permute=(0, 1, 2)), ValueError, "permute must be a permutation"),
+    (dict(permute=(0, 1, 2, 7)), ValueError, "permute must be <= 3"),
+    (dict(blur=-1), ValueError, "blur must be >= 0"),
+    (dict(noise=float("nan")), ValueError, "noise must be finite"),
+    (dict(contrast=0), ValueError, "contrast must be > 0")])
+def test_domain_shift_bad_input(kw, exc, message):
+    with pytest.raises(exc, match=message):
+        data.DomainShift(**kw)
+
+
+def test_shapes_bad_input():
+    with pytest.raises(TypeError, match="shift must be a DomainShift"):
+        data.shapes_segmentation(shift={"blur": 1})
+    with pytest.raises(ValueError, match="n_val must be >= 1"):
+        data.shapes_segmentation(n_val=0)
+    with pytest.raises(ValueError, match="fidelity must be <= 1"):
+        data.shapes_segmentation(fidelity=1.5)

@@ -42,8 +42,18 @@ SPECS = {
     "sample_image": Spec(lambda: dict(name="camera", size=8), choices=("name",), ints={"size": POS_INT}),
     "Graph": Spec(dict, call=_graph),
     "karate_club": Spec(lambda: dict(seed=0, val=0.2, test=0.4), **TABLE),
+    "DomainShift": Spec(lambda: dict(blur=0.5, noise=0.05, contrast=0.7),
+                        numbers={"blur": Num(0, 8), "noise": Num(0, 1),
+                                 "contrast": Num(0, 4, low_open=True)}),
+    "shapes_segmentation": Spec(lambda: dict(n_train=4, n_val=2, n_test=2, size=16, max_shapes=2,
+                                             fidelity=0.8, seed=0),
+                                ints={"n_train": POS_INT, "n_val": POS_INT, "n_test": POS_INT,
+                                      "size": Int(8, 1024), "max_shapes": Int(1, 64), "seed": SEED},
+                                numbers={"fidelity": Num(0, 1)},
+                                extra={"shift:not a DomainShift": lambda a: dict(a, shift="blur")}),
 }
-OPT_OUT = {"SAMPLE_IMAGES": "a tuple of image names, not a callable"}
+OPT_OUT = {"SAMPLE_IMAGES": "a tuple of image names, not a callable",
+           "SHAPE_CLASSES": "a tuple of class names, not a callable"}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
 XFAIL = {}
