@@ -577,8 +577,8 @@ CORRUPTIONS = (
 )
 
 def _blur(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """Convolve each image of (N, C, H, W) with its own odd (N, k, k) kernel (or one (k, k)
-    kernel for all), edges reflected: one grouped convolution."""
+    """Convolve each image of (N, C, H, W) with its own odd (N, k, k) kernel (or one
+    (k, k) kernel for all), edges reflected: one grouped convolution."""
     n, c, h, w = x.shape
     k = k.expand(n, *k.shape[-2:]) if k.ndim == 2 else k
     r = k.shape[-1] // 2
@@ -598,7 +598,8 @@ def _warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Sample (N, C, H, W) at the identity grid plus `flow` (N, H, W, 2), in the [-1, 1]
     coordinates of `grid_sample`; edges replicated."""
     n, _, h, w = x.shape
-    ys, xs = torch.linspace(-1, 1, h, dtype=x.dtype), torch.linspace(-1, 1, w, dtype=x.dtype)
+    ys = torch.linspace(-1, 1, h, dtype=x.dtype)
+    xs = torch.linspace(-1, 1, w, dtype=x.dtype)
     base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).to(x.device)
     return torch.nn.functional.grid_sample(x, base + flow, padding_mode="border",
                                            align_corners=True)
@@ -611,7 +612,8 @@ def _rand(g, *shape, like):
 def _randn(g, *shape, like):
     return torch.randn(*shape, generator=g).to(like.device, like.dtype)
 
-def _gaussian_noise(x, s, g): return x + [.08, .12, .18, .26, .38][s] * _randn(g, *x.shape, like=x)
+def _gaussian_noise(x, s, g):
+    return x + [.08, .12, .18, .26, .38][s] * _randn(g, *x.shape, like=x)
 
 def _shot_noise(x, s, g):
     lam = [60, 25, 12, 5, 3][s]
@@ -728,7 +730,9 @@ def _elastic(x, s, g):
     amp = [.6, .9, 1.2, 1.6, 2.0][s]
     n, _, h, w = x.shape
     d = torch.cat([_smooth_noise(g, n, h, w, 4, like=x) for _ in range(2)], 1) - 0.5
-    flow = (2 * amp * d).permute(0, 2, 3, 1) * torch.tensor([2 / (w - 1), 2 / (h - 1)]).to(x)
+    # pixels to the [-1, 1] units of grid_sample
+    unit = torch.tensor([2 / (w - 1), 2 / (h - 1)]).to(x)
+    flow = (2 * amp * d).permute(0, 2, 3, 1) * unit
     return _warp(x, flow)
 
 _CORRUPT = {name: globals()[f"_{name}"] for name in CORRUPTIONS}
@@ -738,7 +742,7 @@ def corrupt(
     x: torch.Tensor, # Images (N, C, H, W) with values in [0, 1]
     name: str, # One of `CORRUPTIONS`
     severity: int = 5, # 1 (mild) ... 5 (strong)
-    seed: int = 0, # Seeds the random parts (noise, angles, fields); same seed, same output
+    seed: int = 0, # Seeds the random parts (noise, angles, fields)
 ) -> torch.Tensor:
     """A corrupted copy of `x` in [0, 1], computed batched on `x`'s device: one of 15
     corruptions in the spirit of CIFAR-10-C, sized for small images."""
@@ -748,7 +752,8 @@ def corrupt(
     check_choice("name", name, CORRUPTIONS)
     severity = check_int("severity", severity, low=1, high=5)
     seed = check_int("seed", seed, low=0, high=2**32 - 1)
-    g = torch.Generator().manual_seed((seed * 16 + CORRUPTIONS.index(name)) * 8 + severity)
+    stream = (seed * 16 + CORRUPTIONS.index(name)) * 8 + severity
+    g = torch.Generator().manual_seed(stream)
     with torch.no_grad():
         return _CORRUPT[name](x, severity - 1, g).clamp(0, 1)
 
@@ -774,15 +779,15 @@ def digit_images(
 class StreamBatch:
     "One test batch of a corruption stream, with where it comes from."
     x: torch.Tensor  # corrupted images (B, C, H, W)
-    y: torch.Tensor  # their labels (for scoring only; an adaptation method never sees them)
+    y: torch.Tensor  # their labels (for scoring only: adaptation never sees them)
     domain: str  # the corruption's name
     severity: int
     round: int  # which pass over the list of domains, from 0
 
 class CorruptionStream:
     """Test batches domain after domain, without reset between them, as in continual
-    test-time adaptation: each domain's images are `corrupt(X, domain, severity)`, cut into
-    batches in a fixed order; `rounds` repeats the whole list of domains."""
+    test-time adaptation: each domain's images are `corrupt(X, domain, severity)`, cut
+    into batches in a fixed order; `rounds` repeats the whole list of domains."""
     def __init__(self, X: torch.Tensor, # Clean test images (N, C, H, W) in [0, 1]
                  y: torch.Tensor, # Their labels (N,)
                  corruptions: Sequence[str] = CORRUPTIONS, # Domains, in the order visited
