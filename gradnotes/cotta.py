@@ -45,8 +45,19 @@ def _require_bn(model: nn.Module, who: str) -> list[nn.Module]:
                          "so it needs a model with at least one")
     return bns
 
-def _check_batch(x) -> torch.Tensor:
-    return check_tensor("x", x, floating=True)
+def _check_batch(x, model: nn.Module) -> torch.Tensor:
+    "`x` checked (finite floats of the model's dtype) and detached from any graph."
+    x = check_tensor("x", x, floating=True)
+    p = next(model.parameters(), None)
+    if p is not None and x.dtype != p.dtype:
+        raise TypeError(f"x must have the model's dtype {p.dtype}, got {x.dtype}")
+    return x.detach()
+
+def _run(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    "`model(x)`, with a shape error of the model reported as a bad `x`."
+    try: return model(x)
+    except (RuntimeError, ValueError) as e:
+        raise ValueError(f"x of shape {tuple(x.shape)} does not fit the model: {e}") from e
 
 # %% ../nbs/62_cotta.ipynb #f4707b9f
 def bn_cnn(n_classes: int = 10, # Outputs
@@ -77,7 +88,7 @@ class BNAdapt(nn.Module):
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "Logits for the batch `x`, normalized with its own statistics."
-        return self.model(_check_batch(x))
+        return _run(self.model, _check_batch(x, self.model))
 
 # %% ../nbs/62_cotta.ipynb #f705b4d9
 def entropy(logits: torch.Tensor) -> torch.Tensor:
@@ -87,7 +98,7 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(logp.exp() * logp).sum(1)
 
 def _adam(lr: float) -> Callable:
-    lr = check_number("lr", lr, low=0, low_open=True)
+    lr = check_number("lr", lr, low=0, low_open=True, high=torch.finfo(torch.float32).max)
     return lambda params: torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999))
 
 class Tent(nn.Module):
@@ -115,9 +126,9 @@ class Tent(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "Logits for `x` (before this batch's update); then adapt on `x`."
-        x = _check_batch(x)
+        x = _check_batch(x, self.model)
         for _ in range(self.steps):
-            logits = self.model(x)
+            logits = _run(self.model, x)
             # L = mean_i H(softmax(f(x_i)))
             loss = entropy(logits).mean()
             self.optimizer.zero_grad()
@@ -127,7 +138,7 @@ class Tent(nn.Module):
 
 # %% ../nbs/62_cotta.ipynb #16b960ac
 def _uniform(g, n, lo, hi, like):
-    return (lo + (hi - lo) * torch.rand(n, generator=g, device=g.device)).to(like)
+    return (lo + (hi - lo) * torch.rand(n, generator=g, device=like.device)).to(like)
 
 def cotta_augment(
     x: torch.Tensor, # Images (N, C, H, W) with values in [0, 1]
@@ -215,8 +226,8 @@ def _averaged_teacher(self: CoTTA, x: torch.Tensor) -> torch.Tensor:
 
 def _forward(self: CoTTA, x: torch.Tensor) -> torch.Tensor:
     "The teacher's logits for `x`; then one adaptation step on `x`."
-    x = _check_batch(x)
-    logits = self.student(x)
+    x = _check_batch(x, self.student)
+    logits = _run(self.student, x)
     with torch.no_grad():
         # gate: the source model's mean top-class probability on this batch
         self.last_confidence = float(F.softmax(self.anchor(x), 1).max(1).values.mean())
