@@ -57,7 +57,8 @@ def _run(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     "`model(x)`, with a shape error of the model reported as a bad `x`."
     try: return model(x)
     except (RuntimeError, ValueError) as e:
-        raise ValueError(f"x of shape {tuple(x.shape)} does not fit the model: {e}") from e
+        msg = f"x of shape {tuple(x.shape)} does not fit the model: {e}"
+        raise ValueError(msg) from e
 
 # %% ../nbs/62_cotta.ipynb #f4707b9f
 def bn_cnn(n_classes: int = 10, # Outputs
