@@ -39,8 +39,7 @@ def main(repeats=20, rounds=4, batch=64, n_aug=32):
         x = torch.rand(batch, 1, 16, 16)
         cot, tent = CoTTA(model, n_aug=n_aug), Tent(model)
         steps = interleaved({"tent": lambda: tent(x), "cotta": lambda: cot(x)}, repeats, rounds)
-        xs = cotta_augment(x.repeat(n_aug, 1, 1, 1), torch.Generator().manual_seed(0))
-        xs = xs.view(n_aug, *x.shape)
+        xs = cotta_augment(x.expand(n_aug, *x.shape), torch.Generator().manual_seed(0))
 
         def loop():
             with torch.no_grad():

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .core import check_int, check_number, check_tensor, check_type
+from .data import _blur  # per-image kernels in one grouped convolution
 from .pskd import soft_cross_entropy
 from .training import ema_teacher, snapshot, stochastic_restore
 
@@ -141,8 +142,15 @@ class Tent(nn.Module):
 def _uniform(g, n, lo, hi, like):
     return (lo + (hi - lo) * torch.rand(n, generator=g, device=like.device)).to(like)
 
+def _gauss_kernels(sigma: torch.Tensor, size: int = 5) -> torch.Tensor:
+    "One normalized (size x size) Gaussian kernel per entry of `sigma`."
+    t = torch.arange(size, dtype=sigma.dtype, device=sigma.device) - size // 2
+    g = torch.exp(-t**2 / (2 * sigma[:, None] ** 2))
+    k = g[:, :, None] * g[:, None, :]
+    return k / k.sum((1, 2), keepdim=True)
+
 def cotta_augment(
-    x: torch.Tensor, # Images (N, C, H, W) with values in [0, 1]
+    x: torch.Tensor, # Images (N, C, H, W) or N groups (N, B, C, H, W), in [0, 1]
     generator: torch.Generator | None = None, # On x's device; None: torch's global one
     degrees: float = 15.0, # Rotation drawn in [-degrees, degrees]
     translate: float = 1 / 16, # Shift drawn in [-translate, translate] of the size
@@ -150,30 +158,36 @@ def cotta_augment(
     brightness: tuple[float, float] = (0.6, 1.4), # Intensity gain range
     contrast: tuple[float, float] = (0.7, 1.3), # Gain range about each image's mean
     gamma: tuple[float, float] = (0.7, 1.3), # Exponent range of the tone curve x**gamma
+    blur: tuple[float, float] = (0.001, 0.5), # Gaussian blur sigma range (5x5 kernel)
     noise: float = 0.005, # Standard deviation of added Gaussian noise
 ) -> torch.Tensor:
-    """CoTTA's CIFAR test-time augmentation for grey images, one random draw per image,
-    batched: brightness, contrast, gamma, an affine warp with edge padding, Gaussian
-    noise, clipped to [0, 1]. (No flip and no crop: digits are not mirror-symmetric.)"""
-    check_tensor("x", x, ndim=4, floating=True)
-    n = len(x)
-    g = generator
+    """CoTTA's CIFAR test-time augmentation for grey images, batched: brightness,
+    contrast, gamma, an affine warp with edge padding, a Gaussian blur, Gaussian noise,
+    clipped to [0, 1]. One random draw per image, or per group for (N, B, ...) input
+    (the official code draws once per augmented copy of the batch). No flip: digits are
+    not mirror-symmetric."""
+    check_tensor("x", x, ndim=(4, 5), floating=True)
+    shape, g = x.shape, generator
+    n, rep = shape[0], (shape[1] if x.ndim == 5 else 1)
+    x = x.reshape(n * rep, *shape[-3:])
+    draw = lambda lo, hi: _uniform(g, n, lo, hi, x).repeat_interleave(rep)
+    col = lambda v: v[:, None, None, None]
     # colour jitter: x <- clip(b x), then c (x - mean) + mean, then x ** gamma
-    x = (x * _uniform(g, n, *brightness, x)[:, None, None, None]).clamp(0, 1)
+    x = (x * col(draw(*brightness))).clamp(0, 1)
     m = x.mean((1, 2, 3), keepdim=True)
-    x = ((x - m) * _uniform(g, n, *contrast, x)[:, None, None, None] + m).clamp(0, 1)
-    x = x ** _uniform(g, n, *gamma, x)[:, None, None, None]
+    x = ((x - m) * col(draw(*contrast)) + m).clamp(0, 1)
+    x = x ** col(draw(*gamma))
     # affine: rotate by a, zoom by s, shift by t (in grid units, 2 * fraction of the side)
-    a = _uniform(g, n, -degrees, degrees, x) * math.pi / 180
-    s = _uniform(g, n, *scale, x)
-    t = _uniform(g, 2 * n, -2 * translate, 2 * translate, x).view(n, 2)
+    a, s = draw(-degrees, degrees) * math.pi / 180, draw(*scale)
+    tx, ty = draw(-2 * translate, 2 * translate), draw(-2 * translate, 2 * translate)
     cos, sin = torch.cos(a) / s, torch.sin(a) / s
-    theta = torch.stack([torch.stack([cos, -sin, t[:, 0]], 1),
-                         torch.stack([sin, cos, t[:, 1]], 1)], 1)
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1),
+                         torch.stack([sin, cos, ty], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    x = _blur(x, _gauss_kernels(draw(*blur)))
     eps = torch.randn(x.shape, generator=g, device=x.device).to(x)
-    return (x + noise * eps).clamp(0, 1)
+    return (x + noise * eps).clamp(0, 1).reshape(shape)
 
 # %% ../nbs/62_cotta.ipynb #20657276
 class CoTTA(nn.Module):
@@ -218,10 +232,10 @@ class CoTTA(nn.Module):
 @torch.no_grad()
 def _averaged_teacher(self: CoTTA, x: torch.Tensor) -> torch.Tensor:
     """Teacher logits averaged over `n_aug` augmentations of `x`: the copies are stacked
-    and run by `torch.func.vmap`, `chunk` copies per forward; each copy keeps its own
-    BatchNorm statistics, as in a loop of `n_aug` separate forwards."""
-    xs = self.augment(x.repeat(self.n_aug, *([1] * (x.ndim - 1))), self.generator)
-    xs = xs.view(self.n_aug, *x.shape)
+    (n_aug, B, ...), augmented in one call, and run by `torch.func.vmap`, `chunk` copies
+    per forward; each copy keeps its own BatchNorm statistics, as in a loop of `n_aug`
+    separate forwards."""
+    xs = self.augment(x.expand(self.n_aug, *x.shape), self.generator)
     out = torch.func.vmap(self.teacher.module, chunk_size=self.chunk)(xs)
     return out.mean(0)
 

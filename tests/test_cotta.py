@@ -74,7 +74,7 @@ def test_batched_average_equals_a_loop_of_forwards():
     g = torch.Generator().manual_seed(7)
     c.generator = torch.Generator().manual_seed(7)
     batched = c.averaged_teacher(x)
-    xs = cotta_augment(x.repeat(6, 1, 1, 1), g).view(6, *x.shape)
+    xs = cotta_augment(x.expand(6, *x.shape), g)
     with torch.no_grad(): loop = torch.stack([c.teacher.module(xi) for xi in xs]).mean(0)
     torch.testing.assert_close(batched, loop, rtol=1e-5, atol=1e-5)
     # each copy keeps its own BatchNorm statistics: one forward of all copies differs
@@ -183,6 +183,19 @@ def test_models_without_batchnorm():
     # CoTTA itself takes any model: with no BatchNorm it adapts all weights
     out = CoTTA(mlp, n_aug=2)(_x())
     assert out.shape == (16, 10)
+
+
+def test_cotta_augment_draws_once_per_copy():
+    x = _x(4)
+    # a pure brightness gain (every other part switched off): one factor per copy
+    kw = dict(degrees=0.0, translate=0.0, scale=(1.0, 1.0), contrast=(1.0, 1.0),
+              gamma=(1.0, 1.0), blur=(1e-3, 1e-3), noise=0.0, brightness=(0.5, 0.9))
+    out = cotta_augment(x.expand(3, *x.shape), torch.Generator().manual_seed(0), **kw)
+    ratio = out / x.clamp(min=1e-3)
+    for k in range(3):
+        r = ratio[k][x > 0.05]
+        assert torch.allclose(r, r[0].expand_as(r), atol=1e-4)
+    assert not torch.allclose(ratio[0][x > 0.05], ratio[1][x > 0.05], atol=1e-3)
 
 
 def test_cotta_augment_is_seeded_and_in_range():
