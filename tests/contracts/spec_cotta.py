@@ -43,7 +43,7 @@ SPECS = {
     "Tent": Spec(lambda: dict(x=_x(), lr=1e-3, steps=1), call=_adapt(m.Tent),
                  tensors={"x": X}, numbers={"lr": POS}, ints={"steps": Int(1, huge=False)}),
     "cotta_augment": Spec(lambda: dict(x=_x(), degrees=15.0, noise=0.005),
-                          tensors={"x": Arr(ndim=4)}),
+                          tensors={"x": Arr(ndim=(4, 5))}),
     "CoTTA": Spec(lambda: dict(x=_x(), lr=1e-3, alpha=0.999, p=0.01, threshold=0.92, n_aug=2,
                                chunk=1, seed=0),
                   call=_adapt(m.CoTTA), tensors={"x": X},
