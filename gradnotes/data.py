@@ -23,8 +23,9 @@ import torch
 from .core import check_choice, check_int, check_number, require
 
 # %% auto #0
-__all__ = ['SAMPLE_IMAGES', 'SHAPE_CLASSES', 'Split', 'split_arrays', 'cache_dir', 'digits', 'breast_cancer', 'wine', 'diabetes',
-           'mnist1d', 'sample_image', 'DomainShift', 'shapes_segmentation', 'Graph', 'karate_club']
+__all__ = ['SAMPLE_IMAGES', 'SHAPE_CLASSES', 'CORRUPTIONS', 'Split', 'split_arrays', 'cache_dir', 'digits', 'breast_cancer',
+           'wine', 'diabetes', 'mnist1d', 'sample_image', 'DomainShift', 'shapes_segmentation', 'Graph', 'karate_club',
+           'corrupt', 'digit_images', 'StreamBatch', 'CorruptionStream']
 
 # %% ../nbs/01_data.ipynb #9012264e
 @dataclass
@@ -692,3 +693,270 @@ def karate_club(
         for k in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask"):
             setattr(g, k, getattr(g, k).to(device))
     return g
+
+# %% ../nbs/01_data.ipynb #25947b15
+import math
+
+from .core import check_tensor, check_type
+
+# %% ../nbs/01_data.ipynb #62be965b
+CORRUPTIONS = (
+    "gaussian_noise", "shot_noise", "impulse_noise",  # noise
+    "defocus_blur", "motion_blur", "zoom_blur", "gaussian_blur",  # blur
+    "fog", "frost", "brightness", "contrast", "saturate",  # weather and light
+    "pixelate", "jpeg", "elastic",  # digital
+)
+
+def _blur(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Convolve each image of (N, C, H, W) with its own odd (N, k, k) kernel (or one
+    (k, k) kernel for all), edges reflected: one grouped convolution."""
+    n, c, h, w = x.shape
+    k = k.expand(n, *k.shape[-2:]) if k.ndim == 2 else k
+    r = k.shape[-1] // 2
+    xp = torch.nn.functional.pad(x.reshape(1, n * c, h, w), (r, r, r, r), mode="reflect"
+                                 if r < min(h, w) else "replicate")
+    ker = k.to(x.dtype).repeat_interleave(c, 0)[:, None]
+    return torch.nn.functional.conv2d(xp, ker, groups=n * c).reshape(n, c, h, w)
+
+def _gauss_kernel(sigma: float, dtype=torch.float32) -> torch.Tensor:
+    r = max(1, int(math.ceil(2.5 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=dtype)
+    g = torch.exp(-t**2 / (2 * sigma**2))
+    k = g[:, None] * g[None, :]
+    return k / k.sum()
+
+def _warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample (N, C, H, W) at the identity grid plus `flow` (N, H, W, 2), in the [-1, 1]
+    coordinates of `grid_sample`; edges replicated."""
+    n, _, h, w = x.shape
+    ys = torch.linspace(-1, 1, h, dtype=x.dtype)
+    xs = torch.linspace(-1, 1, w, dtype=x.dtype)
+    base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).to(x.device)
+    return torch.nn.functional.grid_sample(x, base + flow, padding_mode="border",
+                                           align_corners=True)
+
+# %% ../nbs/01_data.ipynb #573f8a31
+def _rand(g, *shape, like):
+    "Uniform [0, 1) numbers from the CPU generator `g`, on `like`'s device and dtype."
+    return torch.rand(*shape, generator=g).to(like.device, like.dtype)
+
+def _randn(g, *shape, like):
+    return torch.randn(*shape, generator=g).to(like.device, like.dtype)
+
+def _gaussian_noise(x, s, g):
+    return x + [.08, .12, .18, .26, .38][s] * _randn(g, *x.shape, like=x)
+
+def _shot_noise(x, s, g):
+    lam = [60, 25, 12, 5, 3][s]
+    # Poisson photon counts at rate lam * x, drawn from the CPU generator
+    return torch.poisson((x * lam).cpu().clamp(min=0), generator=g).to(x) / lam
+
+def _impulse_noise(x, s, g):
+    amount = [.03, .06, .09, .17, .27][s]
+    u, v = _rand(g, *x.shape, like=x), _rand(g, *x.shape, like=x)
+    return torch.where(u < amount, (v < 0.5).to(x.dtype), x)
+
+def _disk_kernel(radius: float) -> torch.Tensor:
+    r = int(math.ceil(radius))
+    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = ((t[:, None]**2 + t[None, :]**2) <= radius**2 + 0.25).float()
+    return _blur(k[None, None], _gauss_kernel(0.5))[0, 0] if r > 1 else k / k.sum()
+
+def _defocus_blur(x, s, g):
+    k = _disk_kernel([1, 1.5, 2, 2.5, 3][s])
+    return _blur(x, k / k.sum())
+
+def _motion_blur(x, s, g):
+    # a line of `length` pixels through the centre at one random angle per image
+    length = [3, 5, 7, 9, 11][s]
+    r = length // 2
+    angle = _rand(g, len(x), like=x).cpu() * math.pi
+    t = torch.linspace(-r, r, 4 * length)
+    px = torch.round(t[None] * torch.cos(angle)[:, None]).long() + r
+    py = torch.round(t[None] * torch.sin(angle)[:, None]).long() + r
+    k = torch.zeros(len(x), 2 * r + 1, 2 * r + 1)
+    k[torch.arange(len(x))[:, None], py, px] = 1.0
+    return _blur(x, (k / k.sum((1, 2), keepdim=True)).to(x.device))
+
+def _zoom_blur(x, s, g):
+    # the mean of the image zoomed in by factors 1 ... 1 + z about its centre
+    z = [.1, .2, .3, .4, .5][s]
+    ys, xs = torch.linspace(-1, 1, x.shape[2]), torch.linspace(-1, 1, x.shape[3])
+    base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).to(x)
+    out = torch.zeros_like(x)
+    zooms = torch.linspace(1, 1 + z, 6).tolist()
+    for f in zooms:
+        out += _warp(x, (base / f - base).expand(len(x), -1, -1, -1))
+    return out / len(zooms)
+
+def _gaussian_blur(x, s, g): return _blur(x, _gauss_kernel([.5, .75, 1, 1.5, 2][s]).to(x))
+
+# %% ../nbs/01_data.ipynb #ee0bee0d
+def _smooth_noise(g, n, h, w, cells, like):
+    "Random low-frequency fields in [0, 1]: (cells x cells) noise upsampled bicubically."
+    coarse = _rand(g, n, 1, cells, cells, like=like)
+    f = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bicubic",
+                                        align_corners=True)
+    lo, hi = f.amin((2, 3), keepdim=True), f.amax((2, 3), keepdim=True)
+    return (f - lo) / (hi - lo).clamp(min=1e-6)
+
+def _fog(x, s, g):
+    a = [.3, .45, .6, .8, 1.0][s]
+    fog = _smooth_noise(g, len(x), x.shape[2], x.shape[3], 3, like=x)
+    top = x.amax((1, 2, 3), keepdim=True)
+    # add the fog, then rescale so the brightest pixel keeps its value
+    return (x + a * fog) * top / (top + a)
+
+def _frost(x, s, g):
+    # ice crystals: sparse bright specks blurred into streaks, blended over the image
+    a, b = [(.9, .3), (.8, .4), (.7, .5), (.65, .6), (.6, .75)][s]
+    specks = (_rand(g, *x.shape, like=x) < 0.08).to(x.dtype)
+    ice = _blur(specks, _gauss_kernel(0.8).to(x))
+    ice = ice / ice.amax((1, 2, 3), keepdim=True).clamp(min=1e-6)
+    return a * x + b * ice
+
+def _brightness(x, s, g): return x + [.1, .2, .3, .4, .5][s]
+
+def _contrast(x, s, g):
+    c = [.4, .3, .2, .1, .05][s]
+    m = x.mean((1, 2, 3), keepdim=True)
+    return (x - m) * c + m
+
+def _saturate(x, s, g):
+    # an over-driven tone curve: intensities pushed towards 0 and 1 around 1/2 (clipped)
+    return (x - 0.5) * [2, 3, 5, 8, 12][s] + 0.5 + [.1, .15, .2, .25, .3][s]
+
+def _pixelate(x, s, g):
+    h, w = x.shape[2:]
+    f = [.6, .5, .4, .3, .25][s]
+    small = torch.nn.functional.interpolate(
+        x, size=(max(1, round(h * f)), max(1, round(w * f))), mode="area")
+    return torch.nn.functional.interpolate(small, size=(h, w), mode="nearest")
+
+# %% ../nbs/01_data.ipynb #1f15acb0
+def _dct_matrix(b: int, dtype=torch.float64) -> torch.Tensor:
+    "The orthonormal DCT-II matrix D (b x b): coefficients of a block B are D B D^T."
+    k, i = torch.arange(b, dtype=dtype)[:, None], torch.arange(b, dtype=dtype)[None]
+    d = torch.cos(math.pi * (2 * i + 1) * k / (2 * b)) * math.sqrt(2 / b)
+    d[0] /= math.sqrt(2)
+    return d
+
+def _jpeg(x, s, g):
+    # JPEG-like: 4x4 block DCT, coefficients rounded to steps q (1 + u + v)
+    b, q = 4, [.04, .07, .1, .15, .22][s]
+    n, c, h, w = x.shape
+    ph, pw = (-h) % b, (-w) % b
+    xp = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
+    H, W = xp.shape[2:]
+    blocks = xp.reshape(n, c, H // b, b, W // b, b).transpose(3, 4)
+    d = _dct_matrix(b).to(x)
+    u = torch.arange(b, dtype=x.dtype, device=x.device)
+    step = q * (1 + u[:, None] + u[None])
+    coef = d @ blocks @ d.T
+    blocks = d.T @ (torch.round(coef / step) * step) @ d
+    return blocks.transpose(3, 4).reshape(n, c, H, W)[:, :, :h, :w]
+
+def _elastic(x, s, g):
+    # a smooth random displacement field, amplitude `amp` pixels
+    amp = [.6, .9, 1.2, 1.6, 2.0][s]
+    n, _, h, w = x.shape
+    d = torch.cat([_smooth_noise(g, n, h, w, 4, like=x) for _ in range(2)], 1) - 0.5
+    # pixels to the [-1, 1] units of grid_sample
+    unit = torch.tensor([2 / (w - 1), 2 / (h - 1)]).to(x)
+    flow = (2 * amp * d).permute(0, 2, 3, 1) * unit
+    return _warp(x, flow)
+
+_CORRUPT = {name: globals()[f"_{name}"] for name in CORRUPTIONS}
+
+# %% ../nbs/01_data.ipynb #25608565
+def corrupt(
+    x: torch.Tensor, # Images (N, C, H, W) with values in [0, 1]
+    name: str, # One of `CORRUPTIONS`
+    severity: int = 5, # 1 (mild) ... 5 (strong)
+    seed: int = 0, # Seeds the random parts (noise, angles, fields)
+) -> torch.Tensor:
+    """A corrupted copy of `x` in [0, 1], computed batched on `x`'s device: one of 15
+    corruptions in the spirit of CIFAR-10-C, sized for small images."""
+    check_tensor("x", x, ndim=4, floating=True)
+    if bool((x < 0).any()) or bool((x > 1).any()):
+        raise ValueError("x must lie in [0, 1]: pass images scaled to [0, 1]")
+    check_choice("name", name, CORRUPTIONS)
+    severity = check_int("severity", severity, low=1, high=5)
+    seed = check_int("seed", seed, low=0, high=2**32 - 1)
+    stream = (seed * 16 + CORRUPTIONS.index(name)) * 8 + severity
+    g = torch.Generator().manual_seed(stream)
+    with torch.no_grad():
+        return _CORRUPT[name](x, severity - 1, g).clamp(0, 1)
+
+def digit_images(
+    size: int = 16, # Side of the square images (bilinear upsampling from 8x8)
+    seed: int = 0, val: float = 0.1, test: float = 0.3, # As in `digits`
+    dtype: torch.dtype = torch.float32, device=None,
+) -> Split:
+    """scikit-learn's digits as (n, 1, size, size) images with values in [0, 1] (not
+    standardized): the clean source domain for `corrupt` and `CorruptionStream`."""
+    size = check_int("size", size, low=8, high=256)
+    sp = digits(seed=seed, val=val, test=test, standardize=False, images=True,
+                dtype=dtype, device=device)
+    for k in ("X_train", "X_val", "X_test"):
+        up = torch.nn.functional.interpolate(getattr(sp, k) / 16, size=(size, size),
+                                             mode="bilinear", align_corners=False)
+        setattr(sp, k, up.clamp(0, 1))
+    sp.name = f"digits {size}x{size}"
+    return sp
+
+# %% ../nbs/01_data.ipynb #a97639a5
+@dataclass
+class StreamBatch:
+    "One test batch of a corruption stream, with where it comes from."
+    x: torch.Tensor  # corrupted images (B, C, H, W)
+    y: torch.Tensor  # their labels (for scoring only: adaptation never sees them)
+    domain: str  # the corruption's name
+    severity: int
+    round: int  # which pass over the list of domains, from 0
+
+class CorruptionStream:
+    """Test batches domain after domain, without reset between them, as in continual
+    test-time adaptation: each domain's images are `corrupt(X, domain, severity)`, cut
+    into batches in a fixed order; `rounds` repeats the whole list of domains."""
+    def __init__(self, X: torch.Tensor, # Clean test images (N, C, H, W) in [0, 1]
+                 y: torch.Tensor, # Their labels (N,)
+                 corruptions: Sequence[str] = CORRUPTIONS, # Domains, in the order visited
+                 severity: int = 5, # One severity for the whole run
+                 batch_size: int = 64,
+                 rounds: int = 1, # Passes over the list of domains
+                 gradual: bool = False, # Severities 1,2,3,4,5,4,3,2,1 within each domain
+                 seed: int = 0): # Seeds the corruptions (the same images every round)
+        self.X = check_tensor("X", X, ndim=4, floating=True)
+        self.y = check_tensor("y", y, ndim=1, integer=True)
+        if len(X) != len(y):
+            raise ValueError(f"X and y must hold the same number of rows, got {len(X)} "
+                             f"and {len(y)}")
+        check_type("corruptions", corruptions, (list, tuple))
+        if not corruptions: raise ValueError("corruptions must name at least one domain")
+        for c in corruptions: check_choice("corruptions", c, CORRUPTIONS)
+        self.corruptions = tuple(corruptions)
+        self.severity = check_int("severity", severity, low=1, high=5)
+        self.batch_size = check_int("batch_size", batch_size, low=1)
+        self.rounds = check_int("rounds", rounds, low=1)
+        self.gradual = check_type("gradual", gradual, bool)
+        self.seed = check_int("seed", seed, low=0, high=2**32 - 1)
+        if bool((X < 0).any()) or bool((X > 1).any()):
+            raise ValueError("X must lie in [0, 1]: pass images scaled to [0, 1]")
+
+    def severities(self) -> list[int]:
+        "The severities visited within each domain."
+        return [1, 2, 3, 4, 5, 4, 3, 2, 1] if self.gradual else [self.severity]
+
+    def __len__(self) -> int:
+        per = -(-len(self.X) // self.batch_size)
+        return self.rounds * len(self.corruptions) * len(self.severities()) * per
+
+    def __iter__(self):
+        for r in range(self.rounds):
+            for name in self.corruptions:
+                for sev in self.severities():
+                    xc = corrupt(self.X, name, sev, self.seed)
+                    for i in range(0, len(xc), self.batch_size):
+                        sl = slice(i, i + self.batch_size)
+                        yield StreamBatch(xc[sl], self.y[sl], name, sev, r)

@@ -153,3 +153,68 @@ def test_shapes_bad_input():
         data.shapes_segmentation(n_val=0)
     with pytest.raises(ValueError, match="fidelity must be <= 1"):
         data.shapes_segmentation(fidelity=1.5)
+
+
+# --- corruption stream ---------------------------------------------------------------------
+from gradnotes.data import CORRUPTIONS, CorruptionStream, corrupt, digit_images
+
+
+@pytest.fixture(scope="module")
+def clean():
+    return digit_images().X_test[:32]
+
+
+@pytest.mark.parametrize("name", CORRUPTIONS)
+def test_every_corruption_is_seeded_in_range_and_monotone(clean, name):
+    outs = [corrupt(clean, name, s, seed=3) for s in range(1, 6)]
+    assert all(o.shape == clean.shape and o.dtype == clean.dtype for o in outs)
+    assert all(0 <= float(o.min()) and float(o.max()) <= 1 for o in outs)
+    torch.testing.assert_close(corrupt(clean, name, 4, seed=3), outs[3], rtol=0, atol=0)
+    # severity 5 is further from the clean images than severity 1 (mean absolute change)
+    gaps = [float((o - clean).abs().mean()) for o in outs]
+    assert gaps[4] > gaps[0] > 0, gaps
+
+
+def test_corruption_batches_are_per_image_not_per_batch(clean):
+    # two identical images in one batch get different gaussian noise
+    x = clean[:1].repeat(2, 1, 1, 1)
+    out = corrupt(x, "gaussian_noise", 3)
+    assert not torch.equal(out[0], out[1])
+
+
+def test_corrupt_keeps_float64():
+    x = digit_images(dtype=torch.float64).X_test[:4]
+    assert corrupt(x, "elastic", 5).dtype == torch.float64
+
+
+def test_stream_order_rounds_and_gradual(clean):
+    y = torch.arange(len(clean)) % 10
+    s = CorruptionStream(clean, y, ["fog", "jpeg"], severity=4, batch_size=10, rounds=3)
+    bs = list(s)
+    assert len(bs) == len(s) == 3 * 2 * 4
+    assert [b.domain for b in bs[:5]] == ["fog"] * 4 + ["jpeg"]
+    assert {b.severity for b in bs} == {4} and [b.round for b in bs[::8]] == [0, 1, 2]
+    torch.testing.assert_close(torch.cat([b.x for b in bs[:4]]), corrupt(clean, "fog", 4))
+    g = CorruptionStream(clean, y, ["fog"], batch_size=32, gradual=True)
+    assert [b.severity for b in g] == [1, 2, 3, 4, 5, 4, 3, 2, 1]
+
+
+@pytest.mark.parametrize("kw, exc, msg", [
+    (dict(corruptions=[]), ValueError, "corruptions"),
+    (dict(corruptions="fog"), TypeError, "corruptions"),
+    (dict(severity=6), ValueError, "severity"),
+    (dict(gradual=1), TypeError, "gradual"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+])
+def test_stream_bad_input(clean, kw, exc, msg):
+    with pytest.raises(exc, match=msg):
+        CorruptionStream(clean, torch.arange(len(clean)), **kw)
+
+
+def test_corrupt_bad_input(clean):
+    with pytest.raises(ValueError, match="x must lie"):
+        corrupt(clean - 1, "fog")
+    with pytest.raises(ValueError, match="name"):
+        corrupt(clean, "snow")
+    with pytest.raises(ValueError, match="x contains NaN"):
+        corrupt(clean * float("nan"), "fog")
