@@ -25,7 +25,7 @@ __all__ = ['RGB_MEAN', 'SR_TRAIN', 'SR_TEST', 'LOSSES', 'haar_dwt', 'haar_idwt',
            'dual_contrastive_loss', 'pcl_infonce', 'rgb_to_y', 'psnr_y', 'ssim_y', 'sr_image', 'SRPair', 'sr_pairs',
            'random_patches', 'SRHistory', 'train_sr', 'evaluate_sr']
 
-# %% ../nbs/87_pcl_sr.ipynb #00000000
+# %% ../nbs/87_pcl_sr.ipynb #ffffffff
 def _check_images(name: str, x, even: bool = False) -> torch.Tensor:
     "`x` if it is a finite float (N, C, H, W) batch (with even H and W when `even`)."
     x = check_tensor(name, x, ndim=4, floating=True)
@@ -45,7 +45,7 @@ def haar_dwt(x: torch.Tensor, # Images (N, C, H, W), H and W even
     return ((a + b + c + d) / 2, (a + b - c - d) / 2, (a - b + c - d) / 2,
             (a - b - c + d) / 2)
 
-# %% ../nbs/87_pcl_sr.ipynb #ffffffff
+# %% ../nbs/87_pcl_sr.ipynb #00000000
 def haar_idwt(LL: torch.Tensor, LH: torch.Tensor, HL: torch.Tensor, HH: torch.Tensor,
              ) -> torch.Tensor:
     "The inverse of `haar_dwt`: the images (N, C, 2h, 2w) from their four subbands."
@@ -135,7 +135,7 @@ def gaussian_blur(x: torch.Tensor, # Images (N, C, H, W)
     z = F.conv2d(z, gx.repeat_interleave(C, 0)[:, None, None, :], groups=N * C)
     return z.reshape(N, C, H, W)
 
-# %% ../nbs/87_pcl_sr.ipynb #ffffffff
+# %% ../nbs/87_pcl_sr.ipynb #00000000
 @dataclass
 class ContrastiveSamples:
     "PCL-SR's samples for one batch (each (N, C, H, W) at HR size)."
@@ -249,7 +249,7 @@ class PatchDiscriminator(nn.Module):
         out = self.head(x)
         return (out, feats) if return_features else out
 
-# %% ../nbs/87_pcl_sr.ipynb #ffffffff
+# %% ../nbs/87_pcl_sr.ipynb #00000000
 def dual_contrastive_loss(real: torch.Tensor, # Logits of HR images and positives
                           fake: torch.Tensor, # Logits of SR outputs and negatives
                          ) -> torch.Tensor:
@@ -303,7 +303,7 @@ def pcl_infonce(D: PatchDiscriminator, # The embedding network
     return info_nce(q.repeat(P, 1), torch.cat(pos), neg.repeat(P, 1, 1),
                     temperature=tau, normalize=False)
 
-# %% ../nbs/87_pcl_sr.ipynb #ffffffff
+# %% ../nbs/87_pcl_sr.ipynb #00000000
 def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
     "BT.601 luma of RGB in [0, 1] (MATLAB's rgb2ycbcr), divided by 255: (N, H, W)."
     x = _check_images("x", x)
@@ -366,7 +366,7 @@ def sr_image(name: str) -> torch.Tensor:
     H, W = x.shape[-2:]
     return x[:, : H - H % 2, : W - W % 2].contiguous()
 
-# %% ../nbs/87_pcl_sr.ipynb #ffffffff
+# %% ../nbs/87_pcl_sr.ipynb #00000000
 @dataclass
 class SRPair:
     "An HR image (3, H, W) and its bicubic x2 LR image (3, H/2, W/2)."
@@ -481,7 +481,7 @@ def train_sr(model: EDSR, # Trained in place
     model.eval()
     return hist
 
-# %% ../nbs/87_pcl_sr.ipynb #00000000
+# %% ../nbs/87_pcl_sr.ipynb #ffffffff
 def _d_step(D, d_opt, sr, s: ContrastiveSamples) -> float:
     "One discriminator step: real = HR and sharpened, fake = SR and blurred (official)."
     d_opt.zero_grad(set_to_none=True)
