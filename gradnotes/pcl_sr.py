@@ -26,9 +26,12 @@ __all__ = ['RGB_MEAN', 'SR_TRAIN', 'SR_TEST', 'LOSSES', 'haar_dwt', 'haar_idwt',
            'random_patches', 'SRHistory', 'train_sr', 'evaluate_sr']
 
 # %% ../nbs/87_pcl_sr.ipynb #ffffffff
-def _check_images(name: str, x, even: bool = False) -> torch.Tensor:
-    "`x` if it is a finite float (N, C, H, W) batch (with even H and W when `even`)."
+def _check_images(name: str, x, even: bool = False, dtype=None) -> torch.Tensor:
+    """`x` if it is a finite float (N, C, H, W) batch (with even H and W when `even`, of
+    `dtype` when given)."""
     x = check_tensor(name, x, ndim=4, floating=True)
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype} (the network's), got {x.dtype}")
     if even and (x.shape[-2] % 2 or x.shape[-1] % 2):
         raise ValueError(f"{name} must have even height and width, got "
                          f"{tuple(x.shape[-2:])}")
@@ -81,6 +84,8 @@ def bicubic_down(x: torch.Tensor, # HR images (N, C, H, W) in [0, 1], H and W ev
     "Bicubic downsampling by `scale` with antialiasing (as MATLAB's imresize), in [0, 1]."
     _check_scale(scale)
     x = _check_images("x", x, even=True)
+    if x.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"x must be float32 or float64 (antialiased bicubic), got {x.dtype}")
     y = F.interpolate(x, scale_factor=1 / scale, mode="bicubic", antialias=True,
                       align_corners=False)
     return y.clamp(0, 1)
@@ -98,8 +103,11 @@ def sharpen(x: torch.Tensor, # Images (N, C, H, W) in [0, 1]
     """PIL's (and kornia's) sharpness: blend the image with its 3x3 smoothed copy,
     x_s = clip(S + f (x - S)); f > 1 sharpens, f < 1 blurs; the border is kept."""
     x = _check_images("x", x)
-    f = torch.as_tensor(factor, dtype=x.dtype, device=x.device)
-    f = check_tensor("factor", f, ndim=(0, 1), floating=True)
+    if isinstance(factor, torch.Tensor):
+        f = check_tensor("factor", factor, ndim=(0, 1), floating=True).to(x)
+        if (f < 0).any(): raise ValueError("factor must be >= 0")
+    else:
+        f = x.new_tensor(check_number("factor", factor, low=0))
     if f.ndim == 1 and len(f) != len(x):
         raise ValueError(f"factor must have one entry per image ({len(x)}), got {len(f)}")
     k = x.new_tensor([[1.0, 1.0, 1.0], [1.0, 5.0, 1.0], [1.0, 1.0, 1.0]]) / 13
@@ -208,6 +216,7 @@ class EDSR(nn.Module):
                                   nn.PixelShuffle(scale), nn.Conv2d(n, c, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _check_images("x", x, dtype=self.head.weight.dtype)
         x = self.head(x - self.mean)
         return self.tail(x + self.body(x)) + self.mean
 
@@ -240,6 +249,7 @@ class PatchDiscriminator(nn.Module):
                 return_features: bool = False, # Also return each block's output
                ):
         "Patch logits (N, 1, 4, 4); with `return_features`, also the pre-activation maps."
+        x = _check_images("x", x, dtype=self.blocks[0][0].weight.dtype)
         if self.wavelet: x = haar_high(x)
         feats = []
         for block in self.blocks:
@@ -277,7 +287,7 @@ def pcl_infonce(D: PatchDiscriminator, # The embedding network
     """InfoNCE of the SR embedding against each positive, with all negatives in the
     denominator, averaged over positives. D's parameters get no gradient from it."""
     check_type("D", D, PatchDiscriminator)
-    sr = _check_images("sr", sr)
+    sr = _check_images("sr", sr, dtype=next(D.parameters()).dtype)
     check_type("samples", samples, ContrastiveSamples)
     layer = check_int("layer", layer, low=0, high=len(D.blocks) - 1)
     tau = check_number("temperature", temperature, low=0, low_open=True)
@@ -450,6 +460,8 @@ def train_sr(model: EDSR, # Trained in place
     steps = check_int("steps", steps, low=0, high=10 ** 7)
     lr = check_number("lr", lr, low=0, low_open=True, high=1.0)
     lam = check_number("lam", lam, low=0)
+    batch_size = check_int("batch_size", batch_size, low=1, high=4096)
+    patch_size = check_int("patch_size", patch_size, low=4)
     check_type("detach_sr", detach_sr, bool)
     seed = check_int("seed", seed, low=0)
     gen = torch.Generator().manual_seed(seed)  # patches: one stream for every loss
