@@ -85,7 +85,8 @@ def bicubic_down(x: torch.Tensor, # HR images (N, C, H, W) in [0, 1], H and W ev
     _check_scale(scale)
     x = _check_images("x", x, even=True)
     if x.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"x must be float32 or float64 (antialiased bicubic), got {x.dtype}")
+        raise TypeError(f"x must be float32 or float64 (antialiased bicubic), "
+                        f"got {x.dtype}")
     y = F.interpolate(x, scale_factor=1 / scale, mode="bicubic", antialias=True,
                       align_corners=False)
     return y.clamp(0, 1)
