@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
-from .core import check_choice, check_positive, check_tensor, check_type
+from .autodiff import check_input
+from .core import (check_choice, check_int, check_number, check_positive,
+                            check_tensor, check_type)
+from .training import ema_teacher
 
 # %% auto #0
-__all__ = ['info_nce_from_logits', 'info_nce']
+__all__ = ['info_nce_from_logits', 'info_nce', 'moco_key_encoder', 'moco_keys', 'KeyQueue']
 
 # %% ../nbs/03_contrastive.ipynb #dbe3caa1
 def info_nce_from_logits(
@@ -97,3 +102,75 @@ def info_nce(
         neg = (q @ n.T if n.ndim == 2 else torch.einsum("nd,nkd->nk", q, n)) / tau
         w = weights
     return info_nce_from_logits(pos, neg, w, positive_in_denominator, reduction)
+
+# %% ../nbs/03_contrastive.ipynb #b0ac6c3b
+def moco_key_encoder(encoder: nn.Module, # The query encoder (backbone and head) being trained
+                     momentum: float = 0.999, # m: the weight of the keys' past
+                     use_buffers: bool = True, # Average buffers (BatchNorm statistics) too
+                    ) -> AveragedModel:
+    """MoCo's momentum key encoder: a frozen copy of `encoder` whose weights follow
+    theta_k <- m theta_k + (1 - m) theta_q at each `update_parameters(encoder)`;
+    `key(x)` runs the copy."""
+    check_type("encoder", encoder, nn.Module)
+    m = check_number("momentum", momentum, low=0, high=1)
+    check_type("use_buffers", use_buffers, bool)
+    key = ema_teacher(encoder, alpha=m, warmup=False, use_buffers=use_buffers)
+    key.requires_grad_(False)
+    key.update_parameters(encoder)  # AveragedModel copies at its first update: do it now,
+    return key                      # so that every later update is the EMA step
+
+@torch.no_grad()
+def moco_keys(key_encoder: nn.Module, # The momentum encoder (`moco_key_encoder`)
+              x: torch.Tensor, # A batch of key views
+             ) -> torch.Tensor:
+    "Unit-norm keys of `x` from the key encoder, without a graph (MoCo's k)."
+    check_type("key_encoder", key_encoder, nn.Module)
+    out = key_encoder(check_input("x", x, key_encoder, floating=True))
+    if out.ndim != 2:
+        raise ValueError(f"key_encoder(x) must be features (n, d), got shape "
+                         f"{tuple(out.shape)} for x of shape {tuple(x.shape)}")
+    return F.normalize(out, dim=1)
+
+# %% ../nbs/03_contrastive.ipynb #b9576b2c
+class KeyQueue:
+    """A fixed-size ring buffer of keys (MoCo's queue of negatives): `enqueue` overwrites
+    the oldest entries in one `index_copy_`, `keys` returns the stored keys."""
+    def __init__(self,
+                 dim: int, # Feature dimension d
+                 size: int, # Capacity K
+                 init: str = "random", # "random" unit vectors (MoCo) or "empty"
+                 device=None, # Device of the buffer
+                 dtype: torch.dtype = torch.float32, # A floating dtype
+                 generator: torch.Generator | None = None, # Seeds the random start
+                ):
+        self.dim, self.size = check_int("dim", dim, low=1), check_int("size", size, low=1)
+        check_choice("init", init, ("random", "empty"))
+        check_type("dtype", dtype, torch.dtype)
+        if not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+        if init == "random":
+            z = torch.randn(self.size, self.dim, generator=generator, dtype=dtype)
+            self.buffer = F.normalize(z, dim=1).to(device)
+        else:
+            self.buffer = torch.zeros(self.size, self.dim, device=device, dtype=dtype)
+        self.ptr, self.count = 0, self.size if init == "random" else 0
+
+    def __len__(self): return self.count
+
+    @property
+    def keys(self) -> torch.Tensor:
+        "The stored keys (min(count, K), d); the buffer itself once full (a view)."
+        return self.buffer if self.count == self.size else self.buffer[:self.count]
+
+    @torch.no_grad()
+    def enqueue(self, k: torch.Tensor, # New keys (n, d); with n > K the last K are kept
+               ) -> KeyQueue:
+        "Write `k` over the oldest entries (dequeueing them); returns the queue."
+        k = check_tensor("k", k, ndim=2, shape=(None, self.dim), floating=True)
+        k = k.detach()[-self.size:].to(self.buffer)
+        # slots p, p + 1, ..., p + n - 1 (mod K): the n oldest entries
+        idx = (self.ptr + torch.arange(len(k), device=self.buffer.device)) % self.size
+        self.buffer.index_copy_(0, idx, k)
+        self.ptr = (self.ptr + len(k)) % self.size
+        self.count = min(self.count + len(k), self.size)
+        return self

@@ -52,3 +52,60 @@ def test_cuda_matches_cpu():
     queue = torch.randn(20, 6, dtype=torch.float64)
     cpu = info_nce(q, k, queue)
     assert torch.allclose(info_nce(q.cuda(), k.cuda(), queue.cuda()).cpu(), cpu)
+
+
+# --- MoCo key encoder and queue ---------------------------------------------------------------
+from torch import nn
+
+from gradnotes.contrastive import KeyQueue, moco_key_encoder, moco_keys
+
+
+def test_key_encoder_is_momentum_average_from_the_first_update():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4))
+    key = moco_key_encoder(net, momentum=0.9)
+    ref = [p.detach().clone() for p in net.parameters()]
+    for step in range(3):
+        with torch.no_grad():
+            for p in net.parameters(): p.add_(torch.randn_like(p))
+        key.update_parameters(net)
+        ref = [0.9 * r + 0.1 * p.detach() for r, p in zip(ref, net.parameters())]
+    for r, p in zip(ref, key.module.parameters()):
+        assert torch.allclose(r, p, atol=1e-6)
+    assert not any(p.requires_grad for p in key.parameters())
+    k = moco_keys(key, torch.randn(6, 5))
+    assert not k.requires_grad and torch.allclose(k.norm(dim=1), torch.ones(6), atol=1e-6)
+
+
+@pytest.mark.parametrize("init", ["empty", "random"])
+def test_queue_keeps_the_last_K_keys_like_a_cat_queue(init):
+    g = torch.Generator().manual_seed(0)
+    K, d = 7, 3
+    q = KeyQueue(d, K, init=init, dtype=torch.float64, generator=g)
+    ref = q.keys.clone()
+    for n in (2, 5, 1, 9, 3, 7, 4):
+        b = torch.randn(n, d, generator=g, dtype=torch.float64)
+        q.enqueue(b)
+        ref = torch.cat([ref, b])[-K:]
+        got = q.keys
+        assert len(q) == len(got) == len(ref)
+        # same set of rows (the ring buffer's order is a rotation of the cat queue's)
+        assert torch.equal(got[torch.argsort(got[:, 0])], ref[torch.argsort(ref[:, 0])])
+
+
+def test_queue_bad_input():
+    q = KeyQueue(3, 4, init="empty")
+    with pytest.raises(ValueError, match="k must have shape"):
+        q.enqueue(torch.randn(2, 5))
+    with pytest.raises(ValueError, match="k contains NaN"):
+        q.enqueue(torch.full((2, 3), float("nan")))
+    with pytest.raises(ValueError, match="k must not be empty"):
+        q.enqueue(torch.randn(0, 3))
+    with pytest.raises(ValueError, match="init must be one of"):
+        KeyQueue(3, 4, init="zeros")
+    with pytest.raises(ValueError, match="size must be >= 1"):
+        KeyQueue(3, 0)
+    with pytest.raises(TypeError, match="dtype must be a floating dtype"):
+        KeyQueue(3, 4, dtype=torch.int64)
+    with pytest.raises(ValueError, match="momentum must be <= 1"):
+        moco_key_encoder(nn.Linear(2, 2), momentum=1.5)

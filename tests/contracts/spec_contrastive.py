@@ -1,12 +1,20 @@
 import torch
 
 from gradnotes import contrastive as m
-from harness import Arr, POS, Spec
+from harness import Arr, Int, Num, POS, Spec
 
 _g = lambda: torch.Generator().manual_seed(0)
 
 
 def _emb(n=6, d=4): return torch.randn(n, d, generator=_g())
+
+
+def _net(): torch.manual_seed(0); return torch.nn.Linear(4, 3)
+
+
+def _queue(a):
+    q = m.KeyQueue(a["dim"], a["size"], init=a["init"])
+    return q.enqueue(a["k"]).keys
 
 
 SPECS = {
@@ -27,6 +35,21 @@ SPECS = {
                "negatives:wrong_rows": lambda a: dict(a, negatives=torch.randn(5, 2, 4)),
                "query:one_in_batch": lambda a: dict(query=torch.randn(1, 4), positive=torch.randn(1, 4)),
                "normalize:not_bool": lambda a: dict(a, normalize=1)}),
+    "moco_key_encoder": Spec(
+        lambda: dict(encoder=_net(), momentum=0.99),
+        call=lambda a: m.moco_key_encoder(**a)(torch.randn(2, 4)),
+        numbers={"momentum": Num(0, 1)},
+        extra={"encoder:not_module": lambda a: dict(a, encoder="net"),
+               "use_buffers:not_bool": lambda a: dict(a, use_buffers=1)}),
+    "moco_keys": Spec(
+        lambda: dict(key_encoder=m.moco_key_encoder(_net()), x=_emb()),
+        tensors={"x": Arr(ndim=None)},
+        extra={"key_encoder:not_module": lambda a: dict(a, key_encoder=None)}),
+    "KeyQueue": Spec(
+        lambda: dict(dim=4, size=8, init="empty", k=_emb()), call=_queue,
+        tensors={"k": Arr(ndim=2)}, ints={"dim": Int(1, huge=False), "size": Int(1, huge=False)},
+        choices=("init",),
+        extra={"k:wrong_dim": lambda a: dict(a, k=torch.randn(6, 3))}),
 }
 OPT_OUT = {}
 XFAIL = {}
