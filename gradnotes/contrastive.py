@@ -103,10 +103,10 @@ def info_nce(
         w = weights
     return info_nce_from_logits(pos, neg, w, positive_in_denominator, reduction)
 
-# %% ../nbs/03_contrastive.ipynb #b0ac6c3b
-def moco_key_encoder(encoder: nn.Module, # The query encoder (backbone and head) being trained
+# %% ../nbs/03_contrastive.ipynb #74cad000
+def moco_key_encoder(encoder: nn.Module, # The query encoder (backbone + head)
                      momentum: float = 0.999, # m: the weight of the keys' past
-                     use_buffers: bool = True, # Average buffers (BatchNorm statistics) too
+                     use_buffers: bool = True, # Average buffers (BatchNorm statistics)?
                     ) -> AveragedModel:
     """MoCo's momentum key encoder: a frozen copy of `encoder` whose weights follow
     theta_k <- m theta_k + (1 - m) theta_q at each `update_parameters(encoder)`;
