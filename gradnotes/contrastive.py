@@ -16,7 +16,8 @@ from .core import (check_choice, check_int, check_number, check_positive,
 from .training import ema_teacher
 
 # %% auto #0
-__all__ = ['info_nce_from_logits', 'info_nce', 'moco_key_encoder', 'moco_keys', 'KeyQueue']
+__all__ = ['info_nce_from_logits', 'info_nce', 'moco_key_encoder', 'moco_keys', 'KeyQueue', 'embed', 'linear_probe',
+           'knn_predict', 'knn_accuracy']
 
 # %% ../nbs/03_contrastive.ipynb #dbe3caa1
 def info_nce_from_logits(
@@ -174,3 +175,102 @@ class KeyQueue:
         self.ptr = (self.ptr + len(k)) % self.size
         self.count = min(self.count + len(k), self.size)
         return self
+
+# %% ../nbs/03_contrastive.ipynb #8dc736cc
+@torch.no_grad()
+def embed(encoder: nn.Module, # A frozen encoder (run in eval mode, restored after)
+          X: torch.Tensor, # Inputs (n, ...)
+          batch_size: int = 512, # Rows per forward pass
+         ) -> torch.Tensor:
+    "Features of `X` from `encoder`, batched, without a graph (train/eval mode restored)."
+    check_type("encoder", encoder, nn.Module)
+    X = check_input("X", X, encoder, floating=True)
+    bs = check_int("batch_size", batch_size, low=1)
+    was = encoder.training
+    encoder.eval()
+    try: return torch.cat([encoder(X[i:i + bs]) for i in range(0, len(X), bs)])
+    finally: encoder.train(was)
+
+def _check_feats(F_tr, y_tr, F_te, y_te):
+    F_tr = check_tensor("train_features", F_tr, ndim=2, floating=True)
+    F_te = check_tensor("test_features", F_te, ndim=2, shape=(None, F_tr.shape[1]),
+                        floating=True)
+    y_tr = check_tensor("train_labels", y_tr, ndim=1, integer=True)
+    y_te = check_tensor("test_labels", y_te, ndim=1, integer=True)
+    if len(y_tr) != len(F_tr):
+        raise ValueError(f"train_labels must have one label per row of train_features, "
+                         f"got {len(y_tr)} labels for {len(F_tr)} rows")
+    if len(y_te) != len(F_te):
+        raise ValueError(f"test_labels must have one label per row of test_features, "
+                         f"got {len(y_te)} labels for {len(F_te)} rows")
+    if y_tr.min() < 0 or y_te.min() < 0:
+        raise ValueError("train_labels and test_labels must be >= 0")
+    return F_tr, y_tr, F_te, y_te
+
+# %% ../nbs/03_contrastive.ipynb #caf89957
+def linear_probe(train_features: torch.Tensor, # Frozen features (n, d)
+                 train_labels: torch.Tensor, # Classes (n,)
+                 test_features: torch.Tensor, # (m, d)
+                 test_labels: torch.Tensor, # (m,)
+                 C: float = 1.0, # Inverse L2 strength of the logistic regression
+                 max_iter: int = 2000,
+                ) -> float:
+    """Test accuracy of scikit-learn's `LogisticRegression` (lbfgs, multinomial) fitted on
+    standardized frozen features: the linear evaluation of self-supervised features."""
+    F_tr, y_tr, F_te, y_te = _check_feats(train_features, train_labels,
+                                          test_features, test_labels)
+    C = check_positive("C", C)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    a = lambda t: t.detach().cpu().double().numpy()
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+    clf.fit(a(F_tr), y_tr.cpu().numpy())
+    return float(clf.score(a(F_te), y_te.cpu().numpy()))
+
+# %% ../nbs/03_contrastive.ipynb #90e6b91f
+def knn_predict(train_features: torch.Tensor, # Bank of frozen features (n, d)
+                train_labels: torch.Tensor, # Their classes (n,)
+                test_features: torch.Tensor, # Queries (m, d)
+                k: int = 200, # Neighbours that vote (at most n)
+                temperature: float = 0.07, # Vote weight exp(cos / temperature)
+                n_classes: int | None = None, # Default: 1 + the largest train label
+                chunk: int = 1024, # Queries per similarity block
+               ) -> torch.Tensor:
+    """Weighted kNN of InstDisc and MoCo's monitor: the k nearest training features by
+    cosine similarity s vote for their class with weight exp(s / temperature); returns
+    the class with the largest vote (m,). Runs on the features' device."""
+    F_tr = check_tensor("train_features", train_features, ndim=2, floating=True)
+    F_te = check_tensor("test_features", test_features, ndim=2,
+                        shape=(None, F_tr.shape[1]), floating=True)
+    y = check_tensor("train_labels", train_labels, ndim=1, integer=True)
+    if len(y) != len(F_tr):
+        raise ValueError(f"train_labels must have one label per row of train_features, "
+                         f"got {len(y)} labels for {len(F_tr)} rows")
+    if y.min() < 0: raise ValueError("train_labels must be >= 0")
+    k = check_int("k", k, low=1, high=len(F_tr))
+    T = check_positive("temperature", temperature)
+    C = int(y.max()) + 1 if n_classes is None else check_int("n_classes", n_classes,
+                                                              low=int(y.max()) + 1)
+    chunk = check_int("chunk", chunk, low=1)
+    dt = torch.promote_types(F_tr.dtype, F_te.dtype)  # e.g. float16 bank, float32 queries
+    bank, y = F.normalize(F_tr.to(dt), dim=1), y.to(F_tr.device)
+    out = []
+    for i in range(0, len(F_te), chunk):
+        # cosine similarities s_ij of a block of queries to the whole bank, top k per row
+        sim, idx = (F.normalize(F_te[i:i + chunk].to(dt), dim=1) @ bank.T).topk(k, dim=1)
+        # votes_ic = sum over the k neighbours j of class c of exp(s_ij / T)
+        votes = torch.zeros(len(sim), C, device=sim.device, dtype=sim.dtype)
+        votes.scatter_add_(1, y[idx], (sim / T).exp())
+        out.append(votes.argmax(1))
+    return torch.cat(out)
+
+def knn_accuracy(train_features, train_labels, test_features, test_labels,
+                 k: int = 200, temperature: float = 0.07) -> float:
+    "Accuracy of `knn_predict` on labelled test features."
+    F_tr, y_tr, F_te, y_te = _check_feats(train_features, train_labels,
+                                          test_features, test_labels)
+    pred = knn_predict(F_tr, y_tr, F_te, k=k, temperature=temperature,
+                       n_classes=max(int(y_tr.max()), int(y_te.max())) + 1)
+    return float((pred.cpu() == y_te.cpu()).double().mean())

@@ -109,3 +109,51 @@ def test_queue_bad_input():
         KeyQueue(3, 4, dtype=torch.int64)
     with pytest.raises(ValueError, match="momentum must be <= 1"):
         moco_key_encoder(nn.Linear(2, 2), momentum=1.5)
+
+
+# --- evaluation of frozen features ------------------------------------------------------------
+import numpy as np
+
+from gradnotes.contrastive import embed, knn_accuracy, knn_predict, linear_probe
+
+
+@pytest.mark.parametrize("k,tau", [(1, 0.1), (5, 0.07), (20, 0.5), (50, 1.0)])
+def test_knn_matches_sklearn_cosine_weighted(k, tau):
+    from sklearn.neighbors import KNeighborsClassifier
+    g = torch.Generator().manual_seed(k)
+    centres = torch.randn(4, 8, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 4, (300,), generator=g)
+    X = centres[y] + 0.8 * torch.randn(300, 8, generator=g, dtype=torch.float64)
+    pred = knn_predict(X[:200], y[:200], X[200:], k=k, temperature=tau, chunk=37)
+    peer = KNeighborsClassifier(k, metric="cosine", algorithm="brute",
+                                weights=lambda d: np.exp((1 - d) / tau))
+    peer.fit(X[:200].numpy(), y[:200].numpy())
+    assert np.array_equal(pred.numpy(), peer.predict(X[200:].numpy()))
+
+
+def test_probe_and_embed():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 3, (240,), generator=g)
+    X = torch.nn.functional.one_hot(y, 3).float() * 3 + torch.randn(240, 3, generator=g)
+    net = nn.Sequential(nn.Linear(3, 16), nn.BatchNorm1d(16), nn.ReLU())
+    net.train()
+    feats = embed(net, X, batch_size=50)
+    assert net.training and feats.shape == (240, 16) and not feats.requires_grad
+    assert linear_probe(X[:160], y[:160], X[160:], y[160:]) > 0.8
+    assert knn_accuracy(X[:160], y[:160], X[160:], y[160:], k=10) > 0.8
+
+
+def test_evaluation_bad_input():
+    X, y = torch.randn(20, 4), torch.randint(0, 3, (20,))
+    with pytest.raises(ValueError, match="k must be <= 20"):
+        knn_predict(X, y, X, k=21)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        knn_predict(X, y, X, k=3, temperature=0)
+    with pytest.raises(ValueError, match="test_features must have shape"):
+        knn_predict(X, y, torch.randn(5, 3), k=3)
+    with pytest.raises(ValueError, match="train_labels must have one label"):
+        linear_probe(X, y[:5], X, y)
+    with pytest.raises(TypeError, match="train_labels must have an integer dtype"):
+        linear_probe(X, y.float(), X, y)
+    with pytest.raises(ValueError, match="test_features contains NaN"):
+        knn_accuracy(X, y, X * float("nan"), y, k=3)

@@ -50,6 +50,34 @@ SPECS = {
         tensors={"k": Arr(ndim=2)}, ints={"dim": Int(1, huge=False), "size": Int(1, huge=False)},
         choices=("init",),
         extra={"k:wrong_dim": lambda a: dict(a, k=torch.randn(6, 3))}),
+    "embed": Spec(
+        lambda: dict(encoder=_net(), X=_emb(), batch_size=4),
+        tensors={"X": Arr(ndim=None)}, ints={"batch_size": Int(1)},
+        extra={"encoder:not_module": lambda a: dict(a, encoder="net")}),
+    "linear_probe": Spec(
+        lambda: dict(train_features=_emb(20), train_labels=torch.arange(20) % 3,
+                     test_features=_emb(8), test_labels=torch.arange(8) % 3, C=1.0),
+        tensors={"train_features": Arr(ndim=2), "test_features": Arr(ndim=2),
+                 "train_labels": Arr(ndim=1, floating=False, labels=None),
+                 "test_labels": Arr(ndim=1, floating=False, labels=None)},
+        numbers={"C": POS}, ints={"max_iter": Int(1, huge=False)},
+        same_length=(("train_features", "train_labels"), ("test_features", "test_labels")),
+        timeout=60),
+    "knn_predict": Spec(
+        lambda: dict(train_features=_emb(20), train_labels=torch.arange(20) % 3,
+                     test_features=_emb(8), k=5, temperature=0.1),
+        tensors={"train_features": Arr(ndim=2), "test_features": Arr(ndim=2),
+                 "train_labels": Arr(ndim=1, floating=False, labels=None)},
+        numbers={"temperature": POS}, ints={"k": Int(1, 20), "chunk": Int(1)},
+        same_length=(("train_features", "train_labels"),)),
+    "knn_accuracy": Spec(
+        lambda: dict(train_features=_emb(20), train_labels=torch.arange(20) % 3,
+                     test_features=_emb(8), test_labels=torch.arange(8) % 3, k=5),
+        tensors={"train_features": Arr(ndim=2), "test_features": Arr(ndim=2),
+                 "train_labels": Arr(ndim=1, floating=False, labels=None),
+                 "test_labels": Arr(ndim=1, floating=False, labels=None)},
+        numbers={"temperature": POS}, ints={"k": Int(1, 20)},
+        same_length=(("train_features", "train_labels"), ("test_features", "test_labels"))),
 }
 OPT_OUT = {}
 XFAIL = {}
