@@ -17,7 +17,7 @@ from .training import ema_teacher
 
 # %% auto #0
 __all__ = ['info_nce_from_logits', 'info_nce', 'moco_key_encoder', 'moco_keys', 'KeyQueue', 'embed', 'linear_probe',
-           'knn_predict', 'knn_accuracy']
+           'knn_predict', 'knn_accuracy', 'kmeans']
 
 # %% ../nbs/03_contrastive.ipynb #dbe3caa1
 def info_nce_from_logits(
@@ -274,3 +274,67 @@ def knn_accuracy(train_features, train_labels, test_features, test_labels,
     pred = knn_predict(F_tr, y_tr, F_te, k=k, temperature=temperature,
                        n_classes=max(int(y_tr.max()), int(y_te.max())) + 1)
     return float((pred.cpu() == y_te.cpu()).double().mean())
+
+# %% ../nbs/03_contrastive.ipynb #02f622b6
+def _sq_dist(X, C):
+    "Squared Euclidean distances (n, k), clamped at 0 against cancellation."
+    return (X.pow(2).sum(1, keepdim=True) - 2 * X @ C.T + C.pow(2).sum(1)).clamp_min(0)
+
+def _kmeans_pp(X, k, gen):
+    "k-means++ seeding: each new centre drawn with probability proportional to D(x)^2."
+    n = len(X)
+    first = torch.randint(n, (1,), generator=gen, device=gen.device)
+    C = X[first]
+    d2 = _sq_dist(X, C).squeeze(1)
+    for _ in range(1, k):
+        p = d2 / d2.sum() if d2.sum() > 0 else torch.full_like(d2, 1 / n)
+        nxt = torch.multinomial(p, 1, generator=gen)
+        C = torch.cat([C, X[nxt]])
+        d2 = torch.minimum(d2, _sq_dist(X, X[nxt]).squeeze(1))
+    return C
+
+def _lloyd(X, C, iters, tol):
+    for _ in range(iters):
+        lab = _sq_dist(X, C).argmin(1)
+        # each centre moves to the mean of its points; an empty cluster keeps its centre
+        sums = torch.zeros_like(C).index_add_(0, lab, X)
+        cnt = torch.bincount(lab, minlength=len(C)).to(X.dtype)[:, None]
+        new = torch.where(cnt > 0, sums / cnt.clamp_min(1), C)
+        shift = (new - C).pow(2).sum()
+        C = new
+        if shift <= tol: break
+    d = _sq_dist(X, C)
+    lab = d.argmin(1)
+    return C, lab, float(d.gather(1, lab[:, None]).sum())
+
+# %% ../nbs/03_contrastive.ipynb #8fdaab2d
+def kmeans(X: torch.Tensor, # Points (n, d)
+           k: int, # Number of clusters (at most n)
+           n_init: int = 4, # Restarts; the lowest inertia wins
+           iters: int = 100, # Most Lloyd iterations per restart
+           tol: float = 1e-4, # Stop when the centres move less (relative to X's variance)
+           seed: int = 0,
+           engine: str = "torch", # "torch" (any device: k-means++, Lloyd) or "sklearn"
+          ) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """k-means: centres (k, d), labels (n,) and inertia (sum of squared distances to the
+    nearest centre). "torch" runs on X's device (for clustering every training step);
+    "sklearn" calls `sklearn.cluster.KMeans` with the same settings."""
+    X = check_tensor("X", X, ndim=2, floating=True)
+    k = check_int("k", k, low=1, high=len(X))
+    n_init, iters = check_int("n_init", n_init, low=1), check_int("iters", iters, low=1)
+    tol, seed = check_number("tol", tol, low=0), check_int("seed", seed, low=0)
+    check_choice("engine", engine, ("torch", "sklearn"))
+    if engine == "sklearn":
+        from sklearn.cluster import KMeans
+        km = KMeans(k, n_init=n_init, max_iter=iters, tol=tol, random_state=seed)
+        lab = km.fit_predict(X.detach().cpu().double().numpy())
+        C = torch.as_tensor(km.cluster_centers_, dtype=X.dtype, device=X.device)
+        return C, torch.as_tensor(lab, device=X.device).long(), float(km.inertia_)
+    X = X.detach()
+    gen = torch.Generator(device=X.device).manual_seed(seed)
+    abs_tol = tol * float(X.var(0).mean()) if len(X) > 1 else 0.0
+    best = None
+    for _ in range(n_init):
+        run = _lloyd(X, _kmeans_pp(X, k, gen), iters, abs_tol)
+        if best is None or run[2] < best[2]: best = run
+    return best

@@ -157,3 +157,32 @@ def test_evaluation_bad_input():
         linear_probe(X, y.float(), X, y)
     with pytest.raises(ValueError, match="test_features contains NaN"):
         knn_accuracy(X, y, X * float("nan"), y, k=3)
+
+
+# --- k-means ----------------------------------------------------------------------------------
+from gradnotes.contrastive import kmeans
+
+
+@pytest.mark.parametrize("k,seed", [(3, 0), (8, 1), (15, 2), (6, 3), (4, 4)])
+def test_torch_kmeans_reaches_sklearn_inertia(k, seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(6, 5, generator=g, dtype=torch.float64)[torch.randint(0, 6, (400,),
+                                                                          generator=g)]
+    X = X + 0.3 * torch.randn(400, 5, generator=g, dtype=torch.float64)
+    # both with 10 restarts: with few, either may stop in a worse local optimum
+    C, lab, inert = kmeans(X, k, n_init=10, seed=seed)
+    _, _, peer = kmeans(X, k, n_init=10, seed=seed, engine="sklearn")
+    assert inert <= 1.02 * peer
+    # the returned inertia is that of the returned centres and labels
+    assert abs(((X - C[lab]) ** 2).sum().item() - inert) < 1e-8 * max(inert, 1)
+    assert torch.equal(lab, torch.cdist(X, C).argmin(1))
+
+
+def test_kmeans_bad_input():
+    X = torch.randn(10, 2)
+    with pytest.raises(ValueError, match="k must be <= 10"):
+        kmeans(X, 11)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        kmeans(X, 2, engine="faiss")
+    with pytest.raises(ValueError, match="X contains NaN"):
+        kmeans(X * float("nan"), 2)

@@ -78,6 +78,11 @@ SPECS = {
                  "test_labels": Arr(ndim=1, floating=False, labels=None)},
         numbers={"temperature": POS}, ints={"k": Int(1, 20)},
         same_length=(("train_features", "train_labels"), ("test_features", "test_labels"))),
+    "kmeans": Spec(
+        lambda: dict(X=_emb(30, 3), k=3, n_init=2, iters=20, tol=1e-4, seed=0),
+        tensors={"X": Arr(ndim=2)}, ints={"k": Int(1, 30), "n_init": Int(1, huge=False),
+                                          "iters": Int(1, huge=False), "seed": Int(0)},
+        numbers={"tol": Num(0)}, choices=("engine",)),
 }
 OPT_OUT = {}
 XFAIL = {}
