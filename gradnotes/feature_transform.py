@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import nn
 
+from .autodiff import check_input
 from .contrastive import (KeyQueue, info_nce_from_logits, moco_key_encoder,
                                    moco_keys)
 from .core import (check_choice, check_int, check_number, check_positive,
@@ -38,8 +39,10 @@ def mix_coefficients(shape: tuple, # Shape of the draw; () for one scalar per st
     shift = check_number("shift", shift)
     if distribution == "uniform":
         return torch.rand(shape, device=device, dtype=dtype) + shift
-    a = torch.tensor(check_positive("alpha", alpha), device=device, dtype=dtype)
-    return torch.distributions.Beta(a, a).sample(shape) + shift
+    # drawn in float32 at least: torch's Beta sampler has no float16/bfloat16 kernel
+    wide = torch.promote_types(dtype, torch.float32)
+    a = torch.tensor(check_positive("alpha", alpha), device=device, dtype=wide)
+    return (torch.distributions.Beta(a, a).sample(shape) + shift).to(dtype)
 
 # %% ../nbs/85_feature_transform.ipynb #21769a76
 class FeatureTransform:
@@ -137,7 +140,7 @@ def moco_ft_loss(q: torch.Tensor, # Query embeddings (N, d), with a graph
     q = F.normalize(check_tensor("q", q, ndim=2, floating=True), dim=1)
     k = check_tensor("k", k, ndim=2, shape=tuple(q.shape), floating=True)
     queue = check_tensor("queue", queue, ndim=2, shape=(None, q.shape[1]), floating=True)
-    k, queue = F.normalize(k.detach(), dim=1), F.normalize(queue.detach(), dim=1)
+    k, queue = (F.normalize(t.detach().to(q.dtype), dim=1) for t in (k, queue))
     if transform is not None:
         check_type("transform", transform, FeatureTransform)
         q, k, queue = transform(q, k, queue)
@@ -158,6 +161,7 @@ def augment_images(x: torch.Tensor, # Images (n, 1, H, W)
     """A random view of each image: a random affine map (shift, rotation, zoom) by
     `affine_grid`, Gaussian noise and random erasing; batched, on x's device."""
     x = check_tensor("x", x, ndim=4, floating=True)
+    dtype, x = x.dtype, x.float() if x.element_size() < 4 else x  # half: in float32
     n, _, H, W = x.shape
     es = check_int("erase_size", erase_size, low=1, high=min(H, W))
     r = lambda lo, hi: lo + (hi - lo) * torch.rand(n, device=x.device, dtype=x.dtype)
@@ -173,7 +177,7 @@ def augment_images(x: torch.Tensor, # Images (n, 1, H, W)
     yy, xx = torch.arange(H, device=x.device)[:, None], torch.arange(W, device=x.device)
     box = (yy >= cy) & (yy < cy + es) & (xx >= cx) & (xx < cx + es)
     box &= torch.rand(n, 1, 1, device=x.device) < erase
-    return out.masked_fill(box[:, None], 0.0)
+    return out.masked_fill(box[:, None], 0.0).to(dtype)
 
 # %% ../nbs/85_feature_transform.ipynb #6eb698ad
 def augment_signals(x: torch.Tensor, # Signals (n, L) or (n, 1, L)
@@ -186,6 +190,7 @@ def augment_signals(x: torch.Tensor, # Signals (n, L) or (n, 1, L)
     """A random view of each 1-D signal, after MNIST-1D's generator: translation and
     dilation (`grid_sample`), amplitude scaling, a linear trend, Gaussian noise."""
     x = check_tensor("x", x, ndim=(2, 3), floating=True)
+    dtype, x = x.dtype, x.float() if x.element_size() < 4 else x  # half: in float32
     z = x[:, None, None, :] if x.ndim == 2 else x[:, :, None, :]
     n, L = len(x), x.shape[-1]
     r = lambda lo, hi: lo + (hi - lo) * torch.rand(n, device=x.device, dtype=x.dtype)
@@ -197,7 +202,7 @@ def augment_signals(x: torch.Tensor, # Signals (n, L) or (n, 1, L)
     ramp = torch.linspace(-1, 1, L, device=x.device, dtype=x.dtype)
     out = out * r(*gain)[:, None, None] + r(-1, 1)[:, None, None] * shear * ramp
     out = out + noise * torch.randn_like(out)
-    return out[:, 0] if x.ndim == 2 else out
+    return (out[:, 0] if x.ndim == 2 else out).to(dtype)
 
 # %% ../nbs/85_feature_transform.ipynb #3da386fd
 def conv_encoder(width: int = 16, # Channels of the first convolution
@@ -260,19 +265,25 @@ def train_moco(encoder: nn.Module, # Backbone whose features are evaluated
                seed: int = 0,
               ) -> MoCoRun:
     """Train `head(encoder(x))` with MoCo and, if given, the feature transformation."""
-    X = check_tensor("X", X, floating=True)
+    model = nn.Sequential(check_type("encoder", encoder, nn.Module),
+                          check_type("head", head, nn.Module))
+    X = check_input("X", X, model, floating=True).detach()
+    if X.ndim < 2:
+        raise ValueError(f"X must be a batch (n, ...), got shape {tuple(X.shape)}")
     epochs = check_int("epochs", epochs, low=1)
     bs = check_int("batch_size", batch_size, low=2, high=len(X))
     T = check_positive("temperature", temperature)
     n_neg = check_int("n_neg", n_neg, low=1)
     if transform is not None: check_type("transform", transform, FeatureTransform)
+    K = check_int("queue_size", queue_size, low=1)
     seed_everything(check_int("seed", seed, low=0))
-    model = nn.Sequential(encoder, head).to(X.device)
+    model = model.to(X.device)
     key = moco_key_encoder(model, momentum)
     with torch.no_grad(): dim = model.eval()(X[:2]).shape[1]
     model.train()
-    queue = KeyQueue(dim, queue_size, device=X.device, dtype=X.dtype)
-    opt = torch.optim.SGD(model.parameters(), lr=check_positive("lr", lr), momentum=0.9,
+    queue = KeyQueue(dim, K, device=X.device, dtype=X.dtype)
+    lr = check_positive("lr", lr, high=1e3)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9,
                           weight_decay=check_number("weight_decay", weight_decay, low=0))
     steps = len(X) // bs
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps)
