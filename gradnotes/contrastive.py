@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
-from .core import check_choice, check_positive, check_tensor, check_type
+from .autodiff import check_input
+from .core import (check_choice, check_int, check_number, check_positive,
+                            check_tensor, check_type)
+from .training import ema_teacher
 
 # %% auto #0
-__all__ = ['info_nce_from_logits', 'info_nce']
+__all__ = ['info_nce_from_logits', 'info_nce', 'moco_key_encoder', 'moco_keys', 'KeyQueue', 'embed', 'linear_probe',
+           'knn_predict', 'knn_accuracy', 'kmeans']
 
 # %% ../nbs/03_contrastive.ipynb #dbe3caa1
 def info_nce_from_logits(
@@ -97,3 +103,238 @@ def info_nce(
         neg = (q @ n.T if n.ndim == 2 else torch.einsum("nd,nkd->nk", q, n)) / tau
         w = weights
     return info_nce_from_logits(pos, neg, w, positive_in_denominator, reduction)
+
+# %% ../nbs/03_contrastive.ipynb #74cad000
+def moco_key_encoder(encoder: nn.Module, # The query encoder (backbone + head)
+                     momentum: float = 0.999, # m: the weight of the keys' past
+                     use_buffers: bool = True, # Average buffers (BatchNorm statistics)?
+                    ) -> AveragedModel:
+    """MoCo's momentum key encoder: a frozen copy of `encoder` whose weights follow
+    theta_k <- m theta_k + (1 - m) theta_q at each `update_parameters(encoder)`;
+    `key(x)` runs the copy."""
+    check_type("encoder", encoder, nn.Module)
+    m = check_number("momentum", momentum, low=0, high=1)
+    check_type("use_buffers", use_buffers, bool)
+    key = ema_teacher(encoder, alpha=m, warmup=False, use_buffers=use_buffers)
+    key.requires_grad_(False)
+    key.update_parameters(encoder)  # AveragedModel copies at its first update: do it now,
+    return key                      # so that every later update is the EMA step
+
+@torch.no_grad()
+def moco_keys(key_encoder: nn.Module, # The momentum encoder (`moco_key_encoder`)
+              x: torch.Tensor, # A batch of key views
+             ) -> torch.Tensor:
+    "Unit-norm keys of `x` from the key encoder, without a graph (MoCo's k)."
+    check_type("key_encoder", key_encoder, nn.Module)
+    out = key_encoder(check_input("x", x, key_encoder, floating=True))
+    if out.ndim != 2:
+        raise ValueError(f"key_encoder(x) must be features (n, d), got shape "
+                         f"{tuple(out.shape)} for x of shape {tuple(x.shape)}")
+    return F.normalize(out, dim=1)
+
+# %% ../nbs/03_contrastive.ipynb #b9576b2c
+class KeyQueue:
+    """A fixed-size ring buffer of keys (MoCo's queue of negatives): `enqueue` overwrites
+    the oldest entries in one `index_copy_`, `keys` returns the stored keys."""
+    def __init__(self,
+                 dim: int, # Feature dimension d
+                 size: int, # Capacity K
+                 init: str = "random", # "random" unit vectors (MoCo) or "empty"
+                 device=None, # Device of the buffer
+                 dtype: torch.dtype = torch.float32, # A floating dtype
+                 generator: torch.Generator | None = None, # Seeds the random start
+                ):
+        self.dim, self.size = check_int("dim", dim, low=1), check_int("size", size, low=1)
+        check_choice("init", init, ("random", "empty"))
+        check_type("dtype", dtype, torch.dtype)
+        if not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+        if init == "random":
+            z = torch.randn(self.size, self.dim, generator=generator, dtype=dtype)
+            self.buffer = F.normalize(z, dim=1).to(device)
+        else:
+            self.buffer = torch.zeros(self.size, self.dim, device=device, dtype=dtype)
+        self.ptr, self.count = 0, self.size if init == "random" else 0
+
+    def __len__(self): return self.count
+
+    @property
+    def keys(self) -> torch.Tensor:
+        "The stored keys (min(count, K), d); the buffer itself once full (a view)."
+        return self.buffer if self.count == self.size else self.buffer[:self.count]
+
+    @torch.no_grad()
+    def enqueue(self, k: torch.Tensor, # New keys (n, d); with n > K the last K are kept
+               ) -> KeyQueue:
+        "Write `k` over the oldest entries (dequeueing them); returns the queue."
+        k = check_tensor("k", k, ndim=2, shape=(None, self.dim), floating=True)
+        k = k.detach()[-self.size:].to(self.buffer)
+        # slots p, p + 1, ..., p + n - 1 (mod K): the n oldest entries
+        idx = (self.ptr + torch.arange(len(k), device=self.buffer.device)) % self.size
+        self.buffer.index_copy_(0, idx, k)
+        self.ptr = (self.ptr + len(k)) % self.size
+        self.count = min(self.count + len(k), self.size)
+        return self
+
+# %% ../nbs/03_contrastive.ipynb #8dc736cc
+@torch.no_grad()
+def embed(encoder: nn.Module, # A frozen encoder (run in eval mode, restored after)
+          X: torch.Tensor, # Inputs (n, ...)
+          batch_size: int = 512, # Rows per forward pass
+         ) -> torch.Tensor:
+    "Features of `X` from `encoder`, batched, without a graph (train/eval mode restored)."
+    check_type("encoder", encoder, nn.Module)
+    X = check_input("X", X, encoder, floating=True)
+    bs = check_int("batch_size", batch_size, low=1)
+    was = encoder.training
+    encoder.eval()
+    try: return torch.cat([encoder(X[i:i + bs]) for i in range(0, len(X), bs)])
+    finally: encoder.train(was)
+
+def _check_feats(F_tr, y_tr, F_te, y_te):
+    F_tr = check_tensor("train_features", F_tr, ndim=2, floating=True)
+    F_te = check_tensor("test_features", F_te, ndim=2, shape=(None, F_tr.shape[1]),
+                        floating=True)
+    y_tr = check_tensor("train_labels", y_tr, ndim=1, integer=True)
+    y_te = check_tensor("test_labels", y_te, ndim=1, integer=True)
+    if len(y_tr) != len(F_tr):
+        raise ValueError(f"train_labels must have one label per row of train_features, "
+                         f"got {len(y_tr)} labels for {len(F_tr)} rows")
+    if len(y_te) != len(F_te):
+        raise ValueError(f"test_labels must have one label per row of test_features, "
+                         f"got {len(y_te)} labels for {len(F_te)} rows")
+    if y_tr.min() < 0 or y_te.min() < 0:
+        raise ValueError("train_labels and test_labels must be >= 0")
+    return F_tr, y_tr, F_te, y_te
+
+# %% ../nbs/03_contrastive.ipynb #caf89957
+def linear_probe(train_features: torch.Tensor, # Frozen features (n, d)
+                 train_labels: torch.Tensor, # Classes (n,)
+                 test_features: torch.Tensor, # (m, d)
+                 test_labels: torch.Tensor, # (m,)
+                 C: float = 1.0, # Inverse L2 strength of the logistic regression
+                 max_iter: int = 2000,
+                ) -> float:
+    """Test accuracy of scikit-learn's `LogisticRegression` (lbfgs, multinomial) fitted on
+    standardized frozen features: the linear evaluation of self-supervised features."""
+    F_tr, y_tr, F_te, y_te = _check_feats(train_features, train_labels,
+                                          test_features, test_labels)
+    C = check_positive("C", C)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    a = lambda t: t.detach().cpu().double().numpy()
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+    clf.fit(a(F_tr), y_tr.cpu().numpy())
+    return float(clf.score(a(F_te), y_te.cpu().numpy()))
+
+# %% ../nbs/03_contrastive.ipynb #90e6b91f
+def knn_predict(train_features: torch.Tensor, # Bank of frozen features (n, d)
+                train_labels: torch.Tensor, # Their classes (n,)
+                test_features: torch.Tensor, # Queries (m, d)
+                k: int = 200, # Neighbours that vote (at most n)
+                temperature: float = 0.07, # Vote weight exp(cos / temperature)
+                n_classes: int | None = None, # Default: 1 + the largest train label
+                chunk: int = 1024, # Queries per similarity block
+               ) -> torch.Tensor:
+    """Weighted kNN of InstDisc and MoCo's monitor: the k nearest training features by
+    cosine similarity s vote for their class with weight exp(s / temperature); returns
+    the class with the largest vote (m,). Runs on the features' device."""
+    F_tr = check_tensor("train_features", train_features, ndim=2, floating=True)
+    F_te = check_tensor("test_features", test_features, ndim=2,
+                        shape=(None, F_tr.shape[1]), floating=True)
+    y = check_tensor("train_labels", train_labels, ndim=1, integer=True)
+    if len(y) != len(F_tr):
+        raise ValueError(f"train_labels must have one label per row of train_features, "
+                         f"got {len(y)} labels for {len(F_tr)} rows")
+    if y.min() < 0: raise ValueError("train_labels must be >= 0")
+    k = check_int("k", k, low=1, high=len(F_tr))
+    T = check_positive("temperature", temperature)
+    C = int(y.max()) + 1 if n_classes is None else check_int("n_classes", n_classes,
+                                                              low=int(y.max()) + 1)
+    chunk = check_int("chunk", chunk, low=1)
+    dt = torch.promote_types(F_tr.dtype, F_te.dtype)  # e.g. float16 bank, float32 queries
+    bank, y = F.normalize(F_tr.to(dt), dim=1), y.to(F_tr.device)
+    out = []
+    for i in range(0, len(F_te), chunk):
+        # cosine similarities s_ij of a block of queries to the whole bank, top k per row
+        sim, idx = (F.normalize(F_te[i:i + chunk].to(dt), dim=1) @ bank.T).topk(k, dim=1)
+        # votes_ic = sum over the k neighbours j of class c of exp(s_ij / T)
+        votes = torch.zeros(len(sim), C, device=sim.device, dtype=sim.dtype)
+        votes.scatter_add_(1, y[idx], (sim / T).exp())
+        out.append(votes.argmax(1))
+    return torch.cat(out)
+
+def knn_accuracy(train_features, train_labels, test_features, test_labels,
+                 k: int = 200, temperature: float = 0.07) -> float:
+    "Accuracy of `knn_predict` on labelled test features."
+    F_tr, y_tr, F_te, y_te = _check_feats(train_features, train_labels,
+                                          test_features, test_labels)
+    pred = knn_predict(F_tr, y_tr, F_te, k=k, temperature=temperature,
+                       n_classes=max(int(y_tr.max()), int(y_te.max())) + 1)
+    return float((pred.cpu() == y_te.cpu()).double().mean())
+
+# %% ../nbs/03_contrastive.ipynb #02f622b6
+def _sq_dist(X, C):
+    "Squared Euclidean distances (n, k), clamped at 0 against cancellation."
+    return (X.pow(2).sum(1, keepdim=True) - 2 * X @ C.T + C.pow(2).sum(1)).clamp_min(0)
+
+def _kmeans_pp(X, k, gen):
+    "k-means++ seeding: each new centre drawn with probability proportional to D(x)^2."
+    n = len(X)
+    first = torch.randint(n, (1,), generator=gen, device=gen.device)
+    C = X[first]
+    d2 = _sq_dist(X, C).squeeze(1)
+    for _ in range(1, k):
+        p = d2 / d2.sum() if d2.sum() > 0 else torch.full_like(d2, 1 / n)
+        nxt = torch.multinomial(p, 1, generator=gen)
+        C = torch.cat([C, X[nxt]])
+        d2 = torch.minimum(d2, _sq_dist(X, X[nxt]).squeeze(1))
+    return C
+
+def _lloyd(X, C, iters, tol):
+    for _ in range(iters):
+        lab = _sq_dist(X, C).argmin(1)
+        # each centre moves to the mean of its points; an empty cluster keeps its centre
+        sums = torch.zeros_like(C).index_add_(0, lab, X)
+        cnt = torch.bincount(lab, minlength=len(C)).to(X.dtype)[:, None]
+        new = torch.where(cnt > 0, sums / cnt.clamp_min(1), C)
+        shift = (new - C).pow(2).sum()
+        C = new
+        if shift <= tol: break
+    d = _sq_dist(X, C)
+    lab = d.argmin(1)
+    return C, lab, float(d.gather(1, lab[:, None]).sum())
+
+# %% ../nbs/03_contrastive.ipynb #8fdaab2d
+def kmeans(X: torch.Tensor, # Points (n, d)
+           k: int, # Number of clusters (at most n)
+           n_init: int = 4, # Restarts; the lowest inertia wins
+           iters: int = 100, # Most Lloyd iterations per restart
+           tol: float = 1e-4, # Stop when the centres move less (relative to X's variance)
+           seed: int = 0,
+           engine: str = "torch", # "torch" (any device: k-means++, Lloyd) or "sklearn"
+          ) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """k-means: centres (k, d), labels (n,) and inertia (sum of squared distances to the
+    nearest centre). "torch" runs on X's device (for clustering every training step);
+    "sklearn" calls `sklearn.cluster.KMeans` with the same settings."""
+    X = check_tensor("X", X, ndim=2, floating=True)
+    k = check_int("k", k, low=1, high=len(X))
+    n_init, iters = check_int("n_init", n_init, low=1), check_int("iters", iters, low=1)
+    tol, seed = check_number("tol", tol, low=0), check_int("seed", seed, low=0)
+    check_choice("engine", engine, ("torch", "sklearn"))
+    if engine == "sklearn":
+        from sklearn.cluster import KMeans
+        km = KMeans(k, n_init=n_init, max_iter=iters, tol=tol, random_state=seed)
+        lab = km.fit_predict(X.detach().cpu().double().numpy())
+        C = torch.as_tensor(km.cluster_centers_, dtype=X.dtype, device=X.device)
+        return C, torch.as_tensor(lab, device=X.device).long(), float(km.inertia_)
+    X = X.detach()
+    gen = torch.Generator(device=X.device).manual_seed(seed)
+    abs_tol = tol * float(X.var(0).mean()) if len(X) > 1 else 0.0
+    best = None
+    for _ in range(n_init):
+        run = _lloyd(X, _kmeans_pp(X, k, gen), iters, abs_tol)
+        if best is None or run[2] < best[2]: best = run
+    return best
