@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gradnotes.contrastive import info_nce
+from gradnotes.core import torch_threads
 from gradnotes.meow import (VARIANTS, HeteroGraph, adameow_loss, cluster_scores, cluster_weights,
                             fit_meow, hop_context, kmeans_prototypes, learned_weights,
                             linear_probe, make_dblp_like, meow_info_loss, metapath_adjacency,
@@ -161,17 +162,27 @@ def test_kmeans_prototypes_concentration():
 
 
 def test_adameow_weights_collapse(small):
-    """The weight MLP minimises the loss whose denominator its weights scale: the mean weight
-    falls, for same-class and other-class pairs alike."""
-    r = fit_meow(small, "adameow", epochs=60, lr=1e-3, seed=0, patience=60)
+    """The weight MLP minimises the loss whose denominator its weights scale: at the official
+    step size the mean weight keeps falling, and same-class and other-class pairs end
+    with the same weight (the weights learn no class structure here)."""
+    with torch_threads(1):
+        r = fit_meow(small, "adameow", epochs=80, seed=0, patience=80)
     w = r.weight_mean
-    assert len(w) == 60 and w[-1] < 0.5 * w[0]
-    assert all(b <= a + 1e-3 for a, b in zip(w, w[1:]))  # (nearly) monotone decrease
+    assert len(w) == 80 and w[-1] < w[0] - 0.05
+    first, middle, last = (float(np.mean(w[i:i + 10])) for i in (0, 35, 70))
+    assert first > middle > last  # a steady fall (single steps are noisy: dropout)
+    m = r.model
+    with torch.no_grad():
+        zc, zf, _ = m(r.views)
+        W = learned_weights(m.weight_mlp, zf, zc)
+    y = small.labels
+    same = (y[:, None] == y[None]) & ~torch.eye(80, dtype=torch.bool)
+    assert abs(W[same].mean() - W[y[:, None] != y[None]].mean()) < 0.02
 
 
 def test_fit_and_evaluate_all_variants(small):
     for v in VARIANTS:
-        r = fit_meow(small, v, epochs=3, seed=0)
+        with torch_threads(1): r = fit_meow(small, v, epochs=3, seed=0)
         assert r.embeddings.shape == (80, 64) and torch.isfinite(r.embeddings).all()
         assert len(r.losses) == 3
     lp = linear_probe(r.embeddings, small.labels, per_class=(5,), n_splits=2)
@@ -183,7 +194,8 @@ def test_fit_and_evaluate_all_variants(small):
 def test_selection_never_reads_labels(small):
     """Training is label-blind: permuting the labels changes nothing."""
     perm = HeteroGraph(small.relations, small.features, small.labels[torch.randperm(80)])
-    a, b = fit_meow(small, "infonce", epochs=5), fit_meow(perm, "infonce", epochs=5)
+    with torch_threads(1):
+        a, b = fit_meow(small, "infonce", epochs=5), fit_meow(perm, "infonce", epochs=5)
     torch.testing.assert_close(a.embeddings, b.embeddings)
 
 
