@@ -456,12 +456,15 @@ def kmeans_prototypes(z: torch.Tensor, # Embeddings to cluster (N, d)
     z = check_tensor("z", z, ndim=2, floating=True)
     tau = check_number("tau", tau, low=0, low_open=True)
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
     x = z.detach().cpu().double().numpy()
     out = []
     for k, nc in enumerate(n_clusters):
         nc = check_int(f"n_clusters[{k}]", nc, low=1, high=len(x))
         km = KMeans(nc, n_init=check_int("n_init", n_init, low=1), max_iter=20,
-                    random_state=check_int("seed", seed, 0, 2**31 - 1 - k) + k).fit(x)
+                    random_state=check_int("seed", seed, 0, 2**31 - 1 - k) + k)
+        with threadpool_limits(1):  # small problems: no OpenMP threads to oversubscribe
+            km.fit(x)
         lab, cen = km.labels_, km.cluster_centers_
         dist = np.linalg.norm(x - cen[lab], axis=1)
         cnt = np.bincount(lab, minlength=nc)
@@ -651,13 +654,15 @@ def cluster_scores(X: torch.Tensor, # Frozen embeddings or features (N, d)
     "NMI and ARI (percent) of k-means with as many clusters as classes, per run."
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+    from threadpoolctl import threadpool_limits
     X = check_tensor("X", X, ndim=2, floating=True).detach().cpu().double().numpy()
     y = check_tensor("y", y, shape=(X.shape[0],), integer=True).cpu().numpy()
     C = len(np.unique(y))
     nmi, ari = [], []
     seed = check_int("seed", seed, 0, 2**20)
     for r in range(check_int("runs", runs, low=1)):
-        lab = KMeans(C, n_init=1, random_state=seed * 1000 + r).fit_predict(X)
+        with threadpool_limits(1):
+            lab = KMeans(C, n_init=1, random_state=seed * 1000 + r).fit_predict(X)
         nmi.append(100 * normalized_mutual_info_score(y, lab))
         ari.append(100 * adjusted_rand_score(y, lab))
     return {"nmi": np.array(nmi), "ari": np.array(ari)}
