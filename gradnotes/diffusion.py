@@ -314,7 +314,9 @@ class ClassConditionalMixture:
         y = check_tensor("y", torch.as_tensor(y), ndim=(0, 1), integer=True).reshape(-1)
         y = y.expand(n) if len(y) == 1 else y
         if len(y) != n:
-            raise ValueError(f"y must hold one label or one per sample ({n}), got {len(y)}")
+            raise ValueError(
+                f"y must hold one label or one per sample ({n}), got {len(y)}"
+            )
         if bool(((y < 0) | (y >= self.n_classes)).any()):
             raise ValueError(f"y must lie in [0, {self.n_classes - 1}]")
         return y
