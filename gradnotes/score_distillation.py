@@ -81,7 +81,9 @@ def _predict(model, x_t, t, y, name="model"):
     e = model(x_t, t, y)
     if not isinstance(e, torch.Tensor) or e.shape != x_t.shape:
         got = tuple(e.shape) if isinstance(e, torch.Tensor) else type(e).__name__
-        raise ValueError(f"{name} must return a tensor of shape {tuple(x_t.shape)}, got {got}")
+        raise ValueError(
+            f"{name} must return a tensor of shape {tuple(x_t.shape)}, got {got}"
+        )
     return e.to(x_t)
 
 # %% ../nbs/52_score_distillation.ipynb #ac3ce749
