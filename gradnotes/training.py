@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 from torch.optim import Optimizer
+from torch.optim.swa_utils import AveragedModel
 import torch.nn.functional as F
 
 from .autodiff import check_input
@@ -22,7 +23,7 @@ from .data import Split
 
 # %% auto #0
 __all__ = ['MLP', 'ConvNet1d', 'accuracy', 'History', 'fit_classifier', 'Comparison', 'compare_optimizers', 'rmse',
-           'RegressionHistory', 'fit_regressor']
+           'RegressionHistory', 'fit_regressor', 'ema_teacher', 'snapshot', 'restore', 'stochastic_restore']
 
 # %% ../nbs/30_training.ipynb #efd18a36
 class MLP(nn.Sequential):
@@ -385,3 +386,99 @@ def fit_regressor(make_model: Callable[[], nn.Module], # Builds a fresh one-outp
                          device, desc, batch_loss, rmse)
     return model, RegressionHistory(*fields)
 
+
+# %% ../nbs/30_training.ipynb #718268f5
+def _ema_update(alpha: float, warmup: bool) -> Callable:
+    "`ema_teacher`'s `multi_avg_fn`: phi += (1 - a)(theta - phi) in foreach calls."
+    def update(averaged: list, current: list, n_averaged: torch.Tensor):
+        if warmup:
+            t = n_averaged.to(torch.float64)
+            keep = torch.clamp(1 - 1 / (t + 1), max=alpha)  # a_t on the device
+        else:
+            keep = torch.tensor(alpha, dtype=torch.float64, device=n_averaged.device)
+        step = torch._foreach_sub(current, averaged)
+        torch._foreach_mul_(step, (1 - keep).to(averaged[0].dtype))
+        torch._foreach_add_(averaged, step)
+    return update
+
+# %% ../nbs/30_training.ipynb #f8830b01
+def ema_teacher(
+    model: nn.Module, # The student whose weights the teacher averages
+    alpha: float = 0.999, # Decay a: the weight of the teacher's past
+    warmup: bool = True, # Use a_t = min(1 - 1/(t+1), alpha) for the t-th update
+    use_buffers: bool = False, # Average buffers (BatchNorm statistics) too
+) -> AveragedModel:
+    """An EMA copy of `model`: call `teacher.update_parameters(model)` after each student
+    step; `teacher(x)` runs the average and `teacher.module` is the averaged network."""
+    check_type("model", model, nn.Module)
+    alpha = check_number("alpha", alpha, low=0, high=1)
+    check_type("warmup", warmup, bool)
+    check_type("use_buffers", use_buffers, bool)
+    return AveragedModel(model, multi_avg_fn=_ema_update(alpha, warmup),
+                         use_buffers=use_buffers)
+
+# %% ../nbs/30_training.ipynb #5afe0168
+def _tensor_list(name: str, tensors) -> list[torch.Tensor]:
+    "`tensors` (an iterable of tensors, e.g. `model.parameters()`) as a checked list."
+    if isinstance(tensors, torch.Tensor):
+        raise TypeError(f"{name} must be an iterable of tensors, got one tensor")
+    try: out = list(tensors)
+    except TypeError as e:
+        raise TypeError(f"{name} must be an iterable of tensors, "
+                        f"got {type(tensors).__name__}") from e
+    for i, t in enumerate(out):
+        check_tensor(f"{name}[{i}]", t, floating=True, finite=False, nonempty=False)
+    return out
+
+def _matching(params: list, saved: list, name: str = "saved"):
+    "Raise unless `saved` holds tensors of the shapes, dtypes and devices of `params`."
+    if len(saved) != len(params):
+        raise ValueError(f"{name} has {len(saved)} tensors, params has {len(params)}")
+    for i, (p, s) in enumerate(zip(params, saved)):
+        if (p.shape, p.dtype, p.device) != (s.shape, s.dtype, s.device):
+            raise ValueError(f"{name}[{i}] is {tuple(s.shape)} {s.dtype} on {s.device}, "
+                             f"params[{i}] is {tuple(p.shape)} {p.dtype} on {p.device}")
+
+# %% ../nbs/30_training.ipynb #f3e3d15f
+@torch.no_grad()
+def snapshot(params, # Tensors to copy, e.g. `model.parameters()`
+            ) -> list[torch.Tensor]:
+    "Detached copies of `params`, made in one foreach call."
+    params = _tensor_list("params", params)
+    return torch._foreach_mul([p.detach() for p in params], 1) if params else []
+
+@torch.no_grad()
+def restore(params, # Tensors to overwrite in place, e.g. `model.parameters()`
+            saved: list[torch.Tensor], # Their values from `snapshot`
+           ) -> None:
+    "Copy `saved` back into `params` in place, in one foreach call."
+    params, saved = _tensor_list("params", params), _tensor_list("saved", saved)
+    _matching(params, saved)
+    if params: torch._foreach_copy_(params, saved)
+
+# %% ../nbs/30_training.ipynb #6577c81a
+@torch.no_grad()
+def stochastic_restore(
+    params, # Tensors to reset in place, e.g. the student's parameters
+    source: list[torch.Tensor], # Values to reset to, e.g. a `snapshot` of a source model
+    p: float, # Probability that an entry is reset
+    generator: torch.Generator | None = None, # Random numbers; None: torch's global one
+) -> None:
+    "Reset each entry of `params` to its `source` value with probability `p`."
+    params, source = _tensor_list("params", params), _tensor_list("source", source)
+    _matching(params, source, "source")
+    p = check_number("p", p, low=0, high=1)
+    if not params or p == 0: return
+    for idx in _groups(params):  # one draw and one foreach call per device and dtype
+        group = [params[i] for i in idx]
+        sizes = [t.numel() for t in group]
+        u = torch.rand(sum(sizes), device=group[0].device, generator=generator)
+        masks = (u < p).to(group[0].dtype).split(sizes)
+        masks = [m.view_as(t) for m, t in zip(masks, group)]
+        torch._foreach_lerp_(group, [source[i] for i in idx], masks)
+
+def _groups(tensors: list) -> list[list[int]]:
+    "Indices of `tensors` grouped by (device, dtype), in first-seen order."
+    out: dict = {}
+    for i, t in enumerate(tensors): out.setdefault((t.device, t.dtype), []).append(i)
+    return list(out.values())

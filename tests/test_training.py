@@ -64,3 +64,18 @@ def test_evaluation_helpers_check_their_inputs():
     with pytest.raises(ValueError, match="batch_size"): accuracy(net, X, y, batch_size=0)
     with pytest.raises(TypeError, match="y must have a floating dtype"):
         rmse(torch.nn.Linear(3, 1), X, y)
+
+
+def test_ema_teacher_resumes_from_its_state_dict():
+    "The warm-up count lives in the teacher's state: a resumed teacher continues identically."
+    from gradnotes.training import MLP, ema_teacher
+    torch.manual_seed(0)
+    student = MLP([3, 5, 2])
+    a, b = ema_teacher(student, alpha=0.99), ema_teacher(student, alpha=0.99)
+    for t in range(6):
+        with torch.no_grad():
+            for p in student.parameters(): p.mul_(0.9).add_(0.1)
+        a.update_parameters(student)
+        if t == 2: b.load_state_dict(a.state_dict())
+        if t > 2: b.update_parameters(student)
+    for p, q in zip(a.parameters(), b.parameters()): assert torch.equal(p, q)

@@ -2,7 +2,7 @@ import torch
 
 from common import classification, tiny_model, tiny_split
 from gradnotes import training as m
-from harness import Arr, Int, POS_INT, Spec
+from harness import Arr, Int, POS_INT, PROB, Spec
 
 NOLOOP = Int(1, huge=False)  # an iteration count or a layer width: a huge one is a long run, not a bug
 
@@ -49,6 +49,22 @@ SPECS = {
                                        epochs=1, batch_size=8, seed=0),
                           ints={"epochs": NOLOOP, "batch_size": POS_INT, "seed": Int(0)},
                           extra={"split:int_targets": lambda a: dict(a, split=tiny_split())}),
+    "ema_teacher": Spec(lambda: dict(model=tiny_model(), alpha=0.9),
+                        call=lambda a: m.ema_teacher(**a).update_parameters(a["model"]),
+                        numbers={"alpha": PROB},
+                        extra={"model:not_module": lambda a: dict(a, model=torch.randn(3))}),
+    "snapshot": Spec(lambda: dict(params=[torch.randn(3), torch.randn(2, 2)]),
+                     extra={"params:one_tensor": lambda a: dict(params=torch.randn(3)),
+                            "params:int_entry": lambda a: dict(params=[torch.ones(3, dtype=torch.long)]),
+                            "params:not_iterable": lambda a: dict(params=3)}),
+    "restore": Spec(lambda: dict(params=[torch.randn(3)], saved=[torch.randn(3)]),
+                    extra={"saved:too_few": lambda a: dict(a, saved=[]),
+                           "saved:wrong_shape": lambda a: dict(a, saved=[torch.randn(4)]),
+                           "saved:wrong_dtype": lambda a: dict(a, saved=[torch.randn(3, dtype=torch.float64)])}),
+    "stochastic_restore": Spec(lambda: dict(params=[torch.randn(3)], source=[torch.randn(3)], p=0.5),
+                               numbers={"p": PROB},
+                               extra={"source:wrong_shape": lambda a: dict(a, source=[torch.randn(4)]),
+                                      "params:one_tensor": lambda a: dict(a, params=torch.randn(3))}),
 }
 OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
