@@ -244,7 +244,7 @@ def distill_particles(
     **kwargs,  # Estimator options: guidance, cfg_weight, var_weight, t_range, ...
 ) -> tuple[torch.Tensor, nn.Module | None]:
     "Particles moved by a score-distillation gradient, and the fitted ε_ψ (VSD, DSD)."
-    x0 = check_tensor("x0", x0, ndim=2, floating=True)
+    x0 = check_tensor("x0", x0, ndim=2, dtypes=(torch.float32, torch.float64))
     check_choice("method", method, _METHODS)
     steps, seed = check_int("steps", steps, low=1), check_int("seed", seed, low=0)
     lr = check_number("lr", lr, low=0, low_open=True)
@@ -264,8 +264,17 @@ def distill_particles(
             fit_variational(psi, psi_opt, x, schedule, psi_warmup, gen)
     est = dict(sds=sds_grad, nfsd=nfsd_grad, vsd=vsd_grad, dsd=dsd_grad)[method]
     extra = (psi,) if psi is not None else ()
-    for _ in range(steps):
-        x.grad = est(x, labels, model, *extra, schedule, generator=gen, **kwargs)
+    rates = f"lr={lr}" + (f" or psi_lr={psi_lr}" if psi is not None else "")
+    for i in range(steps):
+        try:
+            grad = est(x, labels, model, *extra, schedule, generator=gen, **kwargs)
+        except ValueError as err:  # after step 0: the particles or ε_ψ diverged
+            if i == 0:
+                raise
+            raise ValueError(f"the gradient failed at step {i} ({err}): reduce {rates}")
+        if not bool(grad.isfinite().all()):
+            raise ValueError(f"the gradient became non-finite at step {i}: reduce {rates}")
+        x.grad = grad
         opt.step()
         decay.step()
         if psi is not None:

@@ -268,3 +268,18 @@ def test_estimators_refuse_bad_input(name, kwargs, exc, message):
 def test_other_bad_input(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(lr=1e300), "at step .*reduce lr=1e\\+300 or psi_lr=0.001"),
+    (dict(lr=1e300, method="sds"), "at step .*reduce lr=1e\\+300$"),
+    (dict(psi_lr=1e300, method="vsd"), "at step .*psi_lr=1e\\+300"),
+])
+def test_distill_particles_names_a_diverging_step_size(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        distill_particles(X4 + 0.1, 0, CCM_MODEL, SCHED, **{"steps": 3, "psi_warmup": 1, **kwargs})
+
+
+def test_distill_particles_refuses_half_precision():
+    with pytest.raises(TypeError, match="x0"):
+        distill_particles(X4.half(), 0, CCM_MODEL, SCHED, steps=2)
