@@ -273,7 +273,9 @@ def distill_particles(
                 raise
             raise ValueError(f"the gradient failed at step {i} ({err}): reduce {rates}")
         if not bool(grad.isfinite().all()):
-            raise ValueError(f"the gradient became non-finite at step {i}: reduce {rates}")
+            raise ValueError(
+                f"the gradient became non-finite at step {i}: reduce {rates}"
+            )
         x.grad = grad
         opt.step()
         decay.step()
