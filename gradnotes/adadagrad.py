@@ -334,10 +334,14 @@ class AdaGradNorm(torch.optim.Optimizer):
         *,
         # The official repository's variant: one accumulator per output row
         rowwise: bool = False,
+        maximize: bool = False,  # Ascend the objective instead of descending it
+        # Multi-tensor update of the scalar accumulator's step; None: on CUDA
+        foreach: bool | None = None,
     ):
         defaults = dict(lr=lr, momentum=momentum, lr_decay=lr_decay,
                         weight_decay=weight_decay, eps=eps, rowwise=rowwise,
-                        initial_accumulator_value=initial_accumulator_value)
+                        initial_accumulator_value=initial_accumulator_value,
+                        maximize=maximize, foreach=foreach)
         super().__init__(params, self._check(defaults, "AdaGradNorm"))
 
     @staticmethod
@@ -349,6 +353,9 @@ class AdaGradNorm(torch.optim.Optimizer):
         group["momentum"] = check_number(f"momentum ({where})", group["momentum"],
                                          low=0, high=1, high_open=True)
         check_type(f"rowwise ({where})", group["rowwise"], bool)
+        check_type(f"maximize ({where})", group.setdefault("maximize", False), bool)
+        if group.setdefault("foreach", None) is not None:
+            check_type(f"foreach ({where})", group["foreach"], bool)
         if (not group["rowwise"] and group["initial_accumulator_value"] == 0
                 and group["eps"] == 0):
             raise ValueError(f"initial_accumulator_value and eps ({where}) are both 0: "
@@ -373,6 +380,7 @@ def _grads(self: AdaGradNorm, group):
         # ||g||^2 counts the imaginary parts
         v, g = ((torch.view_as_real(p), torch.view_as_real(p.grad)) if p.is_complex()
                 else (p, p.grad))
+        if group.get("maximize", False): g = -g  # ascend: before weight decay, as torch
         if group["weight_decay"] != 0: g = g.add(v, alpha=group["weight_decay"])
         out.append((p, v, g))
     return out
@@ -416,10 +424,29 @@ def _step_scalar(self: AdaGradNorm, group, pg):
     # b_k^2 = b_{k-1}^2 + ||g_k||^2, the norm over every parameter of the group
     ns = first["norm_sum"]
     ns += sum(g.double().square().sum().to(ns.device) for _, _, g in pg)
-    denom = (ns.sqrt() + group["eps"]).item()
-    for key, p, g in pg:
-        d = torch.full((), denom, dtype=p.dtype, device=p.device)
-        self._apply(group, key, p, g, d, clr)
+    denom = ns.sqrt() + group["eps"]  # stays on the device: no host sync per step
+    foreach = group.get("foreach")
+    if foreach is None: foreach = ns.device.type == "cuda"
+    if foreach: return self._apply_foreach(group, pg, denom, clr)
+    for key, p, g in pg: self._apply(group, key, p, g, denom.to(p.dtype), clr)
+
+# %% ../nbs/32_adadagrad.ipynb #3e3837c4
+@patch
+def _apply_foreach(self: AdaGradNorm, group, pg, denom, clr):
+    "`_apply` for a whole group: one multi-tensor call per (device, dtype) bucket."
+    buckets: dict = {}
+    for key, p, g in pg: buckets.setdefault((p.device, p.dtype), []).append((key, p, g))
+    m = group["momentum"]
+    for (device, dtype), rows in buckets.items():
+        ps, gs = [p for _, p, _ in rows], [g for _, _, g in rows]
+        if m > 0:
+            bufs = [self.state[k].setdefault("momentum_buffer", torch.zeros_like(p))
+                    for k, p, _ in rows]
+            torch._foreach_mul_(bufs, m)
+            torch._foreach_add_(bufs, gs, alpha=1 - m)
+            gs = bufs
+        torch._foreach_add_(ps, torch._foreach_div(gs, denom.to(device, dtype)),
+                            alpha=-clr)
 
 # %% ../nbs/32_adadagrad.ipynb #08a68a21
 @patch

@@ -23,8 +23,9 @@ import torch
 from .core import check_choice, check_int, check_number, require
 
 # %% auto #0
-__all__ = ['SAMPLE_IMAGES', 'Split', 'split_arrays', 'cache_dir', 'digits', 'breast_cancer', 'wine', 'diabetes', 'mnist1d',
-           'sample_image', 'Graph', 'karate_club']
+__all__ = ['SAMPLE_IMAGES', 'SHAPE_CLASSES', 'CORRUPTIONS', 'Split', 'split_arrays', 'cache_dir', 'digits', 'breast_cancer',
+           'wine', 'diabetes', 'mnist1d', 'sample_image', 'DomainShift', 'shapes_segmentation', 'Graph', 'karate_club',
+           'corrupt', 'digit_images', 'StreamBatch', 'CorruptionStream']
 
 # %% ../nbs/01_data.ipynb #9012264e
 @dataclass
@@ -497,6 +498,137 @@ def _skimage_raw(name: str) -> np.ndarray:
     img.setflags(write=False)
     return img
 
+# %% ../nbs/01_data.ipynb #ed9e75d2
+SHAPE_CLASSES = ("background", "disk", "rectangle", "triangle", "ellipse")
+
+# the colour each shape class is drawn in (jittered); background is a dark gray
+_PALETTE = np.array([[0.90, 0.25, 0.20], [0.20, 0.75, 0.30],
+                     [0.25, 0.35, 0.95], [0.95, 0.80, 0.15]])
+
+
+@dataclass(frozen=True)
+class DomainShift:
+    """How a target domain differs from the clean source: shape colours exchanged,
+    Gaussian blur, additive noise and a contrast change (the identity by default)."""
+
+    # new palette slot of each shape class (disk, rectangle, triangle, ellipse)
+    permute: tuple[int, ...] | None = None
+    blur: float = 0.0  # standard deviation of the Gaussian blur, in pixels
+    noise: float = 0.0  # standard deviation of additive Gaussian noise
+    contrast: float = 1.0  # factor scaling intensities about 0.5 (< 1: flatter image)
+
+    def __post_init__(self):
+        if self.permute is not None:
+            p = tuple(check_int("permute", i, 0, len(_PALETTE) - 1)
+                      for i in self.permute)
+            if sorted(p) != list(range(len(_PALETTE))):
+                top = len(_PALETTE) - 1
+                raise ValueError(f"permute must be a permutation of 0..{top}, "
+                                 f"got {self.permute!r}")
+            object.__setattr__(self, "permute", p)
+        object.__setattr__(self, "blur", check_number("blur", self.blur, 0, 8))
+        object.__setattr__(self, "noise", check_number("noise", self.noise, 0, 1))
+        object.__setattr__(self, "contrast",
+                           check_number("contrast", self.contrast, 0, 4, low_open=True))
+
+    @classmethod
+    def target(cls, strength: float = 1.0):  # 0: no shift; 1: the default target domain
+        """The documented target domain at strength s: colours of disks and
+        rectangles exchanged (from s = 0.5 on), blur 0.8·s px, noise 0.08·s, contrast
+        1 − 0.4·s."""
+        s = check_number("strength", strength, 0, 2)
+        return cls(permute=(1, 0, 2, 3) if s >= 0.5 else None, blur=0.8 * s,
+                   noise=0.08 * s, contrast=1 - 0.4 * s)
+
+    @property
+    def is_identity(self) -> bool:
+        return (self.permute in (None, tuple(range(len(_PALETTE)))) and self.blur == 0
+                and self.noise == 0 and self.contrast == 1)
+
+# %% ../nbs/01_data.ipynb #d97e130a
+def _draw_shape(draw, cls: int, size: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    "Row and column indices of one random shape of class `cls` (1-4) on a size² canvas."
+    hw = (size, size)
+    r0, c0 = rng.uniform(0.15 * size, 0.85 * size, 2)
+    if cls == 1:  # disk
+        return draw.disk((r0, c0), rng.uniform(0.1, 0.22) * size, shape=hw)
+    if cls == 2:  # axis-aligned rectangle
+        h, w = rng.uniform(0.2, 0.45, 2) * size
+        return draw.rectangle((r0 - h / 2, c0 - w / 2), extent=(h, w), shape=hw)
+    if cls == 3:  # triangle: three points around the centre, randomly rotated
+        rad, th = rng.uniform(0.14, 0.28) * size, rng.uniform(0, 2 * np.pi)
+        ang = th + 2 * np.pi * np.arange(3) / 3 + rng.uniform(-0.3, 0.3, 3)
+        return draw.polygon(r0 + rad * np.sin(ang), c0 + rad * np.cos(ang), shape=hw)
+    big = rng.uniform(0.18, 0.3) * size  # ellipse: elongated (axis ratio 1.8 to 2.8)
+    small = max(big / rng.uniform(1.8, 2.8), 1.5)
+    return draw.ellipse(r0, c0, big, small, shape=hw, rotation=rng.uniform(-np.pi, np.pi))
+
+
+@functools.lru_cache(maxsize=8)
+def _shapes_raw(n: int, size: int, max_shapes: int, fidelity: float,
+                shift: DomainShift, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n` images (n, size, size, 3) in [0, 1] and their masks (n, size, size), read-only.
+    Geometry and colours come from one seeded stream, the shift's noise from another, so
+    the same seed gives the same scenes in every domain."""
+    draw = require("skimage.draw", "scikit-image", "shapes_segmentation")
+    rng, noise_rng = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
+    slot = np.arange(len(_PALETTE)) if shift.permute is None else np.array(shift.permute)
+    X = np.empty((n, size, size, 3))
+    Y = np.zeros((n, size, size), dtype=np.int64)
+    for i in range(n):
+        X[i] = rng.uniform(0.05, 0.35) + rng.normal(0, 0.03, 3)  # a dark gray background
+        for _ in range(rng.integers(1, max_shapes + 1)):
+            cls = int(rng.integers(1, len(SHAPE_CLASSES)))
+            own = rng.uniform() < fidelity  # drawn in its class colour, else at random
+            colour = (_PALETTE[slot[cls - 1]] + rng.normal(0, 0.06, 3) if own
+                      else rng.uniform(0.2, 1.0, 3))
+            rr, cc = _draw_shape(draw, cls, size, rng)
+            X[i, rr, cc], Y[i, rr, cc] = colour, cls  # later shapes occlude earlier ones
+    X = 0.5 + shift.contrast * (X - 0.5)
+    if shift.blur > 0:
+        ndi = require("scipy.ndimage", "scipy", "shapes_segmentation")
+        X = ndi.gaussian_filter(X, sigma=(0, shift.blur, shift.blur, 0), mode="nearest")
+    if shift.noise > 0:
+        X = X + noise_rng.normal(0, shift.noise, X.shape)
+    X = np.clip(X, 0, 1)  # pixel intensities stay in [0, 1]
+    for a in (X, Y):
+        a.setflags(write=False)
+    return X, Y
+
+# %% ../nbs/01_data.ipynb #0961b915
+def shapes_segmentation(
+    n_train: int = 512,
+    n_val: int = 128,
+    n_test: int = 256,  # Number of images in each part
+    size: int = 32,  # Side of the square images, in pixels
+    max_shapes: int = 3,  # Each image holds 1 to `max_shapes` shapes
+    fidelity: float = 0.8,  # Probability that a shape wears its class colour
+    shift: DomainShift | None = None,  # The domain; None: the clean source domain
+    seed: int = 0,  # Seed of the scenes (the same seed: the same scenes in any domain)
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> Split:
+    """A generated semantic-segmentation world: RGB images (n, 3, size, size) in [0, 1] of
+    disks, rectangles, triangles and ellipses drawn with `skimage.draw`, and their exact
+    integer masks (n, size, size) over `SHAPE_CLASSES`, as a `Split`."""
+    counts = [check_int(k, v, low=1, high=10**6) for k, v in
+              (("n_train", n_train), ("n_val", n_val), ("n_test", n_test))]
+    size = check_int("size", size, low=8, high=1024)
+    max_shapes = check_int("max_shapes", max_shapes, low=1, high=64)
+    fidelity = check_number("fidelity", fidelity, 0, 1)
+    shift = DomainShift() if shift is None else shift
+    if not isinstance(shift, DomainShift):
+        got = type(shift).__name__
+        raise TypeError(f"shift must be a DomainShift or None, got {got}")
+    seed = check_int("seed", seed, low=0)
+    X, Y = _shapes_raw(sum(counts), size, max_shapes, fidelity, shift, seed)
+    X = torch.tensor(X, dtype=dtype).permute(0, 3, 1, 2).contiguous()  # channels first
+    Y = torch.tensor(Y)
+    a, b = counts[0], counts[0] + counts[1]
+    sp = Split(X[:a], Y[:a], X[a:b], Y[a:b], X[b:], Y[b:], name="shapes",
+               meta={"classes": SHAPE_CLASSES, "shift": shift, "fidelity": fidelity})
+    return sp.to(device) if device is not None else sp
+
 # %% ../nbs/01_data.ipynb #713a20bb
 @dataclass
 class Graph:
@@ -561,3 +693,270 @@ def karate_club(
         for k in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask"):
             setattr(g, k, getattr(g, k).to(device))
     return g
+
+# %% ../nbs/01_data.ipynb #25947b15
+import math
+
+from .core import check_tensor, check_type
+
+# %% ../nbs/01_data.ipynb #62be965b
+CORRUPTIONS = (
+    "gaussian_noise", "shot_noise", "impulse_noise",  # noise
+    "defocus_blur", "motion_blur", "zoom_blur", "gaussian_blur",  # blur
+    "fog", "frost", "brightness", "contrast", "saturate",  # weather and light
+    "pixelate", "jpeg", "elastic",  # digital
+)
+
+def _blur(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Convolve each image of (N, C, H, W) with its own odd (N, k, k) kernel (or one
+    (k, k) kernel for all), edges reflected: one grouped convolution."""
+    n, c, h, w = x.shape
+    k = k.expand(n, *k.shape[-2:]) if k.ndim == 2 else k
+    r = k.shape[-1] // 2
+    xp = torch.nn.functional.pad(x.reshape(1, n * c, h, w), (r, r, r, r), mode="reflect"
+                                 if r < min(h, w) else "replicate")
+    ker = k.to(x.dtype).repeat_interleave(c, 0)[:, None]
+    return torch.nn.functional.conv2d(xp, ker, groups=n * c).reshape(n, c, h, w)
+
+def _gauss_kernel(sigma: float, dtype=torch.float32) -> torch.Tensor:
+    r = max(1, int(math.ceil(2.5 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=dtype)
+    g = torch.exp(-t**2 / (2 * sigma**2))
+    k = g[:, None] * g[None, :]
+    return k / k.sum()
+
+def _warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample (N, C, H, W) at the identity grid plus `flow` (N, H, W, 2), in the [-1, 1]
+    coordinates of `grid_sample`; edges replicated."""
+    n, _, h, w = x.shape
+    ys = torch.linspace(-1, 1, h, dtype=x.dtype)
+    xs = torch.linspace(-1, 1, w, dtype=x.dtype)
+    base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).to(x.device)
+    return torch.nn.functional.grid_sample(x, base + flow, padding_mode="border",
+                                           align_corners=True)
+
+# %% ../nbs/01_data.ipynb #573f8a31
+def _rand(g, *shape, like):
+    "Uniform [0, 1) numbers from the CPU generator `g`, on `like`'s device and dtype."
+    return torch.rand(*shape, generator=g).to(like.device, like.dtype)
+
+def _randn(g, *shape, like):
+    return torch.randn(*shape, generator=g).to(like.device, like.dtype)
+
+def _gaussian_noise(x, s, g):
+    return x + [.08, .12, .18, .26, .38][s] * _randn(g, *x.shape, like=x)
+
+def _shot_noise(x, s, g):
+    lam = [60, 25, 12, 5, 3][s]
+    # Poisson photon counts at rate lam * x, drawn from the CPU generator
+    return torch.poisson((x * lam).cpu().clamp(min=0), generator=g).to(x) / lam
+
+def _impulse_noise(x, s, g):
+    amount = [.03, .06, .09, .17, .27][s]
+    u, v = _rand(g, *x.shape, like=x), _rand(g, *x.shape, like=x)
+    return torch.where(u < amount, (v < 0.5).to(x.dtype), x)
+
+def _disk_kernel(radius: float) -> torch.Tensor:
+    r = int(math.ceil(radius))
+    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = ((t[:, None]**2 + t[None, :]**2) <= radius**2 + 0.25).float()
+    return _blur(k[None, None], _gauss_kernel(0.5))[0, 0] if r > 1 else k / k.sum()
+
+def _defocus_blur(x, s, g):
+    k = _disk_kernel([1, 1.5, 2, 2.5, 3][s])
+    return _blur(x, k / k.sum())
+
+def _motion_blur(x, s, g):
+    # a line of `length` pixels through the centre at one random angle per image
+    length = [3, 5, 7, 9, 11][s]
+    r = length // 2
+    angle = _rand(g, len(x), like=x).cpu() * math.pi
+    t = torch.linspace(-r, r, 4 * length)
+    px = torch.round(t[None] * torch.cos(angle)[:, None]).long() + r
+    py = torch.round(t[None] * torch.sin(angle)[:, None]).long() + r
+    k = torch.zeros(len(x), 2 * r + 1, 2 * r + 1)
+    k[torch.arange(len(x))[:, None], py, px] = 1.0
+    return _blur(x, (k / k.sum((1, 2), keepdim=True)).to(x.device))
+
+def _zoom_blur(x, s, g):
+    # the mean of the image zoomed in by factors 1 ... 1 + z about its centre
+    z = [.1, .2, .3, .4, .5][s]
+    ys, xs = torch.linspace(-1, 1, x.shape[2]), torch.linspace(-1, 1, x.shape[3])
+    base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).to(x)
+    out = torch.zeros_like(x)
+    zooms = torch.linspace(1, 1 + z, 6).tolist()
+    for f in zooms:
+        out += _warp(x, (base / f - base).expand(len(x), -1, -1, -1))
+    return out / len(zooms)
+
+def _gaussian_blur(x, s, g): return _blur(x, _gauss_kernel([.5, .75, 1, 1.5, 2][s]).to(x))
+
+# %% ../nbs/01_data.ipynb #ee0bee0d
+def _smooth_noise(g, n, h, w, cells, like):
+    "Random low-frequency fields in [0, 1]: (cells x cells) noise upsampled bicubically."
+    coarse = _rand(g, n, 1, cells, cells, like=like)
+    f = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bicubic",
+                                        align_corners=True)
+    lo, hi = f.amin((2, 3), keepdim=True), f.amax((2, 3), keepdim=True)
+    return (f - lo) / (hi - lo).clamp(min=1e-6)
+
+def _fog(x, s, g):
+    a = [.3, .45, .6, .8, 1.0][s]
+    fog = _smooth_noise(g, len(x), x.shape[2], x.shape[3], 3, like=x)
+    top = x.amax((1, 2, 3), keepdim=True)
+    # add the fog, then rescale so the brightest pixel keeps its value
+    return (x + a * fog) * top / (top + a)
+
+def _frost(x, s, g):
+    # ice crystals: sparse bright specks blurred into streaks, blended over the image
+    a, b = [(.9, .3), (.8, .4), (.7, .5), (.65, .6), (.6, .75)][s]
+    specks = (_rand(g, *x.shape, like=x) < 0.08).to(x.dtype)
+    ice = _blur(specks, _gauss_kernel(0.8).to(x))
+    ice = ice / ice.amax((1, 2, 3), keepdim=True).clamp(min=1e-6)
+    return a * x + b * ice
+
+def _brightness(x, s, g): return x + [.1, .2, .3, .4, .5][s]
+
+def _contrast(x, s, g):
+    c = [.4, .3, .2, .1, .05][s]
+    m = x.mean((1, 2, 3), keepdim=True)
+    return (x - m) * c + m
+
+def _saturate(x, s, g):
+    # an over-driven tone curve: intensities pushed towards 0 and 1 around 1/2 (clipped)
+    return (x - 0.5) * [2, 3, 5, 8, 12][s] + 0.5 + [.1, .15, .2, .25, .3][s]
+
+def _pixelate(x, s, g):
+    h, w = x.shape[2:]
+    f = [.6, .5, .4, .3, .25][s]
+    small = torch.nn.functional.interpolate(
+        x, size=(max(1, round(h * f)), max(1, round(w * f))), mode="area")
+    return torch.nn.functional.interpolate(small, size=(h, w), mode="nearest")
+
+# %% ../nbs/01_data.ipynb #1f15acb0
+def _dct_matrix(b: int, dtype=torch.float64) -> torch.Tensor:
+    "The orthonormal DCT-II matrix D (b x b): coefficients of a block B are D B D^T."
+    k, i = torch.arange(b, dtype=dtype)[:, None], torch.arange(b, dtype=dtype)[None]
+    d = torch.cos(math.pi * (2 * i + 1) * k / (2 * b)) * math.sqrt(2 / b)
+    d[0] /= math.sqrt(2)
+    return d
+
+def _jpeg(x, s, g):
+    # JPEG-like: 4x4 block DCT, coefficients rounded to steps q (1 + u + v)
+    b, q = 4, [.04, .07, .1, .15, .22][s]
+    n, c, h, w = x.shape
+    ph, pw = (-h) % b, (-w) % b
+    xp = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
+    H, W = xp.shape[2:]
+    blocks = xp.reshape(n, c, H // b, b, W // b, b).transpose(3, 4)
+    d = _dct_matrix(b).to(x)
+    u = torch.arange(b, dtype=x.dtype, device=x.device)
+    step = q * (1 + u[:, None] + u[None])
+    coef = d @ blocks @ d.T
+    blocks = d.T @ (torch.round(coef / step) * step) @ d
+    return blocks.transpose(3, 4).reshape(n, c, H, W)[:, :, :h, :w]
+
+def _elastic(x, s, g):
+    # a smooth random displacement field, amplitude `amp` pixels
+    amp = [.6, .9, 1.2, 1.6, 2.0][s]
+    n, _, h, w = x.shape
+    d = torch.cat([_smooth_noise(g, n, h, w, 4, like=x) for _ in range(2)], 1) - 0.5
+    # pixels to the [-1, 1] units of grid_sample
+    unit = torch.tensor([2 / (w - 1), 2 / (h - 1)]).to(x)
+    flow = (2 * amp * d).permute(0, 2, 3, 1) * unit
+    return _warp(x, flow)
+
+_CORRUPT = {name: globals()[f"_{name}"] for name in CORRUPTIONS}
+
+# %% ../nbs/01_data.ipynb #25608565
+def corrupt(
+    x: torch.Tensor, # Images (N, C, H, W) with values in [0, 1]
+    name: str, # One of `CORRUPTIONS`
+    severity: int = 5, # 1 (mild) ... 5 (strong)
+    seed: int = 0, # Seeds the random parts (noise, angles, fields)
+) -> torch.Tensor:
+    """A corrupted copy of `x` in [0, 1], computed batched on `x`'s device: one of 15
+    corruptions in the spirit of CIFAR-10-C, sized for small images."""
+    check_tensor("x", x, ndim=4, floating=True)
+    if bool((x < 0).any()) or bool((x > 1).any()):
+        raise ValueError("x must lie in [0, 1]: pass images scaled to [0, 1]")
+    check_choice("name", name, CORRUPTIONS)
+    severity = check_int("severity", severity, low=1, high=5)
+    seed = check_int("seed", seed, low=0, high=2**32 - 1)
+    stream = (seed * 16 + CORRUPTIONS.index(name)) * 8 + severity
+    g = torch.Generator().manual_seed(stream)
+    with torch.no_grad():
+        return _CORRUPT[name](x, severity - 1, g).clamp(0, 1)
+
+def digit_images(
+    size: int = 16, # Side of the square images (bilinear upsampling from 8x8)
+    seed: int = 0, val: float = 0.1, test: float = 0.3, # As in `digits`
+    dtype: torch.dtype = torch.float32, device=None,
+) -> Split:
+    """scikit-learn's digits as (n, 1, size, size) images with values in [0, 1] (not
+    standardized): the clean source domain for `corrupt` and `CorruptionStream`."""
+    size = check_int("size", size, low=8, high=256)
+    sp = digits(seed=seed, val=val, test=test, standardize=False, images=True,
+                dtype=dtype, device=device)
+    for k in ("X_train", "X_val", "X_test"):
+        up = torch.nn.functional.interpolate(getattr(sp, k) / 16, size=(size, size),
+                                             mode="bilinear", align_corners=False)
+        setattr(sp, k, up.clamp(0, 1))
+    sp.name = f"digits {size}x{size}"
+    return sp
+
+# %% ../nbs/01_data.ipynb #a97639a5
+@dataclass
+class StreamBatch:
+    "One test batch of a corruption stream, with where it comes from."
+    x: torch.Tensor  # corrupted images (B, C, H, W)
+    y: torch.Tensor  # their labels (for scoring only: adaptation never sees them)
+    domain: str  # the corruption's name
+    severity: int
+    round: int  # which pass over the list of domains, from 0
+
+class CorruptionStream:
+    """Test batches domain after domain, without reset between them, as in continual
+    test-time adaptation: each domain's images are `corrupt(X, domain, severity)`, cut
+    into batches in a fixed order; `rounds` repeats the whole list of domains."""
+    def __init__(self, X: torch.Tensor, # Clean test images (N, C, H, W) in [0, 1]
+                 y: torch.Tensor, # Their labels (N,)
+                 corruptions: Sequence[str] = CORRUPTIONS, # Domains, in the order visited
+                 severity: int = 5, # One severity for the whole run
+                 batch_size: int = 64,
+                 rounds: int = 1, # Passes over the list of domains
+                 gradual: bool = False, # Severities 1,2,3,4,5,4,3,2,1 within each domain
+                 seed: int = 0): # Seeds the corruptions (the same images every round)
+        self.X = check_tensor("X", X, ndim=4, floating=True)
+        self.y = check_tensor("y", y, ndim=1, integer=True)
+        if len(X) != len(y):
+            raise ValueError(f"X and y must hold the same number of rows, got {len(X)} "
+                             f"and {len(y)}")
+        check_type("corruptions", corruptions, (list, tuple))
+        if not corruptions: raise ValueError("corruptions must name at least one domain")
+        for c in corruptions: check_choice("corruptions", c, CORRUPTIONS)
+        self.corruptions = tuple(corruptions)
+        self.severity = check_int("severity", severity, low=1, high=5)
+        self.batch_size = check_int("batch_size", batch_size, low=1)
+        self.rounds = check_int("rounds", rounds, low=1)
+        self.gradual = check_type("gradual", gradual, bool)
+        self.seed = check_int("seed", seed, low=0, high=2**32 - 1)
+        if bool((X < 0).any()) or bool((X > 1).any()):
+            raise ValueError("X must lie in [0, 1]: pass images scaled to [0, 1]")
+
+    def severities(self) -> list[int]:
+        "The severities visited within each domain."
+        return [1, 2, 3, 4, 5, 4, 3, 2, 1] if self.gradual else [self.severity]
+
+    def __len__(self) -> int:
+        per = -(-len(self.X) // self.batch_size)
+        return self.rounds * len(self.corruptions) * len(self.severities()) * per
+
+    def __iter__(self):
+        for r in range(self.rounds):
+            for name in self.corruptions:
+                for sev in self.severities():
+                    xc = corrupt(self.X, name, sev, self.seed)
+                    for i in range(0, len(xc), self.batch_size):
+                        sl = slice(i, i + self.batch_size)
+                        yield StreamBatch(xc[sl], self.y[sl], name, sev, r)

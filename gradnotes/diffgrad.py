@@ -101,6 +101,9 @@ def _check_group(group: dict, where: str, in_place: bool = False) -> dict:
         raise TypeError(
             f"foreach ({where}) must be True, False or None, got {group['foreach']!r}"
         )
+    if not isinstance(group.get("maximize", False), bool):
+        raise TypeError(f"maximize ({where}) must be True or False, "
+                        f"got {group['maximize']!r}")
     if in_place:
         group.update(checked)
     return {**group, **checked}
@@ -123,10 +126,10 @@ class DiffGrad(torch.optim.Optimizer):
         *,
         # Multi-tensor path; None picks it for CUDA tensors
         foreach: bool | None = None,
+        maximize: bool = False,  # Ascend the objective instead of descending it
     ):
-        defaults = dict(
-            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach
-        )
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        foreach=foreach, maximize=maximize)
         super().__init__(params, _check_group(defaults, "DiffGrad"))
 
     def add_param_group(self, param_group: dict):
@@ -187,6 +190,8 @@ class DiffGrad(torch.optim.Optimizer):
         for gi, group in enumerate(self.param_groups):
             beta1, beta2 = group["betas"]
             for (device, _), tensors in self._gather(group, gi).items():
+                if group.get("maximize", False):  # ascend: the negated gradients
+                    tensors = (tensors[0], torch._foreach_neg(tensors[1]), *tensors[2:])
                 foreach = group.get("foreach")
                 if foreach is None:
                     foreach = device.type == "cuda"

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,9 @@ import torch.nn.functional as F
 import warnings
 
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from gradnotes.core import (
     check_choice,
@@ -34,17 +38,20 @@ __all__ = ['check_bags', 'check_proportions', 'random_bags', 'bag_proportions', 
 
 # %% ../nbs/71_llp_bp.ipynb #a70e5814
 def check_bags(
-    bags,  # A sequence of index sequences, one per bag, partitioning range(n)
+    # One index sequence per bag, partitioning range(n); or one bag id per instance (n,)
+    bags,
     n: int,  # Number of instances
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate that `bags` partitions `range(n)`; return each instance's bag index (n,)
-    and the bag sizes."""
-    if isinstance(bags, (torch.Tensor, np.ndarray, str, bytes)) or not isinstance(
-        bags, Sequence
-    ):
+    and the bag sizes. Bag ids (any integers) are numbered in sorted order."""
+    ids = _bag_ids(bags, n)
+    if ids is not None:
+        _, bag_index = torch.unique(ids, return_inverse=True)
+        return bag_index, torch.bincount(bag_index)
+    if isinstance(bags, (str, bytes)) or not isinstance(bags, Sequence):
         raise TypeError(
-            f"bags must be a sequence of index sequences (one per bag), got "
-            f"{type(bags).__name__}"
+            f"bags must be a sequence of index sequences (one per bag) or one bag id per "
+            f"instance, got {type(bags).__name__}"
         )
     if len(bags) == 0:
         raise ValueError("bags must hold at least one bag")
@@ -80,14 +87,27 @@ def check_bags(
     return bag_index, torch.tensor(sizes)
 
 
+def _bag_ids(bags, n: int) -> torch.Tensor | None:
+    "`bags` as a tensor of n integer bag ids if it is one id per instance, else None."
+    if isinstance(bags, np.ndarray): bags = torch.as_tensor(bags)
+    if isinstance(bags, Sequence) and not isinstance(bags, (str, bytes)) and len(bags) \
+            and all(isinstance(b, (numbers.Integral, np.integer)) for b in bags):
+        bags = torch.as_tensor([int(b) for b in bags])
+    if not isinstance(bags, torch.Tensor): return None
+    if bags.ndim != 1 or bags.dtype == torch.bool or bags.is_floating_point() \
+            or bags.is_complex():
+        raise TypeError(f"bags given as a tensor or array must hold one integer bag id "
+                        f"per instance, got {tuple(bags.shape)} {bags.dtype}")
+    if bags.numel() != n:
+        raise ValueError(f"bags holds {bags.numel()} bag ids for {n} instances")
+    return bags.cpu().long()
+
+
 def check_proportions(proportions, n_bags: int) -> torch.Tensor:
     """Validate one label proportion in [0, 1] per bag (float64 tensor); nothing is
     clipped."""
-    p = torch.as_tensor(
-        np.asarray(
-            proportions.cpu() if isinstance(proportions, torch.Tensor) else proportions
-        )
-    )
+    p = (proportions.detach().cpu() if isinstance(proportions, torch.Tensor)
+         else torch.as_tensor(np.asarray(proportions)))
     if p.dtype == torch.bool or not (
         p.is_floating_point() or p.dtype in (torch.int32, torch.int64)
     ):
@@ -655,24 +675,66 @@ def _train(
 
 # %% ../nbs/71_llp_bp.ipynb #eb883aad
 def _check_X(X, name: str = "X") -> torch.Tensor:
-    if np.iscomplexobj(X) or (isinstance(X, torch.Tensor) and X.is_complex()):
-        raise TypeError(f"{name} must be real, got dtype {X.dtype}")
-    if isinstance(X, np.ndarray):
-        if not np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_:
-            raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")
-        X = torch.as_tensor(X, dtype=torch.float32)
-    if isinstance(X, torch.Tensor) and not X.is_floating_point():
-        X = X.float()
+    "A tensor `X` checked as a 2-D real matrix (integers become float32)."
+    if X.is_complex(): raise TypeError(f"{name} must be real, got dtype {X.dtype}")
+    if not X.is_floating_point(): X = X.float()
     return check_tensor(name, X, ndim=2, floating=True)
 
 
-class _LLPBase(BaseEstimator, ClassifierMixin):
-    classes_ = np.array([0, 1])
+class _LLPBase(ClassifierMixin, BaseEstimator):
+    "What DLLP and LLPBP share: input checks, the two ways to fit, and prediction."
 
-    def _prepare(self, X, bags, proportions):
-        X = _check_X(X)
-        bag_index, sizes = check_bags(bags, X.shape[0])
-        p = check_proportions(proportions, len(sizes))
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def _features(self, X, reset: bool) -> torch.Tensor:
+        "X as a float tensor: tensors keep their device, the rest pass scikit-learn's."
+        if isinstance(X, torch.Tensor):
+            X = _check_X(X).detach()  # fitting never differentiates through the data
+            if reset: self.n_features_in_ = X.shape[1]
+            elif X.shape[1] != self.n_features_in_:
+                name = type(self).__name__
+                raise ValueError(f"X has {X.shape[1]} features, but {name} is expecting "
+                                 f"{self.n_features_in_} features as input")
+            return X
+        # float64 unless the data are float32, as scikit-learn's estimators keep them
+        try: X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+        except ValueError as e: raise ValueError(f"X: {e}") from e
+        return torch.as_tensor(X)
+
+    def _targets(self, X, y, bags, proportions):
+        """Each instance's bag index, the bag sizes and proportions; without bags, y's
+        labels, each instance its own bag (supervised learning)."""
+        n = X.shape[0]
+        if bags is None:
+            if proportions is not None:
+                raise ValueError("proportions were given without bags")
+            if y is None:
+                raise ValueError(f"{type(self).__name__} requires y to be passed, but the"
+                                 " target y is None; give bags and proportions for label"
+                                 " proportions, or y for instance labels")
+            y = column_or_1d(y.cpu() if isinstance(y, torch.Tensor) else y, warn=True)
+            if len(y) != n:
+                raise ValueError(f"y must hold one label per row of X ({n}), "
+                                 f"got {len(y)}")
+            check_classification_targets(y)
+            enc = LabelEncoder().fit(y)
+            if len(enc.classes_) != 2:
+                raise ValueError(f"Only binary classification is supported. y holds "
+                                 f"{len(enc.classes_)} class(es) {list(enc.classes_)}")
+            self.classes_ = enc.classes_
+            return (torch.arange(n), torch.ones(n, dtype=torch.long),
+                    torch.as_tensor(enc.transform(y), dtype=torch.float64))
+        if proportions is None: raise ValueError("bags were given without proportions")
+        self.classes_ = np.array([0, 1])
+        bag_index, sizes = check_bags(bags, n)
+        return bag_index, sizes, _proportions(proportions, bag_index, len(sizes))
+
+    def _prepare(self, X, y, bags, proportions):
+        X = self._features(X, reset=True)
+        bag_index, sizes, p = self._targets(X, y, bags, proportions)
         for name in ("epochs", "batch_size"):
             check_int(name, getattr(self, name), low=1)
         check_number("lr", self.lr, low=0, low_open=True)
@@ -681,32 +743,43 @@ class _LLPBase(BaseEstimator, ClassifierMixin):
             check_int("hidden", h, low=1) < 1 for h in self.hidden
         ):
             raise ValueError(f"hidden must be non-empty, got {self.hidden}")
-        self.n_features_in_ = X.shape[1]
         return X, bag_index.to(X.device), sizes, p.to(X.device)
 
     def _logits(self, X) -> torch.Tensor:
-        if not hasattr(self, "model_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit first")
-        X = _check_X(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X must have {self.n_features_in_} features, got {X.shape[1]}"
-            )
+        check_is_fitted(self, "model_")
+        X = self._features(X, reset=False)
         p = next(self.model_.parameters())
         with torch.no_grad():
             return self.model_(X.to(device=p.device, dtype=p.dtype)).squeeze(1)
 
     def decision_function(self, X) -> np.ndarray:
-        "Log-odds of the positive class, (n,)."
+        "Log-odds of the positive class `classes_[1]`, (n,)."
         return self._logits(X).cpu().double().numpy()
 
     def predict_proba(self, X) -> np.ndarray:
-        "Class probabilities (n, 2): columns P(y = 0), P(y = 1)."
+        "Class probabilities (n, 2): columns P(classes_[0]), P(classes_[1])."
         p1 = torch.sigmoid(self._logits(X)).cpu().double().numpy()
         return np.stack([1 - p1, p1], 1)
 
     def predict(self, X) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+        "The more probable class of each row."
+        positive = self.decision_function(X) >= 0
+        return self.classes_[positive.astype(np.int64)]
+
+
+def _proportions(proportions, bag_index: torch.Tensor, n_bags: int) -> torch.Tensor:
+    """One proportion per bag, from one per bag or one per instance (its bag's, which
+    keeps them aligned with the rows when cross-validation splits the data)."""
+    n = bag_index.numel()
+    size = (proportions.numel() if isinstance(proportions, torch.Tensor)
+            else np.size(np.asarray(proportions, dtype=object)))
+    if size != n or n == n_bags: return check_proportions(proportions, n_bags)
+    per_row = check_proportions(proportions, n)
+    p = torch.zeros(n_bags, dtype=per_row.dtype).scatter_(0, bag_index, per_row)
+    if not torch.equal(p[bag_index], per_row):
+        raise ValueError("proportions given per instance must be equal within each bag")
+    return check_proportions(p, n_bags)
+
 
 # %% ../nbs/71_llp_bp.ipynb #58cd16d7
 class DLLP(_LLPBase):
@@ -731,8 +804,15 @@ class DLLP(_LLPBase):
             self.seed,
         ) = hidden, epochs, lr, weight_decay, batch_size, seed
 
-    def fit(self, X, bags, proportions):
-        X, bag_index, sizes, p = self._prepare(X, bags, proportions)
+    def fit(self,
+            X,  # Features (n, d): a tensor (kept on its device) or an array-like
+            y=None,  # Instance labels: used only without bags (then each is its own bag)
+            *,
+            bags=None,  # One bag id per instance (n,), or one index sequence per bag
+            proportions=None,  # Fraction of class 1 per bag, or each instance's bag's
+           ):
+        "Fit on label proportions (`bags`, `proportions`), or on labels `y` without bags."
+        X, bag_index, sizes, p = self._prepare(X, y, bags, proportions)
         self.model_ = _train(
             X,
             bag_index,
@@ -802,8 +882,9 @@ class LLPBP(_LLPBase):
         )
         self.agg_weight, self.engine, self.seed = agg_weight, engine, seed
 
-    def fit(self, X, bags, proportions):
-        X, bag_index, sizes, p = self._prepare(X, bags, proportions)
+    def fit(self, X, y=None, *, bags=None, proportions=None):
+        "Fit as `DLLP.fit` does (label proportions, or labels y without bags)."
+        X, bag_index, sizes, p = self._prepare(X, y, bags, proportions)
         check_int("rounds", self.rounds, low=1, high=2)
         thr = check_number("threshold", self.threshold, low=0, high=1)
         agg = check_number("agg_weight", self.agg_weight, low=0)
@@ -839,6 +920,7 @@ class LLPBP(_LLPBase):
         self.converged_ = all(r.converged for r in self.bp_results_)
         self.round_ = _kept_round(self, X, bag_index, p)
         self.model_ = self.models_[self.round_ - 1]
+        self.n_iter_ = self.bp_results_[self.round_ - 1].n_iter  # BP sweeps, kept round
         return self
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
-from .core import check_choice, check_int, check_number, check_tensor, progress
+from .core import (check_choice, check_int, check_number, check_tensor,
+                            check_type, progress)
 from .diffusion import NoiseSchedule, eps_from_v
 
 # %% auto #0
-__all__ = ['METHODS', 'transfer_coefficients', 'transfer', 'time_grid', 'sample']
+__all__ = ['METHODS', 'SPACINGS', 'transfer_coefficients', 'transfer', 'time_grid', 'diffusers_grid', 'sample',
+           'diffusers_options']
 
 # %% ../nbs/51_pndm.ipynb #79f9fb35
 def transfer_coefficients(ab, ab_next) -> tuple:
@@ -83,6 +86,8 @@ def transfer(
 
 # %% ../nbs/51_pndm.ipynb #3c604676
 METHODS = ("ddim", "pie", "prk", "s-pndm", "f-pndm", "fon")
+# "official": the paper's grid; the others: diffusers' `timestep_spacing`
+SPACINGS = ("official", "leading", "trailing", "linspace")
 # steps taken by a one-step method before the multistep phase
 _WARMUP = {"s-pndm": 1, "f-pndm": 3, "fon": 3}
 
@@ -98,6 +103,29 @@ def time_grid(T: int,  # Number of diffusion steps of the model
     nxt = [-1] + seq[:-1]
     return list(zip(reversed(seq), reversed(nxt)))
 
+# %% ../nbs/51_pndm.ipynb #f93eeada
+def diffusers_grid(
+    T: int,  # Number of diffusion steps of the model
+    num_steps: int,  # Sampling steps, 1 to T
+    spacing: str = "leading",  # diffusers' `timestep_spacing`: leading/trailing/linspace
+    steps_offset: int = 0,  # Added to every step (leading spacing only, as diffusers)
+) -> list[tuple[int, int]]:
+    """The (t, t_next) pairs diffusers' DDIM and PNDM schedulers walk: steps placed by
+    `spacing`, each going T // num_steps down; a negative t_next reads the final ᾱ."""
+    T = check_int("T", T, low=1)
+    n = check_int("num_steps", num_steps, low=1, high=T)
+    check_choice("spacing", spacing, SPACINGS[1:])
+    offset = check_int("steps_offset", steps_offset, low=0)
+    if spacing == "leading": ts = np.arange(n) * (T // n) + offset
+    elif spacing == "trailing":
+        ts = np.round(np.arange(T, 0, -T / n)).astype(np.int64) - 1
+    else: ts = np.linspace(0, T - 1, n).round().astype(np.int64)
+    ts = sorted((int(t) for t in ts), reverse=True)
+    if ts[0] > T - 1:
+        raise ValueError(f"steps_offset={offset} puts the first step at {ts[0]}, past "
+                         f"the schedule's last step {T - 1}")
+    return [(t, t - T // n) for t in ts]
+
 # %% ../nbs/51_pndm.ipynb #247b55e3
 class _Stepper:
     """One sampling run: the model wrapped to return noise predictions, ᾱ lookups, and a
@@ -111,17 +139,25 @@ class _Stepper:
         alpha_offset: int,
         batch: int,
         x: torch.Tensor,
+        final_alpha: float = 1.0,  # ᾱ below step 0 (clean data: 1)
+        integer_midpoints: bool = False,  # t - (t - t_next) // 2, as diffusers does
     ):
         self.model, self.schedule = model, schedule
         self.prediction, self.offset = prediction, alpha_offset
         self.batch, self.shape, self.nfe, self._ab = batch, tuple(x.shape), 0, {}
+        self.final, self.integer_midpoints = final_alpha, integer_midpoints
 
     def ab(self, t) -> float:
         """ᾱ at step t as a Python float (every sample of the batch sits at the same
-        step), looked up once per t."""
+        step), looked up once per t; steps below 0 read the final ᾱ."""
         if t not in self._ab:
-            self._ab[t] = float(self.schedule.alpha_bar(float(t), self.offset))
+            self._ab[t] = (self.final if t < 0 else
+                           float(self.schedule.alpha_bar(float(t), self.offset)))
         return self._ab[t]
+
+    def mid(self, t, t_next):
+        "The midpoint of a step (a fractional step is floored when ᾱ is read)."
+        return t - (t - t_next) // 2 if self.integer_midpoints else (t + t_next) / 2
 
     def eps(self, x: torch.Tensor, t) -> torch.Tensor:
         """The model's noise prediction at step t (v-predictions converted with ᾱ_t before
@@ -159,7 +195,7 @@ def _pseudo_improved_euler(s: _Stepper, x, t, t_next, history):
 
 
 def _pseudo_runge_kutta(s: _Stepper, x, t, t_next, history):
-    t_mid = (t + t_next) / 2
+    t_mid = s.mid(t, t_next)
     # only the first stage enters the multistep history
     e1 = s.eps(x, t)
     history.append(e1)
@@ -202,7 +238,7 @@ def _fon_step(s: _Stepper, x, t, t_next, history):
         d = rate(x, t)
         history.append(d)
     else:
-        t_mid = (t + t_next) / 2
+        t_mid = s.mid(t, t_next)
         d1 = rate(x, t)
         history.append(d1)
         d2 = rate(x + d1 * h / 2, t_mid)
@@ -223,6 +259,13 @@ def sample(
     alpha_offset: int = 0,  # 1 reproduces the official code's ᾱ lookup at t + 1
     return_nfe: bool = False,  # Also return the number of model evaluations
     show_progress: bool = False,  # Show a progress bar
+    *,
+    timestep_spacing: str = "official",  # Or diffusers' leading, trailing, linspace
+    steps_offset: int = 0,  # diffusers' `steps_offset` (leading spacing)
+    final_alpha_cumprod: float = 1.0,  # ᾱ below step 0 (diffusers: ᾱ_0 unless
+    #   set_alpha_to_one)
+    callback: Callable | None = None,  # callback(i, t, x) after each step
+    differentiable: bool = False,  # Keep the graph: gradients flow through sampling
 ):
     """Sample deterministically from noise `x` with DDIM, a pseudo numerical method, or
     the classical FON."""
@@ -240,7 +283,10 @@ def sample(
             "schedule.alphas_cumprod must decrease strictly and lie in (0, 1)"
         )
     num_steps = check_int("num_steps", num_steps, low=1, high=schedule.T)
-    grid = time_grid(schedule.T, num_steps)
+    grid = _grid(schedule.T, num_steps, timestep_spacing, steps_offset)
+    final = check_number("final_alpha_cumprod", final_alpha_cumprod, low=0, high=1,
+                         low_open=True)
+    check_type("differentiable", differentiable, bool)
     if grid[0][0] + alpha_offset > schedule.T - 1:
         raise ValueError(
             f"with alpha_offset={alpha_offset} the grid's first step {grid[0][0]} reads ᾱ"
@@ -251,11 +297,66 @@ def sample(
             f"num_steps must exceed the {_WARMUP[method]} warm-up step(s) of {method},"
             f" got {num_steps}"
         )
-    s = _Stepper(model, schedule, prediction, alpha_offset, len(x), x)
+    s = _Stepper(model, schedule, prediction, alpha_offset, len(x), x, final,
+                 integer_midpoints=timestep_spacing != "official")
     history: list[torch.Tensor] = []
-    with torch.no_grad():
-        for t, t_next in progress(
-            grid, desc=method, disable=None if show_progress else True
-        ):
+    with torch.set_grad_enabled(differentiable and torch.is_grad_enabled()):
+        for i, (t, t_next) in enumerate(progress(
+                grid, desc=method, disable=None if show_progress else True)):
             x = _step(method, s, x, t, t_next, history)
+            if callback is not None: callback(i, t, x)
     return (x, s.nfe) if return_nfe else x
+
+
+def _grid(T: int, num_steps: int, spacing: str, steps_offset: int) -> list:
+    "The official grid, or diffusers' for its spacings."
+    check_choice("timestep_spacing", spacing, SPACINGS)
+    if spacing != "official": return diffusers_grid(T, num_steps, spacing, steps_offset)
+    if check_int("steps_offset", steps_offset, low=0) != 0:
+        raise ValueError("steps_offset needs one of diffusers' spacings (timestep_"
+                         "spacing='leading', 'trailing' or 'linspace'), not the official "
+                         "grid")
+    return time_grid(T, num_steps)
+
+# %% ../nbs/51_pndm.ipynb #4622cd38
+_PREDICTIONS = {"epsilon": "epsilon", "v_prediction": "v"}
+
+
+def diffusers_options(
+    scheduler,  # A diffusers DDIMScheduler or PNDMScheduler
+) -> dict:
+    """`sample`'s keyword arguments that reproduce `scheduler` (deterministic DDIM with
+    eta = 0, or PNDM's Runge-Kutta warm-up): schedule, method, prediction, grid and
+    final ᾱ."""
+    cfg, name = getattr(scheduler, "config", None), type(scheduler).__name__
+    if cfg is None or name not in ("DDIMScheduler", "PNDMScheduler"):
+        raise TypeError(f"scheduler must be a diffusers DDIMScheduler or PNDMScheduler, "
+                        f"got {name}")
+    refuse = {"clip_sample": "clips the predicted clean sample",
+              "thresholding": "thresholds the predicted clean sample",
+              "rescale_betas_zero_snr": "gives a zero-SNR last step",
+              "skip_prk_steps": "replaces PNDM's Runge-Kutta warm-up by its own"}
+    for key, what in refuse.items():
+        if cfg.get(key, False):
+            raise ValueError(f"scheduler has {key}=True, which {what}; gradnotes' "
+                             f"samplers do not implement it: set {key}=False")
+    if cfg.prediction_type not in _PREDICTIONS:
+        raise ValueError(f"scheduler's prediction_type {cfg.prediction_type!r} is not "
+                         f"supported: use 'epsilon' or 'v_prediction'")
+    if name == "PNDMScheduler" and cfg.prediction_type == "v_prediction":
+        raise ValueError(
+            "scheduler is a PNDMScheduler with prediction_type='v_prediction': it "
+            "combines v-predictions of different steps before turning them into noise "
+            "predictions, where PNDM combines noise predictions (sample(..., "
+            "prediction='v') does); not reproduced here")
+    if name == "PNDMScheduler" and cfg.timestep_spacing == "linspace":
+        raise ValueError(
+            "scheduler is a PNDMScheduler with timestep_spacing='linspace': its Runge-"
+            "Kutta warm-up evaluates at grid points (T - 1)/(n - 1) apart but steps "
+            "T // n from them; not reproduced here (use 'leading' or 'trailing')")
+    ab = scheduler.alphas_cumprod.double()
+    return dict(schedule=NoiseSchedule.from_alphas_cumprod(ab),
+                method="ddim" if name == "DDIMScheduler" else "f-pndm",
+                prediction=_PREDICTIONS[cfg.prediction_type],
+                timestep_spacing=cfg.timestep_spacing, steps_offset=cfg.steps_offset,
+                final_alpha_cumprod=1.0 if cfg.set_alpha_to_one else float(ab[0]))

@@ -22,7 +22,7 @@ from .core import (check_int, check_number, check_tensor, check_type, progress,
 from .data import Split
 
 # %% auto #0
-__all__ = ['MLP', 'ConvNet1d', 'accuracy', 'History', 'fit_classifier', 'Comparison', 'compare_optimizers', 'rmse',
+__all__ = ['MLP', 'ConvNet1d', 'UNet', 'accuracy', 'History', 'fit_classifier', 'Comparison', 'compare_optimizers', 'rmse',
            'RegressionHistory', 'fit_regressor', 'ema_teacher', 'snapshot', 'restore', 'stochastic_restore']
 
 # %% ../nbs/30_training.ipynb #efd18a36
@@ -76,6 +76,57 @@ class ConvNet1d(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x.unsqueeze(1) if x.ndim == 2 else x))
+
+# %% ../nbs/30_training.ipynb #unet0cd1
+def _double_conv(a: int, b: int) -> nn.Sequential:
+    "Two 3x3 convolutions, each followed by batch normalization and ReLU."
+    layers = []
+    for c in (a, b):
+        layers += [nn.Conv2d(c, b, 3, padding=1, bias=False), nn.BatchNorm2d(b),
+                   nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
+
+
+class UNet(nn.Module):
+    """A small 2-D U-Net: (n, in_channels, H, W) images to (n, out_channels, H, W) logits;
+    the width doubles at each of the `depth` downsamplings."""
+
+    def __init__(
+        self,
+        in_channels: int = 1,  # Image channels
+        out_channels: int = 2,  # Logit channels (classes)
+        width: int = 16,  # Channels of the first stage
+        depth: int = 3,  # Number of 2x downsamplings; H and W must divide by 2**depth
+    ):
+        super().__init__()
+        c_in = check_int("in_channels", in_channels, low=1)
+        c_out = check_int("out_channels", out_channels, low=1)
+        w = check_int("width", width, low=1)
+        self.depth = check_int("depth", depth, low=0, high=8)
+        widths = [w * 2**i for i in range(self.depth + 1)]
+        self.down = nn.ModuleList([_double_conv(c_in, widths[0])] + [
+            _double_conv(a, b) for a, b in zip(widths[:-1], widths[1:])])
+        self.up = nn.ModuleList([
+            _double_conv(b + a, a) for a, b in zip(widths[:-1], widths[1:])])
+        self.head = nn.Conv2d(widths[0], c_out, 1)
+        self.in_channels = c_in
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = 2**self.depth
+        x = check_tensor("x", x, ndim=4, floating=True, finite=False)
+        if x.shape[1] != self.in_channels or x.shape[2] % k or x.shape[3] % k:
+            raise ValueError(f"x must have shape (n, {self.in_channels}, H, W) with H "
+                             f"and W divisible by {k}, got {tuple(x.shape)}")
+        dt = self.head.weight.dtype
+        if x.dtype != dt:
+            raise TypeError(f"x must have the network's dtype {dt}, got {x.dtype}")
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else F.max_pool2d(x, 2))
+            skips.append(x)
+        for block, skip in zip(reversed(self.up), reversed(skips[:-1])):
+            x = block(torch.cat([skip, F.interpolate(x, scale_factor=2.0)], 1))
+        return self.head(x)
 
 # %% ../nbs/30_training.ipynb #22cc0d3c
 @torch.no_grad()

@@ -1,6 +1,7 @@
 """LLP-BP: BP against exact enumeration, numba vs torch, the estimator contract, bad input and CUDA."""
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 import torch
 
 from gradnotes.llp_bp import (DLLP, LLPBP, LLPGraph, bag_proportions, belief_propagation, check_bags, exact_marginals,
@@ -105,19 +106,19 @@ def test_estimators_learn_and_follow_sklearn_contract():
     bags = random_bags(300, 8)
     p = bag_proportions(y, bags)
     for est in (LLPBP(lam_bag=1.0, lam_sim=1.0, epochs=8), DLLP(epochs=8)):
-        est.fit(X.numpy(), bags, p.numpy())
+        est.fit(X.numpy(), bags=bags, proportions=p.numpy())
         proba = est.predict_proba(X)
         assert proba.shape == (300, 2) and np.allclose(proba.sum(1), 1)
         assert _auc(y, proba[:, 1]) > 0.9
         assert set(est.predict(X)) <= {0, 1}
         assert "epochs" in est.get_params()
-    assert len(LLPBP(rounds=1, epochs=2).fit(X, bags, p).models_) == 1
+    assert len(LLPBP(rounds=1, epochs=2).fit(X, bags=bags, proportions=p).models_) == 1
 
 
 def test_aggregate_loss_option_runs():
     X, y = _blobs(seed=2)
     bags = random_bags(300, 8)
-    est = LLPBP(lam_bag=1.0, lam_sim=1.0, epochs=4, agg_weight=0.1).fit(X, bags, bag_proportions(y, bags))
+    est = LLPBP(lam_bag=1.0, lam_sim=1.0, epochs=4, agg_weight=0.1).fit(X, bags=bags, proportions=bag_proportions(y, bags))
     assert np.isfinite(est.predict_proba(X)).all()
 
 
@@ -137,7 +138,7 @@ def test_bad_input(mutate, match):
     bags = random_bags(80, 8)
     Xm, bm, pm = mutate(X, bags, bag_proportions(y, bags))
     with pytest.raises(ValueError, match=match):
-        LLPBP(epochs=1).fit(Xm, bm, pm)
+        LLPBP(epochs=1).fit(Xm, bags=bm, proportions=pm)
 
 
 def test_bad_hyperparameters():
@@ -146,8 +147,9 @@ def test_bad_hyperparameters():
     with pytest.raises(ValueError, match="engine"): belief_propagation(G, engine="jax")
     with pytest.raises(ValueError, match="tol"): belief_propagation(G, tol=-1)
     with pytest.raises(ValueError, match="lam_bag"): llp_graph(torch.zeros(3, dtype=torch.long), torch.ones(1), lam_bag=-1.0)
-    with pytest.raises(TypeError, match="bags"): check_bags(torch.arange(4), 4)
-    with pytest.raises(RuntimeError, match="not fitted"): LLPBP().predict_proba(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="one integer bag id per instance"):
+        check_bags(torch.ones(4), 4)
+    with pytest.raises(NotFittedError, match="not fitted"): LLPBP().predict_proba(np.zeros((2, 3)))
 
 
 @pytest.mark.cuda
@@ -212,7 +214,7 @@ def test_llpbp_keeps_the_last_converged_round(one_thread):
     Xtr, ytr, Xte, yte = _separable(1)
     bags = random_bags(len(ytr), 8, seed=1)
     with pytest.warns(RuntimeWarning, match=r"did not converge in round\(s\) \[2\].*round 1"):
-        est = LLPBP(lam_bag=1.0, epochs=10, seed=1).fit(Xtr, bags, bag_proportions(ytr, bags))
+        est = LLPBP(lam_bag=1.0, epochs=10, seed=1).fit(Xtr, bags=bags, proportions=bag_proportions(ytr, bags))
     assert [r.converged for r in est.bp_results_] == [True, False]
     assert est.round_ == 1 and est.model_ is est.models_[0]
     accs = [((torch.sigmoid(m(Xte).squeeze(1)) >= 0.5).long() == yte).float().mean().item()
@@ -226,7 +228,7 @@ def test_llpbp_without_any_converged_round_keeps_the_best_bag_fit():
     bags = random_bags(len(ytr), 8, seed=0)
     with pytest.warns(RuntimeWarning, match="did not converge"):
         est = LLPBP(lam_bag=1.0, epochs=3, max_iter=2, tol=1e-12).fit(
-            Xtr, bags, bag_proportions(ytr, bags))
+            Xtr, bags=bags, proportions=bag_proportions(ytr, bags))
     assert not any(r.converged for r in est.bp_results_)
     assert est.model_ is est.models_[est.round_ - 1]
 
@@ -237,9 +239,9 @@ def test_complex_inputs_refused_before_dispatch():
     with pytest.raises(TypeError, match="X must be real"):
         knn_similarity(X)
     with pytest.raises(TypeError, match="X must be real"):
-        DLLP(epochs=1).fit(X, bags, torch.full((5,), 0.5))
-    with pytest.raises(TypeError, match="X must be real"):
-        LLPBP(epochs=1).fit(X.numpy(), bags, torch.full((5,), 0.5))
+        DLLP(epochs=1).fit(X, bags=bags, proportions=torch.full((5,), 0.5))
+    with pytest.raises(ValueError, match="X: Complex data not supported"):  # scikit-learn's
+        LLPBP(epochs=1).fit(X.numpy(), bags=bags, proportions=torch.full((5,), 0.5))
     G = LLPGraph(torch.zeros(3, dtype=torch.complex128), torch.tensor([[0, 1]]),
                  torch.ones(1, dtype=torch.complex128))
     for engine in ("numba", "torch"):
@@ -258,3 +260,77 @@ def test_labelings_and_weights_are_checked():
         gibbs_log_weight(y, bag, counts, edges, w, lam_bag=-1.0)
     with pytest.raises(ValueError, match="y must hold binary labels"):
         gibbs_log_weight(y * 2, bag, counts, edges, w)
+
+
+# --- scikit-learn: per-instance bag ids, cross-validation by bag, metadata routing -----------
+
+def _llp_data(n=240, bag_size=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = (torch.rand(n, generator=g) < 0.4).long()
+    X = (torch.randn(n, 4, generator=g) + 1.5 * y[:, None]).double().numpy()
+    bag_ids = np.arange(n) // bag_size
+    per_bag = np.bincount(bag_ids, weights=y.numpy()) / np.bincount(bag_ids)
+    return X, y.numpy(), bag_ids, per_bag, per_bag[bag_ids]
+
+
+def test_bag_ids_and_index_lists_fit_the_same_model():
+    X, _, ids, per_bag, per_row = _llp_data()
+    lists = [np.flatnonzero(ids == b) for b in np.unique(ids)]
+    a = DLLP(epochs=3).fit(X, bags=lists, proportions=per_bag)
+    b = DLLP(epochs=3).fit(X, bags=ids, proportions=per_row)
+    c = DLLP(epochs=3).fit(X, bags=list(ids), proportions=per_bag)
+    assert np.array_equal(a.decision_function(X), b.decision_function(X))
+    assert np.array_equal(a.decision_function(X), c.decision_function(X))
+
+
+def test_per_instance_proportions_must_agree_within_a_bag():
+    X, _, ids, _, per_row = _llp_data()
+    bad = per_row.copy()
+    bad[0] = 1 - bad[0] if bad[0] != 0.5 else 0.25
+    with pytest.raises(ValueError, match="equal within each bag"):
+        DLLP(epochs=1).fit(X, bags=ids, proportions=bad)
+    with pytest.raises(ValueError, match="bags holds 239 bag ids"):
+        DLLP(epochs=1).fit(X, bags=ids[:-1], proportions=per_row[:-1])
+    with pytest.raises(ValueError, match="without proportions"):
+        DLLP(epochs=1).fit(X, bags=ids)
+
+
+def test_cross_validation_by_bag():
+    "GroupKFold keeps bags whole; per-instance bag ids and proportions are split with the rows."
+    from sklearn.model_selection import GroupKFold, cross_val_score
+    X, y, ids, _, per_row = _llp_data()
+    scores = cross_val_score(DLLP(epochs=20), X, y, groups=ids, cv=GroupKFold(3),
+                             params={"bags": ids, "proportions": per_row})
+    assert scores.shape == (3,) and scores.min() > 0.7, scores  # separable classes, 1.5 sd apart
+
+
+def test_metadata_routing_through_a_pipeline_and_grid_search():
+    import sklearn
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    X, y, ids, _, per_row = _llp_data()
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(StandardScaler(),
+                             DLLP(epochs=5).set_fit_request(bags=True, proportions=True))
+        search = GridSearchCV(pipe, {"dllp__lr": [1e-3, 1e-2]}, cv=GroupKFold(3))
+        search.fit(X, y, groups=ids, bags=ids, proportions=per_row)
+    assert search.best_params_["dllp__lr"] in (1e-3, 1e-2)
+    assert set(search.predict(X)) <= {0, 1}
+
+
+def test_labels_without_bags_train_a_supervised_classifier():
+    "Bags of one instance: LLP is supervised learning; string labels come back as given."
+    X, y, *_ = _llp_data()
+    names = np.array(["neg", "pos"])[y]
+    est = LLPBP(epochs=10).fit(X, names)
+    assert list(est.classes_) == ["neg", "pos"]
+    assert (est.predict(X) == names).mean() > 0.8
+    with pytest.raises(ValueError, match="Only binary classification"):
+        DLLP(epochs=1).fit(X, np.arange(len(X)) % 3)
+
+
+@pytest.mark.parametrize("cls", [DLLP, LLPBP])
+def test_check_estimator(cls):
+    from sklearn_contract import assert_passes_check_estimator
+    assert_passes_check_estimator(cls())

@@ -169,3 +169,89 @@ def test_transfer_coefficients_check_the_noise_levels():
         transfer_coefficients(0.5, float("nan"))
     with pytest.raises(ValueError, match=r"ab_next must lie in \(0, 1\]"):
         transfer_coefficients(torch.tensor([0.5]), torch.tensor([1.5]))
+
+
+# --- any diffusers DDIM/PNDM configuration: matched to 1e-4, or refused ---------------------
+
+def _exact_models(sched, prediction):
+    from gradnotes.diffusion import v_from_eps
+    gm = GaussianMixture(MEANS, var=0.3)
+    eps = gm.model(sched)
+    if prediction == "epsilon": return eps
+    return lambda x, t: v_from_eps(x, eps(x, t), sched.alpha_bar(t.cpu()).to(x))
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "v_prediction"])
+@pytest.mark.parametrize("offset", [0, 1])
+@pytest.mark.parametrize("to_one", [True, False])
+@pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
+@pytest.mark.parametrize("kind", ["DDIMScheduler", "PNDMScheduler"])
+def test_matches_diffusers_under_its_configurations(kind, spacing, to_one, offset, prediction):
+    diffusers = pytest.importorskip("diffusers")
+    from gradnotes.pndm import diffusers_options
+    if kind == "PNDMScheduler" and (prediction == "v_prediction" or spacing == "linspace"):
+        pytest.skip("refused: see test_pndm_settings_that_are_refused")
+    extra = dict(clip_sample=False) if kind == "DDIMScheduler" else dict(skip_prk_steps=False)
+    sch = getattr(diffusers, kind)(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                                   set_alpha_to_one=to_one, steps_offset=offset, timestep_spacing=spacing,
+                                   prediction_type=prediction, **extra)
+    opts = diffusers_options(sch)
+    model = _exact_models(opts["schedule"], prediction)
+    xT = torch.randn(128, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    for steps in (10, 25):
+        ours = sample(model, xT, num_steps=steps, **opts)
+        theirs = _diffusers_loop(sch, model, xT.clone(), steps, **({"eta": 0.0} if kind == "DDIMScheduler" else {}))
+        assert (ours - theirs).abs().max().item() < 1e-4, (steps, (ours - theirs).abs().max().item())
+
+
+@pytest.mark.parametrize("setting, message", [
+    (dict(clip_sample=True), "clip_sample=True"), (dict(thresholding=True), "thresholding=True"),
+    (dict(prediction_type="sample"), "prediction_type 'sample'")])
+def test_unsupported_ddim_settings_are_refused(setting, message):
+    diffusers = pytest.importorskip("diffusers")
+    from gradnotes.pndm import diffusers_options
+    base = dict(clip_sample=False)
+    with pytest.raises(ValueError, match=message):
+        diffusers_options(diffusers.DDIMScheduler(**{**base, **setting}))
+
+
+def test_pndm_settings_that_are_refused():
+    """diffusers' PNDM combines raw v outputs of several steps, then converts them (0.32 away
+    from PNDM at 10 steps here); with linspace spacing its warm-up points do not match its
+    steps (0.24 away)."""
+    diffusers = pytest.importorskip("diffusers")
+    from gradnotes.pndm import diffusers_options
+    with pytest.raises(ValueError, match="combines v-predictions of different steps"):
+        diffusers_options(diffusers.PNDMScheduler(prediction_type="v_prediction"))
+    with pytest.raises(ValueError, match="timestep_spacing='linspace'"):
+        diffusers_options(diffusers.PNDMScheduler(timestep_spacing="linspace"))
+
+
+def test_skip_prk_steps_and_other_schedulers_are_refused():
+    diffusers = pytest.importorskip("diffusers")
+    from gradnotes.pndm import diffusers_options
+    with pytest.raises(ValueError, match="skip_prk_steps=True"):
+        diffusers_options(diffusers.PNDMScheduler(skip_prk_steps=True))
+    with pytest.raises(TypeError, match="DDIMScheduler or PNDMScheduler"):
+        diffusers_options(diffusers.EulerDiscreteScheduler())
+
+
+def test_callback_and_gradients_through_sampling(setup):
+    sched, gm, xT = setup
+    model = gm.model(sched)
+    seen = []
+    x = xT[:8].clone().requires_grad_(True)
+    out = sample(model, x, sched, 10, "ddim", differentiable=True,
+                 callback=lambda i, t, y: seen.append((i, t, tuple(y.shape))))
+    assert seen[0] == (0, 900, (8, 2)) and len(seen) == 10
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    assert not sample(model, x, sched, 10, "ddim").requires_grad  # the default keeps no graph
+
+
+def test_steps_offset_needs_a_diffusers_spacing(setup):
+    sched, gm, xT = setup
+    with pytest.raises(ValueError, match="steps_offset needs one of diffusers' spacings"):
+        sample(gm.model(sched), xT, sched, 10, steps_offset=1)
+    with pytest.raises(ValueError, match="past the schedule's last step"):
+        sample(gm.model(sched), xT, sched, 1000, "ddim", timestep_spacing="leading", steps_offset=1)

@@ -66,6 +66,29 @@ def test_evaluation_helpers_check_their_inputs():
         rmse(torch.nn.Linear(3, 1), X, y)
 
 
+def test_unet_shapes_gradients_and_bad_input():
+    from gradnotes.training import UNet
+    torch.manual_seed(0)
+    net = UNet(2, 3, width=4, depth=3)
+    x = torch.randn(2, 2, 16, 24, requires_grad=True)
+    y = net(x)
+    assert y.shape == (2, 3, 16, 24)
+    y.square().mean().backward()
+    assert x.grad.isfinite().all() and all(p.grad.isfinite().all() for p in net.parameters())
+    # channels-last input gives the same logits as the default layout
+    net.eval()
+    a = net(x.detach())
+    b = net(x.detach().to(memory_format=torch.channels_last))
+    assert torch.allclose(a, b, atol=1e-5)
+    assert UNet(1, 1, width=2, depth=0)(torch.randn(1, 1, 5, 7)).shape == (1, 1, 5, 7)
+    with pytest.raises(ValueError, match="divisible by 8"):
+        net(torch.randn(1, 2, 12, 16))
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 2, H, W\)"):
+        net(torch.randn(1, 1, 16, 16))
+    with pytest.raises(ValueError, match="width"):
+        UNet(width=0)
+
+
 def test_ema_teacher_resumes_from_its_state_dict():
     "The warm-up count lives in the teacher's state: a resumed teacher continues identically."
     from gradnotes.training import MLP, ema_teacher

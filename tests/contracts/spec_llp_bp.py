@@ -51,7 +51,7 @@ def _estimator(cls, **params):
     def call(a):
         a = dict(a)
         X, p = a.pop("X"), a.pop("proportions")
-        est = cls(**a).fit(X, _bags(), p)
+        est = cls(**a).fit(X, bags=_bags(), proportions=p)
         return est.predict(X), est.predict_proba(X)
     return args, call
 
@@ -59,7 +59,8 @@ def _estimator(cls, **params):
 def _est_spec(cls, numbers, ints, **params):
     args, call = _estimator(cls, **params)
     return Spec(args, call=call, numbers=numbers, ints=ints,
-                tensors={"X": Arr(ndim=2), "proportions": Arr(ndim=1, bounds=(0, 1))})
+                # integer features and 0/1 proportions are valid data (scikit-learn accepts them)
+                tensors={"X": Arr(ndim=2, int_ok=True), "proportions": Arr(ndim=1, bounds=(0, 1), int_ok=True)})
 
 
 def _agg_args():
@@ -119,8 +120,6 @@ XFAIL = {
     'check_bags:n:str': "unclear: TypeError: '>=' not supported between instances of 'Tensor' and 'str'",
     'check_bags:n:huge': 'unclear: RuntimeError: [enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocato...',
     'check_proportions:proportions:int': 'silent: int proportions accepted (returned Tensor)',
-    'check_proportions:proportions:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
-    'check_proportions:proportions:requires_grad': "unclear: RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.deta...",
     'check_proportions:n_bags:below': 'unclear: ValueError: proportions must hold one value per bag (0), got shape (4,)',
     'check_proportions:n_bags:fraction': 'unclear: ValueError: proportions must hold one value per bag (4.5), got shape (4,)',
     'check_proportions:n_bags:bool': 'unclear: ValueError: proportions must hold one value per bag (True), got shape (4,)',
@@ -172,16 +171,4 @@ XFAIL = {
     'dllp_loss:bag_index:numpy': "unclear: TypeError: bincount(): argument 'input' (position 1) must be Tensor, not numpy...",
     'dllp_loss:bag_index:list': "unclear: TypeError: bincount(): argument 'input' (position 1) must be Tensor, not list",
     'dllp_loss:bag_index:mismatch': 'unclear: RuntimeError: index_add_(): Number of indices (7) should be equal to source.si...',
-    'DLLP:X:int': 'silent: int X accepted (returned tuple)',
-    'DLLP:X:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
-    'DLLP:X:requires_grad': "silent: requires_grad X accepted (filled X.grad of a caller's tensor)",
-    'DLLP:proportions:int': 'silent: int proportions accepted (returned tuple)',
-    'DLLP:proportions:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
-    'DLLP:proportions:requires_grad': "unclear: RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.deta...",
-    'LLPBP:X:int': 'silent: int X accepted (returned tuple)',
-    'LLPBP:X:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
-    'LLPBP:X:requires_grad': "unclear: RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.deta...",
-    'LLPBP:proportions:int': 'silent: int proportions accepted (returned tuple)',
-    'LLPBP:proportions:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
-    'LLPBP:proportions:requires_grad': "unclear: RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.deta...",
 }

@@ -1,0 +1,148 @@
+"""gradnotes.noisy_seg: metrics against MONAI, loss identities, empty masks, bad input."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gradnotes.noisy_seg import (corrupt_masks, dice_score, evaluate_segmenter, fit_segmenter, hd95,
+                                 make_scans, noise_weighted_dice_loss, nr_dice_loss, predict_masks,
+                                 reliability_weights, shape_model_masks, soft_dice_loss)
+
+
+def _pairs(n=12, size=40, seed=0):
+    "True ellipse masks and corrupted versions of them (every kind of corruption)."
+    t = shape_model_masks(n, size, seed=seed)
+    return corrupt_masks(t, rate=1.0, seed=seed + 1), t
+
+
+def test_dice_matches_monai():
+    metrics = pytest.importorskip("monai.metrics")
+    p, t = _pairs()
+    ref = metrics.DiceMetric(include_background=True, reduction="none")(p[:, None], t[:, None])
+    torch.testing.assert_close(dice_score(p, t), ref[:, 0].double(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("percentile", [95.0, 100.0, 50.0])
+def test_hd95_matches_monai(percentile):
+    metrics = pytest.importorskip("monai.metrics")
+    p, t = _pairs(seed=3)
+    p[0] = torch.roll(t[0], (5, -3), (0, 1))  # a plain shift
+    p[1] = t[1]  # identical: 0
+    ref = metrics.HausdorffDistanceMetric(include_background=True, percentile=percentile,
+                                          reduction="none")(p[:, None], t[:, None])
+    torch.testing.assert_close(hd95(p, t, percentile), ref[:, 0].double(), rtol=1e-5, atol=1e-4)
+
+
+def test_hd95_touching_the_border_matches_monai():
+    metrics = pytest.importorskip("monai.metrics")
+    t = torch.zeros(2, 20, 20); t[:, :8, :12] = 1  # objects on the image border
+    p = torch.zeros(2, 20, 20); p[0, 2:10, 0:9] = 1; p[1, :, :3] = 1
+    ref = metrics.HausdorffDistanceMetric(include_background=True, percentile=95,
+                                          reduction="none")(p[:, None], t[:, None])
+    torch.testing.assert_close(hd95(p, t), ref[:, 0].double(), rtol=1e-5, atol=1e-4)
+
+
+def test_metrics_on_empty_masks():
+    z, t = torch.zeros(1, 8, 8), torch.zeros(1, 8, 8)
+    t[0, 2:5, 2:5] = 1
+    assert dice_score(z, z).item() == 1.0 and dice_score(z, t).item() == 0.0
+    assert hd95(z, z).item() == 0.0 and math.isinf(hd95(z, t).item()) and math.isinf(hd95(t, z).item())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_loss_identities(seed):
+    g = torch.Generator().manual_seed(seed)
+    p = torch.rand(3, 9, 7, generator=g, dtype=torch.float64)
+    y = torch.rand(3, 9, 7, generator=g, dtype=torch.float64)  # soft labels too
+    soft = soft_dice_loss(p, y, reduction="none")
+    torch.testing.assert_close(nr_dice_loss(p, y, gamma=2.0, reduction="none"), soft, rtol=0, atol=1e-12)
+    torch.testing.assert_close(noise_weighted_dice_loss(p, y, torch.ones_like(p), reduction="none"), soft,
+                               rtol=0, atol=1e-12)
+    # uniform weights cancel up to the smoothing term
+    torch.testing.assert_close(noise_weighted_dice_loss(p, y, torch.full_like(p, 3.0), eps=1e-30), soft_dice_loss(p, y, eps=1e-30))
+    # a hard-label closed form: soft Dice of binary p and y is 1 - Dice coefficient
+    pb, yb = (p > 0.5).double(), (y > 0.5).double()
+    torch.testing.assert_close(1 - soft_dice_loss(pb, yb, eps=1e-30, reduction="none"), dice_score(pb, yb))
+
+
+def test_noise_weighted_dice_ignores_zero_weight_pixels():
+    p = torch.rand(2, 6, 6, dtype=torch.float64)
+    y = (torch.rand(2, 6, 6) > 0.5).double()
+    w = torch.ones_like(p); w[:, :3] = 0
+    y2 = y.clone(); y2[:, :3] = 1 - y2[:, :3]  # flip the labels where the weight is 0
+    torch.testing.assert_close(noise_weighted_dice_loss(p, y, w), noise_weighted_dice_loss(p, y2, w))
+    torch.testing.assert_close(noise_weighted_dice_loss(p, y, w),
+                               soft_dice_loss(p[:, 3:].contiguous(), y[:, 3:].contiguous()))
+
+
+def test_gradients_finite_on_empty_masks():
+    z = torch.zeros(2, 8, 8, dtype=torch.float64)
+    for p0 in (torch.zeros_like(z), torch.rand_like(z)):
+        for loss in (lambda p: soft_dice_loss(p, z), lambda p: nr_dice_loss(p, z, gamma=1.0),
+                     lambda p: nr_dice_loss(p, z), lambda p: noise_weighted_dice_loss(p, z, reliability_weights(p, z)),
+                     lambda p: noise_weighted_dice_loss(p, z, torch.zeros_like(p))):
+            p = p0.clone().requires_grad_()
+            val = loss(p)
+            val.backward()
+            assert torch.isfinite(val) and torch.isfinite(p.grad).all()
+
+
+def test_gradcheck_losses():
+    p = torch.rand(2, 5, 5, dtype=torch.float64).clamp(0.05, 0.95).requires_grad_()
+    y = (torch.rand(2, 5, 5) > 0.5).double()
+    w = torch.rand(2, 5, 5, dtype=torch.float64)
+    torch.autograd.gradcheck(lambda p: soft_dice_loss(p, y), (p,))
+    torch.autograd.gradcheck(lambda p: nr_dice_loss(p, y, gamma=1.5), (p,))
+    torch.autograd.gradcheck(lambda p: noise_weighted_dice_loss(p, y, w), (p,))
+
+
+def test_world_is_seeded_and_corruption_rate_is_honoured():
+    a, b = make_scans(5, 16, seed=4), make_scans(5, 16, seed=4)
+    assert torch.equal(a.images, b.images) and torch.equal(a.masks, b.masks)
+    assert torch.isfinite(a.images).all()
+    t = shape_model_masks(200, 32, seed=0)
+    assert torch.equal(corrupt_masks(t, 0.0), t)
+    changed = (corrupt_masks(t, 0.5, seed=1) != t).flatten(1).any(1).float().mean().item()
+    assert 0.35 < changed < 0.6  # some corruptions of tiny masks change nothing
+
+
+def test_training_is_seeded_and_refines():
+    s = make_scans(16, 16, seed=0)
+    y = corrupt_masks(s.masks, 0.5, seed=0)
+    a = fit_segmenter(s.images, y, "nw_dice", epochs=2, rounds=2, batch_size=8, warmup=1, seed=3)
+    b = fit_segmenter(s.images, y, "nw_dice", epochs=2, rounds=2, batch_size=8, warmup=1, seed=3)
+    assert torch.equal(predict_masks(a, s.images), predict_masks(b, s.images))
+    r = evaluate_segmenter(a, s.images, s.masks)
+    assert set(r) == {"dice", "hd95", "empty"} and 0 <= r["dice"] <= 1
+
+
+def test_bad_input():
+    s = make_scans(4, 16, seed=0)
+    with pytest.raises(ValueError, match="rate must be <= 1"):
+        corrupt_masks(s.masks, 1.1)
+    with pytest.raises(ValueError, match="rate must be >= 0"):
+        corrupt_masks(s.masks, -0.1)
+    with pytest.raises(ValueError, match="masks must hold binary"):
+        corrupt_masks(s.masks * 0.5, 0.3)
+    with pytest.raises(ValueError, match="labels must have shape"):
+        fit_segmenter(s.images, s.masks[:3])
+    with pytest.raises(ValueError, match="labels must have shape"):
+        fit_segmenter(s.images, s.masks[:, :8])
+    with pytest.raises(ValueError, match="labels must hold binary"):
+        fit_segmenter(s.images, s.masks + 1)
+    bad = s.images.clone(); bad[1, 0, 2, 2] = float("inf")
+    with pytest.raises(ValueError, match="images contains NaN or infinite"):
+        fit_segmenter(bad, s.masks)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        fit_segmenter(s.images, s.masks, loss="focal")
+    with pytest.raises(ValueError, match="target must have shape"):
+        dice_score(s.masks, s.masks[:, :8])
+    with pytest.raises(ValueError, match="target must have shape"):
+        soft_dice_loss(torch.rand(2, 4, 4), torch.rand(2, 4, 5))
+    with pytest.raises(ValueError, match="prob must hold values in"):
+        soft_dice_loss(torch.rand(2, 4, 4) + 1, torch.rand(2, 4, 4))
+    with pytest.raises(ValueError, match="weight must be >= 0"):
+        noise_weighted_dice_loss(torch.rand(2, 4, 4), torch.rand(2, 4, 4), -torch.ones(2, 4, 4))
+    with pytest.raises(ValueError, match="gamma must be"):
+        nr_dice_loss(torch.rand(2, 4, 4), torch.rand(2, 4, 4), gamma=0.5)
