@@ -27,8 +27,8 @@ from gradnotes.core import (
 
 # %% auto #0
 __all__ = ['NoiseSchedule', 'make_schedule', 'q_sample', 'x0_from_eps', 'eps_from_x0', 'v_from_eps', 'eps_from_v', 'x0_from_v',
-           'GaussianMixture', 'timestep_embedding', 'EpsMLP', 'save_checkpoint', 'train_denoiser', 'frechet_distance',
-           'FeatureFrechet']
+           'GaussianMixture', 'ClassConditionalMixture', 'classifier_free_guidance', 'timestep_embedding', 'EpsMLP',
+           'save_checkpoint', 'train_denoiser', 'frechet_distance', 'FeatureFrechet']
 
 # %% ../nbs/50_diffusion.ipynb #805e8a1d
 @dataclass
@@ -268,6 +268,122 @@ class GaussianMixture:
             return self.eps(x, schedule.alpha_bar(t.cpu(), offset).to(x))
 
         return eps_model
+
+# %% ../nbs/50_diffusion.ipynb #d6733579
+class ClassConditionalMixture:
+    """A Gaussian mixture whose components carry class labels: exact noise predictions of
+    p(x | y) (the components of class y) and of p(x) (all of them)."""
+
+    def __init__(
+        self,
+        means: torch.Tensor,  # (K, D) component means
+        labels: torch.Tensor,  # (K,) class of each component, 0..C-1, every class used
+        var: float = 0.3,  # Shared per-coordinate variance σ²
+        weights: torch.Tensor | None = None,  # (K,) joint weights; uniform when None
+    ):
+        self.joint = GaussianMixture(means, var, weights)
+        labels = check_tensor("labels", torch.as_tensor(labels), integer=True)
+        check_tensor("labels", labels, shape=(len(self.joint.means),), integer=True)
+        if bool((labels < 0).any()):
+            raise ValueError(f"labels must be >= 0, got {labels.min().item()}")
+        self.labels, self.n_classes = labels.long(), int(labels.max()) + 1
+        counts = torch.bincount(self.labels, minlength=self.n_classes)
+        if bool((counts == 0).any()):
+            missing = (counts == 0).nonzero().flatten().tolist()
+            raise ValueError(f"labels must use every class 0..C-1, missing {missing}")
+        w = self.joint.weights
+        # p(y): the summed weight of each class
+        self.class_prior = torch.zeros(self.n_classes, dtype=w.dtype).index_add_(
+            0, self.labels, w
+        )
+        if bool((self.class_prior == 0).any()):
+            raise ValueError("weights must give every class a positive total weight")
+        self.classes = [
+            GaussianMixture(
+                self.joint.means[self.labels == c], self.joint.var,
+                w[self.labels == c] / self.class_prior[c],
+            )
+            for c in range(self.n_classes)
+        ]
+
+    @property
+    def dim(self) -> int:
+        return self.joint.dim
+
+    def _y(self, y, n):
+        y = check_tensor("y", torch.as_tensor(y), ndim=(0, 1), integer=True).reshape(-1)
+        y = y.expand(n) if len(y) == 1 else y
+        if len(y) != n:
+            raise ValueError(
+                f"y must hold one label or one per sample ({n}), got {len(y)}"
+            )
+        if bool(((y < 0) | (y >= self.n_classes)).any()):
+            raise ValueError(f"y must lie in [0, {self.n_classes - 1}]")
+        return y
+
+    def _x_ab(self, x, ab):
+        "Check x (batch, D) and ᾱ in (0, 1], shared or one per sample; ᾱ as (batch,)."
+        check_tensor("x", x, shape=(None, self.dim), floating=True)
+        if not isinstance(ab, torch.Tensor):
+            ab = check_number("ab", ab, 0, 1, low_open=True)
+        elif ab.ndim == 0:
+            ab = check_number("ab", check_tensor("ab", ab, floating=True).item(), 0, 1,
+                              low_open=True)
+        return _bcast(ab, x).to(x).reshape(-1).expand(len(x))
+
+    def eps(self, x: torch.Tensor, ab, y=None) -> torch.Tensor:
+        """Exact ε*(x, ᾱ; y) of p(x | y), or ε*(x, ᾱ; ∅) of p(x) when `y` is None; `y` is
+        one label or one per sample, ᾱ shared or per sample."""
+        a = self._x_ab(x, ab)
+        if y is None:
+            return self.joint.eps(x, a)
+        y = self._y(y, len(x)).to(x.device)
+        out = torch.empty_like(x)
+        for c in y.unique().tolist():
+            m = y == c
+            out[m] = self.classes[c].eps(x[m], a[m])
+        return out
+
+    def log_prob(self, x: torch.Tensor, ab, y=None) -> torch.Tensor:
+        "log p_ᾱ(x | y) (or log p_ᾱ(x) when `y` is None), ᾱ shared (a number)."
+        check_tensor("x", x, shape=(None, self.dim), floating=True)
+        ab = check_number("ab", ab, 0, 1, low_open=True)
+        if y is None:
+            return self.joint.log_prob(x, ab)
+        y = self._y(y, len(x)).to(x.device)
+        out = x.new_empty(len(x))
+        for c in y.unique().tolist():
+            m = y == c
+            out[m] = self.classes[c].log_prob(x[m], ab)
+        return out
+
+    def sample(self, n: int, y: int | None = None, generator=None) -> torch.Tensor:
+        "`n` samples of p(x | y), or of p(x) when `y` is None (float64, CPU)."
+        if y is None:
+            return self.joint.sample(n, generator)
+        y = check_int("y", y, low=0, high=self.n_classes - 1)
+        return self.classes[y].sample(n, generator)
+
+    def model(self, schedule: NoiseSchedule, offset: int = 0):
+        """A class-conditional noise predictor `model(x, t, y=None)`, t of shape (batch,),
+        looking ᾱ up in `schedule`."""
+
+        def eps_model(x, t, y=None):
+            return self.eps(x, schedule.alpha_bar(t.cpu(), offset).to(x), y)
+
+        return eps_model
+
+# %% ../nbs/50_diffusion.ipynb #16a86517
+def classifier_free_guidance(
+    eps_uncond: torch.Tensor,  # ε(x_t; ∅), the unconditional prediction
+    eps_cond: torch.Tensor,  # ε(x_t; y), the conditional prediction (same shape)
+    scale: float,  # Guidance scale w >= 0 (0: unconditional, 1: conditional)
+) -> torch.Tensor:
+    "The guided prediction ε(x_t; ∅) + w (ε(x_t; y) - ε(x_t; ∅))."
+    check_tensor("eps_uncond", eps_uncond, floating=True)
+    check_tensor("eps_cond", eps_cond, shape=tuple(eps_uncond.shape), floating=True)
+    scale = check_number("scale", scale, low=0)
+    return eps_uncond + scale * (eps_cond - eps_uncond)
 
 # %% ../nbs/50_diffusion.ipynb #99feef83
 def timestep_embedding(

@@ -122,3 +122,59 @@ def test_training_and_metric_arguments_are_checked():
     with pytest.raises(ValueError, match="save_every"):
         train_denoiser(net, torch.randn(8, 3), make_schedule("linear", 10), steps=1,
                        save_every=0)
+
+
+# class-conditional mixtures and classifier-free guidance
+from gradnotes.diffusion import ClassConditionalMixture, classifier_free_guidance  # noqa: E402
+
+CCM = ClassConditionalMixture(torch.tensor([[-2.0, 0.0], [2.0, 0.0], [0.0, 2.0]]),
+                              torch.tensor([0, 0, 1]), var=0.2)
+
+
+@pytest.mark.parametrize("kwargs, exc, message", [
+    (dict(labels=torch.tensor([0, 2, 2])), ValueError, r"missing \[1\]"),
+    (dict(labels=torch.tensor([0, -1, 1])), ValueError, "labels must be >= 0"),
+    (dict(labels=torch.tensor([0.0, 1.0, 1.0])), TypeError, "labels"),
+    (dict(labels=torch.tensor([0, 1])), ValueError, "labels must have shape"),
+    (dict(labels=torch.tensor([0, 1, 1]), weights=torch.tensor([0.0, 0.5, 0.5])), ValueError,
+     "every class a positive"),
+])
+def test_class_conditional_mixture_refuses(kwargs, exc, message):
+    with pytest.raises(exc, match=message):
+        ClassConditionalMixture(torch.zeros(3, 2), **kwargs)
+
+
+@pytest.mark.parametrize("y, message", [
+    (torch.tensor([0, 2]), r"y must lie in \[0, 1\]"),
+    (torch.tensor([0, 1, 1]), "one per sample"),
+    (torch.tensor([0.0, 1.0]), "y must have an integer dtype"),
+])
+def test_class_conditional_eps_refuses_bad_labels(y, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        CCM.eps(torch.zeros(2, 2, dtype=torch.float64), 0.5, y)
+
+
+def test_class_conditional_eps_one_label_broadcasts():
+    x = torch.randn(5, 2, dtype=torch.float64)
+    torch.testing.assert_close(CCM.eps(x, 0.3, torch.tensor(1)), CCM.classes[1].eps(x, 0.3))
+    torch.testing.assert_close(CCM.eps(x, 0.3), CCM.joint.eps(x, 0.3))
+
+
+def test_class_conditional_model_matches_eps():
+    sched = make_schedule(T=50)
+    x, t, y = torch.randn(4, 2, dtype=torch.float64), torch.tensor([0, 10, 30, 49]), torch.tensor([0, 1, 1, 0])
+    ab = sched.alpha_bar(t)
+    torch.testing.assert_close(CCM.model(sched)(x, t, y), CCM.eps(x, ab, y))
+    torch.testing.assert_close(CCM.model(sched)(x, t), CCM.eps(x, ab))
+
+
+@pytest.mark.parametrize("args, exc, message", [
+    ((torch.zeros(2, 2), torch.zeros(2, 2), -0.5), ValueError, "scale must be >= 0"),
+    ((torch.zeros(2, 2), torch.zeros(2, 2), float("nan")), ValueError, "scale"),
+    ((torch.zeros(2, 2), torch.zeros(2, 3), 1.0), ValueError, "eps_cond must have shape"),
+    ((torch.zeros(2, 2), torch.full((2, 2), float("inf")), 1.0), ValueError, "eps_cond contains NaN"),
+    ((torch.zeros(2, 2, dtype=torch.long), torch.zeros(2, 2), 1.0), TypeError, "eps_uncond"),
+])
+def test_classifier_free_guidance_refuses(args, exc, message):
+    with pytest.raises(exc, match=message):
+        classifier_free_guidance(*args)

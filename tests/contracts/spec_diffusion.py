@@ -4,7 +4,7 @@ from pathlib import Path
 import torch
 
 from gradnotes import diffusion as m
-from harness import Arr, Int, NONNEG_INT, POS, POS_INT, Spec, UNIT_OPEN
+from harness import NONNEG, Arr, Int, NONNEG_INT, POS, POS_INT, Spec, UNIT_OPEN
 
 AB = Arr(ndim=(0, 1), bounds=(0, 1, True, False))          # ᾱ in (0, 1], one per sample or shared
 X = Arr(ndim=None)
@@ -27,6 +27,12 @@ def _model(): torch.manual_seed(0); return m.EpsMLP(2, hidden=8, depth=1, time_d
 def _mixture(a):
     gm = m.GaussianMixture(a["means"], var=a["var"], weights=a["weights"])
     return gm.eps(a["x"], a["ab"]), gm.log_prob(a["x"], 0.5), gm.sample(a["n"], torch.Generator().manual_seed(0))
+
+
+def _cc_mixture(a):
+    cm = m.ClassConditionalMixture(a["means"], a["labels"], var=a["var"], weights=a["weights"])
+    return (cm.eps(a["x"], a["ab"], a["y"]), cm.eps(a["x"], a["ab"]), cm.log_prob(a["x"], 0.5, a["y"]),
+            cm.sample(a["n"], 1, torch.Generator().manual_seed(0)))
 
 
 def _ckpt(a):
@@ -64,6 +70,20 @@ SPECS = {
                             tensors={"means": Arr(ndim=2), "weights": Arr(ndim=1, bounds=(0, None)),
                                      "x": Arr(ndim=2), "ab": AB},
                             same_length=(("means", "weights"), ("x", "ab"))),
+    "ClassConditionalMixture": Spec(
+        lambda: dict(means=torch.randn(3, 2, dtype=torch.float64), labels=torch.tensor([0, 1, 1]), var=0.3,
+                     weights=torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64),
+                     x=torch.randn(4, 2, dtype=torch.float64), ab=torch.rand(4, dtype=torch.float64) * 0.8 + 0.1,
+                     y=torch.tensor([0, 1, 1, 0]), n=5),
+        call=_cc_mixture, numbers={"var": POS}, ints={"n": POS_INT},
+        tensors={"means": Arr(ndim=2), "labels": Arr(floating=False, labels=2),
+                 "weights": Arr(ndim=1, bounds=(0, None)), "x": Arr(ndim=2), "ab": AB,
+                 "y": Arr(floating=False, ndim=(0, 1), labels=2)},
+        same_length=(("means", "labels"), ("means", "weights"), ("x", "ab"), ("x", "y"))),
+    "classifier_free_guidance": Spec(
+        lambda: dict(eps_uncond=torch.randn(4, 3), eps_cond=torch.randn(4, 3), scale=2.0),
+        tensors={"eps_uncond": X, "eps_cond": X}, numbers={"scale": NONNEG},
+        same_length=(("eps_uncond", "eps_cond"),)),
     "timestep_embedding": Spec(lambda: dict(t=torch.tensor([0.0, 3.0, 7.5]), dim=8, max_period=1e4),
                                tensors={"t": Arr(ndim=1, int_ok=True, bounds=(-1, None), empty_ok=True)},
                                ints={"dim": Int(2, huge=False)}, numbers={"max_period": POS},
@@ -115,6 +135,10 @@ XFAIL = {
     'GaussianMixture:ab:complex': 'silent: complex ab accepted (returned tuple)',
     'GaussianMixture:n:huge': 'unclear: RuntimeError: [enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocato...',
     'GaussianMixture:ab:mismatch': 'unclear: RuntimeError: The expanded size of the tensor (4) must match the existing size...',
+    'ClassConditionalMixture:means:int': 'silent: int means accepted (returned tuple)',
+    'ClassConditionalMixture:means:complex': 'silent: complex means accepted (returned tuple)',
+    'ClassConditionalMixture:weights:complex': 'silent: complex weights accepted (returned tuple)',
+    'ClassConditionalMixture:n:huge': 'unclear: RuntimeError: [enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocato...',
     'EpsMLP:x:empty': 'unclear: RuntimeError: The size of tensor a (0) must match the size of tensor b (3) at ...',
     'EpsMLP:x:ndim+1': 'silent: ndim+1 x accepted (returned Tensor)',
     'EpsMLP:x:ndim-1': 'silent: ndim-1 x accepted (returned Tensor)',

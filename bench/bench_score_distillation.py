@@ -1,0 +1,59 @@
+"""One score-distillation gradient of each estimator, as a multiple of an SDS step.
+
+The renders are a batch of flattened 8×8 images; the "pretrained model" is an exact 20-component
+class-conditional Gaussian mixture (10 classes) and ε_ψ a small MLP, so the cost is that of the
+estimators' model calls and arithmetic. Each estimator runs on the same renders with fixed steps
+and noise; VSD and DSD also need one ε_ψ update (fit_variational) per render update, timed apart.
+"""
+import statistics
+import time
+
+import torch
+
+from gradnotes.diffusion import ClassConditionalMixture, EpsMLP, make_schedule
+from gradnotes.score_distillation import (dsd_grad, fit_variational, nfsd_grad, sds_grad,
+                                          vsd_grad)
+
+
+def _median(fn, repeats):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main(repeats=21, batch=64):
+    torch.manual_seed(0)
+    sched = make_schedule("linear")
+    g = torch.Generator().manual_seed(0)
+    prior = ClassConditionalMixture(torch.randn(20, 64, generator=g), torch.arange(20) % 10, var=0.1)
+    model = prior.model(sched)
+    psi = EpsMLP(64, hidden=128, depth=2, time_dim=32).double()
+    psi_opt = torch.optim.Adam(psi.parameters(), lr=1e-3)
+    x = torch.randn(batch, 64, dtype=torch.float64, generator=g)
+    y = torch.arange(batch) % 10
+    kw = dict(t=torch.randint(20, 980, (batch,), generator=g),
+              noise=torch.randn(batch, 64, dtype=torch.float64, generator=g))
+    runs = {
+        "SDS (s = 7.5)": lambda: sds_grad(x, y, model, sched, 7.5, **kw),
+        "NFSD (s = 7.5)": lambda: nfsd_grad(x, y, model, sched, 7.5, **kw),
+        "NFSD with a negative condition": lambda: nfsd_grad(x, y, model, sched, 7.5, y_neg=(y + 1) % 10,
+                                                            **kw),
+        "VSD (s = 7.5)": lambda: vsd_grad(x, y, model, psi, sched, 7.5, **kw),
+        "DSD (λ = 7.5, 1)": lambda: dsd_grad(x, y, model, psi, sched, 7.5, 1.0, **kw),
+        "ε_ψ update (fit_variational, 1 step)": lambda: fit_variational(psi, psi_opt, x, sched, 1, g),
+    }
+    med = {k: _median(f, repeats) for k, f in runs.items()}
+    base = med["SDS (s = 7.5)"]
+    lines = [f"One gradient on a batch of {batch} flattened 8×8 renders, exact 20-component class-conditional "
+             f"prior, ε_ψ an MLP (128 hidden); torch {torch.__version__}, {torch.get_num_threads()} threads; "
+             f"median of {repeats} runs.", "",
+             "| estimator | ms per gradient | vs SDS step |", "|---|---|---|"]
+    for k, v in med.items():
+        lines.append(f"| {k} | {v * 1e3:.2f} | {v / base:.2f}x |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(main())
