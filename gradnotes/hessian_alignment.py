@@ -64,6 +64,7 @@ def _check_loss(name: str, loss) -> torch.Tensor:
     """A finite scalar tensor that depends on something trainable, else raise naming
     `name`."""
     check_type(name, loss, torch.Tensor)
+    check_tensor(name, loss, floating=True, finite=False)  # real: complex is refused
     if loss.ndim != 0:
         raise ValueError(
             f"{name} must be a scalar tensor (a mean loss), got shape {tuple(loss.shape)}"
@@ -146,9 +147,12 @@ def hutchinson_diagonal(
     if g.numel() != dim:
         raise ValueError(f"g has {g.numel()} entries but params have {dim}")
     if probes is None:
-        probes = rademacher(
-            check_int("n_probes", n_probes, low=1), dim, generator, g.device, g.dtype
-        )
+        n_probes = check_int("n_probes", n_probes, low=1)
+        need = n_probes * dim * g.element_size() * (2 if batched else 1)
+        if need > 2**34:  # the probes (and, batched, their products) held at once
+            raise ValueError(f"n_probes={n_probes} would hold {need / 2**30:.0f} GiB of "
+                             f"probes for {dim} parameters; use fewer")
+        probes = rademacher(n_probes, dim, generator, g.device, g.dtype)
     else:
         probes = check_tensor(
             "probes", probes, ndim=2, shape=(None, dim), floating=True
@@ -235,6 +239,26 @@ def hutchinson_penalty(
     return penalty
 
 # %% ../nbs/13_hessian_alignment.ipynb #c69daeef
+def _check_batch(head, x_name: str, X, t_name: str, t, loss_fn, same_shape=False):
+    """Inputs X (n, ...) and targets t (n, ...): real, finite, one target per row (X's
+    shape when `same_shape`), in [0, 1] for the default BCE; X in `head`'s dtype."""
+    X = check_tensor(x_name, X, floating=True)
+    t = check_tensor(t_name, t, floating=True)
+    if same_shape and t.shape != X.shape:
+        raise ValueError(f"{t_name} must have {x_name}'s shape {tuple(X.shape)}, "
+                         f"got {tuple(t.shape)}")
+    if X.ndim == 0 or t.ndim == 0 or len(t) != len(X):
+        raise ValueError(f"{t_name} must hold one target per row of {x_name}: shapes "
+                         f"{tuple(t.shape)} and {tuple(X.shape)}")
+    if loss_fn is F.binary_cross_entropy_with_logits and bool(((t < 0) | (t > 1)).any()):
+        raise ValueError(f"{t_name} must lie in [0, 1] (binary cross-entropy targets)")
+    p = next(head.parameters(), None) if head is not None else None
+    if p is not None and X.dtype != p.dtype:
+        raise TypeError(f"{x_name} has dtype {X.dtype}, the head's parameters {p.dtype}: "
+                        "convert one of them")
+    return X, t
+
+
 def irm_penalty(
     env_logits: Sequence[torch.Tensor],  # Logits of each environment
     env_targets: Sequence[torch.Tensor],  # Targets of each environment
@@ -249,7 +273,9 @@ def irm_penalty(
     if not env_logits:
         raise ValueError("env_logits must not be empty")
     out = []
-    for z, t in zip(env_logits, env_targets):
+    for e, (z, t) in enumerate(zip(env_logits, env_targets)):
+        z, t = _check_batch(None, f"env_logits[{e}]", z, f"env_targets[{e}]", t, loss_fn,
+                            same_shape=loss_fn is F.binary_cross_entropy_with_logits)
         scale = torch.ones((), dtype=z.dtype, device=z.device, requires_grad=True)
         (d,) = torch.autograd.grad(loss_fn(z * scale, t), [scale], create_graph=True)
         out.append(d.pow(2))
@@ -274,12 +300,8 @@ def per_sample_head_grads(
 ) -> torch.Tensor:
     """(n, D) gradients of each example's loss w.r.t. the head's parameters,
     differentiable w.r.t. head and features."""
-    check_tensor("features", features, floating=True)
-    if len(features) != len(targets):
-        raise ValueError(
-            "features and targets must hold the same number of examples, got"
-            f" {len(features)} and {len(targets)}"
-        )
+    features, targets = _check_batch(head, "features", features, "targets", targets,
+                                     loss_fn)
     # the shared per-example gradient routine, kept on the graph so the penalty trains
     return per_sample_grads(
         head, loss_fn, features, targets, chunk_size=len(features), create_graph=True
@@ -304,7 +326,9 @@ def fishr_penalty(
             f"env_features needs at least two environments, got {len(env_features)}"
         )
     variances = []
-    for X, t in zip(env_features, env_targets):
+    for e, (X, t) in enumerate(zip(env_features, env_targets)):
+        X, t = _check_batch(head, f"env_features[{e}]", X, f"env_targets[{e}]", t,
+                            loss_fn)
         G = per_sample_head_grads(head, X, t, loss_fn)
         # v_e = mean_i (G_i - mean G)^2, coordinate by coordinate
         variances.append((G - G.mean(0, keepdim=True)).pow(2).mean(0))
@@ -331,18 +355,12 @@ def invariance_loss(
     params=(),  # Coefficient and parameters of the l2 term
 ) -> torch.Tensor:
     "mean_loss + l2 ||theta||^2 + weight * penalty, divided by weight when weight > 1."
-    check_tensor("mean_loss", mean_loss, floating=True)
-    if mean_loss.numel() != 1:
-        raise ValueError(
-            f"mean_loss must be a scalar, got shape {tuple(mean_loss.shape)}"
-        )
-    if isinstance(penalty, torch.Tensor):
-        check_tensor("penalty", penalty, floating=True)
-        if penalty.numel() != 1:
-            raise ValueError(
-                f"penalty must be a scalar, got shape {tuple(penalty.shape)}"
-            )
-    else:
+    for name, v in (("mean_loss", mean_loss), ("penalty", penalty)):
+        if name == "mean_loss" or isinstance(v, torch.Tensor):
+            check_tensor(name, v, floating=True)
+            if v.ndim != 0:
+                raise ValueError(f"{name} must be a scalar, got shape {tuple(v.shape)}")
+    if not isinstance(penalty, torch.Tensor):
         check_number("penalty", penalty, low=0)
     weight, l2 = check_number("weight", weight, low=0), check_number("l2", l2, low=0)
     loss = mean_loss + penalty * weight
@@ -466,6 +484,8 @@ def head_hessian(
 ) -> torch.Tensor:
     """The dense Hessian of the mean loss w.r.t. the head's parameters (features held
     fixed)."""
+    features, targets = _check_batch(head, "features", features, "targets", targets,
+                                     loss_fn)
     return HessianOperator(head, loss_fn, (features.detach(), targets)).dense()
 
 
@@ -477,9 +497,13 @@ def head_hessian_distance(
 ) -> tuple[float, float]:
     """(Frobenius, spectral) norm of H_0 - H_1, the head Hessians of the first two
     environments' losses."""
+    if len(env_features) < 2 or len(env_targets) < 2:
+        raise ValueError("env_features and env_targets need two environments each, got "
+                         f"{len(env_features)} and {len(env_targets)}")
     H0, H1 = (
-        head_hessian(head, X, t, loss_fn)
-        for X, t in zip(env_features[:2], env_targets[:2])
+        head_hessian(head, *_check_batch(head, f"env_features[{e}]", X,
+                                         f"env_targets[{e}]", t, loss_fn), loss_fn)
+        for e, (X, t) in enumerate(zip(env_features[:2], env_targets[:2]))
     )
     D = (H0 - H1).detach()
     return torch.linalg.matrix_norm(D).item(), torch.linalg.matrix_norm(D, ord=2).item()
@@ -555,7 +579,9 @@ def fit_alignment(
             f"envs needs at least two training environments, got {len(envs.train)}"
         )
     steps = check_int("steps", steps, low=1)
-    lr, l2 = check_number("lr", lr, low=0, low_open=True), check_number("l2", l2, low=0)
+    top = torch.finfo(torch.float32).max  # the model's dtype: larger values overflow
+    lr = check_number("lr", lr, low=0, low_open=True, high=top)
+    l2 = check_number("l2", l2, low=0)
     penalty_weight = check_number("penalty_weight", penalty_weight, low=0)
     anneal_iters, n_probes = check_int("anneal_iters", anneal_iters, low=0), check_int(
         "n_probes", n_probes, low=1

@@ -118,6 +118,22 @@ class BilevelProblem:
             return f.item(), torch.autograd.grad(f, xr)[0]
 
 # %% ../nbs/21_maid.ipynb #6a7d0a2c
+def _check_point(problem, x, theta, x_name: str = "x") -> None:
+    """`x` and `theta`: real finite tensors at which grad_x h can be evaluated, else a
+    clear error naming them."""
+    check_type("problem", problem, BilevelProblem)
+    check_tensor(x_name, x, floating=True)
+    check_tensor("theta", theta, floating=True)
+    try: g = problem.grad_x(x, theta)
+    except (RuntimeError, IndexError) as e:
+        raise ValueError(f"grad_x h({x_name}, theta) failed for {x_name} of shape "
+                         f"{tuple(x.shape)} ({x.dtype}) and theta of shape "
+                         f"{tuple(theta.shape)} ({theta.dtype}); check both ({e})") from e
+    if g.shape != x.shape:
+        raise ValueError(f"grad_x h({x_name}, theta) has shape {tuple(g.shape)}, "
+                         f"{x_name} has {tuple(x.shape)}; check both shapes")
+
+
 def fista(
     problem: BilevelProblem,
     x0: torch.Tensor,
@@ -129,6 +145,7 @@ def fista(
     h(x)|| / mu on ||x - x(theta)||)."""
     check_number("tol", tol, low=0, low_open=True)
     check_int("maxiter", maxiter, low=0)
+    _check_point(problem, x0, theta, "x0")
     mu, L = problem.mu_at(theta), problem.L_at(theta)
     q = min(mu / L, 1.0)
     x = z = x0.detach()
@@ -163,6 +180,7 @@ def quadratic_bilevel(
     check_int("n", n, low=1)
     check_int("m", m, low=1, high=n)
     check_int("d", d, low=1)
+    check_int("seed", seed, low=0)
     check_number("cond", cond, low=1)
     gen = torch.Generator().manual_seed(seed)
     rnd = lambda *s: torch.randn(*s, generator=gen, dtype=dtype)
@@ -222,6 +240,8 @@ def inexact_hypergradient(
     """p = -B(x, theta)^T q with q from CG on A(x) q = grad f(x): the implicit-function-
     theorem hypergradient at x."""
     check_number("delta", delta, low=0, low_open=True)
+    check_int("cg_maxiter", cg_maxiter, low=1)
+    _check_point(problem, x, theta)
     count, keep = [0], {}
 
     def solve(matvec, b, rmatvec=None):
@@ -724,6 +744,10 @@ def image_gradient(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def image_gradient_adjoint(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
     "D^T (px, py), the adjoint of `image_gradient` (minus the discrete divergence)."
+    check_tensor("px", px, floating=True)
+    check_tensor("py", py, shape=tuple(px.shape), floating=True)
+    if px.ndim < 2:
+        raise ValueError(f"px must be an image (..., H, W), got shape {tuple(px.shape)}")
     ax = F.pad(px[..., :, :-1], (1, 0)) - F.pad(px[..., :, :-1], (0, 1))
     ay = F.pad(py[..., :-1, :], (0, 0, 1, 0)) - F.pad(py[..., :-1, :], (0, 0, 0, 1))
     return ax + ay

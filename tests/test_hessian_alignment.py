@@ -301,7 +301,7 @@ def test_bad_input():
     with pytest.raises(TypeError, match="n_probes must be an integer"): hutchinson_diagonal(g, w, n_probes=2.5)
     with pytest.raises(ValueError, match="g contains NaN"): hutchinson_diagonal(g * float("nan"), w)
     with pytest.raises(ValueError, match="differ in length"): irm_penalty([torch.zeros(2, 1)], [])
-    with pytest.raises(ValueError, match="same number of examples"): per_sample_head_grads(nn.Linear(2, 1), torch.zeros(3, 2), torch.zeros(2, 1))
+    with pytest.raises(ValueError, match="one target per row"): per_sample_head_grads(nn.Linear(2, 1), torch.zeros(3, 2), torch.zeros(2, 1))
     with pytest.raises(ValueError, match="features must not be empty"): per_sample_head_grads(nn.Linear(2, 1), torch.zeros(0, 2), torch.zeros(0, 1))
     with pytest.raises(ValueError, match="weight must be >= 0"): penalty_weight_at(5, -1.0, 2)
     with pytest.raises(ValueError, match="step must be >= 0"): penalty_weight_at(-1)
