@@ -109,3 +109,17 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="method"): fit_flows(make_garments(1, 32, 24), "x")
     with pytest.raises(ValueError, match="texture"): make_garments(texture="dots")
     with pytest.raises(ValueError, match="mask"): stripe_period(x[0, 0], torch.zeros(8, 6))
+
+
+@pytest.mark.cuda
+def test_cuda_matches_cpu():
+    "Warps, composition, z-erasing and the Jacobian follow the input to CUDA and agree with CPU."
+    x = torch.rand(2, 3, 16, 12, dtype=torch.float64)
+    f1, f2 = (0.05 * torch.randn(2, 2, 16, 12, dtype=x.dtype) for _ in range(2))
+    z = torch.cat((f1, torch.rand(2, 1, 16, 12, dtype=x.dtype) * 2 - 1), 1)
+    cpu = (warp(x, compose_flows(f1, f2)), z_erase_warp(x, z), jacobian_det(f1))
+    cu = (warp(x.cuda(), compose_flows(f1.cuda(), f2.cuda())), z_erase_warp(x.cuda(), z.cuda()),
+          jacobian_det(f1.cuda()))
+    for a, b in zip(cpu, cu):
+        assert b.device.type == "cuda"
+        torch.testing.assert_close(b.cpu(), a)
