@@ -251,8 +251,10 @@ def render(rows, style):
         nb_link = lambda stem, anchor=None: f'nbs/{stem}.ipynb'
     n_impl = sum(r['status'] == 'implemented' for r in rows)
     n_verdict = sum(bool(r['page'] and r['page'].overall) for r in rows)
+    rest = len(rows) - n_impl
+    planned = f'; the other {rest} are planned' if rest else ''
     out = [f'**{n_impl} of the {len(rows)} methods are implemented** ({n_verdict} with a verdict '
-           f'on the paper\'s claims); the other {len(rows) - n_impl} are planned. The verdict '
+           f'on the paper\'s claims){planned}. The verdict '
            f'says what came of the paper\'s headline claim here: *held*, *partly*, '
            f'*not reproduced* or *not testable here*.', '',
            '| # | paper | what it does | use | status | verdict |', '|---|---|---|---|---|---|']
