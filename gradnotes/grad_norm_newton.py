@@ -93,6 +93,11 @@ class Metric:
         like: torch.Tensor,  # A tensor whose dtype and device B must follow
     ):
         self.n, self.B, self.L = n, None, None
+        check_tensor("like", like, floating=True, finite=False, nonempty=False)
+        if like.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"like has dtype {like.dtype}: the metric's Cholesky factor "
+                            "needs float32 or float64")
+        self.dtype = like.dtype
         if B is None:
             return
         check_tensor("B", B, ndim=2, shape=(n, n), floating=True)
@@ -113,6 +118,9 @@ class Metric:
 
     def inv(self, s: torch.Tensor) -> torch.Tensor:
         "B^{-1} s."
+        check_tensor("s", s, shape=(self.n,), floating=True)
+        if s.dtype != self.dtype:
+            raise TypeError(f"s has dtype {s.dtype}, the metric {self.dtype}")
         return s if self.L is None else torch.cholesky_solve(s[:, None], self.L)[:, 0]
 
     def dual_norm(self, s: torch.Tensor, Binv_s: torch.Tensor | None = None) -> float:
@@ -140,7 +148,13 @@ class StepSolver:
         metric: Metric,
         Binv_g: torch.Tensor | None = None,  # B^{-1} g when already known
     ):
+        check_tensor("g", g, ndim=1, floating=True)
         self.H, self.g, self.metric = H, g, metric
+        dtype = (H.v if isinstance(H, RankOne) else H.blocks
+                 if isinstance(H, BlockDiagonal) else H).dtype if isinstance(
+            H, (RankOne, BlockDiagonal, torch.Tensor)) else g.dtype
+        if g.dtype != dtype and dtype.is_floating_point:  # H's own check refuses the rest
+            raise TypeError(f"g has dtype {g.dtype}, H {dtype}: convert one of them")
         if isinstance(H, RankOne):
             if not (H.alpha >= 0):
                 raise ValueError(f"RankOne alpha must be >= 0, got {H.alpha}")
@@ -163,6 +177,10 @@ class StepSolver:
                 )
             self.eye = torch.eye(d, dtype=g.dtype, device=g.device)
         elif isinstance(H, torch.Tensor):
+            if H.ndim != 2 or H.shape != (g.shape[0], g.shape[0]):
+                n = g.shape[0]
+                raise ValueError(f"H must have shape ({n}, {n}) to match g of length "
+                                 f"{n}, got {tuple(H.shape)}")
             _check_hessian(H, g.shape[0])
             self.B = metric.matrix(g)
         else:
@@ -171,6 +189,7 @@ class StepSolver:
             )
 
     def __call__(self, lam: float) -> torch.Tensor | None:
+        lam = check_number("lam", lam, low=0, low_open=True)
         H, g = self.H, self.g
         if isinstance(H, RankOne):
             # delta = -(1/lam) (B^{-1}g - alpha (v^T B^{-1} g) / (lam + alpha v^T B^{-1}
@@ -202,6 +221,8 @@ def regularized_step(
     """The step delta solving (H + lam B) delta = -g; raises if H + lam B is not positive
     definite."""
     check_tensor("g", g, ndim=1, floating=True)
+    if g.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"g has dtype {g.dtype}: the step needs float32 or float64")
     lam = check_number("lam", lam, low=0, low_open=True)
     delta = StepSolver(H, g, Metric(B, g.shape[0], g))(lam)
     if delta is None:
