@@ -21,6 +21,7 @@ from .autodiff import (check_functional, check_input, iter_per_sample_grads,
                                 trainable)
 from gradnotes.core import (
     check_choice,
+    group_by_device_dtype,
     check_int,
     check_number,
     check_params,
@@ -434,11 +435,11 @@ def _step_scalar(self: AdaGradNorm, group, pg):
 @patch
 def _apply_foreach(self: AdaGradNorm, group, pg, denom, clr):
     "`_apply` for a whole group: one multi-tensor call per (device, dtype) bucket."
-    buckets: dict = {}
-    for key, p, g in pg: buckets.setdefault((p.device, p.dtype), []).append((key, p, g))
     m = group["momentum"]
-    for (device, dtype), rows in buckets.items():
+    for idx in group_by_device_dtype([p for _, p, _ in pg]):
+        rows = [pg[i] for i in idx]
         ps, gs = [p for _, p, _ in rows], [g for _, _, g in rows]
+        device, dtype = ps[0].device, ps[0].dtype
         if m > 0:
             bufs = [self.state[k].setdefault("momentum_buffer", torch.zeros_like(p))
                     for k, p, _ in rows]

@@ -20,8 +20,8 @@ import torch
 
 # %% auto #0
 __all__ = ['infer_device', 'default_device', 'infer_dtype', 'to_tensor', 'check_type', 'check_number', 'check_int',
-           'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'check_params', 'check_symmetric',
-           'seed_everything', 'require', 'njit', 'use_numba', 'torch_threads', 'quiet', 'progress']
+           'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'check_params', 'group_by_device_dtype',
+           'check_symmetric', 'seed_everything', 'require', 'njit', 'use_numba', 'torch_threads', 'quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #6b0c3963
 def _tensors_in(obj) -> Iterable[torch.Tensor]:
@@ -233,6 +233,14 @@ def check_params(
                          allow_complex=True)
         top = min(top, torch.finfo(p.dtype).max)
     return top
+
+# %% ../nbs/00_core.ipynb #20402718
+def group_by_device_dtype(tensors: Sequence[torch.Tensor]) -> list[list[int]]:
+    """Indices of `tensors` grouped by (device, dtype), groups in first-seen order: the
+    lists one multi-tensor (`torch._foreach_*`) call can take together."""
+    out: dict = {}
+    for i, t in enumerate(tensors): out.setdefault((t.device, t.dtype), []).append(i)
+    return list(out.values())
 
 # %% ../nbs/00_core.ipynb #161596ba
 def check_symmetric(

@@ -17,8 +17,8 @@ from torch.optim.swa_utils import AveragedModel
 import torch.nn.functional as F
 
 from .autodiff import check_input
-from .core import (check_int, check_number, check_tensor, check_type, progress,
-                            seed_everything)
+from .core import (check_int, check_number, check_tensor, check_type,
+                            group_by_device_dtype, progress, seed_everything)
 from .data import Split
 
 # %% auto #0
@@ -520,16 +520,10 @@ def stochastic_restore(
     _matching(params, source, "source")
     p = check_number("p", p, low=0, high=1)
     if not params or p == 0: return
-    for idx in _groups(params):  # one draw and one foreach call per device and dtype
+    for idx in group_by_device_dtype(params):  # one draw, one foreach call per group
         group = [params[i] for i in idx]
         sizes = [t.numel() for t in group]
         u = torch.rand(sum(sizes), device=group[0].device, generator=generator)
         masks = (u < p).to(group[0].dtype).split(sizes)
         masks = [m.view_as(t) for m, t in zip(masks, group)]
         torch._foreach_lerp_(group, [source[i] for i in idx], masks)
-
-def _groups(tensors: list) -> list[list[int]]:
-    "Indices of `tensors` grouped by (device, dtype), in first-seen order."
-    out: dict = {}
-    for i, t in enumerate(tensors): out.setdefault((t.device, t.dtype), []).append(i)
-    return list(out.values())
