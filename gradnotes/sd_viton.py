@@ -11,12 +11,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
+from torch import nn
 
-from .core import check_int, check_number, check_tensor, check_choice
+from .core import (check_int, check_number, check_tensor, check_choice,
+                            check_type)
 
 # %% auto #0
 __all__ = ['identity_grid', 'warp', 'compose_flows', 'affine_flow', 'jacobian_det', 'fold_fraction', 'tv_loss', 'mask_iou',
-           'z_erase_warp', 'z_distance_loss', 'Garment', 'make_garments', 'TryOnFit', 'fit_flows', 'stripe_period']
+           'z_erase_warp', 'z_distance_loss', 'Garment', 'make_garments', 'TryOnFit', 'fit_flows', 'stripe_period',
+           'FlowNet', 'person_condition', 'train_flow_net', 'apply_flow_net']
 
 # %% ../nbs/74_sd_viton.ipynb #a2ade06c
 def identity_grid(
@@ -299,6 +303,19 @@ def _terms(g, params, taco, method, n_levels):
         t["flow"] = compose_flows(flows[-1], taco[:, :2])
     return t
 
+# %% ../nbs/74_sd_viton.ipynb #60256fd4
+def _loss(t, tv, lam_mask):
+    "The total loss of one step's terms."
+    return sum(t["tex"]) + tv * sum(t["tv"]) + lam_mask * sum(t["mask"]) + t["z"]
+
+def _result(t, last, method, losses):
+    "A `TryOnFit` from one evaluation's terms; the cosine on the last level's flow `last`."
+    g_tv = torch.autograd.grad(t["tv"][-1], last, retain_graph=True)[0]
+    g_mask = torch.autograd.grad(t["mask"][-1], last)[0]
+    if method == "sd": g_tv, g_mask = g_tv[:, :2], g_mask[:, :2]
+    return TryOnFit(t["flow"].detach(), t["out"].detach(), t["out_mask"].detach(),
+                    _cos(g_tv, g_mask), losses)
+
 # %% ../nbs/74_sd_viton.ipynb #6f7437ee
 def fit_flows(
     g: Garment, # Cloth, target and masks
@@ -326,20 +343,13 @@ def fit_flows(
     opt = torch.optim.Adam(params + ([taco] if method == "sd" else []), lr=lr)
     losses = []
     for _ in range(steps):
-        terms = _terms(g, params, taco, method, n_levels)
-        loss = sum(terms["tex"]) + tv * sum(terms["tv"]) + lam_mask * sum(terms["mask"])
-        loss = loss + terms["z"]
+        loss = _loss(_terms(g, params, taco, method, n_levels), tv, lam_mask)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
-    terms = _terms(g, params, taco, method, n_levels)
     last = taco if method == "sd" else params[-1]
-    g_tv = torch.autograd.grad(terms["tv"][-1], last, retain_graph=True)[0]
-    g_mask = torch.autograd.grad(terms["mask"][-1], last)[0]
-    if method == "sd": g_tv, g_mask = g_tv[:, :2], g_mask[:, :2]
-    return TryOnFit(terms["flow"].detach(), terms["out"].detach(),
-                    terms["out_mask"].detach(), _cos(g_tv, g_mask), losses)
+    return _result(_terms(g, params, taco, method, n_levels), last, method, losses)
 
 # %% ../nbs/74_sd_viton.ipynb #9dd03b12
 def stripe_period(
@@ -362,3 +372,145 @@ def stripe_period(
     longest = check_number("longest", longest, 2, pad, low_open=True)
     mag[r < pad / longest] = 0  # the mask's own low frequencies
     return float(pad / r.flatten()[mag.flatten().argmax()])
+
+# %% ../nbs/74_sd_viton.ipynb #f978c428
+def _conv_block(a: int, b: int) -> nn.Sequential:
+    "Two 3x3 convolutions, each followed by a leaky ReLU (no normalisation: small batches)."
+    return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.LeakyReLU(0.1),
+                         nn.Conv2d(b, b, 3, padding=1), nn.LeakyReLU(0.1))
+
+def _zero_conv(a: int, b: int) -> nn.Conv2d:
+    "A 3x3 convolution whose weight and bias start at zero (a head that starts silent)."
+    conv = nn.Conv2d(a, b, 3, padding=1)
+    nn.init.zeros_(conv.weight); nn.init.zeros_(conv.bias)
+    return conv
+
+class FlowNet(nn.Module):
+    """A conditional flow estimator: (cloth, cloth mask, person condition) to the residual
+    flows of an `n_levels` cascade, coarse to fine, and a TACO field (dx, dy, z)."""
+    def __init__(
+        self,
+        n_levels: int = 4, # Flow levels, coarse to fine; H and W divide by 2**(n_levels-1)
+        width: int = 16, # Channels at full size (doubling twice at most going down)
+        cond_channels: int = 2, # Channels of the person's condition
+        taco: bool = True, # Add the TACO head (the "sd" arrangement)?
+    ):
+        super().__init__()
+        self.n_levels = check_int("n_levels", n_levels, 1, 6)
+        width = check_int("width", width, 1, 1024)
+        self.cond_channels = check_int("cond_channels", cond_channels, 0, 64)
+        self.method = "sd" if check_type("taco", taco, bool) else "cascade"
+        ws = [width * 2 ** min(k, 2) for k in range(self.n_levels)]  # fine to coarse
+        c0 = 2 + self.cond_channels
+        self.enc = nn.ModuleList([_conv_block(c0 if k == 0 else ws[k - 1], ws[k])
+                                  for k in range(self.n_levels)])
+        self.dec = nn.ModuleList([_conv_block(
+            ws[k] + (ws[k + 1] if k < self.n_levels - 1 else 0) + 2, ws[k])
+            for k in range(self.n_levels)])
+        self.heads = nn.ModuleList([_zero_conv(c, 2) for c in ws])
+        self.taco = nn.Sequential(_conv_block(ws[0] + c0, width), _zero_conv(width, 3)
+                                  ) if taco else None
+
+# %% ../nbs/74_sd_viton.ipynb #48eb4e14
+def _check_net_input(net, cloth, cloth_mask, cond):
+    "The three inputs of `FlowNet` fit each other and the network."
+    cloth = check_tensor("cloth", cloth, ndim=4, floating=True)
+    k = 2 ** (net.n_levels - 1)
+    if cloth.shape[1] != 1 or cloth.shape[2] % k or cloth.shape[3] % k:
+        raise ValueError(f"cloth must have shape (N, 1, H, W) with H and W divisible by "
+                         f"{k}, got {tuple(cloth.shape)}")
+    dt = net.heads[0].weight.dtype
+    if cloth.dtype != dt:
+        raise TypeError(f"cloth must have the network's dtype {dt}, got {cloth.dtype}")
+    cloth_mask = _check_mask("cloth_mask", cloth_mask, cloth).to(dt)
+    cond = _check_flow("cond", cond, cloth, channels=net.cond_channels).to(dt)
+    return cloth, cloth_mask, cond
+
+@patch
+def forward(
+    self: FlowNet,
+    cloth: torch.Tensor, # The flat cloth (N, 1, H, W)
+    cloth_mask: torch.Tensor, # Its mask (N, 1, H, W) in [0, 1]
+    cond: torch.Tensor, # The person's condition (N, cond_channels, H, W)
+) -> tuple:
+    "(residual flows coarse to fine at halving sizes, TACO field (N, 3, H, W))."
+    cloth, cloth_mask, cond = _check_net_input(self, cloth, cloth_mask, cond)
+    both = torch.cat((cloth, cloth_mask), 1)
+    x, feats = torch.cat((both, cond), 1), []
+    for k, block in enumerate(self.enc):
+        x = block(x if k == 0 else F.avg_pool2d(x, 2)); feats.append(x)
+    res, d = [], None
+    for k in range(self.n_levels - 1, -1, -1):  # coarse to fine
+        size = feats[k].shape[2:]
+        # F_k = Σ up(r_j): the flow so far, at this level's size
+        flow = sum((F.interpolate(r, size=size, mode="bilinear", align_corners=True)
+                    for r in res), torch.zeros(len(x), 2, *size, dtype=x.dtype,
+                                               device=x.device))
+        seen = warp(F.avg_pool2d(both, 2 ** k), flow)  # the cloth as warped so far
+        up = [] if d is None else [F.interpolate(d, size=size)]
+        d = self.dec[k](torch.cat([feats[k]] + up + [seen], 1))
+        res.append(self.heads[k](d))
+    taco = torch.zeros(len(x), 3, *cloth.shape[2:], dtype=x.dtype, device=x.device)
+    taco[:, 2] = -1  # z = -1: read the cloth slice
+    if self.taco is not None:
+        tvob = warp(both, _cascade(res, cloth.shape[2:])[-1])
+        taco = taco + self.taco(torch.cat((d, tvob, cond), 1))
+    return res, taco
+
+# %% ../nbs/74_sd_viton.ipynb #427cba70
+def person_condition(g: Garment) -> torch.Tensor: # Generated shirts
+    """The person's side of the input (N, 2, H, W): the worn shirt's mask (standing in for
+    the parse) and the worn sleeves' region (standing in for DensePose's arms)."""
+    return torch.cat((g.target_mask, g.sleeve_mask), 1)
+
+def _take(g, idx):
+    "The samples `idx` of a `Garment`."
+    return Garment(*(getattr(g, k)[idx] for k in Garment.__dataclass_fields__))
+
+# %% ../nbs/74_sd_viton.ipynb #b5406c89
+def train_flow_net(
+    g: Garment, # The training shirts
+    method: str = "sd", # "sd" (TVOB levels + TACO head) or "cascade" (HR-VITON-like)
+    steps: int = 300, # Adam steps
+    batch: int = 8, # Shirts per step, drawn with replacement
+    lr: float = 1e-3, # Adam step size
+    n_levels: int = 4, # Flow levels, coarse to fine
+    width: int = 16, # Channels of the network at full size
+    tv: float = 20.0, # Weight of the TV loss on every flow
+    lam_mask: float = 10.0, # Weight of the L1 mask loss (stands in for CE + GAN)
+    seed: int = 0, # Seeds the initial weights and the batches
+) -> FlowNet:
+    """A `FlowNet` trained over `g` with the losses of `fit_flows`; the loss of each step
+    is kept in its `losses` list."""
+    method = check_choice("method", method, ("sd", "cascade"))
+    steps, batch = check_int("steps", steps, low=1), check_int("batch", batch, low=1)
+    lr = check_number("lr", lr, 0, 1, low_open=True)
+    tv, lam_mask = check_number("tv", tv, 0, 1e6), check_number("lam_mask", lam_mask, 0, 1e6)
+    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = FlowNet(n_levels, width, taco=method == "sd")
+    net = net.to(g.cloth.device, g.cloth.dtype)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
+    net.losses = []
+    for _ in range(steps):
+        b = _take(g, torch.randint(len(g.cloth), (batch,), generator=gen))
+        res, taco = net(b.cloth, b.cloth_mask, person_condition(b))
+        loss = _loss(_terms(b, res, taco, method, n_levels), tv, lam_mask)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        net.losses.append(float(loss.detach()))
+    return net.eval()
+
+def apply_flow_net(
+    net: FlowNet, # A trained network
+    g: Garment, # The shirts to warp
+) -> TryOnFit:
+    "The network's flows, warps and gradient cosine on `g` (its `losses` as they were)."
+    if not isinstance(net, FlowNet):
+        raise TypeError(f"net must be a FlowNet, got {type(net).__name__}")
+    res, taco = net(g.cloth, g.cloth_mask, person_condition(g))
+    t = _terms(g, res, taco, net.method, net.n_levels)
+    last = taco if net.method == "sd" else res[-1]
+    return _result(t, last, net.method, list(getattr(net, "losses", [])))
