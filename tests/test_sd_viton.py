@@ -123,3 +123,79 @@ def test_cuda_matches_cpu():
     for a, b in zip(cpu, cu):
         assert b.device.type == "cuda"
         torch.testing.assert_close(b.cpu(), a)
+
+
+# --- the amortised flow network ---
+from gradnotes.sd_viton import (FlowNet, TryOnFit, apply_flow_net, person_condition,  # noqa: E402
+                                train_flow_net)
+from gradnotes.sd_viton import _terms  # noqa: E402
+
+
+def _net_inputs(n=2, h=32, w=24, seed=0):
+    g = make_garments(n=n, h=h, w=w, seed=seed)
+    return g, (g.cloth, g.cloth_mask, person_condition(g))
+
+
+@pytest.mark.parametrize("n_levels", [1, 3])
+def test_flow_net_output_shapes(n_levels):
+    g, x = _net_inputs()
+    for taco in (True, False):
+        res, t = FlowNet(n_levels, width=4, taco=taco)(*x)
+        assert [tuple(r.shape) for r in res] == [(2, 2, 32 >> k, 24 >> k)
+                                                 for k in range(n_levels - 1, -1, -1)]
+        assert t.shape == (2, 3, 32, 24)
+
+
+def test_flow_net_starts_at_the_identity_warp():
+    "Zero heads: every residual and TACO's (dx, dy) are exactly 0 and z exactly -1."
+    g, x = _net_inputs()
+    for taco, method in ((True, "sd"), (False, "cascade")):
+        torch.manual_seed(3)
+        res, t = FlowNet(3, width=4, taco=taco)(*x)
+        assert all(float(r.abs().max()) == 0.0 for r in res)
+        assert float(t[:, :2].abs().max()) == 0.0 and bool((t[:, 2] == -1).all())
+        terms = _terms(g, res, t, method, 3)
+        assert float(terms["flow"].detach().abs().max()) == 0.0
+        torch.testing.assert_close(terms["out"].detach(), g.cloth, atol=1e-5, rtol=0)
+
+
+def test_train_flow_net_learns_is_seeded_and_applies():
+    g = make_garments(n=4, h=32, w=24, seed=5)
+    a = train_flow_net(g, "sd", steps=8, batch=2, n_levels=3, width=4, seed=1)
+    b = train_flow_net(g, "sd", steps=8, batch=2, n_levels=3, width=4, seed=1)
+    assert a.losses == b.losses and a.losses[-1] < a.losses[0]
+    held = make_garments(n=2, h=32, w=24, seed=6)
+    for net in (a, train_flow_net(g, "cascade", steps=3, batch=2, n_levels=3, width=4)):
+        r = apply_flow_net(net, held)
+        assert isinstance(r, TryOnFit) and r.flow.shape == (2, 2, 32, 24)
+        assert r.warped.shape == r.warped_mask.shape == (2, 1, 32, 24)
+        assert torch.isfinite(r.cosine).all() and not r.flow.requires_grad
+
+
+def test_flow_net_bad_input_names_the_argument():
+    g, (c, m, k) = _net_inputs()
+    net = FlowNet(3, width=4)
+    with pytest.raises(ValueError, match="n_levels"): FlowNet(0)
+    with pytest.raises(TypeError, match="taco"): FlowNet(taco=1)
+    with pytest.raises(ValueError, match="cloth"): net(c[..., :30, :], m[..., :30, :],
+                                                       k[..., :30, :])
+    with pytest.raises(TypeError, match="cloth"): net(c.double(), m, k)
+    with pytest.raises(ValueError, match="cloth"): net(c * float("nan"), m, k)
+    with pytest.raises(ValueError, match="cloth_mask"): net(c, 0 * m, k)
+    with pytest.raises(ValueError, match="cond"): net(c, m, k[:, :1])
+    with pytest.raises(ValueError, match="method"): train_flow_net(g, "x")
+    with pytest.raises(ValueError, match="batch"): train_flow_net(g, batch=0)
+    with pytest.raises(TypeError, match="net"): apply_flow_net(torch.nn.Linear(2, 2), g)
+
+
+@pytest.mark.cuda
+def test_flow_net_cuda_matches_cpu():
+    g, x = _net_inputs()
+    torch.manual_seed(0)
+    net = FlowNet(3, width=4)
+    for p in net.parameters():  # non-zero heads, so the flows are not trivially zero
+        torch.nn.init.normal_(p, std=0.05)
+    cpu = net(*x)
+    cu = net.cuda()(*(v.cuda() for v in x))
+    for a, b in zip(cpu[0] + [cpu[1]], cu[0] + [cu[1]]):
+        torch.testing.assert_close(b.cpu(), a, atol=1e-4, rtol=1e-4)
