@@ -137,7 +137,7 @@ def _net_inputs(n=2, h=32, w=24, seed=0):
 
 
 @pytest.mark.parametrize("n_levels", [1, 3])
-def test_flow_net_output_shapes(n_levels):
+def test_flow_net_output_shapes(n_levels, one_thread):
     g, x = _net_inputs()
     for taco in (True, False):
         res, t = FlowNet(n_levels, width=4, taco=taco)(*x)
@@ -146,7 +146,7 @@ def test_flow_net_output_shapes(n_levels):
         assert t.shape == (2, 3, 32, 24)
 
 
-def test_flow_net_starts_at_the_identity_warp():
+def test_flow_net_starts_at_the_identity_warp(one_thread):
     "Zero heads: every residual and TACO's (dx, dy) are exactly 0 and z exactly -1."
     g, x = _net_inputs()
     for taco, method in ((True, "sd"), (False, "cascade")):
@@ -159,7 +159,7 @@ def test_flow_net_starts_at_the_identity_warp():
         torch.testing.assert_close(terms["out"].detach(), g.cloth, atol=1e-5, rtol=0)
 
 
-def test_train_flow_net_learns_is_seeded_and_applies():
+def test_train_flow_net_learns_is_seeded_and_applies(one_thread):
     g = make_garments(n=4, h=32, w=24, seed=5)
     a = train_flow_net(g, "sd", steps=8, batch=2, n_levels=3, width=4, seed=1)
     b = train_flow_net(g, "sd", steps=8, batch=2, n_levels=3, width=4, seed=1)

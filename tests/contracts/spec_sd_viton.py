@@ -63,3 +63,29 @@ SPECS = {
 }
 OPT_OUT = {}
 XFAIL = {}
+
+
+def _cond(): return torch.ones(1, 2, 16, 12)
+
+
+SPECS.update({
+    "FlowNet": Spec(lambda: dict(n_levels=2, width=2, cond_channels=2, taco=True,
+                                 cloth=_small().cloth, cloth_mask=_small().cloth_mask,
+                                 cond=_cond()),
+                    call=lambda a: m.FlowNet(a["n_levels"], a["width"], a["cond_channels"],
+                                             a["taco"])(a["cloth"], a["cloth_mask"],
+                                                        a["cond"]),
+                    ints={"n_levels": Int(1, 6, huge=False), "width": Int(1, 1024, huge=False),
+                          "cond_channels": Int(0, 64, huge=False)},
+                    tensors={"cloth": Arr(ndim=4), "cloth_mask": MASK, "cond": Arr(ndim=4)}),
+    "person_condition": Spec(lambda: dict(g=_small())),
+    "train_flow_net": Spec(lambda: dict(g=_small(), method="sd", steps=1, batch=1, lr=1e-3,
+                                        n_levels=2, width=2, tv=20.0, lam_mask=10.0, seed=0),
+                           numbers={"lr": Num(0, 1, low_open=True), "tv": Num(0, 1e6),
+                                    "lam_mask": Num(0, 1e6)},
+                           ints={"steps": NOLOOP, "batch": NOLOOP,
+                                 "n_levels": Int(1, 6, huge=False),
+                                 "width": Int(1, 1024, huge=False), "seed": Int(0)},
+                           choices=("method",)),
+    "apply_flow_net": Spec(lambda: dict(net=m.FlowNet(2, 2), g=_small())),
+})
