@@ -309,7 +309,7 @@ def _loss(t, tv, lam_mask):
     return sum(t["tex"]) + tv * sum(t["tv"]) + lam_mask * sum(t["mask"]) + t["z"]
 
 def _result(t, last, method, losses):
-    "A `TryOnFit` from one evaluation's terms; the cosine on the last level's flow `last`."
+    "A `TryOnFit` from one evaluation's terms; the cosine taken on the last level `last`."
     g_tv = torch.autograd.grad(t["tv"][-1], last, retain_graph=True)[0]
     g_mask = torch.autograd.grad(t["mask"][-1], last)[0]
     if method == "sd": g_tv, g_mask = g_tv[:, :2], g_mask[:, :2]
@@ -375,7 +375,7 @@ def stripe_period(
 
 # %% ../nbs/74_sd_viton.ipynb #f978c428
 def _conv_block(a: int, b: int) -> nn.Sequential:
-    "Two 3x3 convolutions, each followed by a leaky ReLU (no normalisation: small batches)."
+    "Two 3x3 convolutions, each followed by a leaky ReLU (no normalisation)."
     return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.LeakyReLU(0.1),
                          nn.Conv2d(b, b, 3, padding=1), nn.LeakyReLU(0.1))
 
@@ -390,7 +390,7 @@ class FlowNet(nn.Module):
     flows of an `n_levels` cascade, coarse to fine, and a TACO field (dx, dy, z)."""
     def __init__(
         self,
-        n_levels: int = 4, # Flow levels, coarse to fine; H and W divide by 2**(n_levels-1)
+        n_levels: int = 4, # Flow levels; H and W must divide by 2**(n_levels-1)
         width: int = 16, # Channels at full size (doubling twice at most going down)
         cond_channels: int = 2, # Channels of the person's condition
         taco: bool = True, # Add the TACO head (the "sd" arrangement)?
@@ -485,7 +485,8 @@ def train_flow_net(
     method = check_choice("method", method, ("sd", "cascade"))
     steps, batch = check_int("steps", steps, low=1), check_int("batch", batch, low=1)
     lr = check_number("lr", lr, 0, 1, low_open=True)
-    tv, lam_mask = check_number("tv", tv, 0, 1e6), check_number("lam_mask", lam_mask, 0, 1e6)
+    tv = check_number("tv", tv, 0, 1e6)
+    lam_mask = check_number("lam_mask", lam_mask, 0, 1e6)
     gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
