@@ -398,7 +398,10 @@ def solve_robust_cvxpy(pb: ConvexProblem, # A constrained program with one outpu
     fit, more = _cvxpy_fit(cp, f, pb.Y[:, 0].cpu().numpy(), r, loss)
     cons += more
     prob = cp.Problem(cp.Minimize(fit + pb.beta * cp.sum(cp.norm(W, 2, axis=1))), cons)
-    prob.solve(solver=solver)
+    try: prob.solve(solver=solver)
+    except cp.error.SolverError as e:
+        raise ValueError(f"eps = {eps:g}: {solver} failed on the robust program (is eps "
+                         "extreme for the scale of X?)") from e
     if prob.status != "optimal": raise RuntimeError(f"cvxpy ended {prob.status}")
     return torch.as_tensor(W.value)[None].to(pb.X), float(prob.value)
 
