@@ -59,7 +59,7 @@ def sample_gates(X: torch.Tensor, # Data (n, d), the bias column included
 
 # %% ../nbs/41_convex_relu.ipynb #10282497
 def _sector_directions(P2: np.ndarray) -> np.ndarray:
-    "Unit vectors (q, 2), one inside each sector that the lines {w : p . w = 0}, p in P2, cut."
+    "Unit vectors (q, 2), one inside each sector cut by the lines p . w = 0, p in P2."
     perp = np.arctan2(P2[:, 0], -P2[:, 1])  # the angle of each line's direction
     ang = np.unique(np.round(np.concatenate([perp, perp + np.pi]) % (2 * np.pi), 12))
     nxt = np.append(ang[1:], ang[0] + 2 * np.pi)  # the next ray, counter-clockwise
@@ -86,8 +86,8 @@ def _vertex_gates(Xn: np.ndarray, tol: float) -> np.ndarray:
     return np.concatenate(out).T
 
 # %% ../nbs/41_convex_relu.ipynb #07ce9ea6
-def enumerate_gates(X: torch.Tensor, # Data (n, d), d = 2 or 3, one column of constant sign
-                    tol: float = 1e-9, # |x_k . u| <= tol counts as on the plane (unit rows)
+def enumerate_gates(X: torch.Tensor, # Data (n, d), d = 2 or 3, a column of constant sign
+                    tol: float = 1e-9, # |x_k . u| <= tol: on the plane (unit rows)
                    ) -> torch.Tensor:
     """One gate vector (d, P) for EVERY distinct non-empty activation pattern 1[X u >= 0]:
     the cells of the arrangement of the planes x_k . u = 0, enumerated exactly."""
@@ -95,20 +95,21 @@ def enumerate_gates(X: torch.Tensor, # Data (n, d), d = 2 or 3, one column of co
     tol = check_number("tol", tol, low=0, high=1e-3)
     n, d = X.shape
     if d not in (2, 3):
-        raise ValueError(f"X must have 2 or 3 columns (1-D or 2-D inputs with a bias column) "
-                         f"for exact enumeration, got {d}; use sample_gates")
+        raise ValueError(f"X must have 2 or 3 columns (1-D or 2-D inputs with a bias "
+                         f"column) for exact enumeration, got {d}; use sample_gates")
     Xn = X.detach().cpu().double().numpy()
     if not ((Xn > 0).all(0) | (Xn < 0).all(0)).any():
-        raise ValueError("X needs a column of constant sign (the bias column of ones): only "
-                         "then is every pattern of a face also the pattern of a cell")
+        raise ValueError("X needs a column of constant sign (the bias column of ones): "
+                         "only then is every pattern of a face also that of a cell")
     Xn = Xn / np.linalg.norm(Xn, axis=1, keepdims=True)
     C = _sector_directions(Xn).T if d == 2 else _vertex_gates(Xn, tol)
     if C.shape[1] == 0: C = Xn[:1].T  # every row parallel: one non-empty pattern
     D = Xn @ C >= 0
     _, inv = np.unique(D.T, axis=0, return_inverse=True)
     G = np.zeros((inv.max() + 1, d))
-    np.add.at(G, inv.ravel(), (C / np.linalg.norm(C, axis=0)).T)  # a cell is convex: the mean
-    G = G[(Xn @ G.T >= 0).any(0)]  # of its unit points lies inside; drop the empty pattern
+    # a cell is a convex cone: the mean of its unit points lies inside it
+    np.add.at(G, inv.ravel(), (C / np.linalg.norm(C, axis=0)).T)
+    G = G[(Xn @ G.T >= 0).any(0)]  # drop the empty pattern
     return torch.as_tensor(G.T.copy()).to(X)
 
 # %% ../nbs/41_convex_relu.ipynb #80b05702
@@ -288,7 +289,7 @@ def _check_loss(pb: ConvexProblem, loss) -> str:
 # %% ../nbs/41_convex_relu.ipynb #88980cb4
 def solve_cvxpy(pb: ConvexProblem, # The program
                 solver: str = "CLARABEL", # A conic solver that cvxpy knows
-                loss: str = "squared", # 'squared' (the program above) or 'hinge' (y = +-1)
+                loss: str = "squared", # 'squared' (the program above), 'hinge' (y = +-1)
                ) -> tuple[torch.Tensor, float]:
     "The same program solved by cvxpy: the weights (K, m, d) and the optimal value."
     cp = require("cvxpy", purpose="solve_cvxpy")
@@ -371,7 +372,7 @@ def network_output(pb: ConvexProblem, # The program W solves (its gates and sign
 def solve_robust_cvxpy(pb: ConvexProblem, # A constrained program with one output column
                        eps: float, # Radius of the l_inf ball around every training row
                        loss: str = "hinge", # 'hinge' (y = +-1) or 'squared'
-                       bias_last: bool = True, # X's last column is the bias: not perturbed
+                       bias_last: bool = True, # X's last column (the bias) stays fixed
                        solver: str = "CLARABEL", # A conic solver that cvxpy knows
                       ) -> tuple[torch.Tensor, float]:
     """The robust convex program: the worst loss over ||delta||_inf <= eps with every
@@ -381,17 +382,17 @@ def solve_robust_cvxpy(pb: ConvexProblem, # A constrained program with one outpu
     loss, _ = _check_loss(pb, loss), check_type("bias_last", bias_last, bool)
     check_type("solver", solver, str)
     if not pb.constrained:
-        raise ValueError("pb must be a constrained (ReLU) program: the robust program keeps "
-                         "the cone constraints")
+        raise ValueError("pb must be a constrained (ReLU) program: the robust program "
+                         "keeps the cone constraints")
     if pb.Y.shape[1] != 1:
         raise ValueError(f"pb must have one output column, got {pb.Y.shape[1]}")
     Xn, Dn = pb.X.detach().cpu().numpy(), (pb.D * pb.signs).cpu().numpy()
     S, (n, d), m = (2 * pb.D - 1).cpu().numpy(), Xn.shape, pb.n_neurons
     W = cp.Variable((m, d))
     Z, Wp = Xn @ W.T, (W[:, :-1] if bias_last else W)  # Wp: the perturbed inputs' weights
-    # worst case of (2 D_j - I)(x_k + delta) . w_j is (2 D_j - I) x_k . w_j - eps ||w_j||_1
-    cons = [cp.multiply(S, Z) >= eps * np.ones((n, 1)) @ cp.reshape(cp.norm(Wp, 1, axis=1),
-                                                                     (1, m), order="C")]
+    # worst case of (2 D_j - I)(x_k + delta) . w_j: (2 D_j - I) x_k . w_j - eps ||w_j||_1
+    l1 = cp.reshape(cp.norm(Wp, 1, axis=1), (1, m), order="C")
+    cons = [cp.multiply(S, Z) >= eps * np.ones((n, 1)) @ l1]
     # with the patterns kept, f(x_k + delta) = f(x_k) + delta . sum_j s_j D_kj w_j
     r = eps * cp.norm(Dn @ Wp, 1, axis=1)  # the most that f(x_k) can move
     f = cp.sum(cp.multiply(Dn, Z), axis=1)
