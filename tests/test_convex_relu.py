@@ -225,6 +225,16 @@ def test_exact_optimum_is_below_sampled_programs_and_trained_networks(one_thread
     assert network_objective(net, X, y[:, None], 0.1).item() >= f_exact - 1e-6
 
 
+def test_admm_solves_the_exact_program(one_thread):
+    pytest.importorskip("cvxpy")
+    X, y = _moons(6, seed=5)
+    pb = convex_problem(X, y, enumerate_gates(X), beta=0.1)
+    assert pb.gates.shape[1] == 6 * 6 - 6 + 1
+    _, f_ref = solve_cvxpy(pb)
+    res = admm(pb, max_iter=6000, tol=1e-10)
+    assert abs(objective(pb, res.W) - f_ref) <= 1e-6 * f_ref and violation(pb, res.W) <= 1e-8
+
+
 # ---------------------------------------------------------------- robust program
 def _small_pb(n=40, seed=1, P=10, beta=0.1):
     X, y = _moons(n, seed=seed)
