@@ -1,5 +1,5 @@
 """ADMM (one Cholesky factorization) against cvxpy + Clarabel on the same sampled convex program of a
-two-layer ReLU network (squared loss).
+two-layer ReLU network (squared loss), and on the exact program over all patterns of a tiny 2-D set.
 
 For each program, Clarabel's optimum f* is computed first; ADMM (rho = gamma = 1) is then run until its
 objective is within 1e-4 of f* (relative) with a constraint violation ||min(Gu, 0)|| <= 1e-4 ||y||, and
@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from sklearn.datasets import load_breast_cancer, make_moons
 
-from gradnotes.convex_relu import admm, convex_problem, sample_gates, solve_cvxpy
+from gradnotes.convex_relu import (admm, convex_problem, enumerate_gates, sample_gates,
+                                   solve_cvxpy)
 from gradnotes.core import torch_threads
 
 
@@ -39,6 +40,10 @@ def programs():
             kind = "ReLU" if constrained else "gated"
             out.append((f"{name}, {gates.shape[1]} patterns, {kind}",
                         convex_problem(X, y, gates, beta, constrained)))
+    Xe, ye = Xm[:6], ym[:6]  # the exact program: every pattern of 6 moons points
+    gates = enumerate_gates(Xe)
+    out.append((f"moons n=6, all {gates.shape[1]} patterns (exact), ReLU",
+                convex_problem(Xe, ye, gates, 0.1)))
     return out
 
 

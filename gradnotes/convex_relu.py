@@ -20,9 +20,9 @@ from .core import (check_int, check_number, check_positive, check_tensor,
                             check_type, require)
 
 # %% auto #0
-__all__ = ['activation_patterns', 'sample_gates', 'ConvexProblem', 'convex_problem', 'objective', 'violation', 'ADMMResult',
-           'admm', 'solve_cvxpy', 'relu_network', 'network_objective', 'network_output', 'ConvexReLURegressor',
-           'ConvexReLUClassifier']
+__all__ = ['activation_patterns', 'sample_gates', 'enumerate_gates', 'ConvexProblem', 'convex_problem', 'objective', 'violation',
+           'ADMMResult', 'admm', 'solve_cvxpy', 'relu_network', 'network_objective', 'network_output',
+           'solve_robust_cvxpy', 'robust_objective', 'ConvexReLURegressor', 'ConvexReLUClassifier']
 
 # %% ../nbs/41_convex_relu.ipynb #97e41143
 def activation_patterns(X: torch.Tensor, # Data (n, d), the bias column included
@@ -56,6 +56,61 @@ def sample_gates(X: torch.Tensor, # Data (n, d), the bias column included
         raise ValueError("X: every sampled activation pattern is empty; no gate switches "
                          "on any row of X (is X all zeros?)")
     return U[:, keep]
+
+# %% ../nbs/41_convex_relu.ipynb #10282497
+def _sector_directions(P2: np.ndarray) -> np.ndarray:
+    "Unit vectors (q, 2), one inside each sector cut by the lines p . w = 0, p in P2."
+    perp = np.arctan2(P2[:, 0], -P2[:, 1])  # the angle of each line's direction
+    ang = np.unique(np.round(np.concatenate([perp, perp + np.pi]) % (2 * np.pi), 12))
+    nxt = np.append(ang[1:], ang[0] + 2 * np.pi)  # the next ray, counter-clockwise
+    mid = (ang + nxt) / 2
+    return np.stack([np.cos(mid), np.sin(mid)], 1)
+
+# %% ../nbs/41_convex_relu.ipynb #3df55b12
+def _vertex_gates(Xn: np.ndarray, tol: float) -> np.ndarray:
+    """Points (3, q) inside every cell of the arrangement {u : x_k . u = 0} in R^3 that
+    touches a vertex (the line of two non-parallel rows of Xn); every cell touches one."""
+    i, j = np.triu_indices(len(Xn), 1)
+    V = np.cross(Xn[i], Xn[j])
+    nv = np.linalg.norm(V, axis=1)
+    V = V[nv > tol] / nv[nv > tol, None]
+    V = np.concatenate([V, -V])
+    S, out = Xn @ V.T, [np.zeros((0, 3))]
+    for a, v in enumerate(V):
+        Z = np.abs(S[:, a]) <= tol  # the planes through this vertex
+        E = np.linalg.svd(v[None])[2][1:]  # orthonormal basis (2, 3) of the tangent plane
+        Wt = _sector_directions(Xn[Z] @ E.T) @ E  # one direction into each cell around v
+        far = np.abs(S[~Z, a])[:, None] / (np.abs(Xn[~Z] @ Wt.T) + 1e-300)
+        t = np.minimum(0.5 * far.min(0), 1.0) if (~Z).any() else np.ones(len(Wt))
+        out.append(v[None] + t[:, None] * Wt)  # a step that changes no other sign
+    return np.concatenate(out).T
+
+# %% ../nbs/41_convex_relu.ipynb #07ce9ea6
+def enumerate_gates(X: torch.Tensor, # Data (n, d), d = 2 or 3, a column of constant sign
+                    tol: float = 1e-9, # |x_k . u| <= tol: on the plane (unit rows)
+                   ) -> torch.Tensor:
+    """One gate vector (d, P) for EVERY distinct non-empty activation pattern 1[X u >= 0]:
+    the cells of the arrangement of the planes x_k . u = 0, enumerated exactly."""
+    X = check_tensor("X", X, ndim=2, floating=True)
+    tol = check_number("tol", tol, low=0, high=1e-3)
+    n, d = X.shape
+    if d not in (2, 3):
+        raise ValueError(f"X must have 2 or 3 columns (1-D or 2-D inputs with a bias "
+                         f"column) for exact enumeration, got {d}; use sample_gates")
+    Xn = X.detach().cpu().double().numpy()
+    if not ((Xn > 0).all(0) | (Xn < 0).all(0)).any():
+        raise ValueError("X needs a column of constant sign (the bias column of ones): "
+                         "only then is every pattern of a face also that of a cell")
+    Xn = Xn / np.linalg.norm(Xn, axis=1, keepdims=True)
+    C = _sector_directions(Xn).T if d == 2 else _vertex_gates(Xn, tol)
+    if C.shape[1] == 0: C = Xn[:1].T  # every row parallel: one non-empty pattern
+    D = Xn @ C >= 0
+    _, inv = np.unique(D.T, axis=0, return_inverse=True)
+    G = np.zeros((inv.max() + 1, d))
+    # a cell is a convex cone: the mean of its unit points lies inside it
+    np.add.at(G, inv.ravel(), (C / np.linalg.norm(C, axis=0)).T)
+    G = G[(Xn @ G.T >= 0).any(0)]  # drop the empty pattern
+    return torch.as_tensor(G.T.copy()).to(X)
 
 # %% ../nbs/41_convex_relu.ipynb #80b05702
 @dataclass
@@ -211,21 +266,44 @@ def admm(pb: ConvexProblem, # The program (constrained or gated)
             break
     return ADMMResult(v, u, objs, viols, it, converged)
 
-# %% ../nbs/41_convex_relu.ipynb #e2d53cf9
+# %% ../nbs/41_convex_relu.ipynb #a26f2d74
+def _cvxpy_fit(cp, f, y: np.ndarray, r, loss: str):
+    """The loss of outputs f (n,) at targets y when every output can move by r (n,) (None:
+    not at all): the worst case of 1/2 (f - y)^2 or of the hinge (1 - y f)_+, and the
+    constraints it needs."""
+    if loss == "hinge":
+        return cp.sum(cp.pos(1 - cp.multiply(y, f) + (0 if r is None else r))), []
+    if r is None: return 0.5 * cp.sum_squares(f - y), []
+    t = cp.Variable(len(y))  # t >= |f - y| + r: the worst residual, >= 0 (square is DCP)
+    return 0.5 * cp.sum_squares(t), [t >= cp.abs(f - y) + r]
+
+# %% ../nbs/41_convex_relu.ipynb #794b7797
+def _check_loss(pb: ConvexProblem, loss) -> str:
+    check_type("loss", loss, str)
+    if loss not in ("squared", "hinge"):
+        raise ValueError(f"loss must be 'squared' or 'hinge', got {loss!r}")
+    if loss == "hinge" and not bool(((pb.Y == 1) | (pb.Y == -1)).all()):
+        raise ValueError("loss='hinge' needs targets y in {-1, +1}")
+    return loss
+
+# %% ../nbs/41_convex_relu.ipynb #88980cb4
 def solve_cvxpy(pb: ConvexProblem, # The program
                 solver: str = "CLARABEL", # A conic solver that cvxpy knows
+                loss: str = "squared", # 'squared' (the program above), 'hinge' (y = +-1)
                ) -> tuple[torch.Tensor, float]:
     "The same program solved by cvxpy: the weights (K, m, d) and the optimal value."
     cp = require("cvxpy", purpose="solve_cvxpy")
     check_type("solver", solver, str)
+    loss = _check_loss(pb, loss)
     Xn, Dn = pb.X.detach().cpu().numpy(), (pb.D * pb.signs).cpu().numpy()
     S = (2 * pb.D - 1).cpu().numpy()
     Ws, total = [], 0.0
     for k in range(pb.Y.shape[1]):
         W = cp.Variable((pb.n_neurons, Xn.shape[1]))
         Z = Xn @ W.T
-        fit = cp.sum(cp.multiply(Dn, Z), axis=1) - pb.Y[:, k].cpu().numpy()
-        obj = 0.5 * cp.sum_squares(fit) + pb.beta * cp.sum(cp.norm(W, 2, axis=1))
+        f = cp.sum(cp.multiply(Dn, Z), axis=1)
+        fit, _ = _cvxpy_fit(cp, f, pb.Y[:, k].cpu().numpy(), None, loss)
+        obj = fit + pb.beta * cp.sum(cp.norm(W, 2, axis=1))
         cons = [cp.multiply(S, Z) >= 0] if pb.constrained else []
         prob = cp.Problem(cp.Minimize(obj), cons)
         prob.solve(solver=solver)
@@ -289,6 +367,67 @@ def network_output(pb: ConvexProblem, # The program W solves (its gates and sign
     if pb.constrained: return torch.einsum("knj,j->nk", torch.relu(Z), pb.signs)
     gate = activation_patterns(X, pb.gates).repeat(1, pb.n_neurons // pb.gates.shape[1])
     return torch.einsum("knj,nj->nk", Z, gate * pb.signs)
+
+# %% ../nbs/41_convex_relu.ipynb #574d0ad8
+def solve_robust_cvxpy(pb: ConvexProblem, # A constrained program with one output column
+                       eps: float, # Radius of the l_inf ball around every training row
+                       loss: str = "hinge", # 'hinge' (y = +-1) or 'squared'
+                       bias_last: bool = True, # X's last column (the bias) stays fixed
+                       solver: str = "CLARABEL", # A conic solver that cvxpy knows
+                      ) -> tuple[torch.Tensor, float]:
+    """The robust convex program: the worst loss over ||delta||_inf <= eps with every
+    pattern kept for every perturbation. Weights (1, m, d) and the optimal value."""
+    cp = require("cvxpy", purpose="solve_robust_cvxpy")
+    eps = check_number("eps", eps, low=0)
+    loss, _ = _check_loss(pb, loss), check_type("bias_last", bias_last, bool)
+    check_type("solver", solver, str)
+    if not pb.constrained:
+        raise ValueError("pb must be a constrained (ReLU) program: the robust program "
+                         "keeps the cone constraints")
+    if pb.Y.shape[1] != 1:
+        raise ValueError(f"pb must have one output column, got {pb.Y.shape[1]}")
+    Xn, Dn = pb.X.detach().cpu().numpy(), (pb.D * pb.signs).cpu().numpy()
+    S, (n, d), m = (2 * pb.D - 1).cpu().numpy(), Xn.shape, pb.n_neurons
+    W = cp.Variable((m, d))
+    Z, Wp = Xn @ W.T, (W[:, :-1] if bias_last else W)  # Wp: the perturbed inputs' weights
+    # worst case of (2 D_j - I)(x_k + delta) . w_j: (2 D_j - I) x_k . w_j - eps ||w_j||_1
+    l1 = cp.reshape(cp.norm(Wp, 1, axis=1), (1, m), order="C")
+    cons = [cp.multiply(S, Z) >= eps * np.ones((n, 1)) @ l1]
+    # with the patterns kept, f(x_k + delta) = f(x_k) + delta . sum_j s_j D_kj w_j
+    r = eps * cp.norm(Dn @ Wp, 1, axis=1)  # the most that f(x_k) can move
+    f = cp.sum(cp.multiply(Dn, Z), axis=1)
+    fit, more = _cvxpy_fit(cp, f, pb.Y[:, 0].cpu().numpy(), r, loss)
+    cons += more
+    prob = cp.Problem(cp.Minimize(fit + pb.beta * cp.sum(cp.norm(W, 2, axis=1))), cons)
+    try: prob.solve(solver=solver)
+    except cp.error.SolverError as e:
+        raise ValueError(f"eps = {eps:g}: {solver} failed on the robust program (is eps "
+                         "extreme for the scale of X?)") from e
+    if prob.status != "optimal": raise RuntimeError(f"cvxpy ended {prob.status}")
+    return torch.as_tensor(W.value)[None].to(pb.X), float(prob.value)
+
+# %% ../nbs/41_convex_relu.ipynb #9014d736
+def robust_objective(pb: ConvexProblem, # A constrained program with one output column
+                     W: torch.Tensor, # Neuron weights (1, m, d)
+                     eps: float, # Radius of the l_inf ball
+                     loss: str = "hinge", # 'hinge' or 'squared'
+                     bias_last: bool = True, # X's last column is not perturbed
+                    ) -> tuple[float, float]:
+    """The robust program's objective at W and its slack min (2 D_j - I) X w_j -
+    eps ||w_j||_1. With slack >= 0 the patterns survive every perturbation, and the
+    objective IS the recovered network's worst-case regularized training loss."""
+    W, eps = _check_W(pb, W), check_number("eps", eps, low=0)
+    loss, _ = _check_loss(pb, loss), check_type("bias_last", bias_last, bool)
+    if pb.Y.shape[1] != 1:
+        raise ValueError(f"pb must have one output column, got {pb.Y.shape[1]}")
+    Wp = W[0, :, :-1] if bias_last else W[0]
+    f = _F(pb, W)[:, 0]
+    r = eps * ((pb.D * pb.signs) @ Wp).abs().sum(1)  # the most f(x_k) can move
+    y = pb.Y[:, 0]
+    fit = torch.relu(1 - y * f + r).sum() if loss == "hinge" else \
+        0.5 * ((f - y).abs() + r).pow(2).sum()
+    slack = _G(pb, W)[0] - eps * Wp.abs().sum(1)
+    return float(fit + pb.beta * W.norm(dim=2).sum()), float(slack.min())
 
 # %% ../nbs/41_convex_relu.ipynb #d56dc2ab
 class _ConvexReLUBase(BaseEstimator):

@@ -1,5 +1,7 @@
 """Convex two-layer ReLU networks: ADMM against cvxpy/Clarabel, the recovered network, the
-single factorization, the scikit-learn contract and bad input."""
+single factorization, exact enumeration of the patterns, the robust program, the scikit-learn
+contract and bad input."""
+import math
 import pickle
 
 import numpy as np
@@ -13,8 +15,9 @@ from sklearn_contract import assert_passes_check_estimator
 
 import gradnotes.convex_relu as cr
 from gradnotes.convex_relu import (ConvexReLUClassifier, ConvexReLURegressor, activation_patterns,
-                                   admm, convex_problem, network_objective, network_output,
-                                   objective, relu_network, sample_gates, solve_cvxpy, violation)
+                                   admm, convex_problem, enumerate_gates, network_objective,
+                                   network_output, objective, relu_network, robust_objective,
+                                   sample_gates, solve_cvxpy, solve_robust_cvxpy, violation)
 
 F64 = torch.float64
 
@@ -170,6 +173,143 @@ def test_estimator_is_the_recovered_network(one_thread):
     labels = np.array(["a", "b", "c"])[np.arange(60) % 3]
     three = ConvexReLUClassifier(n_patterns=6, max_iter=50, random_state=0).fit(X, labels)
     assert three.decision_function(X).shape == (60, 3) and set(three.predict(X)) <= set(labels)
+
+
+# ---------------------------------------------------------------- exact enumeration
+def _patterns(X, U): return set(map(bytes, (X @ U >= 0).T.numpy().astype(np.uint8)))
+
+
+@pytest.mark.parametrize("n", [3, 7, 25, 60])
+def test_enumeration_count_is_the_arrangement_formula(n):
+    g = torch.Generator().manual_seed(n)
+    X = _ones(torch.randn(n, 2, generator=g, dtype=F64))  # general position almost surely
+    gates = enumerate_gates(X)
+    cells = 2 * sum(math.comb(n - 1, k) for k in range(3))  # regions of n planes in R^3
+    assert gates.shape[1] + 1 == cells == n * n - n + 2  # + the dropped empty pattern
+    D = activation_patterns(X, gates)
+    assert len(np.unique(D.T.numpy(), axis=0)) == gates.shape[1] and bool((D.sum(0) > 0).all())
+    assert float((X @ gates).abs().min()) > 0  # every gate strictly inside its cell
+
+
+def test_enumeration_of_1d_inputs():
+    X = _ones(torch.randn(9, 1, generator=torch.Generator().manual_seed(0), dtype=F64))
+    assert enumerate_gates(X).shape[1] + 1 == 2 * sum(math.comb(8, k) for k in range(2))
+
+
+@pytest.mark.parametrize("data", ["moons", "collinear"])
+def test_random_gates_find_no_pattern_outside_the_enumeration(data):
+    if data == "moons": X = _moons(40, seed=3)[0]
+    else:  # degenerate: three points on a line, two points repeated
+        X = _ones(torch.tensor([[0, 0], [1, 1], [2, 2], [0, 1], [1, 0], [1, 0], [3, -1.0]],
+                               dtype=F64))
+    known = _patterns(X, enumerate_gates(X)) | {bytes(len(X))}
+    U = torch.randn(3, 200_000, generator=torch.Generator().manual_seed(1), dtype=F64)
+    found = _patterns(X, U)
+    assert not found - known
+    if data == "moons": assert len(found) > 0.8 * len(known)
+
+
+def test_exact_optimum_is_below_sampled_programs_and_trained_networks(one_thread):
+    pytest.importorskip("cvxpy")
+    X, y = _moons(14, seed=5)
+    _, f_exact = solve_cvxpy(convex_problem(X, y, enumerate_gates(X), beta=0.1))
+    for seed in range(3):
+        g = sample_gates(X, 30, torch.Generator().manual_seed(seed))
+        assert solve_cvxpy(convex_problem(X, y, g, beta=0.1))[1] >= f_exact - 1e-6
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8, bias=False), torch.nn.ReLU(),
+                              torch.nn.Linear(8, 1, bias=False)).double()
+    opt = torch.optim.Adam(net.parameters(), 1e-2)
+    for _ in range(500):
+        opt.zero_grad(); network_objective(net, X, y[:, None], 0.1).backward(); opt.step()
+    assert network_objective(net, X, y[:, None], 0.1).item() >= f_exact - 1e-6
+
+
+def test_admm_solves_the_exact_program(one_thread):
+    pytest.importorskip("cvxpy")
+    X, y = _moons(6, seed=5)
+    pb = convex_problem(X, y, enumerate_gates(X), beta=0.1)
+    assert pb.gates.shape[1] == 6 * 6 - 6 + 1
+    _, f_ref = solve_cvxpy(pb)
+    res = admm(pb, max_iter=6000, tol=1e-10)
+    assert abs(objective(pb, res.W) - f_ref) <= 1e-6 * f_ref and violation(pb, res.W) <= 1e-8
+
+
+# ---------------------------------------------------------------- robust program
+def _small_pb(n=40, seed=1, P=10, beta=0.1):
+    X, y = _moons(n, seed=seed)
+    return convex_problem(X, y, sample_gates(X, P, torch.Generator().manual_seed(seed)), beta)
+
+
+@pytest.mark.parametrize("loss", ["squared", "hinge"])
+def test_robust_program_at_eps_zero_is_the_plain_program(loss, one_thread):
+    pytest.importorskip("cvxpy")
+    pb = _small_pb()
+    _, f_plain = solve_cvxpy(pb, loss=loss)
+    W0, f0 = solve_robust_cvxpy(pb, 0.0, loss=loss)
+    assert abs(f0 - f_plain) <= 1e-6 * f_plain
+    assert abs(robust_objective(pb, W0, 0.0, loss)[0] - f0) <= 1e-6 * f0
+
+
+@pytest.mark.parametrize("loss", ["squared", "hinge"])
+def test_robust_value_certifies_the_attacked_loss(loss, one_thread):
+    pytest.importorskip("cvxpy")
+    pb, eps = _small_pb(seed=2), 0.1
+    W, f = solve_robust_cvxpy(pb, eps, loss=loss)
+    cert, slack = robust_objective(pb, W, eps, loss)
+    assert abs(cert - f) <= 1e-5 * f and slack > -1e-7
+    assert f >= solve_robust_cvxpy(pb, 0.05, loss=loss)[1]  # monotone in eps
+    net, X, y = relu_network(pb, W), pb.X, pb.Y[:, 0]
+    g = torch.Generator().manual_seed(0)
+    mask = torch.ones_like(X); mask[:, -1] = 0
+    worst = 0.0
+    for _ in range(20):  # random corners of the box never exceed the certificate
+        delta = eps * torch.sign(torch.randn(X.shape, generator=g, dtype=F64)) * mask
+        with torch.no_grad():
+            out = net(X + delta)[:, 0]
+            reg = 0.5 * pb.beta * sum(float((p * p).sum()) for p in net.parameters())
+        fit = torch.relu(1 - y * out).sum() if loss == "hinge" else 0.5 * ((out - y) ** 2).sum()
+        worst = max(worst, float(fit) + reg)
+    assert worst <= cert * (1 + 1e-5)
+
+
+def test_hinge_program_network_has_the_hinge_objective(one_thread):
+    pytest.importorskip("cvxpy")
+    pb = _small_pb(seed=3)
+    W, f = solve_cvxpy(pb, loss="hinge")
+    net = relu_network(pb, W)
+    with torch.no_grad():
+        val = torch.relu(1 - pb.Y[:, 0] * net(pb.X)[:, 0]).sum() \
+            + 0.5 * pb.beta * sum((p * p).sum() for p in net.parameters())
+    assert abs(float(val) - f) <= 1e-5 * f
+
+
+def test_robust_bad_input():
+    pb = _small_pb()
+    with pytest.raises(ValueError, match="eps must be >= 0"): solve_robust_cvxpy(pb, -0.1)
+    with pytest.raises(ValueError, match="eps"): solve_robust_cvxpy(pb, float("nan"))
+    with pytest.raises(TypeError, match="eps"): solve_robust_cvxpy(pb, "0.1")
+    with pytest.raises(ValueError, match="loss must be 'squared' or 'hinge'"):
+        solve_robust_cvxpy(pb, 0.1, loss="logistic")
+    with pytest.raises(TypeError, match="loss"): solve_cvxpy(pb, loss=None)
+    with pytest.raises(TypeError, match="bias_last"): solve_robust_cvxpy(pb, 0.1, bias_last=1)
+    gated = convex_problem(pb.X, pb.Y, pb.gates, 0.1, constrained=False)
+    with pytest.raises(ValueError, match="pb must be a constrained"): solve_robust_cvxpy(gated, 0.1)
+    two = convex_problem(pb.X, pb.Y.repeat(1, 2), pb.gates, 0.1)
+    with pytest.raises(ValueError, match="one output column"): solve_robust_cvxpy(two, 0.1)
+    with pytest.raises(ValueError, match="one output column"):
+        robust_objective(two, torch.zeros(2, two.n_neurons, 3, dtype=F64), 0.1)
+    real = convex_problem(pb.X, pb.Y * 0.5, pb.gates, 0.1)
+    with pytest.raises(ValueError, match="hinge' needs targets y in"): solve_cvxpy(real, loss="hinge")
+    with pytest.raises(ValueError, match="W must have shape"):
+        robust_objective(pb, torch.zeros(1, 2, 3, dtype=F64), 0.1)
+    with pytest.raises(ValueError, match="X must have 2 or 3 columns"):
+        enumerate_gates(torch.randn(6, 4, dtype=F64))
+    with pytest.raises(ValueError, match="X needs a column of constant sign"):
+        enumerate_gates(torch.randn(6, 3, generator=torch.Generator().manual_seed(0), dtype=F64))
+    with pytest.raises(ValueError, match="tol"): enumerate_gates(pb.X, tol=-1.0)
+    Xn = pb.X.clone(); Xn[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="X contains NaN"): enumerate_gates(Xn)
 
 
 # ---------------------------------------------------------------- bad input
