@@ -5,6 +5,7 @@
 # %% ../nbs/53_diffle.ipynb #2c9e89f5
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -12,12 +13,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .core import check_int, check_number, check_tensor, check_type
-from .diffusion import NoiseSchedule, make_schedule, q_sample, x0_from_eps
+from .diffusion import (EpsMLP, NoiseSchedule, make_schedule, q_sample,
+                                 train_denoiser, x0_from_eps)
 
 # %% auto #0
 __all__ = ['image_crops', 'darken', 'CurveNet', 'spatial_consistency_loss', 'exposure_loss', 'color_constancy_loss',
            'illumination_smoothness_loss', 'zero_dce_loss', 'train_enhancer', 'to_patches', 'from_patches',
-           'GaussianPatchPrior', 'fit_patch_prior', 'calibrate']
+           'image_patches', 'GaussianPatchPrior', 'fit_patch_prior', 'calibrate', 'pseudo_references',
+           'distillation_loss', 'distill_enhancer', 'TrainedPatchPrior', 'train_patch_prior']
 
 # %% ../nbs/53_diffle.ipynb #5bb9a35e
 def _check_image(name: str, x) -> torch.Tensor:
@@ -248,6 +251,19 @@ def from_patches(p: torch.Tensor, shape: tuple, patch: int = 8) -> torch.Tensor:
     p = p.reshape(B, -1, C * patch * patch).transpose(1, 2)
     return F.fold(p, (H, W), patch, stride=patch)
 
+# %% ../nbs/53_diffle.ipynb #0799f3c6
+def image_patches(
+    images: torch.Tensor,  # Clean images (B, 3, H, W) in [0, 1]
+    patch: int = 8,  # Patch side
+    stride: int = 4,  # Step between the (overlapping) patches
+) -> torch.Tensor:
+    "All patch×patch patches of `images`, mapped to [-1, 1] and flattened: (N, 3·patch²)."
+    images = _check_image("images", images)
+    patch = check_int("patch", patch, low=1, high=min(images.shape[-2:]))
+    stride = check_int("stride", stride, low=1)
+    P = F.unfold(2 * images - 1, patch, stride=stride)  # (B, 3·p², L)
+    return P.transpose(1, 2).reshape(-1, P.shape[1])
+
 # %% ../nbs/53_diffle.ipynb #8d6e2c83
 class GaussianPatchPrior:
     """A Gaussian prior N(μ, Σ) on image patches with its exact noise prediction at every
@@ -301,11 +317,8 @@ def fit_patch_prior(
 ) -> GaussianPatchPrior:
     "Fit μ and Σ to the overlapping patches of `images`, mapped to [-1, 1]."
     images = _check_image("images", images)
-    patch = check_int("patch", patch, low=1, high=min(images.shape[-2:]))
-    stride = check_int("stride", stride, low=1)
     ridge = check_number("ridge", ridge, 0)
-    P = F.unfold(2 * images.double() - 1, patch, stride=stride)
-    P = P.transpose(1, 2).reshape(-1, P.shape[1])
+    P = image_patches(images.double(), patch, stride)
     mu = P.mean(0)
     C = torch.cov(P.T) + ridge * torch.eye(P.shape[1], dtype=P.dtype)
     return GaussianPatchPrior(mu, C, patch)
@@ -352,3 +365,129 @@ def calibrate(
         zt = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
     # the decoded image is clipped to [0, 1], as diffusion samplers do
     return ((zt + 1) / 2).clamp(0, 1)
+
+# %% ../nbs/53_diffle.ipynb #ab65f120
+@torch.no_grad()
+def pseudo_references(
+    net: CurveNet,  # The trained enhancer E
+    low: torch.Tensor,  # Unlabelled low-light images (N, 3, H, W) in [0, 1]
+    prior,  # Patch prior for the calibration (`GaussianPatchPrior`, `TrainedPatchPrior`)
+    t0: int = 100,  # Calibration step (guessed, as on the rest of the page)
+    guidance: float = 1.0,  # Consistency guidance weight of the calibration
+    chunk: int = 64,  # Images calibrated at a time (memory)
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Pseudo-references for distillation: the calibrated enhancer outputs
+    calibrate(E(low)), one per input, computed without gradients."""
+    check_type("net", net, CurveNet)
+    low = _check_image("low", low)
+    chunk = check_int("chunk", chunk, low=1)
+    out = [calibrate(net(x), prior, t0=t0, guidance=guidance, generator=generator)
+           for x in low.split(chunk)]
+    return torch.cat(out)
+
+# %% ../nbs/53_diffle.ipynb #963fc267
+def distillation_loss(
+    enhanced: torch.Tensor,  # Enhanced images E_θ(I) (B, 3, H, W)
+    target: torch.Tensor,  # Pseudo-references, same shape
+    low: torch.Tensor,  # The inputs I, same shape
+    curves: torch.Tensor,  # The curve maps E_θ produced
+    w_nr: float = 0.1,  # Weight of Zero-DCE's non-reference loss (guessed)
+) -> torch.Tensor:
+    """L_FTD = ‖E_θ(I) - Ŷ‖₁ + w_nr · L_ZeroDCE(E_θ(I), I, A): L1 to the pseudo-references
+    plus the non-reference terms as a regulariser."""
+    check_tensor("enhanced", enhanced, ndim=4, floating=True)
+    check_tensor("target", target, shape=tuple(enhanced.shape), floating=True)
+    w_nr = check_number("w_nr", w_nr, 0)
+    loss = (enhanced - target).abs().mean()
+    return loss + w_nr * zero_dce_loss(enhanced, low, curves) if w_nr > 0 else loss
+
+# %% ../nbs/53_diffle.ipynb #e8a4f12d
+def distill_enhancer(
+    net: CurveNet,  # The trained enhancer E (left untouched: a copy is tuned)
+    low: torch.Tensor,  # Unlabelled low-light images (N, 3, H, W) in [0, 1]
+    targets: torch.Tensor,  # Their pseudo-references, same shape, in [0, 1]
+    steps: int = 300,  # Optimizer steps
+    batch: int = 8,  # Images per step
+    lr: float = 5e-4,  # Adam learning rate, in (0, 1]
+    w_nr: float = 0.1,  # Weight of the non-reference loss (guessed)
+    seed: int = 0,  # Seed of the batches
+) -> CurveNet:
+    """Fine-tune a copy of the enhancer toward its own calibrated outputs (FTD as built
+    here), so that one forward pass gives what enhancer + calibration gave."""
+    check_type("net", net, CurveNet)
+    low = _check_image("low", low).detach()
+    targets = _check_image("targets", targets).detach()
+    if targets.shape != low.shape:
+        raise ValueError(f"targets must have low's shape {tuple(low.shape)}, "
+                         f"got {tuple(targets.shape)}")
+    steps = check_int("steps", steps, low=1)
+    batch = check_int("batch", batch, low=1)
+    lr = check_number("lr", lr, 0, 1, low_open=True)
+    w_nr = check_number("w_nr", w_nr, 0)
+    g = torch.Generator().manual_seed(check_int("seed", seed))
+    student = copy.deepcopy(net).train()
+    opt = torch.optim.Adam(student.parameters(), lr=lr)
+    for _ in range(steps):
+        idx = torch.randint(len(low), (batch,), generator=g)
+        y, A = student(low[idx], return_curves=True)
+        loss = distillation_loss(y, targets[idx], low[idx], A, w_nr)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return student.eval()
+
+# %% ../nbs/53_diffle.ipynb #bee9708d
+class TrainedPatchPrior:
+    """A learned patch prior for `calibrate`: wraps a noise-prediction model
+    ε_θ(x, t) on flat patches (e.g. `EpsMLP`), with `eps(x, ᾱ)` as `GaussianPatchPrior`."""
+
+    def __init__(
+        self,
+        model: nn.Module,  # ε_θ(x (N, D), t (N,)) -> (N, D)
+        schedule: NoiseSchedule,  # The schedule it was trained on
+        patch: int = 8,  # Patch side; D = 3 · patch²
+    ):
+        self.model = check_type("model", model, nn.Module)
+        self.schedule = check_type("schedule", schedule, NoiseSchedule)
+        self.patch = check_int("patch", patch, low=1)
+
+    def step_of(self, ab) -> int:
+        "The step t with ᾱ_t = `ab` on the model's schedule (ValueError if none)."
+        a = check_number("ab", ab, 0, 1, low_open=True)
+        d = (self.schedule.alphas_cumprod - a).abs()
+        t = int(d.argmin())
+        if d[t] > 1e-9 * max(a, 1e-12) + 1e-12:
+            raise ValueError(f"ab={a:.6g} is not a step of the model's schedule")
+        return t
+
+    @torch.no_grad()
+    def eps(self, x: torch.Tensor, ab) -> torch.Tensor:
+        "ε_θ(x, t) for patches x (N, D) at the step t whose ᾱ_t is `ab`."
+        x = check_tensor("x", x, ndim=2, shape=(None, 3 * self.patch ** 2), floating=True)
+        t = torch.full((len(x),), self.step_of(ab), dtype=torch.long, device=x.device)
+        return self.model(x, t)
+
+# %% ../nbs/53_diffle.ipynb #54a499fb
+def train_patch_prior(
+    images: torch.Tensor,  # Clean training images (B, 3, H, W) in [0, 1]
+    steps: int = 1000,  # Optimizer steps of `train_denoiser`
+    hidden: int = 512,  # Width of the `EpsMLP`
+    depth: int = 3,  # Residual blocks of the `EpsMLP`
+    batch: int = 256,  # Patches per step
+    lr: float = 1e-3,  # Adam learning rate
+    patch: int = 8,  # Patch side
+    stride: int = 4,  # Step between the training patches
+    schedule: NoiseSchedule | None = None,  # Linear T=1000 when None
+    seed: int = 0,  # Seed of the weights, batches and noise
+) -> TrainedPatchPrior:
+    """Train a small ε-prediction MLP on the patches of `images` (gradnotes.diffusion's
+    `EpsMLP` and `train_denoiser`) and wrap it for `calibrate`."""
+    P = image_patches(images, patch, stride).float()
+    schedule = make_schedule() if schedule is None else schedule
+    check_type("schedule", schedule, NoiseSchedule)
+    torch.manual_seed(check_int("seed", seed, low=0))
+    model = EpsMLP(P.shape[1], hidden=hidden, depth=depth).to(P.device)
+    train_denoiser(model, P, schedule, steps=steps, batch_size=batch, lr=lr, seed=seed,
+                   desc="patch prior")
+    return TrainedPatchPrior(model, schedule, patch)
