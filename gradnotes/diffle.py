@@ -392,13 +392,13 @@ def distillation_loss(
     target: torch.Tensor,  # Pseudo-references, same shape
     low: torch.Tensor,  # The inputs I, same shape
     curves: torch.Tensor,  # The curve maps E_θ produced
-    w_nr: float = 0.1,  # Weight of Zero-DCE's non-reference loss (guessed)
+    w_nr: float = 0.1,  # Weight of Zero-DCE's non-reference loss, in [0, 1e4] (guessed)
 ) -> torch.Tensor:
     """L_FTD = ‖E_θ(I) - Ŷ‖₁ + w_nr · L_ZeroDCE(E_θ(I), I, A): L1 to the pseudo-references
     plus the non-reference terms as a regulariser."""
     check_tensor("enhanced", enhanced, ndim=4, floating=True)
     check_tensor("target", target, shape=tuple(enhanced.shape), floating=True)
-    w_nr = check_number("w_nr", w_nr, 0)
+    w_nr = check_number("w_nr", w_nr, 0, 1e4)
     loss = (enhanced - target).abs().mean()
     return loss + w_nr * zero_dce_loss(enhanced, low, curves) if w_nr > 0 else loss
 
@@ -410,7 +410,7 @@ def distill_enhancer(
     steps: int = 300,  # Optimizer steps
     batch: int = 8,  # Images per step
     lr: float = 5e-4,  # Adam learning rate, in (0, 1]
-    w_nr: float = 0.1,  # Weight of the non-reference loss (guessed)
+    w_nr: float = 0.1,  # Weight of the non-reference loss, in [0, 1e4] (guessed)
     seed: int = 0,  # Seed of the batches
 ) -> CurveNet:
     """Fine-tune a copy of the enhancer toward its own calibrated outputs (FTD as built
@@ -424,7 +424,7 @@ def distill_enhancer(
     steps = check_int("steps", steps, low=1)
     batch = check_int("batch", batch, low=1)
     lr = check_number("lr", lr, 0, 1, low_open=True)
-    w_nr = check_number("w_nr", w_nr, 0)
+    w_nr = check_number("w_nr", w_nr, 0, 1e4)
     g = torch.Generator().manual_seed(check_int("seed", seed))
     student = copy.deepcopy(net).train()
     opt = torch.optim.Adam(student.parameters(), lr=lr)
@@ -475,7 +475,7 @@ def train_patch_prior(
     hidden: int = 512,  # Width of the `EpsMLP`
     depth: int = 3,  # Residual blocks of the `EpsMLP`
     batch: int = 256,  # Patches per step
-    lr: float = 1e-3,  # Adam learning rate
+    lr: float = 1e-3,  # Adam learning rate, in (0, 1]
     patch: int = 8,  # Patch side
     stride: int = 4,  # Step between the training patches
     schedule: NoiseSchedule | None = None,  # Linear T=1000 when None
@@ -483,6 +483,11 @@ def train_patch_prior(
 ) -> TrainedPatchPrior:
     """Train a small ε-prediction MLP on the patches of `images` (gradnotes.diffusion's
     `EpsMLP` and `train_denoiser`) and wrap it for `calibrate`."""
+    steps = check_int("steps", steps, low=1)
+    hidden = check_int("hidden", hidden, low=1, high=65536)
+    depth = check_int("depth", depth, low=1, high=256)
+    batch = check_int("batch", batch, low=1)
+    lr = check_number("lr", lr, 0, 1, low_open=True)
     P = image_patches(images, patch, stride).float()
     schedule = make_schedule() if schedule is None else schedule
     check_type("schedule", schedule, NoiseSchedule)
