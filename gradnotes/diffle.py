@@ -440,7 +440,8 @@ def distill_enhancer(
 # %% ../nbs/53_diffle.ipynb #bee9708d
 class TrainedPatchPrior:
     """A learned patch prior for `calibrate`: wraps a noise-prediction model
-    ε_θ(x, t) on flat patches (e.g. `EpsMLP`), with `eps(x, ᾱ)` as `GaussianPatchPrior`."""
+    ε_θ(x, t) on flat patches (e.g. `EpsMLP`), with the `eps(x, ᾱ)` of
+    `GaussianPatchPrior`."""
 
     def __init__(
         self,
