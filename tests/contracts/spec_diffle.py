@@ -1,6 +1,7 @@
 import torch
 
 from gradnotes import diffle as m
+from gradnotes.diffusion import make_schedule
 from harness import Arr, Int, NONNEG, Num, POS, Spec
 
 F64 = torch.float64
@@ -14,6 +15,15 @@ def _img(b=2, s=16):
 
 def _prior():
     return m.fit_patch_prior(_img(4))
+
+
+def _net():
+    torch.manual_seed(0)
+    return m.CurveNet(width=4, depth=1, n_iter=2)
+
+
+def _tprior():
+    return m.train_patch_prior(_img(2).float(), steps=2, hidden=8, depth=1, batch=4)
 
 
 SPECS = {
@@ -68,6 +78,38 @@ SPECS = {
                       tensors={"x": IMG}, ints={"t0": Int(0, 1000), "steps": NOLOOP,
                                                 "pool": NOLOOP},
                       numbers={"guidance": Num(0, 1)}),
+    "image_patches": Spec(lambda: dict(images=_img(), patch=8, stride=4),
+                          tensors={"images": IMG}, ints={"patch": NOLOOP, "stride": NOLOOP}),
+    "pseudo_references": Spec(lambda: dict(net=_net(), low=_img().float(), prior=_prior(),
+                                           t0=20, guidance=1.0, chunk=1),
+                              tensors={"low": IMG}, ints={"t0": Int(0, 1000),
+                                                          "chunk": NOLOOP},
+                              numbers={"guidance": Num(0, 1)}),
+    "distillation_loss": Spec(lambda: dict(enhanced=_img(), target=_img(), low=0.3 * _img(),
+                                           curves=_img(), w_nr=0.1),
+                              tensors={"enhanced": Arr(ndim=4), "target": Arr(ndim=4)},
+                              numbers={"w_nr": Num(0, 1e4)}),
+    "distill_enhancer": Spec(lambda: dict(net=_net(), low=_img().float(),
+                                          targets=_img().float(), steps=2, batch=2, lr=1e-3,
+                                          w_nr=0.1, seed=0),
+                             call=lambda a: m.distill_enhancer(**a)(a["low"]),
+                             tensors={"low": IMG, "targets": IMG},
+                             ints={"steps": NOLOOP, "batch": NOLOOP},
+                             numbers={"lr": Num(0, 1, low_open=True), "w_nr": Num(0, 1e4)}),
+    "TrainedPatchPrior": Spec(lambda: dict(model=_tprior().model, patch=8,
+                                           x=torch.zeros(3, 192)),
+                              call=lambda a: m.TrainedPatchPrior(
+                                  a["model"], make_schedule(), a["patch"]).eps(
+                                      a["x"], make_schedule().alpha_bar(10).item()),
+                              tensors={"x": Arr(ndim=2)}, ints={"patch": NOLOOP}),
+    "train_patch_prior": Spec(lambda: dict(images=_img(2).float(), steps=2, hidden=8,
+                                           depth=1, batch=4, lr=1e-3, seed=0),
+                              call=lambda a: m.train_patch_prior(**a).eps(
+                                  torch.zeros(2, 192), make_schedule().alpha_bar(5).item()),
+                              tensors={"images": IMG},
+                              ints={"steps": NOLOOP, "hidden": NOLOOP, "depth": NOLOOP,
+                                    "batch": NOLOOP},
+                              numbers={"lr": Num(0, 1, low_open=True)}),
 }
 OPT_OUT = {}
 XFAIL = {}
