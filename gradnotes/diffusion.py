@@ -187,6 +187,17 @@ def x0_from_v(x_t, v, ab):
     return a.sqrt() * x_t - (1 - a).sqrt() * v
 
 # %% ../nbs/50_diffusion.ipynb #57da3993
+def _x_ab(x, ab, dim: int) -> torch.Tensor:
+    "Check x (batch, dim) and ᾱ in (0, 1], shared or one per sample; ᾱ as (batch,)."
+    check_tensor("x", x, shape=(None, dim), floating=True)
+    if not isinstance(ab, torch.Tensor):
+        ab = check_number("ab", ab, 0, 1, low_open=True)
+    elif ab.ndim == 0:
+        ab = check_number("ab", check_tensor("ab", ab, floating=True).item(), 0, 1,
+                          low_open=True)
+    return _bcast(ab, x).to(x).reshape(-1).expand(len(x))
+
+
 class GaussianMixture:
     """An isotropic Gaussian mixture sum_k w_k N(mu_k, var I) with its exact noise
     prediction at every noise level."""
@@ -197,15 +208,15 @@ class GaussianMixture:
         var: float = 0.3,  # Shared per-coordinate variance σ²
         weights: torch.Tensor | None = None,  # (K,) mixture weights; uniform when None
     ):
-        self.means = check_tensor(
-            "means", torch.as_tensor(means, dtype=torch.float64), ndim=2
-        )
+        means = check_tensor("means", means, ndim=2, floating=True, convert=True)
+        self.means = means.detach().to(torch.float64)
         self.var = check_number("var", var, low=0, low_open=True)
         K = self.means.shape[0]
         w = (
             torch.full((K,), 1.0 / K, dtype=torch.float64)
             if weights is None
-            else torch.as_tensor(weights, dtype=torch.float64)
+            else check_tensor("weights", weights, floating=True, convert=True)
+            .detach().to(torch.float64)
         )
         check_tensor("weights", w, shape=(K,))
         if (w < 0).any() or abs(w.sum().item() - 1) > 1e-6:
@@ -221,9 +232,9 @@ class GaussianMixture:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         "Draw `n` samples (float64, CPU)."
-        k = torch.multinomial(
-            self.weights, check_int("n", n, low=1), replacement=True, generator=generator
-        )
+        # at most 2^31 numbers: beyond, the allocation fails unclearly
+        n = check_int("n", n, low=1, high=max(1, 2**31 // self.dim))
+        k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         return self.means[k] + math.sqrt(self.var) * torch.randn(
             n, self.dim, dtype=torch.float64, generator=generator
         )
@@ -232,11 +243,7 @@ class GaussianMixture:
         """The exact noise prediction ε*(x, ᾱ) for x of shape (batch, D) and ᾱ per sample
         (batch,) or shared (scalar)."""
         # (batch, 1)
-        a = (
-            torch.as_tensor(ab, dtype=x.dtype, device=x.device)
-            .expand(len(x))
-            .reshape(-1, 1)
-        )
+        a = _x_ab(x, ab, self.dim).reshape(-1, 1)
         # noised variance s²
         s2 = a * self.var + 1 - a
         # (batch, K, D)
@@ -253,9 +260,9 @@ class GaussianMixture:
     def log_prob(self, x: torch.Tensor, ab) -> torch.Tensor:
         """log p_ᾱ(x) of the noised mixture, for checking ε* against the gradient of the
         log-density."""
-        a = torch.as_tensor(ab, dtype=x.dtype, device=x.device)
+        a = _x_ab(x, ab, self.dim).reshape(-1, 1)
         s2 = a * self.var + 1 - a
-        diff = x[:, None, :] - a.sqrt() * self.means.to(x)[None]
+        diff = x[:, None, :] - a.sqrt()[:, :, None] * self.means.to(x)[None]
         logp = (
             torch.log(self.weights.to(x))
             - 0.5 * (diff**2).sum(-1) / s2
@@ -324,20 +331,10 @@ class ClassConditionalMixture:
             raise ValueError(f"y must lie in [0, {self.n_classes - 1}]")
         return y
 
-    def _x_ab(self, x, ab):
-        "Check x (batch, D) and ᾱ in (0, 1], shared or one per sample; ᾱ as (batch,)."
-        check_tensor("x", x, shape=(None, self.dim), floating=True)
-        if not isinstance(ab, torch.Tensor):
-            ab = check_number("ab", ab, 0, 1, low_open=True)
-        elif ab.ndim == 0:
-            ab = check_number("ab", check_tensor("ab", ab, floating=True).item(), 0, 1,
-                              low_open=True)
-        return _bcast(ab, x).to(x).reshape(-1).expand(len(x))
-
     def eps(self, x: torch.Tensor, ab, y=None) -> torch.Tensor:
         """Exact ε*(x, ᾱ; y) of p(x | y), or ε*(x, ᾱ; ∅) of p(x) when `y` is None; `y` is
         one label or one per sample, ᾱ shared or per sample."""
-        a = self._x_ab(x, ab)
+        a = _x_ab(x, ab, self.dim)
         if y is None:
             return self.joint.eps(x, a)
         y = self._y(y, len(x)).to(x.device)
@@ -437,6 +434,8 @@ class EpsMLP(nn.Module):
         self.out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, dim))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        check_tensor("x", x, shape=(None, self.inp.in_features), floating=True)
+        check_tensor("t", t, shape=(len(x),))
         dtype = x.dtype
         x = x.to(self.inp.weight.dtype)
         temb = self.time(timestep_embedding(t.to(x.device), self.time_dim).to(x.dtype))
@@ -751,8 +750,9 @@ class FeatureFrechet:
         epochs: int = 30,
         seed: int = 0,
     ):
-        check_tensor("X", X, ndim=2, floating=True)
+        X = check_tensor("X", X, ndim=2, floating=True).detach().float()
         check_tensor("y", y, shape=(len(X),))
+        hidden = check_int("hidden", hidden, low=1)
         seed_everything(seed)
         n_classes = int(y.max()) + 1
         self.features = nn.Sequential(
@@ -772,12 +772,15 @@ class FeatureFrechet:
         self.reference = self.embed(X)
 
     @torch.no_grad()
-    def embed(self, X: torch.Tensor) -> torch.Tensor:
-        return self.features(X.to(next(self.features.parameters())).float())
+    def embed(self, X: torch.Tensor, name: str = "X") -> torch.Tensor:
+        "Features of the rows of X (n, dim)."
+        dim = self.features[0].in_features
+        check_tensor(name, X, shape=(None, dim), floating=True)
+        return self.features(X.detach().to(next(self.features.parameters())).float())
 
     def __call__(
         self, samples: torch.Tensor, reference: torch.Tensor | None = None
     ) -> float:
         "FID-proxy of `samples` against the reference data (or against `reference`)."
-        ref = self.reference if reference is None else self.embed(reference)
-        return frechet_distance(self.embed(samples), ref)
+        ref = self.reference if reference is None else self.embed(reference, "reference")
+        return frechet_distance(self.embed(samples, "samples"), ref)
