@@ -582,7 +582,7 @@ def train_denoiser(
 
 # %% ../nbs/50_diffusion.ipynb #2021a791
 class _ResBlock(nn.Module):
-    "GroupNorm, SiLU and a 3×3 convolution twice, the embedding added between, plus a skip."
+    "GroupNorm, SiLU and a 3×3 convolution twice, the embedding added between; a skip."
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int):
         super().__init__()
@@ -600,7 +600,7 @@ class _ResBlock(nn.Module):
 # %% ../nbs/50_diffusion.ipynb #cd742f02
 class CondUNet(nn.Module):
     """A small class-conditional U-Net noise predictor `model(x, t, y=None)` for images
-    (batch, channels, H, W): y None or -1 is the null class of classifier-free guidance."""
+    (batch, channels, H, W); y None or -1 is the null class (classifier-free guidance)."""
 
     def __init__(
         self,
@@ -613,7 +613,9 @@ class CondUNet(nn.Module):
         self.n_classes = check_int("n_classes", n_classes, low=1)
         self.in_channels = check_int("in_channels", in_channels, low=1)
         if not isinstance(channels, (tuple, list)) or not channels:
-            raise TypeError(f"channels must be a non-empty tuple of ints, got {channels!r}")
+            raise TypeError(
+                f"channels must be a non-empty tuple of ints, got {channels!r}"
+            )
         ch = [check_int(f"channels[{i}]", c, low=1) for i, c in enumerate(channels)]
         self.emb_dim = check_int("emb_dim", emb_dim, low=2)
         if emb_dim % 2:
