@@ -4,7 +4,7 @@ from pathlib import Path
 import torch
 
 from gradnotes import diffusion as m
-from harness import NONNEG, Arr, Int, NONNEG_INT, POS, POS_INT, Spec, UNIT_OPEN
+from harness import NONNEG, PROB, Arr, Int, NONNEG_INT, POS, POS_INT, Spec, UNIT_OPEN
 
 AB = Arr(ndim=(0, 1), bounds=(0, 1, True, False))          # ᾱ in (0, 1], one per sample or shared
 X = Arr(ndim=None)
@@ -16,6 +16,11 @@ def _conv(fn, second):
         return {"x_t": torch.randn(4, 3, generator=g), second: torch.randn(4, 3, generator=g),
                 "ab": torch.rand(4, generator=g) * 0.8 + 0.1}
     return Spec(args, tensors={"x_t": X, second: X, "ab": AB}, same_length=(("x_t", "ab"), ("x_t", second)))
+
+
+def _unet(a):
+    torch.manual_seed(0)
+    return m.CondUNet(a["n_classes"], a["in_channels"], channels=(4, 4), emb_dim=a["emb_dim"])
 
 
 def _tmp(): return Path(tempfile.mkdtemp(prefix="gn-contract-"))
@@ -93,12 +98,31 @@ SPECS = {
                    ints={"dim": Int(1, huge=False), "hidden": Int(1, huge=False), "depth": Int(1, huge=False),
                          "time_dim": Int(2, huge=False)},
                    tensors={"x": Arr(ndim=2), "t": Arr(ndim=1, floating=False)}, same_length=(("x", "t"),)),
+    "CondUNet": Spec(lambda: dict(n_classes=3, in_channels=1, emb_dim=8, x=torch.randn(3, 1, 4, 4),
+                                  t=torch.tensor([0, 1, 2]), y=torch.tensor([0, 2, -1])),
+                     call=lambda a: _unet(a)(a["x"], a["t"], a["y"]),
+                     ints={"n_classes": Int(1, huge=False), "in_channels": Int(1, huge=False),
+                           "emb_dim": Int(2, huge=False)},
+                     tensors={"x": Arr(ndim=4), "t": Arr(ndim=1, floating=False),
+                              "y": Arr(floating=False, ndim=(0, 1))},
+                     same_length=(("x", "t"),),
+                     extra={"emb_dim:odd": lambda a: dict(a, emb_dim=7),
+                            "y:below_-1": lambda a: dict(a, y=torch.tensor([0, -2, 1])),
+                            "y:n_classes": lambda a: dict(a, y=torch.tensor([0, 3, 1]))}),
+    "guided_model": Spec(lambda: dict(y=torch.tensor([0, 1, 2]), scale=2.0, x=torch.randn(3, 1, 4, 4),
+                                      t=torch.tensor([0, 1, 2])),
+                         call=lambda a: m.guided_model(_unet(dict(n_classes=3, in_channels=1, emb_dim=8)),
+                                                       a["y"], a["scale"])(a["x"], a["t"]),
+                         numbers={"scale": NONNEG}),
     "save_checkpoint": Spec(lambda: dict(step=3), call=_ckpt, ints={"step": NONNEG_INT}),
-    "train_denoiser": Spec(lambda: dict(model=_model(), X=torch.randn(16, 2), schedule=m.make_schedule(T=10),
-                                        steps=2, batch_size=4, lr=1e-3, seed=0, save_every=1),
-                           tensors={"X": X}, ints={"steps": Int(1, huge=False), "batch_size": POS_INT,
-                                                   "seed": Int(0), "save_every": POS_INT},
-                           numbers={"lr": POS}),
+    "train_denoiser": Spec(
+        lambda: dict(model=_unet(dict(n_classes=3, in_channels=1, emb_dim=8)), X=torch.randn(8, 1, 4, 4),
+                     schedule=m.make_schedule(T=10), steps=2, batch_size=4, y=torch.arange(8) % 3,
+                     p_uncond=0.2, lr=1e-3, seed=0, save_every=1),
+        call=lambda a: m.train_denoiser(**a), tensors={"X": X, "y": Arr(floating=False, ndim=1)},
+        ints={"steps": Int(1, huge=False), "batch_size": POS_INT, "seed": Int(0), "save_every": POS_INT},
+        numbers={"p_uncond": PROB, "lr": POS}, same_length=(("X", "y"),),
+        extra={"y:negative": lambda a: dict(a, y=torch.arange(8) % 3 - 1)}),
     "frechet_distance": Spec(lambda: dict(a=torch.randn(6, 2), b=torch.randn(5, 2)),
                              tensors={"a": Arr(ndim=2), "b": Arr(ndim=2)}),
     "FeatureFrechet": Spec(lambda: dict(X=torch.randn(12, 2), y=torch.arange(12) % 3, hidden=4, epochs=1, seed=0,
@@ -113,59 +137,4 @@ OPT_OUT = {}
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
 XFAIL = {
     'NoiseSchedule:t:ndim+1': 'silent: ndim+1 t accepted (returned Tensor)',
-    'GaussianMixture:means:int': 'silent: int means accepted (returned tuple)',
-    'GaussianMixture:means:complex': 'silent: complex means accepted (returned tuple)',
-    'GaussianMixture:weights:complex': 'silent: complex weights accepted (returned tuple)',
-    'GaussianMixture:x:empty': 'unclear: RuntimeError: The expanded size of the tensor (0) must match the existing size...',
-    'GaussianMixture:x:ndim+1': 'unclear: RuntimeError: The expanded size of the tensor (1) must match the existing size...',
-    'GaussianMixture:x:ndim-1': 'unclear: RuntimeError: The expanded size of the tensor (2) must match the existing size...',
-    'GaussianMixture:x:nan': 'silent: nan x accepted (returned tuple)',
-    'GaussianMixture:x:inf': 'silent: inf x accepted (returned tuple)',
-    'GaussianMixture:x:int': 'silent: int x accepted (returned tuple)',
-    'GaussianMixture:x:complex': 'unclear: NotImplementedError: "softmax_lastdim_kernel_impl" not implemented for \'Comple...',
-    'GaussianMixture:x:numpy': "unclear: TypeError: as_tensor(): argument 'dtype' must be torch.dtype, not numpy.dtypes...",
-    'GaussianMixture:x:list': "unclear: AttributeError: 'list' object has no attribute 'dtype'",
-    'GaussianMixture:ab:empty': 'unclear: RuntimeError: The expanded size of the tensor (4) must match the existing size...',
-    'GaussianMixture:ab:ndim+1': 'unclear: RuntimeError: expand(torch.DoubleTensor{[1, 4]}, size=[4]): the number of size...',
-    'GaussianMixture:ab:value<low': 'silent: value<low ab accepted (returned tuple)',
-    'GaussianMixture:ab:value>high': 'silent: value>high ab accepted (returned tuple)',
-    'GaussianMixture:ab:nan': 'silent: nan ab accepted (returned tuple)',
-    'GaussianMixture:ab:inf': 'silent: inf ab accepted (returned tuple)',
-    'GaussianMixture:ab:int': 'silent: int ab accepted (returned tuple)',
-    'GaussianMixture:ab:complex': 'silent: complex ab accepted (returned tuple)',
-    'GaussianMixture:n:huge': 'unclear: RuntimeError: [enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocato...',
-    'GaussianMixture:ab:mismatch': 'unclear: RuntimeError: The expanded size of the tensor (4) must match the existing size...',
-    'ClassConditionalMixture:means:int': 'silent: int means accepted (returned tuple)',
-    'ClassConditionalMixture:means:complex': 'silent: complex means accepted (returned tuple)',
-    'ClassConditionalMixture:weights:complex': 'silent: complex weights accepted (returned tuple)',
-    'ClassConditionalMixture:n:huge': 'unclear: RuntimeError: [enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocato...',
-    'EpsMLP:x:empty': 'unclear: RuntimeError: The size of tensor a (0) must match the size of tensor b (3) at ...',
-    'EpsMLP:x:ndim+1': 'silent: ndim+1 x accepted (returned Tensor)',
-    'EpsMLP:x:ndim-1': 'silent: ndim-1 x accepted (returned Tensor)',
-    'EpsMLP:x:nan': 'silent: nan x accepted (returned Tensor)',
-    'EpsMLP:x:inf': 'silent: inf x accepted (returned Tensor)',
-    'EpsMLP:x:int': 'silent: int x accepted (returned Tensor)',
-    'EpsMLP:x:complex': 'silent: complex x accepted (returned Tensor)',
-    'EpsMLP:x:numpy': "unclear: AttributeError: 'numpy.ndarray' object has no attribute 'to'",
-    'EpsMLP:x:list': "unclear: AttributeError: 'list' object has no attribute 'dtype'",
-    'EpsMLP:t:numpy': "unclear: AttributeError: 'numpy.ndarray' object has no attribute 'to'",
-    'EpsMLP:t:list': "unclear: AttributeError: 'list' object has no attribute 'to'",
-    'EpsMLP:t:mismatch': 'unclear: RuntimeError: The size of tensor a (3) must match the size of tensor b (2) at ...',
-    'train_denoiser:batch_size:huge': 'unclear: RuntimeError: [enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocato...',
-    'FeatureFrechet:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float',
-    'FeatureFrechet:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float',
-    'FeatureFrechet:X:requires_grad': "silent: requires_grad X accepted (filled X.grad of a caller's tensor)",
-    'FeatureFrechet:samples:empty': 'unclear: ValueError: a must not be empty, got shape (0, 4)',
-    'FeatureFrechet:samples:ndim+1': 'unclear: ValueError: a must have 2 dimension(s), got shape (1, 5, 4)',
-    'FeatureFrechet:samples:ndim-1': 'unclear: ValueError: a must have 2 dimension(s), got shape (4,)',
-    'FeatureFrechet:samples:nan': 'unclear: ValueError: a contains NaN or infinite values',
-    'FeatureFrechet:samples:inf': 'silent: inf samples accepted (returned float)',
-    'FeatureFrechet:samples:int': 'silent: int samples accepted (returned float)',
-    'FeatureFrechet:samples:complex': 'silent: complex samples accepted (returned float)',
-    'FeatureFrechet:samples:numpy': "unclear: AttributeError: 'numpy.ndarray' object has no attribute 'to'",
-    'FeatureFrechet:samples:list': "unclear: AttributeError: 'list' object has no attribute 'to'",
-    'FeatureFrechet:hidden:below': 'unclear: ValueError: a must not be empty, got shape (5, 0)',
-    'FeatureFrechet:hidden:fraction': "unclear: TypeError: empty(): argument 'size' (position 1) must be tuple of ints, but fo...",
-    'FeatureFrechet:hidden:bool': "unclear: TypeError: empty(): argument 'size' (position 1) must be tuple of ints, but fo...",
-    'FeatureFrechet:hidden:str': "unclear: TypeError: empty(): argument 'size' (position 1) must be tuple of ints, but fo...",
 }
