@@ -16,12 +16,12 @@ from torch import nn
 
 from .core import (check_choice, check_int, check_number, check_tensor,
                             require, seed_everything)
+from .metrics import _check_masks, dice_score, hd95
 from .training import UNet
 
 # %% auto #0
-__all__ = ['LOSSES', 'Scans', 'make_scans', 'shape_model_masks', 'corrupt_masks', 'dice_score', 'hd95', 'soft_dice_loss',
-           'nr_dice_loss', 'noise_weighted_dice_loss', 'reliability_weights', 'predict_masks', 'fit_segmenter',
-           'evaluate_segmenter']
+__all__ = ['LOSSES', 'Scans', 'make_scans', 'shape_model_masks', 'corrupt_masks', 'soft_dice_loss', 'nr_dice_loss',
+           'noise_weighted_dice_loss', 'reliability_weights', 'predict_masks', 'fit_segmenter', 'evaluate_segmenter']
 
 # %% ../nbs/73_noisy_seg.ipynb #ns0012aa
 def _ellipse(size: int, rng: np.random.Generator) -> np.ndarray:
@@ -85,19 +85,6 @@ def shape_model_masks(
     return torch.from_numpy(masks.astype(np.float32))
 
 # %% ../nbs/73_noisy_seg.ipynb #ns0016aa
-def _check_masks(name: str, m, like: torch.Tensor | None = None) -> torch.Tensor:
-    """`m` as a bool tensor (n, H, W) if it holds only 0 and 1 (and has `like`'s shape),
-    else raise naming `name`."""
-    m = check_tensor(name, m, ndim=3)
-    if m.is_complex(): raise TypeError(f"{name} must be real, got {m.dtype}")
-    if like is not None and m.shape != like.shape:
-        raise ValueError(f"{name} must have shape {tuple(like.shape)}, "
-                         f"got {tuple(m.shape)}")
-    if not bool(((m == 0) | (m == 1)).all()):
-        raise ValueError(f"{name} must hold binary masks (values 0 and 1 only)")
-    return m.bool()
-
-
 def _disk(r: int) -> np.ndarray:
     y, x = np.mgrid[-r:r + 1, -r:r + 1]
     return x * x + y * y <= r * r
@@ -130,43 +117,6 @@ def corrupt_masks(
     for i in range(len(m)):
         if rng.random() < rate: out[i] = _corrupt_one(m[i], rng)
     return torch.from_numpy(out).to(device=masks.device, dtype=torch.float32)
-
-# %% ../nbs/73_noisy_seg.ipynb #ns0018aa
-def dice_score(
-    pred: torch.Tensor,  # Predicted masks (n, H, W), values 0 and 1
-    target: torch.Tensor,  # True masks, same shape
-) -> torch.Tensor:
-    "Dice coefficient per image (n,), float64; 1 where both masks are empty."
-    p = _check_masks("pred", pred)
-    t = _check_masks("target", target, like=pred)
-    inter = (p & t).flatten(1).sum(1).double()
-    total = p.flatten(1).sum(1).double() + t.flatten(1).sum(1).double()
-    return torch.where(total > 0, 2 * inter / total.clamp_min(1), torch.ones_like(total))
-
-
-def _edges(m: np.ndarray) -> np.ndarray:
-    return m & ~ndimage.binary_erosion(m, border_value=0)
-
-
-def hd95(
-    pred: torch.Tensor,  # Predicted masks (n, H, W), values 0 and 1
-    target: torch.Tensor,  # True masks, same shape
-    percentile: float = 95.0,  # Percentile of the boundary distances (100: Hausdorff)
-) -> torch.Tensor:
-    "Percentile Hausdorff distance per image (n,) in pixels, float64."
-    P = _check_masks("pred", pred).cpu().numpy()
-    T = _check_masks("target", target, like=pred).cpu().numpy()
-    q = check_number("percentile", percentile, low=0, high=100)
-    out = []
-    for p, t in zip(P, T):
-        if not (p.any() and t.any()):
-            out.append(0.0 if not (p.any() or t.any()) else math.inf)
-            continue
-        ep, et = _edges(p), _edges(t)
-        d_pt = ndimage.distance_transform_edt(~et)[ep]  # pred boundary -> true boundary
-        d_tp = ndimage.distance_transform_edt(~ep)[et]
-        out.append(max(np.percentile(d_pt, q), np.percentile(d_tp, q)))
-    return torch.tensor(out, dtype=torch.float64, device=pred.device)
 
 # %% ../nbs/73_noisy_seg.ipynb #ns0021aa
 def _check_prob_target(prob, target) -> tuple[torch.Tensor, torch.Tensor]:
