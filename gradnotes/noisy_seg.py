@@ -11,17 +11,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from scipy import ndimage
 from torch import nn
 
 from .core import (check_choice, check_int, check_number, check_tensor,
-                            require, seed_everything)
+                            check_type, require, seed_everything)
 from .metrics import _check_masks, dice_score, hd95
 from .training import UNet
 
 # %% auto #0
-__all__ = ['LOSSES', 'Scans', 'make_scans', 'shape_model_masks', 'corrupt_masks', 'soft_dice_loss', 'nr_dice_loss',
-           'noise_weighted_dice_loss', 'reliability_weights', 'predict_masks', 'fit_segmenter', 'evaluate_segmenter']
+__all__ = ['LOSSES', 'DISCRIMINATORS', 'Scans', 'make_scans', 'shape_model_masks', 'corrupt_masks', 'soft_dice_loss',
+           'nr_dice_loss', 'noise_weighted_dice_loss', 'reliability_weights', 'predict_masks', 'fit_segmenter',
+           'evaluate_segmenter', 'MaskVAE', 'patch_discriminator', 'MaskCycleGAN', 'translate_masks',
+           'fit_mask_cyclegan']
 
 # %% ../nbs/73_noisy_seg.ipynb #ns0012aa
 def _ellipse(size: int, rng: np.random.Generator) -> np.ndarray:
@@ -288,3 +291,203 @@ def evaluate_segmenter(
     diag = math.hypot(*masks.shape[1:])
     return {"dice": dice_score(pred, masks).mean().item(),
             "hd95": h.clamp(max=diag).mean().item(), "empty": int(h.isinf().sum())}
+
+# %% ../nbs/73_noisy_seg.ipynb #s1001aa
+class MaskVAE(nn.Module):
+    """A small convolutional VAE of masks (n, 1, size, size) in [0, 1]; `energy` (negative
+    ELBO per pixel) is the mask discriminator's score: low for masks that look real."""
+
+    def __init__(
+        self,
+        size: int = 32,  # Mask side in pixels, divisible by 8
+        width: int = 8,  # Channels of the first convolution (doubling twice)
+        latent: int = 16,  # Latent dimensions
+        kl: float = 1.0,  # Weight of the KL term in the energy
+    ):
+        super().__init__()
+        self.size = check_int("size", size, low=8, high=4096)
+        if size % 8: raise ValueError(f"size must be divisible by 8, got {size}")
+        w = check_int("width", width, low=1, high=1024)
+        self.latent = check_int("latent", latent, low=1, high=4096)
+        self.kl = check_number("kl", kl, low=0, high=1e3)
+        s, c = size // 8, 4 * w
+        self.enc = nn.Sequential(
+            nn.Conv2d(1, w, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(w, 2 * w, 4, 2, 1),
+            nn.LeakyReLU(0.2), nn.Conv2d(2 * w, c, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(c * s * s, 2 * latent))
+        self.dec = nn.Sequential(
+            nn.Linear(latent, c * s * s), nn.Unflatten(1, (c, s, s)), nn.ReLU(),
+            nn.ConvTranspose2d(c, 2 * w, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(w, 1, 4, 2, 1))
+
+# %% ../nbs/73_noisy_seg.ipynb #s1002aa
+@patch
+def encode(self: MaskVAE, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "Mean and log-variance (n, latent) of the posterior of masks `m` (n, 1, size, size)."
+    m = check_tensor("m", m, shape=(None, 1, self.size, self.size), floating=True)
+    mu, logvar = self.enc(m).chunk(2, 1)
+    return mu, logvar.clamp(-10, 10)
+
+
+@patch
+def energy(self: MaskVAE,
+           m: torch.Tensor,  # Masks (n, 1, size, size), values in [0, 1]
+           sample: bool = True,  # Draw z from the posterior (else its mean)
+) -> torch.Tensor:
+    "Negative ELBO per pixel (n,): reconstruction cross-entropy + kl * KL / pixels."
+    mu, logvar = self.encode(m)
+    if bool(((m < 0) | (m > 1)).any()): raise ValueError("m must hold values in [0, 1]")
+    z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
+    rec = F.binary_cross_entropy_with_logits(self.dec(z), m, reduction="none")
+    # KL(N(mu, sigma^2) || N(0, 1)) summed over the latent dimensions
+    kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1)
+    return rec.flatten(1).mean(1) + self.kl * kl / m[0].numel()
+
+
+def patch_discriminator(
+    width: int = 8,  # Channels of the first convolution
+) -> nn.Sequential:
+    "A plain convolutional (PatchGAN-like) discriminator: (n, 1, H, W) to patch logits."
+    w = check_int("width", width, low=1, high=1024)
+    return nn.Sequential(nn.Conv2d(1, w, 4, 2, 1), nn.LeakyReLU(0.2),
+                         nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU(0.2),
+                         nn.Conv2d(2 * w, 1, 3, 1, 1))
+
+# %% ../nbs/73_noisy_seg.ipynb #s1006aa
+DISCRIMINATORS = ("vae", "cnn")
+
+
+class MaskCycleGAN(nn.Module):
+    """Image -> mask generator `G`, mask -> image generator `F`, their discriminators
+    `D_img` and `D_mask` (a `MaskVAE` or a plain CNN), and the optional DGCC gate."""
+
+    def __init__(
+        self,
+        disc: str = "vae",  # Mask discriminator: one of DISCRIMINATORS
+        calibrate: bool = True,  # Discriminator-guided channel calibration (needs "vae")
+        size: int = 32,  # Image side in pixels (divisible by 8 and by 2**depth)
+        width: int = 8, depth: int = 2,  # U-Net size of both generators
+        latent: int = 16,  # VAE latent dimensions
+        kl: float = 1.0,  # Weight of the VAE's KL term in the energy
+    ):
+        super().__init__()
+        self.disc = check_choice("disc", disc, DISCRIMINATORS)
+        self.calibrate = check_type("calibrate", calibrate, bool)
+        if calibrate and disc != "vae":
+            raise ValueError('calibrate=True needs disc="vae" (the gate reads it)')
+        self.G, self.F = UNet(1, 1, width, depth), UNet(1, 1, width, depth)
+        if size % 2**depth: raise ValueError(f"size must be divisible by 2**depth = "
+                                             f"{2**depth}, got {size}")
+        self.D_img = patch_discriminator(width)
+        self.D_mask = (MaskVAE(size, width, latent, kl) if disc == "vae"
+                       else patch_discriminator(width))
+        self.gate = nn.Linear(latent, width) if calibrate else None
+        self._gain = None
+        if calibrate:  # c = 2 sigmoid(W mu + b) starts at 1
+            nn.init.zeros_(self.gate.weight); nn.init.zeros_(self.gate.bias)
+            self.G.head.register_forward_pre_hook(self._scale_channels)
+
+    def _scale_channels(self, module, inputs):
+        "Scale the channels of G's last feature map by the gains (when set)."
+        return None if self._gain is None else (inputs[0] * self._gain[:, :, None, None],)
+
+# %% ../nbs/73_noisy_seg.ipynb #s1007aa
+@patch
+def segment(self: MaskCycleGAN,
+            images: torch.Tensor,  # Scans (n, 1, H, W)
+) -> torch.Tensor:
+    "G's mask probabilities (n, 1, H, W), calibrated by the discriminator when enabled."
+    images = check_tensor("images", images, ndim=4, floating=True)
+    self._gain = None
+    p = torch.sigmoid(self.G(images))
+    if not self.calibrate: return p
+    mu, _ = self.D_mask.encode(p)
+    self._gain = 2 * torch.sigmoid(self.gate(mu))  # c = 2 sigmoid(W mu + b)
+    try: return torch.sigmoid(self.G(images))
+    finally: self._gain = None
+
+
+@torch.no_grad()
+def translate_masks(
+    net: MaskCycleGAN,  # A trained (or any) MaskCycleGAN
+    images: torch.Tensor,  # Scans (n, 1, H, W)
+    batch_size: int = 256,  # Images per forward pass
+) -> torch.Tensor:
+    "Stage-1 pseudo labels: G's thresholded masks (n, H, W) in {0, 1}."
+    check_type("net", net, MaskCycleGAN)
+    images = check_tensor("images", images, ndim=4, floating=True)
+    batch_size = check_int("batch_size", batch_size, low=1)
+    was = net.training
+    net.eval()
+    out = [net.segment(x)[:, 0] for x in images.split(batch_size)]
+    net.train(was)
+    return torch.cat(out).gt(0.5).float()
+
+# %% ../nbs/73_noisy_seg.ipynb #s1009aa
+def _lsgan(out: torch.Tensor, target: float) -> torch.Tensor:
+    return ((out - target) ** 2).mean()  # least-squares GAN term
+
+
+def _cyclegan_losses(net, x, m, cycle, margin):
+    "Generator loss and discriminator loss of one unpaired batch (images x, masks m)."
+    pm, fx = net.segment(x), net.F(m)  # image -> mask, mask -> image
+    # cycle: ||F(G(x)) - x||_1 + ||G(F(m)) - m||_1
+    l_cyc = (net.F(pm) - x).abs().mean() + (torch.sigmoid(net.G(fx)) - m).abs().mean()
+    vae = net.disc == "vae"
+    adv_m = net.D_mask.energy(pm).mean() if vae else _lsgan(net.D_mask(pm), 1.0)
+    loss_g = _lsgan(net.D_img(fx), 1.0) + adv_m + cycle * l_cyc
+    pm, fx = pm.detach(), fx.detach()
+    loss_d = _lsgan(net.D_img(x), 1.0) + _lsgan(net.D_img(fx), 0.0)
+    if vae:  # E(m) + max(0, margin - E(G(x)))
+        loss_d = loss_d + net.D_mask.energy(m).mean()
+        loss_d = loss_d + F.relu(margin - net.D_mask.energy(pm)).mean()
+    else:
+        loss_d = loss_d + _lsgan(net.D_mask(m), 1.0) + _lsgan(net.D_mask(pm), 0.0)
+    return loss_g, 0.5 * loss_d
+
+# %% ../nbs/73_noisy_seg.ipynb #s1010aa
+def fit_mask_cyclegan(
+    images: torch.Tensor,  # Unannotated scans (n, 1, S, S)
+    masks: torch.Tensor,  # Unpaired real masks (m, S, S), values 0 and 1
+    disc: str = "vae",  # Mask discriminator: one of DISCRIMINATORS
+    calibrate: bool = True,  # DGCC (needs disc="vae")
+    steps: int = 300,  # Generator and discriminator steps
+    batch_size: int = 8,  # Images (and masks) per step
+    lr: float = 1e-3,  # Adam learning rate, betas (0.5, 0.999)
+    width: int = 8, depth: int = 2,  # U-Net size of the generators
+    cycle: float = 10.0,  # Weight of the cycle losses
+    margin: float = 0.5,  # Energy margin of the VAE discriminator (guessed)
+    seed: int = 0,  # Seed of the initialization and the batches
+) -> MaskCycleGAN:
+    "Train stage 1 (image <-> mask CycleGAN) on unpaired data; returns it in eval mode."
+    x_all = check_tensor("images", images, ndim=4, floating=True).detach().float()
+    S = x_all.shape[-1]
+    if x_all.shape[1] != 1 or x_all.shape[2] != S:
+        raise ValueError(f"images must be (n, 1, S, S), got {tuple(x_all.shape)}")
+    m_all = _check_masks("masks", masks)
+    if tuple(m_all.shape[1:]) != (S, S):
+        raise ValueError(f"masks must be (m, {S}, {S}) to fit images, "
+                         f"got {tuple(m_all.shape)}")
+    m_all = m_all[:, None].to(x_all.device, x_all.dtype)
+    steps = check_int("steps", steps, low=1)
+    batch_size = check_int("batch_size", batch_size, low=1)
+    lr = check_number("lr", lr, low=0, low_open=True, high=1e3)
+    cycle = check_number("cycle", cycle, low=0, high=1e6)
+    margin = check_number("margin", margin, low=0, high=1e6)
+    g = seed_everything(seed)
+    net = MaskCycleGAN(disc, calibrate, S, width, depth).to(x_all.device)
+    disc_params = {id(p) for d in (net.D_img, net.D_mask) for p in d.parameters()}
+    gen = [p for p in net.parameters() if id(p) not in disc_params]
+    opt_g = torch.optim.Adam(gen, lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam([p for p in net.parameters() if id(p) in disc_params], lr,
+                             betas=(0.5, 0.999))
+    net.train()
+    dev = x_all.device
+    for _ in range(steps):
+        x = x_all[torch.randint(0, len(x_all), (batch_size,), generator=g).to(dev)]
+        m = m_all[torch.randint(0, len(m_all), (batch_size,), generator=g).to(dev)]
+        loss_g, loss_d = _cyclegan_losses(net, x, m, cycle, margin)
+        opt_g.zero_grad(); loss_g.backward(); opt_g.step()
+        opt_d.zero_grad(); loss_d.backward(); opt_d.step()
+    return net.eval()
