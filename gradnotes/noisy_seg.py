@@ -326,6 +326,7 @@ class MaskVAE(nn.Module):
 def encode(self: MaskVAE, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     "Mean and log-variance (n, latent) of the posterior of masks `m` (n, 1, size, size)."
     m = check_tensor("m", m, shape=(None, 1, self.size, self.size), floating=True)
+    m = m.to(self.enc[0].weight.dtype)  # e.g. float16 masks, float32 network
     mu, logvar = self.enc(m).chunk(2, 1)
     return mu, logvar.clamp(-10, 10)
 
@@ -376,9 +377,11 @@ class MaskCycleGAN(nn.Module):
         self.calibrate = check_type("calibrate", calibrate, bool)
         if calibrate and disc != "vae":
             raise ValueError('calibrate=True needs disc="vae" (the gate reads it)')
-        self.G, self.F = UNet(1, 1, width, depth), UNet(1, 1, width, depth)
+        size = check_int("size", size, low=8, high=4096)
+        depth = check_int("depth", depth, low=0, high=8)
         if size % 2**depth: raise ValueError(f"size must be divisible by 2**depth = "
                                              f"{2**depth}, got {size}")
+        self.G, self.F = UNet(1, 1, width, depth), UNet(1, 1, width, depth)
         self.D_img = patch_discriminator(width)
         self.D_mask = (MaskVAE(size, width, latent, kl) if disc == "vae"
                        else patch_discriminator(width))
@@ -399,6 +402,7 @@ def segment(self: MaskCycleGAN,
 ) -> torch.Tensor:
     "G's mask probabilities (n, 1, H, W), calibrated by the discriminator when enabled."
     images = check_tensor("images", images, ndim=4, floating=True)
+    images = images.to(self.G.head.weight.dtype)  # e.g. float16 scans, float32 network
     self._gain = None
     p = torch.sigmoid(self.G(images))
     if not self.calibrate: return p
@@ -471,7 +475,7 @@ def fit_mask_cyclegan(
                          f"got {tuple(m_all.shape)}")
     m_all = m_all[:, None].to(x_all.device, x_all.dtype)
     steps = check_int("steps", steps, low=1)
-    batch_size = check_int("batch_size", batch_size, low=1)
+    batch_size = check_int("batch_size", batch_size, low=1, high=len(x_all))
     lr = check_number("lr", lr, low=0, low_open=True, high=1e3)
     cycle = check_number("cycle", cycle, low=0, high=1e6)
     margin = check_number("margin", margin, low=0, high=1e6)

@@ -103,3 +103,77 @@ def test_bad_input():
         noise_weighted_dice_loss(torch.rand(2, 4, 4), torch.rand(2, 4, 4), -torch.ones(2, 4, 4))
     with pytest.raises(ValueError, match="gamma must be"):
         nr_dice_loss(torch.rand(2, 4, 4), torch.rand(2, 4, 4), gamma=0.5)
+
+
+# --- stage 1: the image <-> mask CycleGAN ---------------------------------------------------
+
+from gradnotes.noisy_seg import MaskCycleGAN, MaskVAE, fit_mask_cyclegan, patch_discriminator, translate_masks  # noqa: E402
+
+
+def test_vae_energy_is_the_negative_elbo_per_pixel():
+    "Energy with the posterior mean against the ELBO written with torch.distributions."
+    torch.manual_seed(0)
+    vae = MaskVAE(16, width=2, latent=3, kl=0.7).double()
+    m = shape_model_masks(4, 16, seed=1)[:, None].double()
+    mu, logvar = vae.encode(m)
+    q, prior = torch.distributions.Normal(mu, (0.5 * logvar).exp()), torch.distributions.Normal(0.0, 1.0)
+    rec = -torch.distributions.Bernoulli(logits=vae.dec(mu)).log_prob(m).flatten(1).mean(1)
+    kl = torch.distributions.kl_divergence(q, prior).sum(1) / 256
+    torch.testing.assert_close(vae.energy(m, sample=False), rec + 0.7 * kl)
+    assert (vae.energy(m) >= 0).all()
+
+
+def test_calibration_starts_as_the_identity_and_then_acts():
+    torch.manual_seed(0)
+    net = MaskCycleGAN("vae", calibrate=True, size=16, width=4, depth=1).eval()
+    x = make_scans(3, 16, seed=0).images
+    with torch.no_grad():
+        torch.testing.assert_close(net.segment(x), torch.sigmoid(net.G(x)))  # gains c = 1
+        net.gate.bias.fill_(-2.0)  # every gain 2 sigmoid(-2) < 1: a different output
+        assert not torch.allclose(net.segment(x), torch.sigmoid(net.G(x)))
+        assert net._gain is None  # the gains never leak into a plain call of G
+
+
+def test_generator_step_leaves_discriminators_alone():
+    "One step with lr > 0 moves G, F and the gate; the discriminators move only by their own loss."
+    s, aux = make_scans(4, 16, seed=0), shape_model_masks(4, 16, seed=1)
+    a = fit_mask_cyclegan(s.images, aux, steps=1, batch_size=2, width=2, depth=1, seed=5)
+    b = fit_mask_cyclegan(s.images, aux, steps=1, batch_size=2, width=2, depth=1, seed=5, cycle=0.0)
+    # the discriminators' step does not depend on the generators' loss weights
+    for pa, pb in zip(a.D_mask.parameters(), b.D_mask.parameters()):
+        torch.testing.assert_close(pa, pb)
+    assert any(not torch.equal(pa, pb) for pa, pb in zip(a.G.parameters(), b.G.parameters()))
+
+
+@pytest.mark.parametrize("disc,calibrate", [("vae", True), ("vae", False), ("cnn", False)])
+def test_stage1_is_seeded_and_gives_binary_masks(disc, calibrate):
+    s, aux = make_scans(6, 16, seed=0), shape_model_masks(6, 16, seed=1)
+    kw = dict(disc=disc, calibrate=calibrate, steps=2, batch_size=3, width=2, depth=1, seed=2)
+    a, b = fit_mask_cyclegan(s.images, aux, **kw), fit_mask_cyclegan(s.images, aux, **kw)
+    pa = translate_masks(a, s.images)
+    assert torch.equal(pa, translate_masks(b, s.images)) and pa.shape == s.masks.shape
+    assert set(pa.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(pa, translate_masks(a, s.images.half()))  # float16 scans: same masks
+    assert patch_discriminator(2)(s.images).shape == (6, 1, 4, 4)
+
+
+def test_stage1_bad_input():
+    s, aux = make_scans(4, 16, seed=0), shape_model_masks(4, 16, seed=1)
+    with pytest.raises(ValueError, match="masks must hold binary"):
+        fit_mask_cyclegan(s.images, aux * 0.5, steps=1, batch_size=2)
+    with pytest.raises(ValueError, match=r"masks must be \(m, 16, 16\)"):
+        fit_mask_cyclegan(s.images, aux[:, :8, :8], steps=1, batch_size=2)
+    with pytest.raises(ValueError, match="images must be"):
+        fit_mask_cyclegan(s.images[:, :, :8], aux, steps=1, batch_size=2)
+    with pytest.raises(ValueError, match="disc must be one of"):
+        fit_mask_cyclegan(s.images, aux, disc="patch", steps=1, batch_size=2)
+    with pytest.raises(ValueError, match="calibrate=True needs"):
+        fit_mask_cyclegan(s.images, aux, disc="cnn", steps=1, batch_size=2)
+    with pytest.raises(ValueError, match="batch_size must be <= 4"):
+        fit_mask_cyclegan(s.images, aux, steps=1, batch_size=5)
+    with pytest.raises(ValueError, match="size must be divisible by 8"):
+        MaskVAE(20)
+    with pytest.raises(ValueError, match="m must hold values in"):
+        MaskVAE(16).energy(aux[:, None] * 2)
+    with pytest.raises(TypeError, match="net must be MaskCycleGAN"):
+        translate_masks(torch.nn.Identity(), s.images)
