@@ -7,6 +7,8 @@ import torch
 from gradnotes.metrics import dice_score, hd95, mean_iou
 from gradnotes.noisy_seg import corrupt_masks, shape_model_masks
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors
+
 
 def _pairs(n=12, size=40, seed=0):
     "True ellipse masks and corrupted versions of them (every kind of corruption)."

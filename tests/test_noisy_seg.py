@@ -6,6 +6,8 @@ from gradnotes.noisy_seg import (corrupt_masks, dice_score, evaluate_segmenter, 
                                  make_scans, noise_weighted_dice_loss, nr_dice_loss, predict_masks,
                                  reliability_weights, shape_model_masks, soft_dice_loss)
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors
+
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_loss_identities(seed):
