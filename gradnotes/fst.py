@@ -17,10 +17,11 @@ from fastcore.basics import patch
 from .core import (check_choice, check_int, check_number, check_tensor,
                             check_type)
 from .autodiff import check_input
+from .metrics import mean_iou
 from .training import ema_teacher, restore, snapshot
 
 # %% auto #0
-__all__ = ['FST', 'SegNet', 'pseudo_labels', 'class_mix', 'self_training_loss', 'mean_iou']
+__all__ = ['FST', 'SegNet', 'pseudo_labels', 'class_mix', 'self_training_loss']
 
 # %% ../nbs/61_fst.ipynb #ef3a8db1
 def _batch_tensors(batch) -> list[torch.Tensor]:
@@ -282,26 +283,3 @@ def self_training_loss(
     else:
         x, y, weight = x_tgt, y_tgt, w.expand(y_tgt.shape)
     return loss + (F.cross_entropy(student(x), y, reduction="none") * weight).mean()
-
-# %% ../nbs/61_fst.ipynb #b8b0c8bb
-def mean_iou(
-    pred: torch.Tensor,  # Predicted labels (N, H, W) (or any shape)
-    target: torch.Tensor,  # True labels, the same shape
-    n_classes: int,
-) -> float:
-    """Mean over classes of |pred ∩ target| / |pred ∪ target|, pooled over all pixels;
-    classes absent from both are left out of the mean."""
-    pred = check_tensor("pred", pred, integer=True)
-    target = check_tensor("target", target, integer=True)
-    if pred.shape != target.shape:
-        raise ValueError(f"pred and target must have the same shape, got "
-                         f"{tuple(pred.shape)} and {tuple(target.shape)}")
-    n_classes = check_int("n_classes", n_classes, low=1, high=4096)
-    for name, t in (("pred", pred), ("target", target)):
-        if bool((t < 0).any()) or bool((t >= n_classes).any()):
-            raise ValueError(f"{name} must hold labels in [0, {n_classes})")
-    conf = torch.bincount(target.flatten() * n_classes + pred.flatten(),
-                          minlength=n_classes**2).view(n_classes, n_classes)
-    inter = conf.diag().double()
-    union = conf.sum(0).double() + conf.sum(1).double() - inter
-    return float((inter[union > 0] / union[union > 0]).mean())

@@ -1,7 +1,4 @@
-"""gradnotes.noisy_seg: metrics against MONAI, loss identities, empty masks, bad input."""
-import math
-
-import numpy as np
+"""gradnotes.noisy_seg: loss identities, empty masks, seeding, bad input (metrics: test_metrics.py)."""
 import pytest
 import torch
 
@@ -9,45 +6,7 @@ from gradnotes.noisy_seg import (corrupt_masks, dice_score, evaluate_segmenter, 
                                  make_scans, noise_weighted_dice_loss, nr_dice_loss, predict_masks,
                                  reliability_weights, shape_model_masks, soft_dice_loss)
 
-
-def _pairs(n=12, size=40, seed=0):
-    "True ellipse masks and corrupted versions of them (every kind of corruption)."
-    t = shape_model_masks(n, size, seed=seed)
-    return corrupt_masks(t, rate=1.0, seed=seed + 1), t
-
-
-def test_dice_matches_monai():
-    metrics = pytest.importorskip("monai.metrics")
-    p, t = _pairs()
-    ref = metrics.DiceMetric(include_background=True, reduction="none")(p[:, None], t[:, None])
-    torch.testing.assert_close(dice_score(p, t), ref[:, 0].double(), rtol=1e-6, atol=1e-6)
-
-
-@pytest.mark.parametrize("percentile", [95.0, 100.0, 50.0])
-def test_hd95_matches_monai(percentile):
-    metrics = pytest.importorskip("monai.metrics")
-    p, t = _pairs(seed=3)
-    p[0] = torch.roll(t[0], (5, -3), (0, 1))  # a plain shift
-    p[1] = t[1]  # identical: 0
-    ref = metrics.HausdorffDistanceMetric(include_background=True, percentile=percentile,
-                                          reduction="none")(p[:, None], t[:, None])
-    torch.testing.assert_close(hd95(p, t, percentile), ref[:, 0].double(), rtol=1e-5, atol=1e-4)
-
-
-def test_hd95_touching_the_border_matches_monai():
-    metrics = pytest.importorskip("monai.metrics")
-    t = torch.zeros(2, 20, 20); t[:, :8, :12] = 1  # objects on the image border
-    p = torch.zeros(2, 20, 20); p[0, 2:10, 0:9] = 1; p[1, :, :3] = 1
-    ref = metrics.HausdorffDistanceMetric(include_background=True, percentile=95,
-                                          reduction="none")(p[:, None], t[:, None])
-    torch.testing.assert_close(hd95(p, t), ref[:, 0].double(), rtol=1e-5, atol=1e-4)
-
-
-def test_metrics_on_empty_masks():
-    z, t = torch.zeros(1, 8, 8), torch.zeros(1, 8, 8)
-    t[0, 2:5, 2:5] = 1
-    assert dice_score(z, z).item() == 1.0 and dice_score(z, t).item() == 0.0
-    assert hd95(z, z).item() == 0.0 and math.isinf(hd95(z, t).item()) and math.isinf(hd95(t, z).item())
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -146,3 +105,77 @@ def test_bad_input():
         noise_weighted_dice_loss(torch.rand(2, 4, 4), torch.rand(2, 4, 4), -torch.ones(2, 4, 4))
     with pytest.raises(ValueError, match="gamma must be"):
         nr_dice_loss(torch.rand(2, 4, 4), torch.rand(2, 4, 4), gamma=0.5)
+
+
+# --- stage 1: the image <-> mask CycleGAN ---------------------------------------------------
+
+from gradnotes.noisy_seg import MaskCycleGAN, MaskVAE, fit_mask_cyclegan, patch_discriminator, translate_masks  # noqa: E402
+
+
+def test_vae_energy_is_the_negative_elbo_per_pixel():
+    "Energy with the posterior mean against the ELBO written with torch.distributions."
+    torch.manual_seed(0)
+    vae = MaskVAE(16, width=2, latent=3, kl=0.7).double()
+    m = shape_model_masks(4, 16, seed=1)[:, None].double()
+    mu, logvar = vae.encode(m)
+    q, prior = torch.distributions.Normal(mu, (0.5 * logvar).exp()), torch.distributions.Normal(0.0, 1.0)
+    rec = -torch.distributions.Bernoulli(logits=vae.dec(mu)).log_prob(m).flatten(1).mean(1)
+    kl = torch.distributions.kl_divergence(q, prior).sum(1) / 256
+    torch.testing.assert_close(vae.energy(m, sample=False), rec + 0.7 * kl)
+    assert (vae.energy(m) >= 0).all()
+
+
+def test_calibration_starts_as_the_identity_and_then_acts():
+    torch.manual_seed(0)
+    net = MaskCycleGAN("vae", calibrate=True, size=16, width=4, depth=1).eval()
+    x = make_scans(3, 16, seed=0).images
+    with torch.no_grad():
+        torch.testing.assert_close(net.segment(x), torch.sigmoid(net.G(x)))  # gains c = 1
+        net.gate.bias.fill_(-2.0)  # every gain 2 sigmoid(-2) < 1: a different output
+        assert not torch.allclose(net.segment(x), torch.sigmoid(net.G(x)))
+        assert net._gain is None  # the gains never leak into a plain call of G
+
+
+def test_generator_step_leaves_discriminators_alone():
+    "One step with lr > 0 moves G, F and the gate; the discriminators move only by their own loss."
+    s, aux = make_scans(4, 16, seed=0), shape_model_masks(4, 16, seed=1)
+    a = fit_mask_cyclegan(s.images, aux, steps=1, batch_size=2, width=2, depth=1, seed=5)
+    b = fit_mask_cyclegan(s.images, aux, steps=1, batch_size=2, width=2, depth=1, seed=5, cycle=0.0)
+    # the discriminators' step does not depend on the generators' loss weights
+    for pa, pb in zip(a.D_mask.parameters(), b.D_mask.parameters()):
+        torch.testing.assert_close(pa, pb)
+    assert any(not torch.equal(pa, pb) for pa, pb in zip(a.G.parameters(), b.G.parameters()))
+
+
+@pytest.mark.parametrize("disc,calibrate", [("vae", True), ("vae", False), ("cnn", False)])
+def test_stage1_is_seeded_and_gives_binary_masks(disc, calibrate):
+    s, aux = make_scans(6, 16, seed=0), shape_model_masks(6, 16, seed=1)
+    kw = dict(disc=disc, calibrate=calibrate, steps=2, batch_size=3, width=2, depth=1, seed=2)
+    a, b = fit_mask_cyclegan(s.images, aux, **kw), fit_mask_cyclegan(s.images, aux, **kw)
+    pa = translate_masks(a, s.images)
+    assert torch.equal(pa, translate_masks(b, s.images)) and pa.shape == s.masks.shape
+    assert set(pa.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(pa, translate_masks(a, s.images.half()))  # float16 scans: same masks
+    assert patch_discriminator(2)(s.images).shape == (6, 1, 4, 4)
+
+
+def test_stage1_bad_input():
+    s, aux = make_scans(4, 16, seed=0), shape_model_masks(4, 16, seed=1)
+    with pytest.raises(ValueError, match="masks must hold binary"):
+        fit_mask_cyclegan(s.images, aux * 0.5, steps=1, batch_size=2)
+    with pytest.raises(ValueError, match=r"masks must be \(m, 16, 16\)"):
+        fit_mask_cyclegan(s.images, aux[:, :8, :8], steps=1, batch_size=2)
+    with pytest.raises(ValueError, match="images must be"):
+        fit_mask_cyclegan(s.images[:, :, :8], aux, steps=1, batch_size=2)
+    with pytest.raises(ValueError, match="disc must be one of"):
+        fit_mask_cyclegan(s.images, aux, disc="patch", steps=1, batch_size=2)
+    with pytest.raises(ValueError, match="calibrate=True needs"):
+        fit_mask_cyclegan(s.images, aux, disc="cnn", steps=1, batch_size=2)
+    with pytest.raises(ValueError, match="batch_size must be <= 4"):
+        fit_mask_cyclegan(s.images, aux, steps=1, batch_size=5)
+    with pytest.raises(ValueError, match="size must be divisible by 8"):
+        MaskVAE(20)
+    with pytest.raises(ValueError, match="m must hold values in"):
+        MaskVAE(16).energy(aux[:, None] * 2)
+    with pytest.raises(TypeError, match="net must be MaskCycleGAN"):
+        translate_masks(torch.nn.Identity(), s.images)

@@ -64,9 +64,6 @@ SPECS = {
                                tensors={"x_src": IMAGES, "y_src": MASKS, "x_tgt": IMAGES},
                                numbers={"threshold": PROB}, same_length=(("x_src", "y_src"),),
                                names=BATCH_NAMES),
-    "mean_iou": Spec(lambda: dict(pred=_masks(), target=_masks(seed=1), n_classes=5),
-                     tensors={"pred": MASKS, "target": MASKS}, ints={"n_classes": Int(1, 4096)},
-                     same_length=(("pred", "target"),)),
 }
 OPT_OUT = {}
 XFAIL = {}
