@@ -68,6 +68,15 @@ def _real_leaves(tree, name: str, dtypes=None) -> tuple[list[torch.Tensor], Call
         check_tensor(label, leaf, floating=True, nonempty=False, dtypes=dtypes)
     return leaves, rebuild
 
+
+def _describe(x) -> str:
+    "A tensor's or a structure's dtype and shape, for messages."
+    if isinstance(x, torch.Tensor):
+        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
+    leaves = tree_flatten(x)[0]
+    shapes = [tuple(getattr(l, "shape", ())) for l in leaves]
+    return f"a {type(x).__name__} of shapes {shapes}"
+
 # %% ../nbs/20_implicit.ipynb #192eff71
 @dataclass
 class KrylovResult:
@@ -86,7 +95,6 @@ def _dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return (u * v).sum()
 
 
-_KRYLOV_DTYPES = (torch.float32, torch.float64)  # the solvers' working precisions
 
 
 def _checked(matvec: Callable, name: str = "matvec", where: str = "") -> Callable:
@@ -129,7 +137,7 @@ def check_symmetric_operator(
 ):
     """Raise `ValueError` naming `name` unless u.(Av) = v.(Au) for two random vectors
     shaped `like`."""
-    check_tensor("like", like, dtypes=_KRYLOV_DTYPES)
+    check_tensor("like", like, dtypes=(torch.float32, torch.float64))
     rtol = check_number("rtol", rtol, low=0, low_open=True)
     matvec = _checked(matvec, name)
     g = torch.Generator().manual_seed(seed)
@@ -152,13 +160,16 @@ def pcg(
     check_symmetric: bool = True,  # Probe A with two random vectors first (two products)
 ) -> KrylovResult:
     "Preconditioned conjugate gradients that reports its iterations and residual history."
-    check_tensor("b", b, floating=True, dtypes=_KRYLOV_DTYPES)
+    check_tensor("b", b, floating=True)
     tol = check_number("tol", tol, low=0, low_open=True)
     cap = 10 * b.numel() if maxiter is None else check_int("maxiter", maxiter, low=1)
     if x0 is not None:
         check_tensor("x0", x0, shape=tuple(b.shape), floating=True, dtypes=(b.dtype,))
     matvec = _checked(matvec)
     if check_symmetric:
+        if b.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"b has dtype {b.dtype}: the symmetry probe needs float32 or"
+                            " float64; pass check_symmetric=False to solve in it")
         check_symmetric_operator(matvec, b)
     bnorm = b.norm()
     x = torch.zeros_like(b) if x0 is None else x0.clone()
@@ -210,11 +221,10 @@ def _warn_unconverged(name: str, residual: float, maxiter: int):
     )
 
 
-def _check_rhs(name: str, b: torch.Tensor, maxiter) -> int | None:
-    """A finite float32/float64 right-hand side of one dimension and a positive iteration
-    cap (or None)."""
-    check_tensor(f"{name}: b", b, ndim=1, nonempty=False, floating=True,
-                 dtypes=_KRYLOV_DTYPES)
+def _check_rhs(name: str, b: torch.Tensor, maxiter, dtypes=None) -> int | None:
+    """A finite real floating right-hand side of one dimension (of `dtypes` when given)
+    and a positive iteration cap (or None)."""
+    check_tensor(f"{name}: b", b, ndim=1, nonempty=False, floating=True, dtypes=dtypes)
     return None if maxiter is None else check_int("maxiter", maxiter, low=1)
 
 
@@ -457,7 +467,8 @@ def solve_dense(max_dim: int = 4096) -> Callable:
     max_dim = check_int("max_dim", max_dim, low=1)
 
     def solve(matvec, b, rmatvec=None):
-        _check_rhs("solve_dense", b, None)
+        # float32/float64: the dtypes of torch.linalg.solve
+        _check_rhs("solve_dense", b, None, (torch.float32, torch.float64))
         n = b.numel()
         if n == 0:
             return torch.zeros_like(b)
@@ -764,9 +775,10 @@ def custom_root(
                 )
             _refuse_vmap()
             diff_idx = [a - 1 for a in argnums]
-            for i in diff_idx:  # what is differentiated: real float32/float64, finite
+            labels = {}
+            for i in diff_idx:  # what is differentiated: real floating, finite
                 name = names[i + 1] if i + 1 < len(names) else f"args[{i}]"
-                _real_leaves(args[i], f"custom_root: {name}", _KRYLOV_DTYPES)
+                labels[name] = _real_leaves(args[i], f"custom_root: {name}")[0]
             for i, arg in enumerate(args):
                 if i not in diff_idx and any(
                     isinstance(l, torch.Tensor) and l.requires_grad
@@ -778,7 +790,13 @@ def custom_root(
                         stacklevel=2,
                     )
             with torch.no_grad():
-                result = solver(init, *[_detached(a) for a in args])
+                try:
+                    result = solver(init, *[_detached(a) for a in args])
+                except (RuntimeError, IndexError) as e:  # restated with what it was given
+                    given = "; ".join(f"{n} = {_describe(l[0] if len(l) == 1 else l)}"
+                                      for n, l in labels.items())
+                    raise ValueError(f"custom_root: the solver failed on {given}:"
+                                     f" {type(e).__name__}: {e}") from e
             sol, aux = result if has_aux else (result, None)
             sol_leaves, rebuild_sol = _flatten(sol)
             for s in sol_leaves:
@@ -854,7 +872,7 @@ def _tangent_leaves(args, tangents, argnums) -> list[torch.Tensor]:
     real tangent, cast to the argument's dtype)."""
     out = []
     for k, a in enumerate(argnums):
-        arg, _ = _real_leaves(args[a - 1], f"args[{a - 1}]", _KRYLOV_DTYPES)
+        arg, _ = _real_leaves(args[a - 1], f"args[{a - 1}]")
         tan, _ = _real_leaves(tangents[k], f"tangents[{k}]")
         if [l.shape for l in tan] != [l.shape for l in arg]:
             raise ValueError(
@@ -884,24 +902,21 @@ def root_jvp(
         )
     if max(argnums) > len(args):
         raise ValueError(f"argnums {argnums} refers past the {len(args)} args given")
-    sol_leaves, rebuild_sol = _real_leaves(solution, "solution", _KRYLOV_DTYPES)
+    sol_leaves, rebuild_sol = _real_leaves(solution, "solution")
     t = _vec(_tangent_leaves(args, tangents, argnums))
     solve = solve or solve_normal_cg()
     spec = _Spec(optimality_fn, args, [a - 1 for a in argnums], solve, rebuild_sol)
-    A, AT, B, _ = _products(spec, sol_leaves, spec.theta_leaves)
+    try:
+        A, AT, B, _ = _products(spec, sol_leaves, spec.theta_leaves)
+    except (RuntimeError, ValueError, TypeError) as e:  # restated with the arguments
+        given = "; ".join(f"args[{a - 1}] = {_describe(args[a - 1])}" for a in argnums)
+        kind = TypeError if isinstance(e, TypeError) else ValueError
+        raise kind(f"root_jvp: optimality_fn failed at the solution"
+                   f" ({_describe(solution)}) with {given}: {type(e).__name__}: {e}") from e
     J = solve(A, -B(t), AT)  # A J = -B t  (A^T serves the normal equations)
     return spec.rebuild_sol(_unvec(J.detach(), sol_leaves))
 
 # %% ../nbs/20_implicit.ipynb #568fda60
-def _describe(x) -> str:
-    "A tensor's or a structure's dtype and shape, for messages."
-    if isinstance(x, torch.Tensor):
-        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
-    leaves = tree_flatten(x)[0]
-    shapes = [tuple(getattr(l, "shape", ())) for l in leaves]
-    return f"a {type(x).__name__} of shapes {shapes}"
-
-
 def _call(where: str, what: str, name: str, fn: Callable, x, *args):
     """fn(x, *args); an error raised inside it is restated with what x was, naming `name`
     (a `TypeError` stays one, anything else becomes a `ValueError`)."""

@@ -242,8 +242,14 @@ def test_solvers_name_a_broken_operator(name):
                          (lambda v: A @ v * float("nan"), "operator returned NaN")]:
         with pytest.raises(ValueError, match=message):
             make()(bad, _b, bad)
+    if name != "dense":   # (solve_dense takes float32/float64 only)
+        with pytest.raises(ValueError, match="failed on a torch.float16 vector"):
+            make()(lambda v: A @ v, _b.half(), lambda v: A @ v)   # a float64 operator, a float16 b
+
+
+def test_solve_dense_needs_float32_or_float64():
     with pytest.raises(TypeError, match="b must have dtype torch.float32 or torch.float64"):
-        make()(lambda v: v, _b.half(), lambda v: v)
+        solve_dense()(lambda v: v, _b.half())
 
 
 def test_projected_gradient_map_is_defined_off_the_simplex_and_on_rows():
@@ -292,7 +298,6 @@ def _solver(init, theta): return 2 * theta
     (torch.tensor([1.0, float("nan")], dtype=torch.float64), ValueError, "theta contains NaN"),
     (torch.tensor([1, 2]), TypeError, "theta must have a floating dtype"),
     (torch.ones(2, dtype=torch.complex128), TypeError, "theta must be real"),
-    (torch.ones(2, dtype=torch.float16), TypeError, "theta must have dtype torch.float32 or torch.float64"),
     ([1.0, 2.0], TypeError, "theta must be a tensor or a tuple/list/dict of tensors"),
 ])
 def test_custom_root_names_a_bad_differentiated_argument(theta, exc, message):
@@ -358,3 +363,10 @@ def test_kkt_map_checks_its_tuple():
         F((c * float("nan"), torch.zeros(1, dtype=torch.float64)), c)
     with pytest.raises(ValueError, match="kkt_map needs eq or ineq"):
         kkt_map(lambda z: z.sum())
+
+
+def test_custom_root_restates_a_solver_failure_with_its_arguments():
+    A = torch.eye(2, dtype=torch.float64)
+    solver = custom_root(lambda x, theta: x - theta)(lambda init, theta: torch.linalg.solve(A, theta))
+    with pytest.raises(ValueError, match="the solver failed on theta = a torch.float16 tensor of shape"):
+        solver(None, torch.ones(2, dtype=torch.float16))
