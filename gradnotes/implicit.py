@@ -912,7 +912,8 @@ def root_jvp(
         given = "; ".join(f"args[{a - 1}] = {_describe(args[a - 1])}" for a in argnums)
         kind = TypeError if isinstance(e, TypeError) else ValueError
         raise kind(f"root_jvp: optimality_fn failed at the solution"
-                   f" ({_describe(solution)}) with {given}: {type(e).__name__}: {e}") from e
+                   f" ({_describe(solution)}) with {given}:"
+                   f" {type(e).__name__}: {e}") from e
     J = solve(A, -B(t), AT)  # A J = -B t  (A^T serves the normal equations)
     return spec.rebuild_sol(_unvec(J.detach(), sol_leaves))
 
