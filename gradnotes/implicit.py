@@ -1057,14 +1057,14 @@ def projection_simplex(v: torch.Tensor) -> torch.Tensor:
     if v.ndim < 1:
         raise ValueError("v must have at least 1 dimension, got a scalar")
     u, _ = torch.sort(v, dim=-1, descending=True)
-    # the projection commutes with shifts: relative to the largest entry, the first
-    # entry is always in the support (rho >= 1), however large v is
-    top = u[..., :1]
-    u = u - top
     css = u.cumsum(-1) - 1
     k = torch.arange(1, v.shape[-1] + 1, dtype=v.dtype, device=v.device)
     rho = ((u - css / k) > 0).sum(-1, keepdim=True)  # size of the support
-    if not bool(rho.min() > 0):  # only a row holding NaN or +inf has an empty support
-        raise ValueError("v contains NaN or infinite values")
+    if not bool(rho.min() > 0):  # an empty support: NaN, inf, or entries so large that
+        if not bool(torch.isfinite(v).all()):  # u_1 - (u_1 - 1) rounds to 0
+            raise ValueError("v contains NaN or infinite values")
+        # the projection commutes with shifts: relative to the largest entry, the first
+        # entry is in the support however large v is
+        return projection_simplex(v - v.amax(-1, keepdim=True))
     tau = css.gather(-1, rho - 1) / rho.to(v.dtype)
-    return torch.clamp((v - top) - tau, min=0)
+    return torch.clamp(v - tau, min=0)

@@ -281,12 +281,12 @@ def test_mirror_descent_map_takes_unnormalized_rows_and_refuses_negative_ones():
         F(torch.tensor(1.0, dtype=torch.float64), c)
 
 
-def test_projection_simplex_is_shift_invariant_for_huge_entries():
+def test_projection_simplex_handles_huge_entries_by_a_shift():
     from gradnotes.implicit import projection_simplex
     v = torch.tensor([1e300, -1e300, 0.0], dtype=torch.float64)
     torch.testing.assert_close(projection_simplex(v), torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64))
     v = torch.randn(4, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(projection_simplex(v + 1e6), projection_simplex(v), atol=1e-9, rtol=0)
+    torch.testing.assert_close(projection_simplex(v + 1e6), projection_simplex(v), atol=1e-8, rtol=0)
     with pytest.raises(ValueError, match="v contains NaN"):
         projection_simplex(torch.tensor([0.5, float("nan")]))
 
