@@ -19,7 +19,7 @@ os.environ.setdefault("GRADNOTES_QUIET", "1")
 
 import torch
 
-from gradnotes.cgs import cgs_solve, propagate, transition_weights
+from gradnotes.cgs import _propagate, cgs_solve, transition_weights
 from gradnotes.core import torch_threads
 
 
@@ -61,7 +61,8 @@ def unrolled_run(ei, logits, b, wt, gamma, k):
         w = transition_weights(ei, logits, b.shape[0])
         h = b
         for _ in range(k):
-            h = gamma * propagate(ei, w, h) + b      # h_{k+1} = γ A h_k + b, recorded
+            # h_{k+1} = γ A h_k + b, recorded; the unchecked product, as CGS's own loop uses
+            h = gamma * _propagate(ei, w, h) + b
         return torch.autograd.grad((h * wt).sum(), (logits, b))
     return run
 

@@ -36,8 +36,10 @@ def check_graph(edge_index: torch.Tensor, # (2, E) integer (source, target) pair
 
 def edges_from_adjacency(adj: torch.Tensor, # (N, N) non-negative, finite adjacency matrix
                         ) -> torch.Tensor:
-    "The (2, E) edge list (source j, target i) of the non-zero entries adj[i, j]."
+    """The (2, E) edge list (source j, target i) of the non-zero entries adj[i, j]; an
+    integer or boolean adjacency (0/1) gives the same edges as its float version."""
     check_tensor("adj", adj, ndim=2)
+    if adj.is_complex(): raise TypeError(f"adj must be real, got {adj.dtype}")
     if adj.shape[0] != adj.shape[1]:
         raise ValueError(f"adj must be square, got shape {tuple(adj.shape)}")
     if bool((adj < 0).any()): raise ValueError("adj must be non-negative")
@@ -59,16 +61,33 @@ def transition_weights(edge_index: torch.Tensor, # (2, E) (source, target) pairs
     # w_e = clip(a_e, 0, 1) / outdeg(src(e)): every column of A sums to at most 1
     return logits.clamp(0, 1) / deg[src, None]
 
-def propagate(edge_index: torch.Tensor, # (2, E) (source, target) pairs
-              w: torch.Tensor, # (E, H) edge values
-              h: torch.Tensor, # (N, H) node states
-             ) -> torch.Tensor:
-    "(A h)[i, k] = sum over edges e = (j -> i) of w[e, k] h[j, k], all heads at once."
+def _check_w(edge_index, w, heads, dtype=None):
+    "Edge values: a finite real (E, heads) tensor, of `dtype` when given."
+    check_tensor("w", w, ndim=2, shape=(edge_index.shape[1], heads), floating=True,
+                 dtypes=None if dtype is None else (dtype,))
+
+def _propagate(edge_index, w, h):
+    "`propagate` without the checks, for solver loops."
     src, tgt = edge_index
     return torch.zeros_like(h).index_add_(0, tgt, w * h[src])
 
-def dense_transition(edge_index, w, n_nodes) -> torch.Tensor:
+def propagate(edge_index: torch.Tensor, # (2, E) (source, target) pairs
+              w: torch.Tensor, # (E, H) edge values, of h's dtype
+              h: torch.Tensor, # (N, H) node states
+             ) -> torch.Tensor:
+    "(A h)[i, k] = sum over edges e = (j -> i) of w[e, k] h[j, k], all heads at once."
+    check_tensor("h", h, ndim=2, floating=True)
+    check_graph(edge_index, h.shape[0])
+    _check_w(edge_index, w, h.shape[1], h.dtype)
+    return _propagate(edge_index, w, h)
+
+def dense_transition(edge_index: torch.Tensor, # (2, E) (source, target) pairs
+                     w: torch.Tensor, # (E, H) edge values
+                     n_nodes: int, # Number of nodes N
+                    ) -> torch.Tensor:
     "The (H, N, N) matrices A_k (for checks on small graphs only)."
+    check_graph(edge_index, n_nodes)
+    _check_w(edge_index, w, None)
     A = torch.zeros(n_nodes * n_nodes, w.shape[1], dtype=w.dtype, device=w.device)
     # A[i, j] += w_(j -> i)
     A = A.index_add(0, edge_index[1] * n_nodes + edge_index[0], w)
@@ -80,7 +99,7 @@ def _picard(edge_index, w, b, gamma, tol, maxiter):
     h = b.clone()
     for k in range(1, maxiter + 1):
         # h_{k+1} = gamma A(w) h_k + b
-        h_new = gamma * propagate(edge_index, w, h) + b
+        h_new = gamma * _propagate(edge_index, w, h) + b
         step = (h_new - h).abs().max()
         h = h_new
         if step <= tol * max(1.0, float(h.abs().max())): return h, k
@@ -98,13 +117,13 @@ def _direct(edge_index, w, b, gamma):
 def _gmres(edge_index, w, b, gamma, tol, maxiter):
     "GMRES (gradnotes.implicit) on the flattened system h - gamma A h = b."
     shape = b.shape
-    mv = lambda v: v - gamma * propagate(edge_index, w, v.view(shape)).reshape(-1)
+    mv = lambda v: v - gamma * _propagate(edge_index, w, v.view(shape)).reshape(-1)
     return solve_gmres(tol=tol, maxiter=maxiter)(mv, b.reshape(-1)).view(shape)
 
 # %% ../nbs/23_cgs.ipynb #ec4711bb
 def _transition_map(h, w, b, edge_index, gamma):
     # T(h) = gamma A(w) h + b
-    return gamma * propagate(edge_index, w, h) + b
+    return gamma * _propagate(edge_index, w, h) + b
 
 def _picard_adjoint(tol, maxiter):
     "Adjoint solver for `custom_fixed_point` by the official Picard loop u <- J^T u + g."
@@ -147,9 +166,10 @@ def cgs_solve(edge_index: torch.Tensor, # (2, E) (source, target) pairs
     gamma = check_number("gamma", gamma, low=0, high=1, low_open=True, high_open=True)
     check_choice("method", method, ("picard", "gmres", "direct"))
     check_choice("backward", backward, ("gmres", "picard", "dense"))
-    check_tensor("b", b, ndim=2, floating=True)
+    # float32/float64: the precisions of the Krylov adjoint solve
+    check_tensor("b", b, ndim=2, floating=True, dtypes=(torch.float32, torch.float64))
     check_graph(edge_index, b.shape[0])
-    check_tensor("w", w, ndim=2, shape=(edge_index.shape[1], b.shape[1]), floating=True)
+    _check_w(edge_index, w, b.shape[1], b.dtype)
     if bool((w < 0).any()): raise ValueError("w must be non-negative")
     tol = check_number("tol", tol, low=0, low_open=True)
     check_int("maxiter", maxiter, low=1)
@@ -172,9 +192,13 @@ def cgs_solve(edge_index: torch.Tensor, # (2, E) (source, target) pairs
     return (h, iters) if return_iters else h
 
 # %% ../nbs/23_cgs.ipynb #2e6020f5
-def _check_inputs(x, edge_index, edge_attr, in_dim, edge_dim, name="x"):
-    "Validate node features, edges and (when edge_dim > 0) edge features."
+def _check_inputs(x, edge_index, edge_attr, in_dim, edge_dim, name="x", dtype=None):
+    """Validate node features (of the model's `dtype` when given), edges and (when
+    edge_dim > 0) edge features."""
     check_tensor(name, x, ndim=2, shape=(None, in_dim), floating=True)
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{name} has dtype {x.dtype} but the model's parameters have "
+                        f"{dtype}: convert one of them (x.to(dtype) or model.to(dtype))")
     check_graph(edge_index, x.shape[0])
     if edge_dim:
         if edge_attr is None:
@@ -213,7 +237,8 @@ class MPNNLayer(nn.Module):
                 edge_index: torch.Tensor, # (2, E) (source, target) pairs
                 edge_attr: torch.Tensor | None = None, # (E, edge_dim) edge features
                ) -> torch.Tensor:
-        _check_inputs(h, edge_index, edge_attr, self.hidden, self.edge_dim, name="h")
+        _check_inputs(h, edge_index, edge_attr, self.hidden, self.edge_dim, name="h",
+                      dtype=self.msg[0].weight.dtype)
         src, tgt = edge_index
         parts = [h[src], h[tgt]] + ([edge_attr] if self.edge_dim else [])
         # m_e = relu(W_m [h_j, h_i, e_ji]);  h_i <- h_i + relu(W_u [h_i, aggr_e m_e])
@@ -245,7 +270,8 @@ class MPNN(nn.Module):
                 edge_index: torch.Tensor, # (2, E) (source, target) pairs
                 edge_attr: torch.Tensor | None = None, # (E, edge_dim) edge features
                ) -> torch.Tensor:
-        _check_inputs(x, edge_index, edge_attr, self.in_dim, self.edge_dim)
+        _check_inputs(x, edge_index, edge_attr, self.in_dim, self.edge_dim,
+                      dtype=self.enc[0].weight.dtype)
         h = self.enc(x)
         for layer in self.layers: h = layer(h, edge_index, edge_attr)
         return self.dec(h)
@@ -286,7 +312,8 @@ class CGS(nn.Module):
                 edge_index: torch.Tensor, # (2, E) (source, target) pairs
                 edge_attr: torch.Tensor | None = None, # (E, edge_dim) edge features
                ) -> torch.Tensor:
-        _check_inputs(x, edge_index, edge_attr, self.enc[0].in_features, self.edge_dim)
+        _check_inputs(x, edge_index, edge_attr, self.enc[0].in_features, self.edge_dim,
+                      dtype=self.enc[0].weight.dtype)
         z = self.enc(x)
         for layer in self.mp: z = layer(z, edge_index, edge_attr)
         parts = [z[edge_index[0]], z[edge_index[1]]]
@@ -300,8 +327,15 @@ class CGS(nn.Module):
         return self.dec(h)
 
 # %% ../nbs/23_cgs.ipynb #22df63b1
-def gcn_norm_weights(edge_index, n_nodes, dtype=torch.float32):
+def gcn_norm_weights(edge_index: torch.Tensor, # (2, E) (source, target) pairs
+                     n_nodes: int, # Number of nodes N
+                     dtype: torch.dtype = torch.float32, # Floating dtype of the weights
+                    ):
     "Edges with self-loops and weights 1/sqrt(d_i d_j) of D^-1/2 (A + I) D^-1/2."
+    check_graph(edge_index, n_nodes)
+    check_type("dtype", dtype, torch.dtype)
+    if not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
     loops = torch.arange(n_nodes, device=edge_index.device)
     ei = torch.cat([edge_index, torch.stack([loops, loops])], 1)
     deg = torch.zeros(n_nodes, dtype=dtype, device=ei.device).index_add_(
@@ -315,18 +349,21 @@ class GCN(nn.Module):
                  hidden: int = 32, # Width
                 ):
         super().__init__()
-        check_int("layers", layers, low=1)
+        for n, v in (("in_dim", in_dim), ("out_dim", out_dim), ("layers", layers),
+                     ("hidden", hidden)):
+            check_int(n, v, low=1)
         dims = [in_dim] + [hidden] * layers
         self.lins = nn.ModuleList(nn.Linear(a, c) for a, c in zip(dims[:-1], dims[1:]))
         self.out = nn.Linear(hidden, out_dim)
 
     def forward(self, x, edge_index):
-        check_tensor("x", x, ndim=2, floating=True); check_graph(edge_index, x.shape[0])
+        _check_inputs(x, edge_index, None, self.lins[0].in_features, 0,
+                      dtype=self.lins[0].weight.dtype)
         ei, nw = gcn_norm_weights(edge_index, x.shape[0], x.dtype)
         h = x
         for lin in self.lins:
             # h <- relu(W (D^-1/2 (A + I) D^-1/2) h)
-            h = torch.relu(lin(propagate(ei, nw[:, None].expand(-1, h.shape[1]), h)))
+            h = torch.relu(lin(_propagate(ei, nw[:, None].expand(-1, h.shape[1]), h)))
         return self.out(h)
 
 # %% ../nbs/23_cgs.ipynb #d7d3acdb
@@ -336,6 +373,7 @@ def long_range_chains(n_graphs: int, # Number of chains, batched as one disjoint
                      ) -> dict:
     "Chains whose end node carries a random sign s; every node's label is s."
     check_int("n_graphs", n_graphs, low=1); check_int("length", length, low=2)
+    check_int("seed", seed, low=0)
     g = torch.Generator().manual_seed(seed)
     s = torch.randint(0, 2, (n_graphs,), generator=g)
     off = torch.arange(n_graphs)[:, None] * length

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import functools
+import inspect
+import itertools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -15,7 +17,8 @@ import torch
 from torch.autograd import forward_ad
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
-from .core import check_int, check_number, check_symmetric, check_tensor
+from .core import (check_int, check_number, check_symmetric, check_tensor,
+                            check_type)
 
 # %% auto #0
 __all__ = ['KrylovResult', 'check_symmetric_operator', 'pcg', 'solve_cg', 'solve_normal_cg', 'solve_gmres', 'solve_bicgstab',
@@ -24,18 +27,23 @@ __all__ = ['KrylovResult', 'check_symmetric_operator', 'pcg', 'solve_cg', 'solve
            'projection_simplex']
 
 # %% ../nbs/20_implicit.ipynb #804b214a
-def _flatten(tree) -> tuple[list[torch.Tensor], Callable]:
+def _flatten(tree, name: str = "the argument") -> tuple[list[torch.Tensor], Callable]:
     """Leaves of a tensor or a (nested) tuple, list, dict or namedtuple of tensors, and a
     function that rebuilds the structure from leaves (torch's pytree, as `torch.func`
-    uses)."""
+    uses). Anything else is a `TypeError` naming `name`."""
     leaves, structure = tree_flatten(tree)
     for leaf in leaves:
         if not isinstance(leaf, torch.Tensor):
+            hint = "; convert it with torch.as_tensor" if _array_like(leaf) else ""
             raise TypeError(
-                "expected a tensor or a tuple/list/dict of tensors, got a"
-                f" {type(tree).__name__} holding a {type(leaf).__name__}"
+                f"{name} must be a tensor or a tuple/list/dict of tensors, got a"
+                f" {type(tree).__name__} holding a {type(leaf).__name__}{hint}"
             )
     return leaves, lambda new_leaves: tree_unflatten(list(new_leaves), structure)
+
+
+def _array_like(v) -> bool:
+    return type(v).__module__ == "numpy" or isinstance(v, (int, float, complex))
 
 
 def _vec(leaves) -> torch.Tensor:
@@ -50,6 +58,24 @@ def _unvec(v: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         out.append(v[i : i + leaf.numel()].view_as(leaf))
         i += leaf.numel()
     return out
+
+def _real_leaves(tree, name: str, dtypes=None) -> tuple[list[torch.Tensor], Callable]:
+    """`_flatten`, with every leaf checked: a real floating dtype (one of `dtypes` when
+    given), finite values; a clear error naming `name` otherwise."""
+    leaves, rebuild = _flatten(tree, name)
+    for i, leaf in enumerate(leaves):
+        label = name if len(leaves) == 1 else f"{name} (leaf {i})"
+        check_tensor(label, leaf, floating=True, nonempty=False, dtypes=dtypes)
+    return leaves, rebuild
+
+
+def _describe(x) -> str:
+    "A tensor's or a structure's dtype and shape, for messages."
+    if isinstance(x, torch.Tensor):
+        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
+    leaves = tree_flatten(x)[0]
+    shapes = [tuple(getattr(l, "shape", ())) for l in leaves]
+    return f"a {type(x).__name__} of shapes {shapes}"
 
 # %% ../nbs/20_implicit.ipynb #192eff71
 @dataclass
@@ -69,6 +95,39 @@ def _dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return (u * v).sum()
 
 
+
+
+def _checked(matvec: Callable, name: str = "matvec", where: str = "") -> Callable:
+    """`matvec` with its first product checked, at no extra product: it must accept the
+    vector and return a finite tensor of its shape and dtype, else a clear error naming
+    `name`. Later products run unchecked."""
+    pre, first = f"{where}: " if where else "", [True]
+
+    def apply(v):
+        if not first[0]:
+            return matvec(v)
+        first[0] = False
+        shape = tuple(v.shape)
+        try:
+            out = matvec(v)
+        except (RuntimeError, IndexError) as e:
+            raise ValueError(
+                f"{pre}{name} failed on a {v.dtype} vector of shape {shape} (it must map"
+                f" b's shape and dtype to themselves): {e}") from e
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"{pre}{name} must return a tensor, got {type(out).__name__}")
+        if tuple(out.shape) != shape or out.dtype != v.dtype:
+            raise ValueError(
+                f"{pre}{name} must map a {v.dtype} vector of shape {shape} to one of that"
+                f" shape and dtype, got {out.dtype} of shape {tuple(out.shape)}")
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError(f"{pre}{name}: the operator returned NaN or infinite values"
+                             " for a finite vector")
+        return out
+
+    return apply
+
+
 def check_symmetric_operator(
     matvec: Callable,
     like: torch.Tensor,
@@ -79,6 +138,8 @@ def check_symmetric_operator(
     """Raise `ValueError` naming `name` unless u.(Av) = v.(Au) for two random vectors
     shaped `like`."""
     check_tensor("like", like, dtypes=(torch.float32, torch.float64))
+    rtol = check_number("rtol", rtol, low=0, low_open=True)
+    matvec = _checked(matvec, name)
     g = torch.Generator().manual_seed(seed)
     u, v = (
         torch.randn(like.shape, generator=g, dtype=torch.float64).to(like)
@@ -103,8 +164,12 @@ def pcg(
     tol = check_number("tol", tol, low=0, low_open=True)
     cap = 10 * b.numel() if maxiter is None else check_int("maxiter", maxiter, low=1)
     if x0 is not None:
-        check_tensor("x0", x0, shape=tuple(b.shape), floating=True)
+        check_tensor("x0", x0, shape=tuple(b.shape), floating=True, dtypes=(b.dtype,))
+    matvec = _checked(matvec)
     if check_symmetric:
+        if b.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"b has dtype {b.dtype}: the symmetry probe needs float32 or"
+                            " float64; pass check_symmetric=False to solve in it")
         check_symmetric_operator(matvec, b)
     bnorm = b.norm()
     x = torch.zeros_like(b) if x0 is None else x0.clone()
@@ -156,20 +221,29 @@ def _warn_unconverged(name: str, residual: float, maxiter: int):
     )
 
 
-def _cg(apply, b: torch.Tensor, tol: float, maxiter: int, name: str) -> torch.Tensor:
+def _check_rhs(name: str, b: torch.Tensor, maxiter, dtypes=None) -> int | None:
+    """A finite real floating right-hand side of one dimension (of `dtypes` when given)
+    and a positive iteration cap (or None)."""
+    check_tensor(f"{name}: b", b, ndim=1, nonempty=False, floating=True, dtypes=dtypes)
+    return None if maxiter is None else check_int("maxiter", maxiter, low=1)
+
+
+def _cg(apply, b: torch.Tensor, tol: float, maxiter: int, name: str):
     """Plain CG (`pcg` above) for the factories: an unconverged solve warns, an indefinite
-    system names the factory and its alternatives."""
+    system names the factory and its alternatives. Returns x and whether it converged."""
     if b.numel() == 0:
-        return torch.zeros_like(b)
+        return torch.zeros_like(b), True
     try:
         out = pcg(apply, b, tol=tol, maxiter=maxiter, check_symmetric=False)
     except ValueError as e:
+        if "positive definite" not in str(e):
+            raise
         raise ValueError(
             f"{name}: {e}; use solve_normal_cg, solve_gmres or solve_dense"
         ) from None
     if not out.converged:
         _warn_unconverged(name, out.residuals[-1], maxiter)
-    return out.x
+    return out.x, out.converged
 
 
 def solve_cg(
@@ -185,52 +259,67 @@ def solve_cg(
         check_int("maxiter", maxiter, low=1)
 
     def solve(matvec, b, rmatvec=None):
-        check_tensor("solve_cg: b", b, ndim=1, nonempty=False)
+        _check_rhs("solve_cg", b, maxiter)
+        mv = _checked(matvec, where="solve_cg")
         return _cg(
-            lambda v: matvec(v) + ridge * v,
+            lambda v: mv(v) + ridge * v,
             b,
             tol,
             maxiter or 10 * b.numel(),
             "solve_cg",
-        )
+        )[0]
 
     return solve
+
+
+def _singular_tol(tol: float, dtype: torch.dtype) -> float:
+    """The residual of M x = b above which a converged normal-equation solve means that
+    there is no solution."""
+    return max(math.sqrt(tol), math.sqrt(torch.finfo(dtype).eps))
 
 
 def solve_normal_cg(
     tol: float = 1e-10, maxiter: int | None = None, ridge: float = 0.0
 ) -> Callable:
     """CG on the normal equations M^T M x = M^T b: any invertible M, at the price of a
-    squared condition number."""
+    squared condition number. Without a ridge, one more product checks M x = b: a
+    singular M with b outside its range raises `ValueError` (a least-squares answer would
+    pass for a solution)."""
     check_number("tol", tol, low=0, low_open=True)
     check_number("ridge", ridge, low=0)
     if maxiter is not None:
         check_int("maxiter", maxiter, low=1)
 
     def solve(matvec, b, rmatvec=None):
-        check_tensor("solve_normal_cg: b", b, ndim=1, nonempty=False)
+        _check_rhs("solve_normal_cg", b, maxiter)
         if rmatvec is None:
             raise ValueError("solve_normal_cg needs the transposed operator rmatvec")
-        return _cg(
-            lambda v: rmatvec(matvec(v)) + ridge * v,
-            rmatvec(b),
+        mv = _checked(matvec, where="solve_normal_cg")
+        rmv = _checked(rmatvec, "rmatvec (the transpose of matvec)", "solve_normal_cg")
+        x, converged = _cg(
+            lambda v: rmv(mv(v)) + ridge * v,
+            rmv(b),
             tol,
             maxiter or 10 * b.numel(),
             "solve_normal_cg",
         )
+        bnorm = b.norm().item()
+        if converged and ridge == 0 and bnorm > 0:
+            res = (mv(x) - b).norm().item() / bnorm
+            if res > _singular_tol(tol, b.dtype):
+                raise ValueError(
+                    "solve_normal_cg: the system is singular (M x = b has no solution:"
+                    f" the normal equations leave relative residual {res:.2e}); use a"
+                    " ridge, or solve_dense to diagnose"
+                )
+        return x
 
     return solve
 
 # %% ../nbs/20_implicit.ipynb #2fe95482
-def _check_rhs(name: str, b: torch.Tensor, maxiter) -> int | None:
-    "A finite right-hand side and a positive iteration cap (or None)."
-    check_tensor(f"{name}: b", b, ndim=1, nonempty=False)
-    return None if maxiter is None else check_int("maxiter", maxiter, low=1)
-
-
 def _finite(name: str, v: torch.Tensor) -> torch.Tensor:
     if not bool(torch.isfinite(v).all()):
-        raise ValueError(f"{name}: the operator returned NaN or infinite values")
+        raise ValueError(f"{name}: the operator returned NaN or infinite values (matvec)")
     return v
 
 
@@ -248,6 +337,7 @@ def solve_gmres(
 
     def solve(matvec, b, rmatvec=None):
         _check_rhs("solve_gmres", b, maxiter)
+        matvec = _checked(matvec, where="solve_gmres")
         n, bnorm = b.numel(), b.norm()
         x = torch.zeros_like(b)
         if bnorm == 0:
@@ -332,6 +422,7 @@ def solve_bicgstab(
 
     def solve(matvec, b, rmatvec=None):
         _check_rhs("solve_bicgstab", b, maxiter)
+        matvec = _checked(matvec, where="solve_bicgstab")
         bnorm = b.norm()
         x = torch.zeros_like(b)
         if bnorm == 0:
@@ -373,17 +464,24 @@ def solve_bicgstab(
 def solve_dense(max_dim: int = 4096) -> Callable:
     """Materialize M column by column and solve exactly; for small systems (dimension <=
     max_dim)."""
+    max_dim = check_int("max_dim", max_dim, low=1)
 
     def solve(matvec, b, rmatvec=None):
+        # float32/float64: the dtypes of torch.linalg.solve
+        _check_rhs("solve_dense", b, None, (torch.float32, torch.float64))
         n = b.numel()
+        if n == 0:
+            return torch.zeros_like(b)
         if n > max_dim:
             raise ValueError(
                 f"solve_dense: dimension {n} exceeds max_dim={max_dim}; use an iterative"
                 " solver"
             )
+        mv = _checked(matvec, where="solve_dense")
         M = torch.stack(
-            [matvec(e) for e in torch.eye(n, dtype=b.dtype, device=b.device)], dim=1
+            [mv(e) for e in torch.eye(n, dtype=b.dtype, device=b.device)], dim=1
         )
+        _finite("solve_dense", M)
         try:
             x = torch.linalg.solve(M, b)
         except RuntimeError as e:
@@ -405,8 +503,13 @@ def solve_pcg(
 ) -> Callable:
     "`pcg` as a linear solver for `custom_root` and friends: returns only the solution."
     check_number("tol", tol, low=0, low_open=True)
+    if maxiter is not None:
+        check_int("maxiter", maxiter, low=1)
 
     def solve(matvec, b, rmatvec=None):
+        _check_rhs("solve_pcg", b, maxiter)
+        if b.numel() == 0:
+            return torch.zeros_like(b)
         out = pcg(
             matvec, b, precond=precond, tol=tol, maxiter=maxiter, check_symmetric=False
         )
@@ -608,6 +711,29 @@ class _ImplicitRoot(torch.autograd.Function):
         raise NotImplementedError(_NO_VMAP)
 
 # %% ../nbs/20_implicit.ipynb #e4ee2d48
+# the implicit gradient is a linear solve: in float32 or float64, not in half precision
+_SOLVE_DTYPES = (torch.float32, torch.float64)
+
+
+def _argnums(argnums) -> tuple[int, ...]:
+    "`argnums` as a non-empty tuple of integers >= 1 (0 is the solver's init)."
+    out = tuple(argnums) if isinstance(argnums, (tuple, list)) else (argnums,)
+    if not out:
+        raise ValueError("argnums must name at least one argument")
+    return tuple(check_int("argnums", a, low=1) for a in out)
+
+
+def _param_names(fn) -> list[str]:
+    "The names of `fn`'s leading positional parameters, for messages (none if unknown)."
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = (p.name if p.kind in kinds else "" for p in params)
+    return list(itertools.takewhile(bool, names))
+
+
 def _check_output(out_leaves, sol_leaves):
     if len(out_leaves) != len(sol_leaves) or any(
         o.shape != s.shape for o, s in zip(out_leaves, sol_leaves)
@@ -636,14 +762,14 @@ def custom_root(
 ) -> Callable:
     """Decorate `solver(init, *args)` so that its solution is differentiable in
     `args[argnums]` by implicit differentiation."""
-    argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not argnums:
-        raise ValueError("argnums must name at least one argument")
-    for a in argnums:
-        check_int("argnums", a, low=1)  # 0 is the solver's init, which gets no gradient
+    argnums = _argnums(argnums)
+    if residual_tol is not None:
+        residual_tol = check_number("residual_tol", residual_tol, low=0)
     solve = solve or solve_normal_cg()
 
     def decorator(solver):
+        names = _param_names(solver)
+
         @functools.wraps(solver)
         def wrapped(init, *args):
             if max(argnums) > len(args):
@@ -653,6 +779,9 @@ def custom_root(
                 )
             _refuse_vmap()
             diff_idx = [a - 1 for a in argnums]
+            for i in diff_idx:  # what is differentiated: real float32/float64, finite
+                name = names[i + 1] if i + 1 < len(names) else f"args[{i}]"
+                _real_leaves(args[i], f"custom_root: {name}", _SOLVE_DTYPES)
             for i, arg in enumerate(args):
                 if i not in diff_idx and any(
                     isinstance(l, torch.Tensor) and l.requires_grad
@@ -735,6 +864,22 @@ def custom_fixed_point(
     return custom_root(optimality, argnums, has_aux, solve, residual_tol)
 
 # %% ../nbs/20_implicit.ipynb #d1ba7eb5
+def _tangent_leaves(args, tangents, argnums) -> list[torch.Tensor]:
+    """The tangents' leaves, each checked against its argument's leaf (shape; a finite
+    real tangent, cast to the argument's dtype)."""
+    out = []
+    for k, a in enumerate(argnums):
+        arg, _ = _real_leaves(args[a - 1], f"args[{a - 1}]", _SOLVE_DTYPES)
+        tan, _ = _real_leaves(tangents[k], f"tangents[{k}]")
+        if [l.shape for l in tan] != [l.shape for l in arg]:
+            raise ValueError(
+                f"tangents[{k}] must be shaped like args[{a - 1}]: got shapes"
+                f" {[tuple(l.shape) for l in tan]} for {[tuple(l.shape) for l in arg]}"
+            )
+        out += [t.to(l.dtype) for t, l in zip(tan, arg)]
+    return out
+
+
 def root_jvp(
     optimality_fn: Callable,
     solution,
@@ -745,28 +890,43 @@ def root_jvp(
 ):
     """Forward-mode derivative of the solution: d x*(args) [tangents] = -A^{-1} B t,
     shaped like the solution."""
-    argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    argnums = _argnums(argnums)
+    check_type("args", args, (tuple, list))
+    check_type("tangents", tangents, (tuple, list))
     if len(tangents) != len(argnums):
         raise ValueError(
             f"give one tangent per entry of argnums, got {len(tangents)} for {argnums}"
         )
+    if max(argnums) > len(args):
+        raise ValueError(f"argnums {argnums} refers past the {len(args)} args given")
+    sol_leaves, rebuild_sol = _real_leaves(solution, "solution")
+    t = _vec(_tangent_leaves(args, tangents, argnums))
     solve = solve or solve_normal_cg()
-    spec = _Spec(
-        optimality_fn, args, [a - 1 for a in argnums], solve, _flatten(solution)[1]
-    )
-    sol_leaves = _flatten(solution)[0]
-    t = _vec([l for tan in tangents for l in _flatten(tan)[0]])
+    spec = _Spec(optimality_fn, args, [a - 1 for a in argnums], solve, rebuild_sol)
     A, AT, B, _ = _products(spec, sol_leaves, spec.theta_leaves)
     J = solve(A, -B(t), AT)  # A J = -B t  (A^T serves the normal equations)
     return spec.rebuild_sol(_unvec(J.detach(), sol_leaves))
 
 # %% ../nbs/20_implicit.ipynb #568fda60
-def _grad_of(objective, x, args):
-    "Gradient of objective(x, *args) in x, differentiable in x and args."
-    leaves, rebuild = _flatten(x)
+def _call(where: str, what: str, name: str, fn: Callable, x, *args):
+    """fn(x, *args); an error raised inside it is restated with what x was, naming `name`
+    (a `TypeError` stays one, anything else becomes a `ValueError`)."""
+    try:
+        return fn(x, *args)
+    except (RuntimeError, IndexError, ValueError, TypeError) as e:
+        kind = TypeError if isinstance(e, TypeError) else ValueError
+        raise kind(f"{where}: the {what} failed at {name} = {_describe(x)}:"
+                   f" {type(e).__name__}: {e}") from e
+
+
+def _grad_of(objective, x, args, where: str = "gradient_map", name: str = "x",
+             check: bool = True):
+    """Gradient of objective(x, *args) in x, differentiable in x and args; x (a tensor or
+    a structure of them) must be real floating and finite, unless already `check`ed."""
+    leaves, rebuild = _real_leaves(x, name) if check else _flatten(x, name)
     with torch.enable_grad():
         xs = [l if l.requires_grad else l.detach().requires_grad_(True) for l in leaves]
-        val = objective(rebuild(xs), *args)
+        val = _call(where, "objective", name, objective, rebuild(xs), *args)
         gs = torch.autograd.grad(val, xs, create_graph=True)
     return rebuild(list(gs))
 
@@ -781,30 +941,45 @@ def prox_gradient_map(objective: Callable, prox: Callable, step: float) -> Calla
     """F(x, prox_arg, *args) = prox(x - step grad f(x, *args), prox_arg, step) - x: the
     fixed point of proximal gradient."""
     check_number("step", step, low=0, low_open=True)
-    return (
-        lambda x, prox_arg, *args: prox(
-            x - step * _grad_of(objective, x, args), prox_arg, step
-        )
-        - x
-    )
+
+    def F(x, prox_arg, *args):
+        y = x - step * _grad_of(objective, x, args, "prox_gradient_map")
+        return _call("prox_gradient_map", "prox", "x", prox, y, prox_arg, step) - x
+
+    return F
 
 
 def projected_gradient_map(
     objective: Callable, projection: Callable, step: float
 ) -> Callable:
     """F(x, *args) = projection(x - step grad f(x, *args)) - x: the fixed point of
-    projected gradient."""
+    projected gradient. Defined at any x (F(x) + x is always a projection)."""
     check_number("step", step, low=0, low_open=True)
-    return lambda x, *args: projection(x - step * _grad_of(objective, x, args)) - x
+
+    def F(x, *args):
+        y = x - step * _grad_of(objective, x, args, "projected_gradient_map")
+        return _call("projected_gradient_map", "projection", "x", projection, y) - x
+
+    return F
 
 
 def mirror_descent_map(objective: Callable, step: float) -> Callable:
     """F(x, *args) = normalize_rows(x * exp(-step grad f)) - x: the fixed point of mirror
-    descent on rows of the simplex (KL geometry)."""
+    descent on rows of the simplex (KL geometry); x needs entries >= 0 (rows that need
+    not be normalized), at least one dimension."""
     check_number("step", step, low=0, low_open=True)
 
     def F(x, *args):
-        z = x * torch.exp(-step * _grad_of(objective, x, args))
+        check_tensor("x", x, floating=True)
+        if x.ndim < 1:
+            raise ValueError("x must have at least 1 dimension (rows on the simplex),"
+                             " got a scalar")
+        if bool((x < 0).any() | (x.sum(-1) <= 0).any()):
+            raise ValueError("x must be >= 0 with a positive entry in every row (mirror"
+                             " descent stays in the positive orthant), got entries in"
+                             f" [{x.min().item():.3g}, {x.max().item():.3g}]")
+        g = _grad_of(objective, x, args, "mirror_descent_map", check=False)
+        z = x * torch.exp(-step * g)
         return z / z.sum(-1, keepdim=True) - x
 
     return F
@@ -819,8 +994,14 @@ def kkt_map(
         raise ValueError(
             "kkt_map needs eq or ineq constraints; use gradient_map otherwise"
         )
+    parts = ["z"] + ["nu"] * (eq is not None) + ["lam"] * (ineq is not None)
 
     def F(x, *args):
+        if not isinstance(x, (tuple, list)) or len(x) != len(parts):
+            raise TypeError(f"kkt_map: x must be a tuple ({', '.join(parts)}), got"
+                            f" {_describe(x)}")
+        for i, part in enumerate(parts[1:], 1):
+            _real_leaves(x[i], f"{part} (x[{i}])")
         z, rest = x[0], list(x[1:])
         nu = rest.pop(0) if eq is not None else None
         lam = rest.pop(0) if ineq is not None else None
@@ -833,7 +1014,7 @@ def kkt_map(
                 L = L + (lam * ineq(zz, *a)).sum()
             return L
 
-        out = [_grad_of(lagrangian, z, args)]
+        out = [_grad_of(lagrangian, z, args, "kkt_map", "z (x[0])")]
         if eq is not None:
             out.append(eq(z, *args))
         if ineq is not None:
@@ -862,13 +1043,18 @@ def prox_lasso(
 def projection_simplex(v: torch.Tensor) -> torch.Tensor:
     """Euclidean projection of each row of v (last dimension) onto the probability
     simplex, by sorting."""
-    check_tensor("v", v, floating=True, finite=False)  # cheap: called in solver loops
-    if v.is_complex(): raise TypeError(f"v must be real, got {v.dtype}")
+    check_tensor("v", v, floating=True, finite=False)  # NaN, +inf: refused below
     if v.ndim < 1:
         raise ValueError("v must have at least 1 dimension, got a scalar")
     u, _ = torch.sort(v, dim=-1, descending=True)
     css = u.cumsum(-1) - 1
     k = torch.arange(1, v.shape[-1] + 1, dtype=v.dtype, device=v.device)
     rho = ((u - css / k) > 0).sum(-1, keepdim=True)  # size of the support
+    if not bool(rho.min() > 0):  # an empty support: NaN, inf, or entries so large that
+        if not bool(torch.isfinite(v).all()):  # u_1 - (u_1 - 1) rounds to 0
+            raise ValueError("v contains NaN or infinite values")
+        # the projection commutes with shifts: relative to the largest entry, the first
+        # entry is in the support however large v is
+        return projection_simplex(v - v.amax(-1, keepdim=True))
     tau = css.gather(-1, rho - 1) / rho.to(v.dtype)
     return torch.clamp(v - tau, min=0)

@@ -253,3 +253,50 @@ def test_mpnn_sees_k_hops():
     x = torch.randn(6, 1, requires_grad=True)
     g, = torch.autograd.grad(m(x, ei)[5].sum(), x)
     assert (g[:3] == 0).all() and g[3].abs() > 0
+
+
+def test_integer_adjacency_gives_the_same_edges():
+    adj = torch.tensor([[0, 1, 0], [1, 0, 2], [0, 1, 0]])
+    torch.testing.assert_close(edges_from_adjacency(adj), edges_from_adjacency(adj.double()))
+    torch.testing.assert_close(edges_from_adjacency(adj > 0), edges_from_adjacency(adj.double()))
+    with pytest.raises(TypeError, match="adj must be real"):
+        edges_from_adjacency(adj.to(torch.complex64))
+
+
+def test_propagate_and_dense_transition_check_their_inputs():
+    ei, w, b = _graph()
+    for bad, exc, message in [
+        ((ei, w, b * float("nan")), ValueError, "h contains NaN"),
+        ((ei, w * float("inf"), b), ValueError, "w contains NaN"),
+        ((ei, w.float(), b), TypeError, "w must have dtype torch.float64"),
+        ((ei, w[:, 0], b), ValueError, "w must have 2 dimension"),
+        ((ei - 1, w, b), ValueError, "edge_index must lie in"),
+        ((ei, w, b.to(torch.complex128)), TypeError, "h must be real"),
+        ((ei.tolist(), w, b), TypeError, "edge_index must be a torch.Tensor"),
+    ]:
+        with pytest.raises(exc, match=message):
+            propagate(*bad)
+    with pytest.raises(ValueError, match="n_nodes must be >= 1"):
+        dense_transition(ei, w, 0)
+    with pytest.raises(TypeError, match="w must have a floating dtype"):
+        dense_transition(ei, w.long(), 10)
+    with pytest.raises(ValueError, match="edge_index must lie in"):
+        dense_transition(ei, w, 5)
+
+
+def test_models_refuse_half_features_and_bad_sizes():
+    ei = torch.tensor([[0, 1], [1, 0]])
+    x = torch.randn(2, 3)
+    for model in (CGS(3, 2, heads=2, hidden=4), GCN(3, 2, hidden=4)):
+        with pytest.raises(TypeError, match="x has dtype torch.float16 but the model's parameters"):
+            model(x.half(), ei)
+    with pytest.raises(TypeError, match="b must have dtype torch.float32 or torch.float64"):
+        cgs_solve(ei, torch.full((2, 1), 0.5, dtype=torch.float16), torch.ones(2, 1, dtype=torch.float16))
+    for kw, message in [(dict(in_dim=0), "in_dim must be >= 1"), (dict(hidden=1.5), "hidden must be an integer"),
+                        (dict(out_dim=0), "out_dim must be >= 1")]:
+        with pytest.raises((TypeError, ValueError), match=message):
+            GCN(**{**dict(in_dim=3, out_dim=2), **kw})
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        long_range_chains(2, seed=-1)
+    with pytest.raises(ValueError, match="n_nodes must be >= 1"):
+        gcn_norm_weights(ei, 0)

@@ -217,3 +217,157 @@ def test_projection_simplex_refuses_bad_input():
         projection_simplex(torch.tensor([1, 2]))
     with pytest.raises(ValueError, match="at least 1 dimension"):
         projection_simplex(torch.tensor(0.5))
+
+
+def test_normal_cg_refuses_singular_system():
+    # a least-squares answer of an inconsistent system is not a solution
+    from gradnotes.implicit import solve_normal_cg
+    with pytest.raises(ValueError, match="solve_normal_cg: the system is singular"):
+        solve_normal_cg()(lambda v: _D @ v, _b, lambda v: _D.T @ v)
+    b = torch.tensor([1.0, 2.0, 0.0], dtype=torch.float64)   # in the range: solvable
+    x = solve_normal_cg()(lambda v: _D @ v, b, lambda v: _D.T @ v)
+    torch.testing.assert_close(_D @ x, b)
+    x = solve_normal_cg(ridge=1e-3)(lambda v: _D @ v, _b, lambda v: _D.T @ v)   # regularized
+    assert torch.isfinite(x).all()
+
+
+@pytest.mark.parametrize("name", ["cg", "normal_cg", "gmres", "bicgstab", "dense", "pcg"])
+def test_solvers_name_a_broken_operator(name):
+    import gradnotes.implicit as imp
+    make = getattr(imp, f"solve_{name}")
+    A = torch.eye(3, dtype=torch.float64) * 2
+    for bad, message in [(lambda v: A[:2] @ v, "must map a torch.float64 vector"),   # wrong shape
+                         (lambda v: (A @ v).float(), "must map a torch.float64 vector"),   # wrong dtype
+                         (lambda v: A.long() @ v, "failed on a torch.float64 vector"),
+                         (lambda v: A @ v * float("nan"), "operator returned NaN")]:
+        with pytest.raises(ValueError, match=message):
+            make()(bad, _b, bad)
+    if name != "dense":   # (solve_dense takes float32/float64 only)
+        with pytest.raises(ValueError, match="failed on a torch.float16 vector"):
+            make()(lambda v: A @ v, _b.half(), lambda v: A @ v)   # a float64 operator, a float16 b
+
+
+def test_solve_dense_needs_float32_or_float64():
+    with pytest.raises(TypeError, match="b must have dtype torch.float32 or torch.float64"):
+        solve_dense()(lambda v: v, _b.half())
+
+
+def test_projected_gradient_map_is_defined_off_the_simplex_and_on_rows():
+    # F(x) + x is the projection of a gradient step, wherever x is; rows are separate simplices
+    from gradnotes.implicit import projected_gradient_map, projection_simplex
+    c = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
+    F = projected_gradient_map(lambda x, c: ((x - c) ** 2).sum(), projection_simplex, 0.1)
+    x = torch.tensor([-1.0, 0.3, 1.5], dtype=torch.float64)            # off the simplex
+    y = F(x, c) + x
+    torch.testing.assert_close(y, projection_simplex(x - 0.2 * (x - c)))
+    assert y.min() >= 0 and abs(y.sum().item() - 1) < 1e-12
+    torch.testing.assert_close(F(c, c), torch.zeros(3, dtype=torch.float64))  # root: the minimizer
+    X = torch.stack([x, c])                                            # two rows, two simplices
+    torch.testing.assert_close(F(X, c), torch.stack([F(x, c), F(c, c)]))
+
+
+def test_mirror_descent_map_takes_unnormalized_rows_and_refuses_negative_ones():
+    from gradnotes.implicit import mirror_descent_map
+    c = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
+    obj = lambda x, c: ((x - c) ** 2).sum()
+    F = mirror_descent_map(obj, 0.1)
+    x = torch.tensor([1.5, 0.3, 0.4], dtype=torch.float64)              # rows need not sum to 1
+    z = x * torch.exp(-0.2 * (x - c))
+    torch.testing.assert_close(F(x, c) + x, z / z.sum())
+    torch.testing.assert_close(F(x[None], c), F(x, c)[None])
+    with pytest.raises(ValueError, match="x must be >= 0"):
+        F(torch.tensor([-0.1, 0.5, 0.6], dtype=torch.float64), c)
+    with pytest.raises(ValueError, match="x must have at least 1 dimension"):
+        F(torch.tensor(1.0, dtype=torch.float64), c)
+
+
+def test_projection_simplex_handles_huge_entries_by_a_shift():
+    from gradnotes.implicit import projection_simplex
+    v = torch.tensor([1e300, -1e300, 0.0], dtype=torch.float64)
+    torch.testing.assert_close(projection_simplex(v), torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64))
+    v = torch.randn(4, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(projection_simplex(v + 1e6), projection_simplex(v), atol=1e-8, rtol=0)
+    with pytest.raises(ValueError, match="v contains NaN"):
+        projection_simplex(torch.tensor([0.5, float("nan")]))
+
+
+def _solver(init, theta): return 2 * theta
+
+
+@pytest.mark.parametrize("theta, exc, message", [
+    (torch.tensor([1.0, float("nan")], dtype=torch.float64), ValueError, "theta contains NaN"),
+    (torch.tensor([1, 2]), TypeError, "theta must have a floating dtype"),
+    (torch.ones(2, dtype=torch.complex128), TypeError, "theta must be real"),
+    ([1.0, 2.0], TypeError, "theta must be a tensor or a tuple/list/dict of tensors"),
+])
+def test_custom_root_names_a_bad_differentiated_argument(theta, exc, message):
+    solver = custom_fixed_point(lambda x, theta: 0.5 * x + theta)(_solver)
+    with pytest.raises(exc, match=message):
+        solver(None, theta)
+
+
+@pytest.mark.parametrize("kw, exc, message", [
+    (dict(residual_tol=-1.0), ValueError, "residual_tol must be >= 0"),
+    (dict(residual_tol=float("nan")), ValueError, "residual_tol must be finite"),
+    (dict(residual_tol="0.1"), TypeError, "residual_tol must be a real number"),
+    (dict(argnums=1.5), TypeError, "argnums must be an integer"),
+    (dict(argnums=()), ValueError, "argnums must name at least one argument"),
+])
+def test_custom_root_refuses_bad_options(kw, exc, message):
+    with pytest.raises(exc, match=message):
+        custom_root(lambda x, theta: x - theta, **kw)
+
+
+def test_root_jvp_checks_arguments_and_tangents():
+    A = torch.eye(2, dtype=torch.float64) * 2
+    F = gradient_map(lambda x, th: 0.5 * x @ (A @ x) - th @ x)
+    th = torch.ones(2, dtype=torch.float64)
+    sol = torch.linalg.solve(A, th)
+    torch.testing.assert_close(root_jvp(F, sol, (th,), (torch.ones(2, dtype=torch.float64),)),
+                               torch.full((2,), 0.5, dtype=torch.float64))
+    # a float32 tangent is cast to the argument's dtype
+    torch.testing.assert_close(root_jvp(F, sol, (th,), (torch.ones(2),)), torch.full((2,), 0.5, dtype=torch.float64))
+    for tangent, exc, message in [(torch.ones(3, dtype=torch.float64), ValueError, "tangents\\[0\\] must be shaped like args\\[0\\]"),
+                                  (torch.tensor([1.0, float("inf")]), ValueError, "tangents\\[0\\] contains NaN"),
+                                  (torch.ones(2, dtype=torch.long), TypeError, "tangents\\[0\\] must have a floating dtype")]:
+        with pytest.raises(exc, match=message):
+            root_jvp(F, sol, (th,), (tangent,))
+    with pytest.raises(ValueError, match="args\\[0\\] contains NaN"):
+        root_jvp(F, sol, (th * float("nan"),), (th,))
+
+
+@pytest.mark.parametrize("make", [
+    lambda obj: gradient_map(obj),
+    lambda obj: prox_gradient_map(obj, prox_lasso, 0.1),
+])
+def test_optimality_maps_name_x(make):
+    obj = lambda x, c: ((x - c) ** 2).sum()
+    c = torch.ones(3, dtype=torch.float64)
+    F = make(obj)
+    args = (0.1, c) if F.__code__.co_argcount == 2 else (c,)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        F(torch.tensor([0.0, float("nan"), 1.0], dtype=torch.float64), *args)
+    with pytest.raises(TypeError, match="x must have a floating dtype"):
+        F(torch.ones(3, dtype=torch.long), *args)
+    with pytest.raises(ValueError, match="the objective failed at x = a torch.float64 tensor of shape \\(4,\\)"):
+        F(torch.ones(4, dtype=torch.float64), *args)   # the objective's own shape error, restated
+
+
+def test_kkt_map_checks_its_tuple():
+    from gradnotes.implicit import kkt_map
+    F = kkt_map(lambda z, c: ((z - c) ** 2).sum(), eq=lambda z, c: z.sum().reshape(1) - 1)
+    c = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
+    with pytest.raises(TypeError, match="x must be a tuple \\(z, nu\\)"):
+        F(c, c)
+    with pytest.raises(ValueError, match="z \\(x\\[0\\]\\) contains NaN"):
+        F((c * float("nan"), torch.zeros(1, dtype=torch.float64)), c)
+    with pytest.raises(ValueError, match="kkt_map needs eq or ineq"):
+        kkt_map(lambda z: z.sum())
+
+
+def test_custom_root_needs_float32_or_float64_arguments():
+    # the implicit gradient is a linear solve, which half precision cannot carry
+    A = torch.eye(2, dtype=torch.float64)
+    solver = custom_root(lambda x, theta: x - theta)(lambda init, theta: torch.linalg.solve(A, theta))
+    with pytest.raises(TypeError, match="custom_root: theta must have dtype torch.float32 or torch.float64"):
+        solver(None, torch.ones(2, dtype=torch.float16))
