@@ -186,7 +186,8 @@ class History:
 def _distributed_closure(model, batch_loss, data, idx, rank, world, group):
     """One rank's part of a global batch `idx`: its contiguous slice's mean loss, weighted
     by the slice's share of the batch, so that the gradients summed over the ranks are the
-    gradient of the whole batch's mean loss. Returns that loss (the same on every rank)."""
+    gradient of the whole batch's mean loss. Returns that loss (the same on every
+    rank)."""
     params = list(model.parameters())
     part = idx.tensor_split(world)[rank]
     if len(part):
