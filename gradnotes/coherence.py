@@ -14,6 +14,7 @@ from numba import prange
 from torch import nn
 
 from gradnotes.autodiff import (
+    check_input,
     check_functional,
     iter_per_sample_grads,
     per_sample_grads,
@@ -325,7 +326,8 @@ class RobustGradient:
 
     def _check_batch(self, X, y) -> list[int]:
         "Check (X, y); return the mini-batch's size on every rank."
-        check_tensor("X", X, nonempty=self.group is None)
+        # X in a dtype the model reads (float16 into a float32 model is refused)
+        check_input("X", X, self.model, nonempty=self.group is None)
         check_tensor("y", y, nonempty=self.group is None)
         if len(y) != len(X):
             raise ValueError(
