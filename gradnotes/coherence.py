@@ -14,6 +14,7 @@ from numba import prange
 from torch import nn
 
 from gradnotes.autodiff import (
+    check_input,
     check_functional,
     iter_per_sample_grads,
     per_sample_grads,
@@ -21,12 +22,15 @@ from gradnotes.autodiff import (
     unflatten,
 )
 from gradnotes.core import (
+    all_gather_rows,
+    all_reduce_sum,
     check_choice,
     check_int,
     check_number,
     check_tensor,
     check_type,
     njit,
+    rank_world,
     use_numba,
 )
 
@@ -309,25 +313,60 @@ class RobustGradient:
         # Parameters (or names) whose .grad is written; every trainable one when
         # None
         params=None,
+        # A torch.distributed process group: each rank passes its share of every
+        # mini-batch and gets the estimate of the whole mini-batch
+        group=None,
     ):
         self.model = check_type("model", model, nn.Module)
         self.loss_fn = check_type("loss_fn", loss_fn, Callable)
         self.params = trainable(model, params)
+        self.group, (self.rank, self.world) = group, rank_world(group)
         if self.per_example:
             check_functional(model)
 
-    def _check_batch(self, X, y):
-        check_tensor("X", X)
-        check_tensor("y", y)
-        if len(X) < self.min_batch:
-            raise ValueError(
-                f"X must hold at least {self.min_batch} examples for "
-                f"{type(self).__name__}, got {len(X)}"
-            )
+    def _check_batch(self, X, y) -> list[int]:
+        "Check (X, y); return the mini-batch's size on every rank."
+        # X in a dtype the model reads (float16 into a float32 model is refused)
+        check_input("X", X, self.model, nonempty=self.group is None)
+        check_tensor("y", y, nonempty=self.group is None)
         if len(y) != len(X):
             raise ValueError(
                 f"y must have one target per row of X ({len(X)}), got {len(y)}"
             )
+        sizes = self._sizes(len(X), X.device)
+        if sum(sizes) < self.min_batch:
+            where = f" over {self.world} ranks {sizes}" if self.world > 1 else ""
+            raise ValueError(
+                f"X must hold at least {self.min_batch} examples for "
+                f"{type(self).__name__}, got {sum(sizes)}{where}"
+            )
+        return sizes
+
+    def _sizes(self, n: int, device) -> list[int]:
+        "The mini-batch size on each rank: [n] in one process."
+        if self.group is None:
+            return [n]
+        return all_gather_rows(torch.tensor([n], device=device), self.group).tolist()
+
+    def _sum_grad(self, X, y) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        "Summed loss on (X, y) and its gradient (zeros for no rows)."
+        if len(X) == 0:
+            p = next(iter(self.params.values()))
+            zeros = {k: torch.zeros_like(v) for k, v in self.params.items()}
+            return torch.zeros((), dtype=p.dtype, device=p.device), zeros
+        loss, g = self._grad(X, y)
+        return loss * len(X), {k: v * len(X) for k, v in g.items()}
+
+    def _mean_grad(self, X, y, sizes) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Mean loss and gradient of the whole mini-batch: this rank's (X, y), summed with
+        every other rank's under a group."""
+        if self.group is None:
+            return self._grad(X, y)
+        loss, g = self._sum_grad(X, y)
+        loss = loss.reshape(1).clone()
+        all_reduce_sum(list(g.values()) + [loss], self.group)
+        n = sum(sizes)
+        return loss[0] / n, {k: v / n for k, v in g.items()}
 
     def _grad(self, X, y) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         "Mean loss on (X, y) and its gradient with respect to the selected parameters."
@@ -354,8 +393,8 @@ class MeanGradient(RobustGradient):
     "The ordinary mini-batch gradient (SGD's estimate) behind the same interface."
 
     def backward(self, X, y):
-        self._check_batch(X, y)
-        loss, g = self._grad(X, y)
+        sizes = self._check_batch(X, y)
+        loss, g = self._mean_grad(X, y, sizes)
         self._write(g)
         return loss
 
@@ -375,31 +414,42 @@ class WinsorizedGradient(RobustGradient):
         c: int = 1,
         params=None,
         chunk_size: int = 256,  # Examples per vmap call
-        engine: str = "auto",
-    ):  # Kernel of `winsorized_mean`
-        super().__init__(model, loss_fn, params)
+        engine: str = "auto",  # Kernel of `winsorized_mean`
+        group=None,  # A process group (see `RobustGradient`)
+    ):
+        super().__init__(model, loss_fn, params, group)
         self.c = check_int("c", c, low=0)
         self.chunk_size = check_int("chunk_size", chunk_size, low=1)
         self.engine = check_choice("engine", engine, ("auto", "numba", "torch"))
         self.min_batch = 2 * self.c + 1
 
     def backward(self, X, y):
-        self._check_batch(X, y)
-        G = per_sample_grads(
-            self.model,
-            self.loss_fn,
-            X,
-            y,
-            params=list(self.params),
-            chunk_size=self.chunk_size,
-        )
+        sizes = self._check_batch(X, y)
+        dtype = next(iter(self.params.values())).dtype
+        width = sum(p.numel() for p in self.params.values())
+        if len(X):
+            G = per_sample_grads(self.model, self.loss_fn, X, y,
+                                 params=list(self.params), chunk_size=self.chunk_size)
+        else:  # this rank's share of the mini-batch is empty
+            G = torch.zeros((0, width), dtype=dtype, device=X.device)
         # NaN or inf stops here instead of reaching the optimizer
-        check_tensor("the per-example gradients", G)
+        check_tensor("the per-example gradients", G, nonempty=False)
+        G = all_gather_rows(G, self.group)  # every rank's rows, in rank order
         self._write(
             unflatten(_winsorized(G, self.c, self.engine), self.params), check=False
         )
-        with torch.no_grad():
+        return self._mean_loss(X, y, sizes)
+
+    @torch.no_grad()
+    def _mean_loss(self, X, y, sizes):
+        "The whole mini-batch's mean loss (summed over the ranks under a group)."
+        if self.group is None:
             return self.loss_fn(self.model(X), y)
+        dtype = next(iter(self.params.values())).dtype
+        loss = (self.loss_fn(self.model(X), y) * len(X)).reshape(1) if len(X) else (
+            torch.zeros(1, dtype=dtype, device=X.device))
+        all_reduce_sum([loss], self.group)
+        return loss[0] / sum(sizes)
 
 # %% ../nbs/34_coherence.ipynb #53be2807
 class M3Gradient(RobustGradient):
@@ -409,22 +459,42 @@ class M3Gradient(RobustGradient):
     min_batch = 3
 
     def backward(self, X, y):
-        self._check_batch(X, y)
-        parts = [
-            self._grad(Xg, yg)
-            for Xg, yg in zip(torch.tensor_split(X, 3), torch.tensor_split(y, 3))
-        ]
-        self._write({k: median3(*(g[k] for _, g in parts)) for k in self.params})
-        sizes = [len(t) for t in torch.tensor_split(X, 3)]
-        return sum(l * n for (l, _), n in zip(parts, sizes)) / len(X)
+        sizes = self._check_batch(X, y)
+        if self.group is None:
+            parts = [
+                self._grad(Xg, yg)
+                for Xg, yg in zip(torch.tensor_split(X, 3), torch.tensor_split(y, 3))
+            ]
+            self._write({k: median3(*(g[k] for _, g in parts)) for k in self.params})
+            thirds = [len(t) for t in torch.tensor_split(X, 3)]
+            return sum(l * n for (l, _), n in zip(parts, thirds)) / len(X)
+        return self._distributed(X, y, sizes)
+
+    def _distributed(self, X, y, sizes):
+        """The thirds of the whole mini-batch (the ranks' rows in rank order): each rank
+        sums the gradients of its rows in each third; one all-reduce adds them up."""
+        n, start = sum(sizes), sum(sizes[: self.rank])
+        ends = torch.tensor([len(t) for t in torch.tensor_split(torch.arange(n), 3)])
+        ends = ends.cumsum(0).tolist()
+        sums, losses = [], []
+        for lo, hi in zip([0] + ends[:2], ends):
+            a, b = max(lo, start) - start, max(min(hi, start + len(X)) - start, 0)
+            loss, g = self._sum_grad(X[a:b], y[a:b])  # empty: zeros
+            sums.append(g)
+            losses.append(loss.reshape(1).clone())
+        all_reduce_sum([v for g in sums for v in g.values()] + losses, self.group)
+        thirds = [hi - lo for lo, hi in zip([0] + ends[:2], ends)]
+        means = [{k: v / m for k, v in g.items()} for g, m in zip(sums, thirds)]
+        self._write({k: median3(*(g[k] for g in means)) for k in self.params})
+        return sum(losses)[0] / n
 
 
 class RM3Gradient(RobustGradient):
     """RM3: coordinate-wise median of this step's mini-batch gradient and the previous two
     steps' (one backward pass)."""
 
-    def __init__(self, model, loss_fn, params=None):
-        super().__init__(model, loss_fn, params)
+    def __init__(self, model, loss_fn, params=None, group=None):
+        super().__init__(model, loss_fn, params, group)
         self.history = deque(maxlen=2)  # the last two mini-batch gradients
 
     def reset(self):
@@ -447,13 +517,15 @@ class RM3Gradient(RobustGradient):
         return out
 
     def backward(self, X, y):
-        self._check_batch(X, y)
-        loss, g = self._grad(X, y)
+        sizes = self._check_batch(X, y)
+        loss, g = self._mean_grad(X, y, sizes)
         self._write(self._combine(g), check=False)  # _combine checked g
         return loss
 
     def apply(self):
-        "Replace the .grad the caller computed (loss.backward()) by the RM3 median."
+        """Replace the .grad the caller computed (loss.backward()) by the RM3 median. It
+        takes the .grad as it is: under DistributedDataParallel that is already the
+        average over the ranks, so every rank computes the same median."""
         missing = [k for k, p in self.params.items() if p.grad is None]
         if missing:
             raise ValueError(

@@ -21,7 +21,8 @@ import torch
 # %% auto #0
 __all__ = ['infer_device', 'default_device', 'infer_dtype', 'to_tensor', 'check_type', 'check_number', 'check_int',
            'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'check_params', 'group_by_device_dtype',
-           'check_symmetric', 'seed_everything', 'require', 'njit', 'use_numba', 'torch_threads', 'quiet', 'progress']
+           'rank_world', 'all_reduce_sum', 'all_gather_rows', 'check_symmetric', 'seed_everything', 'require', 'njit',
+           'use_numba', 'torch_threads', 'quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #6b0c3963
 def _tensors_in(obj) -> Iterable[torch.Tensor]:
@@ -241,6 +242,50 @@ def group_by_device_dtype(tensors: Sequence[torch.Tensor]) -> list[list[int]]:
     out: dict = {}
     for i, t in enumerate(tensors): out.setdefault((t.device, t.dtype), []).append(i)
     return list(out.values())
+
+# %% ../nbs/00_core.ipynb #14efe8e7
+def rank_world(group) -> tuple[int, int]:
+    """This process's rank in `group` and the group's size; `(0, 1)` when `group` is
+    None (one process)."""
+    if group is None:
+        return 0, 1
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        raise ValueError("group was given but torch.distributed is not initialized; call "
+                         "torch.distributed.init_process_group first, or pass group=None")
+    return dist.get_rank(group), dist.get_world_size(group)
+
+
+def all_reduce_sum(tensors: Sequence[torch.Tensor], group) -> None:
+    """Sum each tensor over the ranks of `group`, in place (one all-reduce per device and
+    dtype); nothing happens when `group` is None."""
+    if group is None or not tensors:
+        return
+    import torch.distributed as dist
+    for idx in group_by_device_dtype(tensors):
+        flat = torch.cat([tensors[i].reshape(-1) for i in idx])
+        dist.all_reduce(flat, group=group)
+        for i, part in zip(idx, flat.split([tensors[i].numel() for i in idx])):
+            tensors[i].copy_(part.view_as(tensors[i]))
+
+
+def all_gather_rows(t: torch.Tensor, group) -> torch.Tensor:
+    """Every rank's `t` concatenated along the first dimension, in rank order (ranks may
+    hold different numbers of rows); `t` itself when `group` is None. No gradient flows
+    through the gathered rows."""
+    if group is None:
+        return t
+    import torch.distributed as dist
+    world = dist.get_world_size(group)
+    n = torch.tensor([t.shape[0]], device=t.device)
+    sizes = [torch.zeros_like(n) for _ in range(world)]
+    dist.all_gather(sizes, n, group=group)
+    sizes = [int(s) for s in sizes]
+    width = max(sizes)
+    padded = torch.cat([t.detach(), t.new_zeros((width - t.shape[0], *t.shape[1:]))])
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded, group=group)
+    return torch.cat([part[:k] for part, k in zip(parts, sizes)])
 
 # %% ../nbs/00_core.ipynb #161596ba
 def check_symmetric(

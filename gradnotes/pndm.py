@@ -16,7 +16,7 @@ from .core import (check_choice, check_int, check_number, check_tensor,
 from .diffusion import NoiseSchedule, eps_from_v
 
 # %% auto #0
-__all__ = ['METHODS', 'SPACINGS', 'transfer_coefficients', 'transfer', 'time_grid', 'diffusers_grid', 'sample',
+__all__ = ['METHODS', 'SPACINGS', 'transfer_coefficients', 'transfer', 'time_grid', 'diffusers_grid', 'Scheduler', 'sample',
            'diffusers_options']
 
 # %% ../nbs/51_pndm.ipynb #79f9fb35
@@ -128,23 +128,20 @@ def diffusers_grid(
 
 # %% ../nbs/51_pndm.ipynb #247b55e3
 class _Stepper:
-    """One sampling run: the model wrapped to return noise predictions, ᾱ lookups, and a
-    count of model calls."""
+    """One sampling run's bookkeeping: ᾱ lookups, the noise predictions asked of the
+    caller, and a count of model calls."""
 
     def __init__(
         self,
-        model,
         schedule: NoiseSchedule,
         prediction: str,
         alpha_offset: int,
-        batch: int,
-        x: torch.Tensor,
+        x: torch.Tensor,  # The starting point (its shape is every output's)
         final_alpha: float = 1.0,  # ᾱ below step 0 (clean data: 1)
         integer_midpoints: bool = False,  # t - (t - t_next) // 2, as diffusers does
     ):
-        self.model, self.schedule = model, schedule
-        self.prediction, self.offset = prediction, alpha_offset
-        self.batch, self.shape, self.nfe, self._ab = batch, tuple(x.shape), 0, {}
+        self.schedule, self.prediction, self.offset = schedule, prediction, alpha_offset
+        self.shape, self.nfe, self._ab = tuple(x.shape), 0, {}
         self.final, self.integer_midpoints = final_alpha, integer_midpoints
 
     def ab(self, t) -> float:
@@ -159,11 +156,11 @@ class _Stepper:
         "The midpoint of a step (a fractional step is floored when ᾱ is read)."
         return t - (t - t_next) // 2 if self.integer_midpoints else (t + t_next) / 2
 
-    def eps(self, x: torch.Tensor, t) -> torch.Tensor:
-        """The model's noise prediction at step t (v-predictions converted with ᾱ_t before
-        any combination)."""
-        tt = torch.full((self.batch,), float(t), dtype=x.dtype, device=x.device)
-        out = self.model(x, tt)
+    def eps(self, x: torch.Tensor, t):
+        """The noise prediction at step t, as a generator: it yields the request (x, t),
+        receives the model's output and returns it as a noise prediction (a v-prediction
+        is converted with ᾱ_t before any combination)."""
+        out = yield x, t
         self.nfe += 1
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != self.shape:
             got = (
@@ -186,33 +183,50 @@ def _combine(tensors, weights) -> torch.Tensor:
         out.add_(t, alpha=w)
     return out
 
+
+def _drive(walk, answer: Callable):
+    """Run a sampling generator to its end, answering each request (x, t) with
+    `answer(x, t)`; return what the generator returns."""
+    try:
+        x, t = next(walk)
+        while True:
+            x, t = walk.send(answer(x, t))
+    except StopIteration as stop:
+        return stop.value
+
+
+def _model_answer(model: Callable) -> Callable:
+    "`model(x, t)` with t broadcast to the batch, as the samplers call it."
+    return lambda x, t: model(x, torch.full((len(x),), float(t), dtype=x.dtype,
+                                            device=x.device))
+
 # %% ../nbs/51_pndm.ipynb #b105d57e
 def _pseudo_improved_euler(s: _Stepper, x, t, t_next, history):
-    e1 = s.eps(x, t)
+    e1 = yield from s.eps(x, t)
     history.append(e1)
-    e2 = s.eps(s.phi(x, e1, t, t_next), t_next)
+    e2 = yield from s.eps(s.phi(x, e1, t, t_next), t_next)
     return (e1 + e2) / 2
 
 
 def _pseudo_runge_kutta(s: _Stepper, x, t, t_next, history):
     t_mid = s.mid(t, t_next)
     # only the first stage enters the multistep history
-    e1 = s.eps(x, t)
+    e1 = yield from s.eps(x, t)
     history.append(e1)
-    e2 = s.eps(s.phi(x, e1, t, t_mid), t_mid)
-    e3 = s.eps(s.phi(x, e2, t, t_mid), t_mid)
-    e4 = s.eps(s.phi(x, e3, t, t_next), t_next)
+    e2 = yield from s.eps(s.phi(x, e1, t, t_mid), t_mid)
+    e3 = yield from s.eps(s.phi(x, e2, t, t_mid), t_mid)
+    e4 = yield from s.eps(s.phi(x, e3, t, t_next), t_next)
     return _combine([e1, e2, e3, e4], (1 / 6, 2 / 6, 2 / 6, 1 / 6))
 
 
-def _step(method: str, s: _Stepper, x, t, t_next, history: list) -> torch.Tensor:
-    "x at t_next after one step of `method`."
+def _step(method: str, s: _Stepper, x, t, t_next, history: list):
+    "x at t_next after one step of `method` (a generator asking for noise predictions)."
     if method == "fon":
-        return _fon_step(s, x, t, t_next, history)
+        return (yield from _fon_step(s, x, t, t_next, history))
     if method == "ddim" or (
         method in ("s-pndm", "f-pndm") and len(history) >= _WARMUP[method]
     ):
-        e = s.eps(x, t)
+        e = yield from s.eps(x, t)
         history.append(e)
         # second-order pseudo linear multistep: (3 e_t - e_{t+d}) / 2
         if method == "s-pndm":
@@ -221,9 +235,9 @@ def _step(method: str, s: _Stepper, x, t, t_next, history: list) -> torch.Tensor
         elif method == "f-pndm":
             e = _combine(history[-4:], (-9 / 24, 37 / 24, -59 / 24, 55 / 24))
     elif method in ("pie", "s-pndm"):
-        e = _pseudo_improved_euler(s, x, t, t_next, history)
-    else:
-        e = _pseudo_runge_kutta(s, x, t, t_next, history)  # "prk", and F-PNDM's warm-up
+        e = yield from _pseudo_improved_euler(s, x, t, t_next, history)
+    else:  # "prk", and F-PNDM's warm-up
+        e = yield from _pseudo_runge_kutta(s, x, t, t_next, history)
     del history[:-4]
     return s.phi(x, e, t, t_next)
 
@@ -232,21 +246,132 @@ def _fon_step(s: _Stepper, x, t, t_next, history):
     """The classical method of the official code: RK4 on dx/dt ~ phi(x, e, t -> t-1) - x
     for 3 steps, then Euler."""
     h = t - t_next
-    # note: transferred from x at t, as in gen_fon
-    rate = lambda y, tt: s.phi(x, s.eps(y, tt), t, t - 1) - x
+
+    def rate(y, tt):  # note: transferred from x at t, as in gen_fon
+        e = yield from s.eps(y, tt)
+        return s.phi(x, e, t, t - 1) - x
+
     if len(history) >= _WARMUP["fon"]:
-        d = rate(x, t)
+        d = yield from rate(x, t)
         history.append(d)
     else:
         t_mid = s.mid(t, t_next)
-        d1 = rate(x, t)
+        d1 = yield from rate(x, t)
         history.append(d1)
-        d2 = rate(x + d1 * h / 2, t_mid)
-        d3 = rate(x + d2 * h / 2, t_mid)
-        d4 = rate(x + d3 * h, t_next)
+        d2 = yield from rate(x + d1 * h / 2, t_mid)
+        d3 = yield from rate(x + d2 * h / 2, t_mid)
+        d4 = yield from rate(x + d3 * h, t_next)
         d = (d1 + 2 * d2 + 2 * d3 + d4) / 6
     del history[:-4]
     return x + d * h
+
+# %% ../nbs/51_pndm.ipynb #4c6bf48d
+class Scheduler:
+    """The samplers one model evaluation at a time, as diffusers' schedulers run them:
+    `set_timesteps(n)`, then `x = step(model(x, t), t, x)` for each `t` in
+    `timesteps`."""
+
+    def __init__(
+        self,
+        schedule: NoiseSchedule | torch.Tensor,  # The model's schedule, or its ᾱ (1-D)
+        method: str = "f-pndm",  # One of METHODS
+        prediction: str = "epsilon",  # What the model outputs: "epsilon" or "v"
+        alpha_offset: int = 0,  # 1 reproduces the official code's ᾱ lookup at t + 1
+        *,
+        timestep_spacing: str = "official",  # Or diffusers' leading, trailing, linspace
+        steps_offset: int = 0,  # diffusers' `steps_offset` (leading spacing)
+        final_alpha_cumprod: float = 1.0,  # ᾱ below step 0
+    ):
+        if isinstance(schedule, torch.Tensor):
+            schedule = NoiseSchedule.from_alphas_cumprod(schedule)
+        check_type("schedule", schedule, NoiseSchedule)
+        self.method = check_choice("method", method, METHODS)
+        self.prediction = check_choice("prediction", prediction, ["epsilon", "v"])
+        self.alpha_offset = check_choice("alpha_offset", alpha_offset, [0, 1])
+        ab = schedule.alphas_cumprod
+        if not bool((ab[1:] < ab[:-1]).all()) or not bool(((ab > 0) & (ab < 1)).all()):
+            raise ValueError(
+                "schedule.alphas_cumprod must decrease strictly and lie in (0, 1)"
+            )
+        self.schedule, self.spacing = schedule, timestep_spacing
+        check_choice("timestep_spacing", timestep_spacing, SPACINGS)
+        self.steps_offset = check_int("steps_offset", steps_offset, low=0)
+        self.final = check_number("final_alpha_cumprod", final_alpha_cumprod, low=0,
+                                  high=1, low_open=True)
+        self.grid, self.timesteps, self._walk, self._want = [], [], None, None
+
+    @classmethod
+    def from_diffusers(cls, scheduler) -> "Scheduler":
+        "The scheduler that takes a diffusers DDIMScheduler's or PNDMScheduler's steps."
+        return cls(**diffusers_options(scheduler))
+
+    def set_timesteps(self, num_steps: int):  # Steps on the grid, as `sample`'s
+        """Place `num_steps` steps and list in `timesteps` the step of every model
+        evaluation they need, in order; a new walk starts at the next `step`."""
+        T, method = self.schedule.T, self.method
+        num_steps = check_int("num_steps", num_steps, low=1, high=T)
+        grid = _grid(T, num_steps, self.spacing, self.steps_offset)
+        if grid[0][0] + self.alpha_offset > T - 1:
+            raise ValueError(
+                f"with alpha_offset={self.alpha_offset} the grid's first step "
+                f"{grid[0][0]} reads ᾱ past the schedule's end; use fewer steps")
+        if method in ("s-pndm", "f-pndm") and num_steps <= _WARMUP[method]:
+            raise ValueError(
+                f"num_steps must exceed the {_WARMUP[method]} warm-up step(s) of "
+                f"{method}, got {num_steps}")
+        self.grid, self.timesteps = grid, []
+        # the steps asked for do not depend on the values: a walk on zeros lists them
+        _drive(self.walk(torch.zeros(1, 1, dtype=torch.float64)),
+               lambda x, t: self.timesteps.append(t) or torch.zeros_like(x))
+        self._walk = self._want = None
+        return self
+
+    def walk(self, x: torch.Tensor, callback: Callable | None = None,
+             show_progress: bool = False):
+        """The whole walk from `x` down the grid as a generator: it yields the requests
+        (x, t) for model outputs and returns the final sample."""
+        s = self.stepper = _Stepper(self.schedule, self.prediction, self.alpha_offset,
+                                    x, self.final, self.spacing != "official")
+        history: list[torch.Tensor] = []
+        for i, (t, t_next) in enumerate(progress(
+                self.grid, desc=self.method, disable=None if show_progress else True)):
+            x = yield from _step(self.method, s, x, t, t_next, history)
+            if callback is not None: callback(i, t, x)
+        return x
+
+    def step(
+        self,
+        model_output: torch.Tensor,  # The model's output at (sample, timestep)
+        timestep,  # The next entry of `timesteps`
+        sample: torch.Tensor,  # The tensor the previous step returned (the noise, first)
+    ) -> torch.Tensor:
+        """Feed one model output; return the next point to evaluate the model at, or the
+        final sample after the last entry of `timesteps`."""
+        if not self.timesteps:
+            raise ValueError("call set_timesteps(num_steps) before step")
+        if self._walk is None:  # the first call: the walk starts at `sample`
+            check_tensor("sample", sample, floating=True)
+            if sample.ndim < 2:
+                raise ValueError(f"sample must have a batch dimension, got shape "
+                                 f"{tuple(sample.shape)}")
+            self._walk = self.walk(sample)
+            self._want = next(self._walk)
+        if self._want is None:
+            raise ValueError("the walk is finished: call set_timesteps to start another")
+        x, t = self._want
+        if float(timestep) != float(t):
+            raise ValueError(f"timestep must be {t}, the next entry of timesteps, got "
+                             f"{float(timestep)}")
+        same = isinstance(sample, torch.Tensor) and sample.shape == x.shape
+        if sample is not x and not (same and torch.equal(sample, x)):
+            raise ValueError("sample must be the tensor the previous step returned (the "
+                             "scheduler keeps the method's state from step to step)")
+        try:
+            self._want = self._walk.send(model_output)
+            return self._want[0]
+        except StopIteration as stop:
+            self._want = None
+            return stop.value
 
 # %% ../nbs/51_pndm.ipynb #da551cc5
 def sample(
@@ -268,44 +393,18 @@ def sample(
     differentiable: bool = False,  # Keep the graph: gradients flow through sampling
 ):
     """Sample deterministically from noise `x` with DDIM, a pseudo numerical method, or
-    the classical FON."""
-    if isinstance(schedule, torch.Tensor):
-        schedule = NoiseSchedule.from_alphas_cumprod(schedule)
-    check_choice("method", method, METHODS)
-    check_choice("prediction", prediction, ["epsilon", "v"])
-    check_choice("alpha_offset", alpha_offset, [0, 1])
+    the classical FON: `Scheduler`'s walk with the model answering every request."""
+    sch = Scheduler(schedule, method, prediction, alpha_offset,
+                    timestep_spacing=timestep_spacing, steps_offset=steps_offset,
+                    final_alpha_cumprod=final_alpha_cumprod)
     check_tensor("x", x, floating=True)
     if x.ndim < 2:
         raise ValueError(f"x must have a batch dimension, got shape {tuple(x.shape)}")
-    ab = schedule.alphas_cumprod
-    if not bool((ab[1:] < ab[:-1]).all()) or not bool(((ab > 0) & (ab < 1)).all()):
-        raise ValueError(
-            "schedule.alphas_cumprod must decrease strictly and lie in (0, 1)"
-        )
-    num_steps = check_int("num_steps", num_steps, low=1, high=schedule.T)
-    grid = _grid(schedule.T, num_steps, timestep_spacing, steps_offset)
-    final = check_number("final_alpha_cumprod", final_alpha_cumprod, low=0, high=1,
-                         low_open=True)
+    sch.set_timesteps(num_steps)
     check_type("differentiable", differentiable, bool)
-    if grid[0][0] + alpha_offset > schedule.T - 1:
-        raise ValueError(
-            f"with alpha_offset={alpha_offset} the grid's first step {grid[0][0]} reads ᾱ"
-            " past the schedule's end; use fewer steps"
-        )
-    if method in ("s-pndm", "f-pndm") and num_steps <= _WARMUP[method]:
-        raise ValueError(
-            f"num_steps must exceed the {_WARMUP[method]} warm-up step(s) of {method},"
-            f" got {num_steps}"
-        )
-    s = _Stepper(model, schedule, prediction, alpha_offset, len(x), x, final,
-                 integer_midpoints=timestep_spacing != "official")
-    history: list[torch.Tensor] = []
     with torch.set_grad_enabled(differentiable and torch.is_grad_enabled()):
-        for i, (t, t_next) in enumerate(progress(
-                grid, desc=method, disable=None if show_progress else True)):
-            x = _step(method, s, x, t, t_next, history)
-            if callback is not None: callback(i, t, x)
-    return (x, s.nfe) if return_nfe else x
+        x = _drive(sch.walk(x, callback, show_progress), _model_answer(model))
+    return (x, sch.stepper.nfe) if return_nfe else x
 
 
 def _grid(T: int, num_steps: int, spacing: str, steps_offset: int) -> list:

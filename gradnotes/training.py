@@ -11,14 +11,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
+import torch.distributed as dist
 from torch import nn
 from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel
 import torch.nn.functional as F
 
 from .autodiff import check_input
-from .core import (check_int, check_number, check_tensor, check_type,
-                            group_by_device_dtype, progress, seed_everything)
+from .core import (all_reduce_sum, check_int, check_number, check_tensor,
+                            check_type, group_by_device_dtype, progress, rank_world,
+                            seed_everything)
 from .data import Split
 
 # %% auto #0
@@ -180,26 +182,54 @@ class History:
     # the loss became NaN or infinite; training stopped there
     diverged: bool = False
 
+# %% ../nbs/30_training.ipynb #633b66a4
+def _distributed_closure(model, batch_loss, data, idx, rank, world, group):
+    """One rank's part of a global batch `idx`: its contiguous slice's mean loss, weighted
+    by the slice's share of the batch, so that the gradients summed over the ranks are the
+    gradient of the whole batch's mean loss. Returns that loss (the same on every
+    rank)."""
+    params = list(model.parameters())
+    part = idx.tensor_split(world)[rank]
+    if len(part):
+        share = len(part) / len(idx)
+        loss = batch_loss(model, data.X_train[part], data.y_train[part]) * share
+        loss.backward()
+    else:  # a batch smaller than the group leaves this rank nothing to do
+        loss = torch.zeros((), device=idx.device)
+    # a parameter without a gradient on every rank keeps none, as in one process
+    has = torch.tensor([float(p.grad is not None) for p in params], device=loss.device)
+    grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
+    total = loss.detach().to(torch.float64).reshape(1)
+    all_reduce_sum(grads + [has, total], group)
+    for p, g, h in zip(params, grads, has.tolist()):
+        p.grad = g if h else None
+    return total[0].to(loss.dtype)
+
 # %% ../nbs/30_training.ipynb #05db6f8e
 def _fit(make_model, make_optimizer, split, epochs, batch_size, seed, device, desc,
-         batch_loss, score):
+         batch_loss, score, group=None):
     """The seeded mini-batch loop behind `fit_classifier` and `fit_regressor`: minimize
     `batch_loss(model, X, y)`, record `score(model, X, y)` on validation after each
     epoch and on test at the end; stop at a non-finite loss or weights. Returns the
     model and the fields of a history: train losses, validation scores, test score,
-    seconds, diverged."""
+    seconds, diverged. With a process `group`, every rank holds the same split and takes
+    its share of every batch (see `_distributed_closure`)."""
     check_int("epochs", epochs, low=1)
     check_int("batch_size", batch_size, low=1)
     seed_everything(seed)
     device = device or split.X_train.device
     data = split.to(device)
+    rank, world = rank_world(group)
     model = make_model().to(device)
+    if world > 1:  # the same seed built the same model everywhere; rank 0's copy decides
+        for t in model.state_dict().values():
+            dist.broadcast(t, group_src=0, group=group)
     opt = make_optimizer(list(model.parameters()))
     train_loss, val, test, diverged = [], [], float("nan"), False
     start = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     n = len(data.X_train)
-    for epoch in progress(range(epochs), desc=desc):
+    for epoch in progress(range(epochs), desc=desc, disable=True if rank else None):
         perm = torch.randperm(n, generator=gen).to(device)
         total = 0.0
         for i in range(0, n, batch_size):
@@ -207,6 +237,9 @@ def _fit(make_model, make_optimizer, split, epochs, batch_size, seed, device, de
 
             def closure():
                 opt.zero_grad()
+                if world > 1:
+                    return _distributed_closure(model, batch_loss, data, idx, rank, world,
+                                                group)
                 loss = batch_loss(model, data.X_train[idx], data.y_train[idx])
                 loss.backward()
                 return loss
@@ -240,12 +273,15 @@ def fit_classifier(
     seed: int = 0,
     device=None,  # Where to train; the data's device when None
     desc: str | None = None,  # Progress-bar label
+    # A torch.distributed process group: every rank holds the same split and
+    # trains on its share of every batch
+    group=None,
 ) -> tuple[nn.Module, History]:
     """Train a fresh classifier with cross-entropy; return it and its `History` (a
     diverged run stops and says so)."""
     def batch_loss(model, X, y): return F.cross_entropy(model(X), y)
     model, fields = _fit(make_model, make_optimizer, split, epochs, batch_size, seed,
-                         device, desc, batch_loss, accuracy)
+                         device, desc, batch_loss, accuracy, group)
     return model, History(*fields)
 
 
@@ -427,14 +463,16 @@ def fit_regressor(make_model: Callable[[], nn.Module], # Builds a fresh one-outp
                   make_optimizer: Callable[[list], Optimizer], # Parameters -> optimizer
                   split: Split, # Data with float targets y_train/y_val/y_test
                   epochs: int = 20, batch_size: int = 128, seed: int = 0, device=None,
-                  desc: str | None = None) -> tuple[nn.Module, RegressionHistory]:
+                  desc: str | None = None,
+                  group=None, # A process group, as in `fit_classifier`
+                  ) -> tuple[nn.Module, RegressionHistory]:
     "Train a fresh regressor on the mean squared error; a diverged run stops and says so."
     if not split.y_train.is_floating_point():
         raise TypeError("split.y_train must hold float targets, "
                         f"got dtype {split.y_train.dtype}")
     def batch_loss(model, X, y): return F.mse_loss(model(X).reshape(-1), y)
     model, fields = _fit(make_model, make_optimizer, split, epochs, batch_size, seed,
-                         device, desc, batch_loss, rmse)
+                         device, desc, batch_loss, rmse, group)
     return model, RegressionHistory(*fields)
 
 

@@ -46,17 +46,4 @@ SPECS = {
 OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
-XFAIL = {
-    'MeanGradient:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Float',
-    'MeanGradient:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float',
-    'MeanGradient:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float',
-    'MeanGradient:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexFloat and...',
-    'M3Gradient:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Float',
-    'M3Gradient:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float',
-    'M3Gradient:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float',
-    'M3Gradient:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexFloat and...',
-    'RM3Gradient:X:int': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Long and Float',
-    'RM3Gradient:X:float16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got Half and Float',
-    'RM3Gradient:X:bfloat16': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float',
-    'RM3Gradient:X:complex': 'unclear: RuntimeError: mat1 and mat2 must have the same dtype, but got ComplexFloat and...',
-}
+XFAIL = {}

@@ -15,7 +15,24 @@ def _ddim(clip_sample=False):
     return dict(scheduler=DDIMScheduler(num_train_timesteps=20, clip_sample=clip_sample))
 
 
+def _scheduler_loop(a):
+    """Build, set the steps, and run the step loop: every argument of the constructor, of
+    set_timesteps and of step goes through the contract."""
+    sch = m.Scheduler(a["schedule"], a["method"], a["prediction"])
+    sch.set_timesteps(a["num_steps"])
+    x = a["x"]
+    for t in sch.timesteps:  # (a model would refuse a list itself; the step must too)
+        out = _model(x, t) if isinstance(x, torch.Tensor) else torch.zeros(3, 2, dtype=torch.float64)
+        x = sch.step(out, t, x)
+    return x
+
+
 SPECS = {
+    "Scheduler": Spec(lambda: dict(x=torch.randn(3, 2, dtype=torch.float64), schedule=make_schedule(T=20),
+                                   num_steps=5, method="f-pndm", prediction="epsilon"),
+                      call=_scheduler_loop, tensors={"x": Arr(ndim=(2, 3))}, ints={"num_steps": POS_INT},
+                      choices=("method", "prediction"),
+                      names={"x": ("sample",)}),
     "transfer_coefficients": Spec(lambda: dict(ab=0.5, ab_next=0.7), numbers={"ab": AB, "ab_next": AB}),
     "transfer": Spec(lambda: dict(x=torch.randn(4, 3), eps=torch.randn(4, 3), ab=0.5, ab_next=0.7),
                      tensors={"x": Arr(ndim=None), "eps": Arr(ndim=None)}, numbers={"ab": AB, "ab_next": AB},
