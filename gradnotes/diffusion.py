@@ -18,6 +18,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from gradnotes.core import (
+    all_reduce_sum,
     check_choice,
     check_int,
     check_number,
@@ -500,15 +501,11 @@ def _sync_start(model: nn.Module, group, batch_size: int) -> tuple[int, int]:
 
 
 def _all_reduce_grads(model: nn.Module, loss: torch.Tensor, group) -> float:
-    "Sum the gradients and the loss over `group` through one flat buffer."
-    import torch.distributed as dist
-
-    params = [p for p in model.parameters() if p.grad is not None]
-    flat = torch.cat([p.grad.reshape(-1) for p in params] + [loss.detach().reshape(1)])
-    dist.all_reduce(flat, group=group)
-    for p, part in zip(params, flat[:-1].split([p.numel() for p in params])):
-        p.grad.copy_(part.view_as(p.grad))
-    return flat[-1].item()
+    "Sum the gradients and the loss over `group` (`core.all_reduce_sum`); the loss."
+    total = loss.detach().reshape(1).clone()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    all_reduce_sum(grads + [total], group)
+    return total.item()
 
 # %% ../nbs/50_diffusion.ipynb #ccd6663e
 def train_denoiser(

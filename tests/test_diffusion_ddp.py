@@ -1,14 +1,11 @@
 """train_denoiser with a process group: two CPU processes (gloo) each compute the loss on
 their half of every global batch and all-reduce the gradients. The trained model, the loss
 history and the checkpoint must equal one process trained on the same global batches."""
-import os
-import socket
-
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
+from gloo import needs_gloo, run_gloo
 from gradnotes.diffusion import CondUNet, EpsMLP, make_schedule, train_denoiser
 
 WORLD, STEPS, BATCH = 2, 6, 12
@@ -35,33 +32,18 @@ def _train(kind, model, group=None, checkpoint=None):
                           checkpoint=checkpoint)
 
 
-def _worker(rank, port, kind, out):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
-    torch.set_num_threads(1)
-    try:
-        # rank 1 starts from other weights: train_denoiser starts every rank from rank 0's
-        model = _model(kind, seed=rank)
-        losses = _train(kind, model, dist.group.WORLD, out + ".ckpt")
-        torch.save({"losses": losses, "params": [p.detach() for p in model.parameters()]},
-                   f"{out}.{rank}")
-    finally:
-        dist.destroy_process_group()
+def _worker(rank, world, kind, out):
+    # rank 1 starts from other weights: train_denoiser starts every rank from rank 0's
+    model = _model(kind, seed=rank)
+    losses = _train(kind, model, dist.group.WORLD, out + ".ckpt")
+    return {"losses": losses, "params": [p.detach() for p in model.parameters()]}
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
-                    reason="needs torch.distributed with gloo")
+@needs_gloo
 @pytest.mark.parametrize("kind", ["unet", "mlp"])
 def test_two_processes_equal_one(kind, tmp_path):
     out = str(tmp_path / "run")
-    mp.spawn(_worker, args=(_free_port(), kind, out), nprocs=WORLD, join=True)
-    r0, r1 = torch.load(out + ".0"), torch.load(out + ".1")
+    r0, r1 = run_gloo(_worker, kind, out, world=WORLD)
     model = _model(kind, seed=0)
     with torch.random.fork_rng():
         torch.set_num_threads(1)

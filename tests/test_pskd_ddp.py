@@ -2,15 +2,12 @@
 every global batch, all-gather their predictions and sample ids into the prediction memory.
 The memory table (and the model) must equal a single process trained on the same global
 batches."""
-import os
-import socket
-
-import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
+from gloo import needs_gloo, run_gloo
+from gradnotes.core import all_gather_rows
 from gradnotes.pskd import PSKDLoss
 from gradnotes.training import MLP
 
@@ -40,49 +37,27 @@ def _single_process():
     return crit.memory, model
 
 
-def _all_gather(t):
-    out = [torch.empty_like(t) for _ in range(dist.get_world_size())]
-    dist.all_gather(out, t)
-    return torch.cat(out)
+def _worker(rank, world):
+    X, y, orders = _data()
+    model, crit = DistributedDataParallel(_model()), PSKDLoss(N, C, EPOCHS)
+    opt = torch.optim.SGD(model.parameters(), 0.1)
+    for epoch, order in enumerate(orders):
+        for batch in order.split(BATCH):
+            idx = batch.chunk(world)[rank]  # this process's half of the global batch
+            logits = model(X[idx])
+            loss = crit(logits, y[idx], idx, epoch, store=False)
+            # every process stores the predictions of the whole global batch
+            group = dist.group.WORLD
+            crit.memory.store(all_gather_rows(idx, group),
+                              all_gather_rows(logits.detach().softmax(1), group))
+            opt.zero_grad(); loss.backward(); opt.step()  # DDP averages the gradients
+    return {"table": crit.memory.table, "seen": crit.memory.seen,
+            "params": [p.detach() for p in model.module.parameters()]}
 
 
-def _worker(rank, port, path):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
-    torch.set_num_threads(1)
-    try:
-        X, y, orders = _data()
-        model, crit = DistributedDataParallel(_model()), PSKDLoss(N, C, EPOCHS)
-        opt = torch.optim.SGD(model.parameters(), 0.1)
-        for epoch, order in enumerate(orders):
-            for batch in order.split(BATCH):
-                idx = batch.chunk(WORLD)[rank]  # this process's half of the global batch
-                logits = model(X[idx])
-                loss = crit(logits, y[idx], idx, epoch, store=False)
-                # every process stores the predictions of the whole global batch
-                crit.memory.store(_all_gather(idx), _all_gather(logits.detach().softmax(1)))
-                opt.zero_grad(); loss.backward(); opt.step()  # DDP averages the gradients
-        if rank == 0:
-            torch.save({"table": crit.memory.table, "seen": crit.memory.seen,
-                        "params": [p.detach() for p in model.module.parameters()]}, path)
-        else:
-            torch.save({"table": crit.memory.table}, path + ".1")
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
-                    reason="needs torch.distributed with gloo")
-def test_pskd_memory_under_ddp_equals_single_process(tmp_path):
-    path = str(tmp_path / "rank0.pt")
-    mp.spawn(_worker, args=(_free_port(), path), nprocs=WORLD, join=True)
-    got, other = torch.load(path), torch.load(path + ".1")
+@needs_gloo
+def test_pskd_memory_under_ddp_equals_single_process():
+    got, other = run_gloo(_worker, world=WORLD)
     memory, model = _single_process()
     assert bool(got["seen"].all()) and bool(memory.seen.all())
     torch.testing.assert_close(other["table"], got["table"], rtol=0, atol=0)  # ranks agree
