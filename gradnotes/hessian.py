@@ -687,6 +687,9 @@ def _hvp_func(self: HessianOperator, X, y, V):
             torch.func.jvp(grad_f, (self.params,), (unflatten(v, self.params),))[1]
         )
 
+    # one column: a plain jvp (vmap over a single tangent only adds its own overhead)
+    if V.shape[1] == 1:
+        return column(V[:, 0])[:, None]
     return torch.func.vmap(column, in_dims=1, out_dims=1)(V)
 
 

@@ -348,3 +348,16 @@ def test_density_grid_and_data_dtypes_are_checked():
     net = torch.nn.Linear(3, 2)
     with pytest.raises(TypeError, match="X must have a floating dtype"):
         HessianOperator(net, torch.nn.functional.cross_entropy, (X.long(), y))
+
+
+@pytest.mark.parametrize("batches", [1, 3])
+def test_func_product_equals_double_backward(problem, batches):
+    "Forward-over-reverse (one column and blocks) equals the double-backward product."
+    net, X, y, _ = problem
+    cuts = torch.linspace(0, len(X), batches + 1).long().tolist()
+    data = [(X[a:b], y[a:b]) for a, b in zip(cuts, cuts[1:])]
+    Ha = HessianOperator(net, F.cross_entropy, data)
+    Hf = HessianOperator(net, F.cross_entropy, data, method="func")
+    V = torch.randn(Ha.dim, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(Hf @ V[:, 0], Ha @ V[:, 0], rtol=0, atol=1e-13)
+    torch.testing.assert_close(Hf @ V, Ha @ V, rtol=0, atol=1e-13)
