@@ -27,6 +27,7 @@ from gradnotes.autodiff import (
     unflatten,
 )
 from gradnotes.core import (
+    all_reduce_sum,
     check_choice,
     check_symmetric,
     check_int,
@@ -34,6 +35,7 @@ from gradnotes.core import (
     check_tensor,
     check_type,
     progress,
+    rank_world,
 )
 
 # %% auto #0
@@ -557,8 +559,10 @@ class HessianOperator(SymmetricOperator):
         method: str = "autograd",  # "autograd" (double backward) or "func" (fwd-over-rev)
         cache_graph: bool | None = None,  # Keep the gradient graph; None: for one batch
         batch_probes: int | None = None,  # Probes per block product (trace, dense)
+        group=None,  # A process group: `data` is this rank's shard of the data
     ):
         check_type("model", model, nn.Module)
+        rank_world(group)  # a clear error when torch.distributed is not initialized
         if not callable(loss_fn):
             raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
         self.method = check_choice("method", method, ("autograd", "func"))
@@ -594,6 +598,12 @@ class HessianOperator(SymmetricOperator):
             batch_probes=batch_probes,
         )
         self.data, self.n_batches, self.n = as_batches(data)
+        # with a group, H is of the mean loss over all shards: N = sum over ranks of n_r
+        self.group, self.n_local = group, self.n
+        if group is not None:
+            total = torch.tensor([float(self.n)], dtype=torch.float64, device=self.device)
+            all_reduce_sum([total], group)
+            self.n = int(total.item())
         for i, (X, _) in enumerate(self.data):  # floating X is cast to dtype; integer X
             if not X.is_floating_point():        # needs an embedding layer
                 check_input(f"data batch {i} X", X, model, finite=False, nonempty=False)
@@ -636,8 +646,13 @@ class HessianOperator(SymmetricOperator):
             )
         return X, y
 
+    def _reduce(self, t: torch.Tensor) -> torch.Tensor:
+        "Sum this rank's share `t` over the group, in place (nothing without a group)."
+        all_reduce_sum([t], self.group)
+        return t
+
     def _batches(self):
-        "Yield (weight n_b / N, X, y) on the operator's device."
+        "Yield (weight n_b / N, X, y) on the operator's device (N over every rank)."
         for i, batch in enumerate(self.data):
             X, y = self._to_device(_check_batch(i, batch))
             yield X.shape[0] / self.n, X, y
@@ -694,14 +709,16 @@ def _hvp_func(self: HessianOperator, X, y, V):
 
 
 @patch
-def _matmat(self: HessianOperator, V):
+def _local_matmat(self: HessianOperator, V):
+    "This rank's share of the product: sum over its batches of (n_b / N) H_b V."
     if self.method == "func":
         return sum(w * self._hvp_func(X, y, V) for w, X, y in self._batches())
     if self.cache_graph:
         if self._graph is None:
-            _, X, y = next(self._batches())
-            self._graph = self._gradient_graph(X, y)
-        return self._hvp_autograd(*self._graph, V, retain=True)
+            w, X, y = next(self._batches())
+            self._graph = (w, *self._gradient_graph(X, y))
+        w, *graph = self._graph
+        return w * self._hvp_autograd(*graph, V, retain=True)
     out = torch.zeros_like(V)
     for w, X, y in self._batches():
         out += w * self._hvp_autograd(
@@ -709,12 +726,20 @@ def _matmat(self: HessianOperator, V):
         )
     return out
 
+
+@patch
+def _matmat(self: HessianOperator, V):
+    # H V = sum over ranks r and their batches b of (n_b / N) H_b V
+    return self._reduce(self._local_matmat(V))
+
 # %% ../nbs/10_hessian.ipynb #88afcae9
 @patch
 def loss(self: HessianOperator) -> float:
     "The mean loss over `data` at the operator's point."
     with torch.no_grad():
-        return sum(w * self._f(self.params, X, y).item() for w, X, y in self._batches())
+        local = sum(w * self._f(self.params, X, y).item() for w, X, y in self._batches())
+    total = torch.tensor([local], dtype=torch.float64, device=self.device)
+    return self._reduce(total).item()
 
 
 @patch
@@ -724,7 +749,7 @@ def gradient(self: HessianOperator) -> torch.Tensor:
     for w, X, y in self._batches():
         leaves = [p.detach().requires_grad_(True) for p in self.params.values()]
         out += w * flatten(_grads(self._f(dict(zip(self.names, leaves)), X, y), leaves))
-    return out
+    return self._reduce(out)
 
 
 @patch
@@ -741,7 +766,9 @@ def dense(self: HessianOperator, max_dim: int = 8192) -> torch.Tensor:
     cols, start = [], 0
     for m in self._blocks(self.dim):
         E = eye[:, start : start + m]
-        cols.append(sum(w * self._hvp_func(X, y, E) for w, X, y in self._batches()))
+        cols.append(
+            self._reduce(sum(w * self._hvp_func(X, y, E) for w, X, y in self._batches()))
+        )
         start += m
     M = torch.cat(cols, 1)
     if not bool(torch.isfinite(M).all()):
@@ -793,7 +820,8 @@ class GaussNewtonOperator(SymmetricOperator):
         return torch.func.vmap(column, in_dims=1, out_dims=1)(V)
 
     def _matmat(self, V):
-        return sum(w * self._batch_gn(X, y, V) for w, X, y in self.hessian._batches())
+        h = self.hessian
+        return h._reduce(sum(w * self._batch_gn(X, y, V) for w, X, y in h._batches()))
 
     def __repr__(self):
         return f"GaussNewtonOperator(dim={self.dim}, of {self.hessian!r})"
