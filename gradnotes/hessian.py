@@ -198,6 +198,11 @@ class SymmetricOperator:
     ):
         self._matmat_fn = matmat
         self.dim = check_int("dim", dim, low=1)
+        check_type("dtype", dtype, torch.dtype)
+        if not dtype.is_floating_point:  # Lanczos and the probes are real
+            raise TypeError(
+                f"{type(self).__name__} dtype must be a real floating dtype, got {dtype}"
+            )
         self.dtype, self.device = dtype, torch.device(device)
         self.batch_probes = (
             None
@@ -217,7 +222,13 @@ class SymmetricOperator:
             self.dim, 2, generator=torch.Generator().manual_seed(seed), dtype=self.dtype
         )
         U = U.to(self.device)
-        AU = self._matmat_split(U)
+        try:
+            AU = self._matmat_split(U)
+        except (RuntimeError, TypeError, ValueError, IndexError) as e:
+            raise ValueError(
+                f"matmat failed on a (dim, m) = ({self.dim}, 2) block of dtype"
+                f" {self.dtype}: {e}"
+            ) from e
         if tuple(AU.shape) != (self.dim, 2) or not bool(torch.isfinite(AU).all()):
             raise ValueError(
                 "matmat must map a finite (dim, m) block to a finite (dim, m) block; "
@@ -617,8 +628,14 @@ class HessianOperator(SymmetricOperator):
             )
         self._graph = None
         X, y = self._to_device(next(iter(self.data)))
-        with torch.no_grad():
-            loss = self._f(self.params, X, y)
+        try:
+            with torch.no_grad():
+                loss = self._f(self.params, X, y)
+        except (TypeError, ValueError, RuntimeError, IndexError) as e:
+            kind = TypeError if isinstance(e, TypeError) else ValueError
+            raise kind(
+                f"loss_fn(model(X), y) failed on data batch 0 (check X and y): {e}"
+            ) from e
         if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
             shape = (
                 tuple(loss.shape)

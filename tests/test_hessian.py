@@ -361,3 +361,18 @@ def test_func_product_equals_double_backward(problem, batches):
     V = torch.randn(Ha.dim, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     torch.testing.assert_close(Hf @ V[:, 0], Ha @ V[:, 0], rtol=0, atol=1e-13)
     torch.testing.assert_close(Hf @ V, Ha @ V, rtol=0, atol=1e-13)
+
+
+def test_operator_dtype_matmat_and_loss_errors_name_their_cause(problem):
+    net, X, y, _ = problem
+    A = torch.eye(3, dtype=torch.float64)
+    with pytest.raises(TypeError, match="dtype must be a real floating"):
+        SymmetricOperator(lambda V: A @ V, 3, dtype=torch.int64)
+    with pytest.raises(TypeError, match="dtype must be a real floating"):
+        SymmetricOperator(lambda V: A @ V, 3, dtype=torch.complex128)
+    with pytest.raises(ValueError, match="matmat failed"):
+        SymmetricOperator(lambda V: torch.ones(2, 2, dtype=torch.float64) @ V, 3)
+    with pytest.raises(TypeError, match="failed on data batch 0"):
+        HessianOperator(net, F.cross_entropy, (X, y.numpy()))
+    with pytest.raises(ValueError, match="failed on data batch 0"):
+        HessianOperator(net, F.cross_entropy, (X, y + 3))
