@@ -153,7 +153,9 @@ def matvec_vs_gradient(repeats=30, device="cpu", n=2000):
         return torch.autograd.grad(F.cross_entropy(net(X), y), params)
     ops = {"matvec, double backward, graph kept (single batch)": HessianOperator(net, F.cross_entropy, (X, y)),
            "matvec, double backward, graph rebuilt": HessianOperator(net, F.cross_entropy, (X, y), cache_graph=False),
-           "matvec, forward-over-reverse (torch.func)": HessianOperator(net, F.cross_entropy, (X, y), method="func")}
+           "matvec, forward-over-reverse (torch.func)": HessianOperator(net, F.cross_entropy, (X, y), method="func"),
+           "matvec, forward-over-reverse, gradient traced once (linearize)":
+               HessianOperator(net, F.cross_entropy, (X, y), method="linearize")}
     v = torch.randn(ops[next(iter(ops))].dim, device=device)
     fns = {"gradient (forward + backward)": gradient, **{k: (lambda op=op: op @ v) for k, op in ops.items()}}
     for f in fns.values():  # warm up (and build the kept graph)
@@ -172,6 +174,10 @@ def matvec_vs_gradient(repeats=30, device="cpu", n=2000):
              f"{torch.get_num_threads()} threads; median of {repeats} interleaved runs.", "",
              "| operation | median ms | relative to one gradient | in CPU time |", "|---|---|---|---|"]
     lines += [f"| {k} | {m:.2f} | {m / g:.2f}x | {med_cpu[k] / g_cpu:.2f}x |" for k, m in med.items()]
+    v1 = v.clone()
+    first = _timed(lambda: HessianOperator(net, F.cross_entropy, (X, y), method="linearize") @ v1, sync, cpu=True)[0]
+    lines += ["", f"Tracing the gradient once for `linearize` (the first product) costs {first * 1e3 / g_cpu:.0f} "
+              "gradients of CPU time."]
     return "\n".join(lines)
 
 

@@ -567,7 +567,7 @@ class HessianOperator(SymmetricOperator):
         *,
         params=None,  # None: all trainable ones; or parameters, or their names
         dtype: torch.dtype | None = None,  # Evaluate in this dtype (on a copy)
-        method: str = "autograd",  # "autograd" (double backward) or "func" (fwd-over-rev)
+        method: str = "autograd",  # "autograd" (double backward), "func" or "linearize"
         cache_graph: bool | None = None,  # Keep the gradient graph; None: for one batch
         batch_probes: int | None = None,  # Probes per block product (trace, dense)
         group=None,  # A process group: `data` is this rank's shard of the data
@@ -576,7 +576,7 @@ class HessianOperator(SymmetricOperator):
         rank_world(group)  # a clear error when torch.distributed is not initialized
         if not callable(loss_fn):
             raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
-        self.method = check_choice("method", method, ("autograd", "func"))
+        self.method = check_choice("method", method, ("autograd", "func", "linearize"))
         check_deterministic(model)
         if dtype is not None:
             check_type("dtype", dtype, torch.dtype)
@@ -625,6 +625,11 @@ class HessianOperator(SymmetricOperator):
             raise ValueError(
                 "cache_graph=True needs data to be a single batch (the graph of every"
                 " batch would be kept)"
+            )
+        if method == "linearize" and self.n_batches > 1:
+            raise ValueError(
+                'method="linearize" needs data to be a single batch (the linearized'
+                ' gradient of every batch would be kept); use "func" or "autograd"'
             )
         self._graph = None
         X, y = self._to_device(next(iter(self.data)))
@@ -726,8 +731,31 @@ def _hvp_func(self: HessianOperator, X, y, V):
 
 
 @patch
+def _hvp_linearized(self: HessianOperator, V):
+    "Forward-over-reverse with the gradient's primal pass traced once and reused."
+    if self._graph is None:
+        w, X, y = next(self._batches())
+        grad_f = torch.func.grad(lambda p: self._f(p, X, y))
+        with warnings.catch_warnings():  # torch's constant folding of the trace warns
+            warnings.simplefilter("ignore", UserWarning)
+            # jvp_fn(v) = d/dt grad L(w + t v) at t = 0, without recomputing grad L(w)
+            _, jvp_fn = torch.func.linearize(grad_f, self.params)
+        self._graph = (w, jvp_fn)
+    w, jvp_fn = self._graph
+
+    def column(v):
+        return flatten(jvp_fn(unflatten(v, self.params)))
+
+    if V.shape[1] == 1:
+        return w * column(V[:, 0])[:, None]
+    return w * torch.func.vmap(column, in_dims=1, out_dims=1)(V)
+
+
+@patch
 def _local_matmat(self: HessianOperator, V):
     "This rank's share of the product: sum over its batches of (n_b / N) H_b V."
+    if self.method == "linearize":
+        return self._hvp_linearized(V)
     if self.method == "func":
         return sum(w * self._hvp_func(X, y, V) for w, X, y in self._batches())
     if self.cache_graph:

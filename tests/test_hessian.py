@@ -357,10 +357,15 @@ def test_func_product_equals_double_backward(problem, batches):
     cuts = torch.linspace(0, len(X), batches + 1).long().tolist()
     data = [(X[a:b], y[a:b]) for a, b in zip(cuts, cuts[1:])]
     Ha = HessianOperator(net, F.cross_entropy, data)
-    Hf = HessianOperator(net, F.cross_entropy, data, method="func")
     V = torch.randn(Ha.dim, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
-    torch.testing.assert_close(Hf @ V[:, 0], Ha @ V[:, 0], rtol=0, atol=1e-13)
-    torch.testing.assert_close(Hf @ V, Ha @ V, rtol=0, atol=1e-13)
+    for method in ("func", "linearize") if batches == 1 else ("func",):
+        Hf = HessianOperator(net, F.cross_entropy, data, method=method)
+        torch.testing.assert_close(Hf @ V[:, 0], Ha @ V[:, 0], rtol=0, atol=1e-13)
+        torch.testing.assert_close(Hf @ V, Ha @ V, rtol=0, atol=1e-13)
+        torch.testing.assert_close(Hf @ V[:, 1], Ha @ V[:, 1], rtol=0, atol=1e-13)  # reused
+    if batches > 1:
+        with pytest.raises(ValueError, match="single batch"):
+            HessianOperator(net, F.cross_entropy, data, method="linearize")
 
 
 def test_operator_dtype_matmat_and_loss_errors_name_their_cause(problem):
