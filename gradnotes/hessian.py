@@ -27,6 +27,7 @@ from gradnotes.autodiff import (
     unflatten,
 )
 from gradnotes.core import (
+    all_reduce_sum,
     check_choice,
     check_symmetric,
     check_int,
@@ -34,6 +35,7 @@ from gradnotes.core import (
     check_tensor,
     check_type,
     progress,
+    rank_world,
 )
 
 # %% auto #0
@@ -196,6 +198,11 @@ class SymmetricOperator:
     ):
         self._matmat_fn = matmat
         self.dim = check_int("dim", dim, low=1)
+        check_type("dtype", dtype, torch.dtype)
+        if not dtype.is_floating_point:  # Lanczos and the probes are real
+            raise TypeError(
+                f"{type(self).__name__} dtype must be a real floating dtype, got {dtype}"
+            )
         self.dtype, self.device = dtype, torch.device(device)
         self.batch_probes = (
             None
@@ -215,7 +222,13 @@ class SymmetricOperator:
             self.dim, 2, generator=torch.Generator().manual_seed(seed), dtype=self.dtype
         )
         U = U.to(self.device)
-        AU = self._matmat_split(U)
+        try:
+            AU = self._matmat_split(U)
+        except (RuntimeError, TypeError, ValueError, IndexError) as e:
+            raise ValueError(
+                f"matmat failed on a (dim, m) = ({self.dim}, 2) block of dtype"
+                f" {self.dtype}: {e}"
+            ) from e
         if tuple(AU.shape) != (self.dim, 2) or not bool(torch.isfinite(AU).all()):
             raise ValueError(
                 "matmat must map a finite (dim, m) block to a finite (dim, m) block; "
@@ -554,14 +567,16 @@ class HessianOperator(SymmetricOperator):
         *,
         params=None,  # None: all trainable ones; or parameters, or their names
         dtype: torch.dtype | None = None,  # Evaluate in this dtype (on a copy)
-        method: str = "autograd",  # "autograd" (double backward) or "func" (fwd-over-rev)
+        method: str = "autograd",  # "autograd" (double backward), "func" or "linearize"
         cache_graph: bool | None = None,  # Keep the gradient graph; None: for one batch
         batch_probes: int | None = None,  # Probes per block product (trace, dense)
+        group=None,  # A process group: `data` is this rank's shard of the data
     ):
         check_type("model", model, nn.Module)
+        rank_world(group)  # a clear error when torch.distributed is not initialized
         if not callable(loss_fn):
             raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
-        self.method = check_choice("method", method, ("autograd", "func"))
+        self.method = check_choice("method", method, ("autograd", "func", "linearize"))
         check_deterministic(model)
         if dtype is not None:
             check_type("dtype", dtype, torch.dtype)
@@ -594,6 +609,12 @@ class HessianOperator(SymmetricOperator):
             batch_probes=batch_probes,
         )
         self.data, self.n_batches, self.n = as_batches(data)
+        # with a group, H is of the mean loss over all shards: N = sum over ranks of n_r
+        self.group, self.n_local = group, self.n
+        if group is not None:
+            total = torch.tensor([float(self.n)], dtype=torch.float64, device=self.device)
+            all_reduce_sum([total], group)
+            self.n = int(total.item())
         for i, (X, _) in enumerate(self.data):  # floating X is cast to dtype; integer X
             if not X.is_floating_point():        # needs an embedding layer
                 check_input(f"data batch {i} X", X, model, finite=False, nonempty=False)
@@ -605,10 +626,21 @@ class HessianOperator(SymmetricOperator):
                 "cache_graph=True needs data to be a single batch (the graph of every"
                 " batch would be kept)"
             )
+        if method == "linearize" and self.n_batches > 1:
+            raise ValueError(
+                'method="linearize" needs data to be a single batch (the linearized'
+                ' gradient of every batch would be kept); use "func" or "autograd"'
+            )
         self._graph = None
         X, y = self._to_device(next(iter(self.data)))
-        with torch.no_grad():
-            loss = self._f(self.params, X, y)
+        try:
+            with torch.no_grad():
+                loss = self._f(self.params, X, y)
+        except (TypeError, ValueError, RuntimeError, IndexError) as e:
+            kind = TypeError if isinstance(e, TypeError) else ValueError
+            raise kind(
+                f"loss_fn(model(X), y) failed on data batch 0 (check X and y): {e}"
+            ) from e
         if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
             shape = (
                 tuple(loss.shape)
@@ -636,8 +668,13 @@ class HessianOperator(SymmetricOperator):
             )
         return X, y
 
+    def _reduce(self, t: torch.Tensor) -> torch.Tensor:
+        "Sum this rank's share `t` over the group, in place (nothing without a group)."
+        all_reduce_sum([t], self.group)
+        return t
+
     def _batches(self):
-        "Yield (weight n_b / N, X, y) on the operator's device."
+        "Yield (weight n_b / N, X, y) on the operator's device (N over every rank)."
         for i, batch in enumerate(self.data):
             X, y = self._to_device(_check_batch(i, batch))
             yield X.shape[0] / self.n, X, y
@@ -687,18 +724,46 @@ def _hvp_func(self: HessianOperator, X, y, V):
             torch.func.jvp(grad_f, (self.params,), (unflatten(v, self.params),))[1]
         )
 
+    # one column: a plain jvp (vmap over a single tangent only adds its own overhead)
+    if V.shape[1] == 1:
+        return column(V[:, 0])[:, None]
     return torch.func.vmap(column, in_dims=1, out_dims=1)(V)
 
 
 @patch
-def _matmat(self: HessianOperator, V):
+def _hvp_linearized(self: HessianOperator, V):
+    "Forward-over-reverse with the gradient's primal pass traced once and reused."
+    if self._graph is None:
+        w, X, y = next(self._batches())
+        grad_f = torch.func.grad(lambda p: self._f(p, X, y))
+        with warnings.catch_warnings():  # torch's constant folding of the trace warns
+            warnings.simplefilter("ignore", UserWarning)
+            # jvp_fn(v) = d/dt grad L(w + t v) at t = 0, without recomputing grad L(w)
+            _, jvp_fn = torch.func.linearize(grad_f, self.params)
+        self._graph = (w, jvp_fn)
+    w, jvp_fn = self._graph
+
+    def column(v):
+        return flatten(jvp_fn(unflatten(v, self.params)))
+
+    if V.shape[1] == 1:
+        return w * column(V[:, 0])[:, None]
+    return w * torch.func.vmap(column, in_dims=1, out_dims=1)(V)
+
+
+@patch
+def _local_matmat(self: HessianOperator, V):
+    "This rank's share of the product: sum over its batches of (n_b / N) H_b V."
+    if self.method == "linearize":
+        return self._hvp_linearized(V)
     if self.method == "func":
         return sum(w * self._hvp_func(X, y, V) for w, X, y in self._batches())
     if self.cache_graph:
         if self._graph is None:
-            _, X, y = next(self._batches())
-            self._graph = self._gradient_graph(X, y)
-        return self._hvp_autograd(*self._graph, V, retain=True)
+            w, X, y = next(self._batches())
+            self._graph = (w, *self._gradient_graph(X, y))
+        w, *graph = self._graph
+        return w * self._hvp_autograd(*graph, V, retain=True)
     out = torch.zeros_like(V)
     for w, X, y in self._batches():
         out += w * self._hvp_autograd(
@@ -706,12 +771,20 @@ def _matmat(self: HessianOperator, V):
         )
     return out
 
+
+@patch
+def _matmat(self: HessianOperator, V):
+    # H V = sum over ranks r and their batches b of (n_b / N) H_b V
+    return self._reduce(self._local_matmat(V))
+
 # %% ../nbs/10_hessian.ipynb #88afcae9
 @patch
 def loss(self: HessianOperator) -> float:
     "The mean loss over `data` at the operator's point."
     with torch.no_grad():
-        return sum(w * self._f(self.params, X, y).item() for w, X, y in self._batches())
+        local = sum(w * self._f(self.params, X, y).item() for w, X, y in self._batches())
+    total = torch.tensor([local], dtype=torch.float64, device=self.device)
+    return self._reduce(total).item()
 
 
 @patch
@@ -721,7 +794,7 @@ def gradient(self: HessianOperator) -> torch.Tensor:
     for w, X, y in self._batches():
         leaves = [p.detach().requires_grad_(True) for p in self.params.values()]
         out += w * flatten(_grads(self._f(dict(zip(self.names, leaves)), X, y), leaves))
-    return out
+    return self._reduce(out)
 
 
 @patch
@@ -738,7 +811,9 @@ def dense(self: HessianOperator, max_dim: int = 8192) -> torch.Tensor:
     cols, start = [], 0
     for m in self._blocks(self.dim):
         E = eye[:, start : start + m]
-        cols.append(sum(w * self._hvp_func(X, y, E) for w, X, y in self._batches()))
+        cols.append(
+            self._reduce(sum(w * self._hvp_func(X, y, E) for w, X, y in self._batches()))
+        )
         start += m
     M = torch.cat(cols, 1)
     if not bool(torch.isfinite(M).all()):
@@ -790,7 +865,8 @@ class GaussNewtonOperator(SymmetricOperator):
         return torch.func.vmap(column, in_dims=1, out_dims=1)(V)
 
     def _matmat(self, V):
-        return sum(w * self._batch_gn(X, y, V) for w, X, y in self.hessian._batches())
+        h = self.hessian
+        return h._reduce(sum(w * self._batch_gn(X, y, V) for w, X, y in h._batches()))
 
     def __repr__(self):
         return f"GaussNewtonOperator(dim={self.dim}, of {self.hessian!r})"

@@ -37,7 +37,7 @@ def blobs(
         n_features=d,
         centers=k,
         cluster_std=check_number("cluster_std", cluster_std, low=0, low_open=True),
-        random_state=check_int("seed", seed, low=0),
+        random_state=check_int("seed", seed, low=0, high=2**32 - 1),
     )
     X = (X - X.mean(0)) / X.std(0)  # sklearn.preprocessing.scale
     X, y = torch.as_tensor(X, dtype=dtype), torch.as_tensor(y)
@@ -71,6 +71,17 @@ def _check_xy(model, X, y):
                          f"and {len(y)}")
     if bool((y < 0).any()):
         raise ValueError(f"y must hold labels >= 0, got {int(y.min())}")
+    # labels index the model's outputs: one row through it in eval mode (no BatchNorm
+    # statistics move), train mode restored
+    training = model.training
+    try:
+        with torch.no_grad():
+            n_out = model.eval()(X[:1]).shape[-1]
+    finally:
+        model.train(training)
+    if len(y) and int(y.max()) >= n_out:
+        raise ValueError(f"y must hold labels < {n_out} (the model's outputs), got "
+                         f"{int(y.max())}")
 
 
 def train(
@@ -123,7 +134,9 @@ def train(
 def spectra(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict:
     """Exact eigenvalues (descending, NumPy) of the Hessian H of the mean cross-entropy
     and of its Gauss-Newton part G."""
-    H = HessianOperator(model, F.cross_entropy, (X, y), dtype=torch.float64)
+    _check_xy(model, X, y)
+    # the Hessian is in the parameters: no gradient flows back to X
+    H = HessianOperator(model, F.cross_entropy, (X.detach(), y), dtype=torch.float64)
     desc = lambda M: torch.linalg.eigvalsh(M).flip(0).cpu().numpy()
     return dict(H=desc(H.dense()), G=desc(H.gauss_newton().dense()), dim=H.dim)
 
@@ -136,11 +149,17 @@ def spectrum_summary(
 ) -> dict:
     """Bulk fraction and size, top-k gap ratio (alone and over the median ratio),
     position of the largest gap among the top 2k, outliers above a threshold."""
+    if isinstance(eigs, torch.Tensor):  # any floating dtype, on any device
+        check_tensor("eigs", eigs, ndim=1, floating=True)
+        eigs = eigs.detach().cpu().double().numpy()
     e = np.asarray(eigs)
-    if e.ndim != 1 or not np.isrealobj(e) or e.dtype == bool:
+    if e.ndim != 1 or not np.issubdtype(e.dtype, np.floating):
         raise TypeError(
-            f"eigs must be a 1-D array of real numbers, got {e.dtype} of shape {e.shape}"
+            f"eigs must be a 1-D array of real numbers in a floating dtype, got {e.dtype}"
+            f" of shape {e.shape}"
         )
+    if e.size < 2:
+        raise ValueError(f"eigs must hold at least 2 eigenvalues, got {e.size}")
     e = e.astype(np.float64)
     if not np.isfinite(e).all():
         raise ValueError("eigs contains NaN or infinite values")

@@ -348,3 +348,36 @@ def test_density_grid_and_data_dtypes_are_checked():
     net = torch.nn.Linear(3, 2)
     with pytest.raises(TypeError, match="X must have a floating dtype"):
         HessianOperator(net, torch.nn.functional.cross_entropy, (X.long(), y))
+
+
+@pytest.mark.parametrize("batches", [1, 3])
+def test_func_product_equals_double_backward(problem, batches):
+    "Forward-over-reverse (one column and blocks) equals the double-backward product."
+    net, X, y, _ = problem
+    cuts = torch.linspace(0, len(X), batches + 1).long().tolist()
+    data = [(X[a:b], y[a:b]) for a, b in zip(cuts, cuts[1:])]
+    Ha = HessianOperator(net, F.cross_entropy, data)
+    V = torch.randn(Ha.dim, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    for method in ("func", "linearize") if batches == 1 else ("func",):
+        Hf = HessianOperator(net, F.cross_entropy, data, method=method)
+        torch.testing.assert_close(Hf @ V[:, 0], Ha @ V[:, 0], rtol=0, atol=1e-13)
+        torch.testing.assert_close(Hf @ V, Ha @ V, rtol=0, atol=1e-13)
+        torch.testing.assert_close(Hf @ V[:, 1], Ha @ V[:, 1], rtol=0, atol=1e-13)  # reused
+    if batches > 1:
+        with pytest.raises(ValueError, match="single batch"):
+            HessianOperator(net, F.cross_entropy, data, method="linearize")
+
+
+def test_operator_dtype_matmat_and_loss_errors_name_their_cause(problem):
+    net, X, y, _ = problem
+    A = torch.eye(3, dtype=torch.float64)
+    with pytest.raises(TypeError, match="dtype must be a real floating"):
+        SymmetricOperator(lambda V: A @ V, 3, dtype=torch.int64)
+    with pytest.raises(TypeError, match="dtype must be a real floating"):
+        SymmetricOperator(lambda V: A @ V, 3, dtype=torch.complex128)
+    with pytest.raises(ValueError, match="matmat failed"):
+        SymmetricOperator(lambda V: torch.ones(2, 2, dtype=torch.float64) @ V, 3)
+    with pytest.raises(TypeError, match="failed on data batch 0"):
+        HessianOperator(net, F.cross_entropy, (X, y.numpy()))
+    with pytest.raises(ValueError, match="failed on data batch 0"):
+        HessianOperator(net, F.cross_entropy, (X, y + 3))

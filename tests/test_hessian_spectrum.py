@@ -84,6 +84,8 @@ def test_interpolate_endpoints_and_restore():
     (np.array([1.0, 2.0, 3.0]), {}, ValueError, "descending order"),
     (np.array([0.0, -1.0, -2.0]), {}, ValueError, "largest eigenvalue must be > 0"),
     (np.array([3.0, 2.0, 1.0]) + 0j, {}, TypeError, "real numbers"),
+    (np.array([3, 2, 1]), {}, TypeError, "floating dtype"),
+    (np.array([3.0]), {}, ValueError, "at least 2 eigenvalues"),
     (np.ones((2, 2)), {}, TypeError, "1-D array"),
 ])
 def test_spectrum_summary_refuses_bad_input(eigs, kwargs, exc, message):
@@ -104,3 +106,24 @@ def test_training_arguments_are_checked():
     with pytest.raises(ValueError, match="grad_tol"): train(net, X, y, grad_tol=-1.0)
     with pytest.raises(ValueError, match="X contains NaN"): train(net, X * float("nan"), y)
     with pytest.raises(ValueError, match="same number of examples"): train(net, X, y[:4])
+
+
+def test_labels_spectra_and_tensor_eigs_are_checked():
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4),
+                              torch.nn.Linear(4, 2)).double()
+    X, y = torch.randn(6, 3, dtype=torch.float64), torch.arange(6) % 2
+    stats = net[1].running_mean.clone()
+    with pytest.raises(ValueError, match="labels < 2"): train(net, X, y + 1)
+    assert net.training and torch.equal(net[1].running_mean, stats)  # the label check moved nothing
+    lin = torch.nn.Linear(3, 2).double()
+    with pytest.raises(ValueError, match="labels < 2"): interpolate(lin, lin.state_dict(),
+                                                                     lin.state_dict(), X, y + 1, [0.5])
+    with pytest.raises(ValueError, match="labels < 2"): spectra(lin, X, y + 1)
+    with pytest.raises(TypeError, match="y"): spectra(lin, X, y.double())
+    with pytest.raises(ValueError, match="seed must be <="): blobs(3, seed=2**32)
+    s = spectra(lin, X.clone().requires_grad_(True), y)  # no gradient to X: plain eigenvalues
+    assert isinstance(s["H"], np.ndarray)
+    eigs = torch.tensor([5.0, 3.0, 1.0, 0.0], requires_grad=True)
+    assert spectrum_summary(eigs, k=1)["lambda_max"] == 5.0
+    assert spectrum_summary(eigs.detach().bfloat16(), k=1)["lambda_max"] == 5.0
+    with pytest.raises(TypeError, match="eigs"): spectrum_summary(torch.tensor([3, 2, 1]), k=1)

@@ -53,11 +53,4 @@ OPT_OUT = {}
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
 XFAIL = {
     'as_batches:X:int': 'by design: as_batches knows no model; HessianOperator refuses integer X unless the model embeds it',
-    'SymmetricOperator:A:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x4 and 1x1)',
-    'SymmetricOperator:A:int': 'unclear: TypeError: torch.finfo() requires a floating point input type. Use torch.iinfo...',
-    'SymmetricOperator:A:complex': 'unclear: TypeError: v must have a floating dtype, got torch.complex128; complex tensors...',
-    'HessianOperator:y:numpy': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
-    'HessianOperator:y:list': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
-    'GaussNewtonOperator:y:numpy': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
-    'GaussNewtonOperator:y:list': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
 }

@@ -42,17 +42,4 @@ OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
 XFAIL = {
-    'blobs:seed:huge': "unclear: InvalidParameterError: The 'random_state' parameter of make_blobs must be an i...",
-    'train:y:label=n': 'unclear: IndexError: Target 2 is out of bounds.',
-    'spectra:X:requires_grad': "unclear: RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.deta...",
-    'spectra:y:label-1': 'unclear: IndexError: Target -1 is out of bounds.',
-    'spectra:y:label=n': 'unclear: IndexError: Target 2 is out of bounds.',
-    'spectra:y:float': 'unclear: RuntimeError: expected target dtype to be Long or Byte, but got Double',
-    'spectra:y:numpy': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
-    'spectra:y:list': "unclear: TypeError: cross_entropy_loss(): argument 'target' (position 2) must be Tensor...",
-    'spectrum_summary:eigs:empty': 'unclear: ValueError: k must be <= -1, got 2',
-    'spectrum_summary:eigs:int': 'silent: int eigs accepted (returned dict)',
-    'spectrum_summary:eigs:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
-    'spectrum_summary:eigs:requires_grad': "unclear: RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.deta...",
-    'interpolate:y:label=n': 'unclear: IndexError: Target 2 is out of bounds.',
 }
