@@ -53,9 +53,14 @@ def square_loss(
     return 0.5 * (output.reshape(-1) - target.reshape(-1)).pow(2).mean()
 
 
+_ROWS_CHECKED = [False]  # True inside a loop whose batches are rows of a checked X
+
+
 def _check_x(model: nn.Module, x, d: int) -> torch.Tensor:
     """The input of the paper's networks: real (n, d) rows in the parameters' dtype, finite
     (read where it can be: not inside `torch.func` transforms such as `vmap`)."""
+    if _ROWS_CHECKED[0]:
+        return x
     traced = torch._C._functorch.is_functorch_wrapped_tensor(x) if isinstance(
         x, torch.Tensor) else False
     return check_input("x", x, model, shape=(None, d), finite=not traced,
@@ -332,7 +337,12 @@ def _run_torch(model, X, y, idx, full, steps, lr, record_every, tol, blowup):
                 break
         rows = idx[0] if full else idx[t]
         xb, yb = (X, y) if full else (X[rows], y[rows])
-        grads = torch.autograd.grad(square_loss(model(xb), yb), params)
+        # xb: rows of X, checked once (train_sgd, and the forward at t = 0)
+        _ROWS_CHECKED[0] = True
+        try:
+            grads = torch.autograd.grad(square_loss(model(xb), yb), params)
+        finally:
+            _ROWS_CHECKED[0] = False
         with torch.no_grad():
             # theta <- theta - lr * grad of the mini-batch loss
             for p, g in zip(params, grads):

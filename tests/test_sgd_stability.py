@@ -276,3 +276,14 @@ def test_networks_check_their_input(make):
     from gradnotes.autodiff import per_sample_grads
     G = per_sample_grads(net, lambda o, t: 0.5 * (o - t).pow(2).mean(), X, torch.zeros(5, dtype=torch.float64))
     assert G.shape[0] == 5 and torch.isfinite(G).all()
+
+
+def test_training_checks_x_once_and_leaves_the_check_on():
+    from gradnotes.sgd_stability import train_sgd
+    net = DiagonalLinearNet(3)
+    X = torch.randn(8, 3, dtype=torch.float64)
+    train_sgd(net, X, X[:, 0].clone(), lr=0.01, steps=5, batch_size=2, seed=0, engine="torch")
+    with pytest.raises(ValueError, match="x contains NaN"):
+        net(torch.full_like(X, float("nan")))  # the mini-batch shortcut ended with the loop
+    with pytest.raises(ValueError, match="shape"):
+        train_sgd(DiagonalLinearNet(4), X, X[:, 0].clone(), lr=0.01, steps=5, batch_size=2, engine="torch")
