@@ -57,8 +57,8 @@ _ROWS_CHECKED = [False]  # True inside a loop whose batches are rows of a checke
 
 
 def _check_x(model: nn.Module, x, d: int) -> torch.Tensor:
-    """The input of the paper's networks: real (n, d) rows in the parameters' dtype, finite
-    (read where it can be: not inside `torch.func` transforms such as `vmap`)."""
+    """The input of the paper's networks: real (n, d) rows in the parameters' dtype,
+    finite (read where it can be: not inside `torch.func` transforms such as `vmap`)."""
     if _ROWS_CHECKED[0]:
         return x
     traced = torch._C._functorch.is_functorch_wrapped_tensor(x) if isinstance(
