@@ -250,13 +250,33 @@ class MinimizeResult:
         return self.status in ("converged", "stationary")
 
 
-def _value_and_grad(oracle, x):
+_TRUSTED = [False]  # True while a minimizer hands an oracle a point built from x0
+
+
+def _value_and_grad(oracle, x, trusted: bool = True):
+    """f and grad f at x. In the loop (`trusted`) the point derives from the checked x0,
+    so the package's oracles skip their check; a non-finite trial is a failed trial."""
     if not bool(torch.isfinite(x).all()):
         # a trial point that overflowed: a failed trial, never given to the oracle
         return math.inf, torch.full_like(x, math.nan)
-    if hasattr(oracle, "value_and_grad"):
-        return oracle.value_and_grad(x)
-    return oracle.value(x), oracle.grad(x)
+    old, _TRUSTED[0] = _TRUSTED[0], trusted
+    try:
+        if hasattr(oracle, "value_and_grad"):
+            return oracle.value_and_grad(x)
+        return oracle.value(x), oracle.grad(x)
+    finally:
+        _TRUSTED[0] = old
+
+
+def _value(oracle, x) -> float:
+    "f at a trial point x built from x0 (as `_value_and_grad`); inf when x is not finite."
+    if not bool(torch.isfinite(x).all()):
+        return math.inf
+    old, _TRUSTED[0] = _TRUSTED[0], True
+    try:
+        return float(oracle.value(x))
+    finally:
+        _TRUSTED[0] = old
 
 
 def _finite(f: float, g: torch.Tensor) -> bool:
@@ -279,7 +299,7 @@ def _start(oracle, x0):
         # Cholesky and the linear solves of a Newton step have no half-precision kernels
         raise TypeError(f"x0 must be float32 or float64 (use float64), got {x0.dtype}")
     x = x0.detach().clone()
-    f, g = _value_and_grad(oracle, x)
+    f, g = _value_and_grad(oracle, x, trusted=False)  # the oracle checks x0
     f = float(f)
     if not math.isfinite(f):
         raise ValueError(f"the objective at x0 is not finite: {f}")
@@ -505,7 +525,7 @@ def gradient_method(
                 y, fy, gy = x, f, g
             # T = y - B^{-1} g(y) / L
             T = y - metric.inv(gy) / L
-            fT = float(oracle.value(T)) if bool(torch.isfinite(T).all()) else math.inf
+            fT = _value(oracle, T)
             if math.isfinite(fT) and fT <= fy + torch.dot(
                 gy, T - y
             ).item() + 0.5 * L * sq(T - y):
@@ -612,6 +632,8 @@ def super_universal_newton(
 def _check_point(name: str, x, n: int, dtype: torch.dtype) -> torch.Tensor:
     """A point given to an oracle: a real, finite (n,) tensor in the oracle's dtype (an
     oracle computes in its data's dtype and does not cast)."""
+    if _TRUSTED[0]:
+        return x
     x = check_tensor(name, x, shape=(n,), floating=True)
     if x.dtype != dtype:
         raise TypeError(f"{name} has dtype {x.dtype}, the oracle's data {dtype}: "

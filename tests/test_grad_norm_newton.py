@@ -432,3 +432,16 @@ def test_a_non_finite_trial_point_is_a_failed_trial():
     obj = _lse(n=4)[0]
     f, g = _value_and_grad(obj, torch.tensor([1.0, math.inf, 0.0, 0.0], dtype=F64))
     assert f == math.inf and not torch.isfinite(g).any()
+
+
+def test_the_oracles_check_again_after_a_run():
+    # inside a minimizer the points derive from the checked x0 and skip the check; after it
+    # (or after an error in it) the oracle checks its point again
+    obj = _lse(n=4)[0]
+    gradient_method(obj, torch.ones(4, dtype=F64), max_iter=3)
+    with pytest.raises(ValueError):
+        super_universal_newton(obj, torch.ones(4, dtype=F64), alpha=1e300, max_iter=3)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        obj.value(torch.full((4,), math.nan, dtype=F64))
+    with pytest.raises(TypeError, match="x has dtype torch.float32"):
+        gns_minimize(obj, torch.ones(4), max_iter=2)
