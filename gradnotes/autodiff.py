@@ -105,6 +105,7 @@ def check_input(
     name: str,  # The argument's name, for messages
     X,  # The model's input, examples along dimension 0
     model: nn.Module,  # The network that will read it
+    model_name: str = "model",  # What messages call `model` (e.g. "head")
     **kwargs,  # Further `check_tensor` requirements (ndim, finite, ...)
 ) -> torch.Tensor:
     """`X` checked with `check_tensor`, and readable by `model`: a floating `X` has the
@@ -118,8 +119,8 @@ def check_input(
             raise TypeError(f"{name} must have a floating dtype, got {X.dtype}")
     elif dtypes and X.dtype not in dtypes:
         want = " or ".join(sorted(map(str, dtypes)))
-        raise TypeError(f"{name} has dtype {X.dtype}, the model's parameters {want}: "
-                        f"convert {name} (or the model) so they agree")
+        raise TypeError(f"{name} has dtype {X.dtype}, the {model_name}'s parameters "
+                        f"{want}: convert {name} (or the {model_name}) so they agree")
     return X
 
 # %% ../nbs/02_autodiff.ipynb #b2b65fd6

@@ -250,20 +250,56 @@ class MinimizeResult:
         return self.status in ("converged", "stationary")
 
 
-def _value_and_grad(oracle, x):
-    if hasattr(oracle, "value_and_grad"):
-        return oracle.value_and_grad(x)
-    return oracle.value(x), oracle.grad(x)
+_TRUSTED = [False]  # True while a minimizer hands an oracle a point built from x0
+
+
+def _value_and_grad(oracle, x, trusted: bool = True):
+    """f and grad f at x. In the loop (`trusted`) the point derives from the checked x0,
+    so the package's oracles skip their check; a non-finite trial is a failed trial."""
+    if not bool(torch.isfinite(x).all()):
+        # a trial point that overflowed: a failed trial, never given to the oracle
+        return math.inf, torch.full_like(x, math.nan)
+    old, _TRUSTED[0] = _TRUSTED[0], trusted
+    try:
+        if hasattr(oracle, "value_and_grad"):
+            return oracle.value_and_grad(x)
+        return oracle.value(x), oracle.grad(x)
+    finally:
+        _TRUSTED[0] = old
+
+
+def _value(oracle, x) -> float:
+    "f at a trial point x built from x0 (as `_value_and_grad`); inf when x is not finite."
+    if not bool(torch.isfinite(x).all()):
+        return math.inf
+    old, _TRUSTED[0] = _TRUSTED[0], True
+    try:
+        return float(oracle.value(x))
+    finally:
+        _TRUSTED[0] = old
 
 
 def _finite(f: float, g: torch.Tensor) -> bool:
     return math.isfinite(f) and bool(torch.isfinite(g).all())
 
 
+def _power(base: float, exponent: float, name: str, value: float) -> float:
+    """`base ** exponent` for Python floats; a `ValueError` naming the argument `name`
+    (whose value is `value`) where the power overflows."""
+    try:
+        return base**exponent
+    except OverflowError:
+        raise ValueError(f"{name} = {value:g} is too large: {base:.3g} ** {exponent:g} "
+                         "overflows a float") from None
+
+
 def _start(oracle, x0):
     check_tensor("x0", x0, ndim=1, floating=True)
+    if x0.dtype not in (torch.float32, torch.float64):
+        # Cholesky and the linear solves of a Newton step have no half-precision kernels
+        raise TypeError(f"x0 must be float32 or float64 (use float64), got {x0.dtype}")
     x = x0.detach().clone()
-    f, g = _value_and_grad(oracle, x)
+    f, g = _value_and_grad(oracle, x, trusted=False)  # the oracle checks x0
     f = float(f)
     if not math.isfinite(f):
         raise ValueError(f"the objective at x0 is not finite: {f}")
@@ -489,7 +525,7 @@ def gradient_method(
                 y, fy, gy = x, f, g
             # T = y - B^{-1} g(y) / L
             T = y - metric.inv(gy) / L
-            fT = float(oracle.value(T))
+            fT = _value(oracle, T)
             if math.isfinite(fT) and fT <= fy + torch.dot(
                 gy, T - y
             ).item() + 0.5 * L * sq(T - y):
@@ -567,7 +603,7 @@ def super_universal_newton(
         last = None
         for _ in range(max_trials):
             # lambda = H_k ||g||_*^alpha
-            lam = Hk * gn**alpha
+            lam = Hk * _power(gn, alpha, "alpha", alpha)
             delta = solve(lam)
             solves += 1
             if delta is None:
@@ -593,6 +629,18 @@ def super_universal_newton(
     return MinimizeResult(x, f, gn, k, status, hist)
 
 # %% ../nbs/33_grad_norm_newton.ipynb #eff20df1
+def _check_point(name: str, x, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """A point given to an oracle: a real, finite (n,) tensor in the oracle's dtype (an
+    oracle computes in its data's dtype and does not cast)."""
+    if _TRUSTED[0]:
+        return x
+    x = check_tensor(name, x, shape=(n,), floating=True)
+    if x.dtype != dtype:
+        raise TypeError(f"{name} has dtype {x.dtype}, the oracle's data {dtype}: "
+                        f"convert {name}")
+    return x
+
+
 def _as_float(name, t, dtype, device=None):
     if not isinstance(t, torch.Tensor):
         t = torch.as_tensor(t)
@@ -626,6 +674,7 @@ class LogSumExp:
             self.c = self.grad(torch.zeros_like(self.c))
 
     def _pi(self, x):
+        x = _check_point("x", x, self.A.shape[1], self.A.dtype)
         s = (self.A @ x - self.b) / self.mu
         return s, torch.softmax(s, 0)
 
@@ -691,6 +740,7 @@ class SoftmaxRegression:
         self.Y = torch.nn.functional.one_hot(self.y, self.K).to(dtype)
 
     def logits(self, w):
+        w = _check_point("w", w, self.n, self.X.dtype)
         return self.X @ w.view(self.K, self.d).T
 
     def value_and_grad(self, w):
@@ -748,6 +798,7 @@ class PNormResidual:
         self.p = check_number("p", p, low=2)
 
     def value_and_grad(self, x):
+        x = _check_point("x", x, self.A.shape[1], self.A.dtype)
         u = self.A @ x - self.b
         r = torch.linalg.vector_norm(u)
         # grad = ||u||^{p-2} A^T u
@@ -760,10 +811,12 @@ class PNormResidual:
         return self.value_and_grad(x)[1]
 
     def _parts(self, x):
+        x = _check_point("x", x, self.A.shape[1], self.A.dtype)
         u = self.A @ x - self.b
         r = torch.linalg.vector_norm(u).item()
         Jtu = self.A.T @ u
-        alpha = (self.p - 2) * r ** (self.p - 4) if r > 0 and self.p != 2 else 0.0
+        pw = _power(r, self.p - 4, "p", self.p) if r > 0 and self.p != 2 else 0.0
+        alpha = (self.p - 2) * pw
         return r, Jtu, alpha
 
     def approx_hess(self, x) -> RankOne:
@@ -774,7 +827,8 @@ class PNormResidual:
     def hess(self, x):
         # ||u||^{p-2} A^T A + (p-2) ||u||^{p-4} (A^T u)(A^T u)^T
         r, Jtu, alpha = self._parts(x)
-        return r ** (self.p - 2) * (self.A.T @ self.A) + alpha * torch.outer(Jtu, Jtu)
+        gn = _power(r, self.p - 2, "p", self.p)
+        return gn * (self.A.T @ self.A) + alpha * torch.outer(Jtu, Jtu)
 
 # %% ../nbs/33_grad_norm_newton.ipynb #361167f8
 class ChebyshevRosenbrock:
@@ -815,8 +869,10 @@ class ChebyshevRosenbrock:
         u, J = self.residuals(x), self.jacobian(x)
         r = torch.linalg.vector_norm(u).item()
         Jtu = J.T @ u
-        alpha = (self.p - 2) * r ** (self.p - 4) if r > 0 and self.p != 2 else 0.0
-        return r ** (self.p - 2) * (J.T @ J) + alpha * torch.outer(Jtu, Jtu)
+        pw = _power(r, self.p - 4, "p", self.p) if r > 0 and self.p != 2 else 0.0
+        alpha = (self.p - 2) * pw
+        gn = _power(r, self.p - 2, "p", self.p)
+        return gn * (J.T @ J) + alpha * torch.outer(Jtu, Jtu)
 
     def hess(self, x):
         # the approximation plus ||u||^{p-2} sum_i u_i nabla^2 u_i, with nabla^2 u_i = -4
@@ -824,4 +880,4 @@ class ChebyshevRosenbrock:
         u = self.residuals(x)
         r = torch.linalg.vector_norm(u).item()
         curv = torch.cat([-4 * u[1:], x.new_zeros(1)])
-        return self.approx_hess(x) + r ** (self.p - 2) * torch.diag(curv)
+        return self.approx_hess(x) + _power(r, self.p - 2, "p", self.p) * torch.diag(curv)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .autodiff import flatten, per_sample_grads
+from .autodiff import check_input, flatten, per_sample_grads
 from gradnotes.core import (
     check_choice,
     check_int,
@@ -242,7 +242,8 @@ def hutchinson_penalty(
 def _check_batch(head, x_name: str, X, t_name: str, t, loss_fn, same_shape=False):
     """Inputs X (n, ...) and targets t (n, ...): real, finite, one target per row (X's
     shape when `same_shape`), in [0, 1] for the default BCE; X in `head`'s dtype."""
-    X = check_tensor(x_name, X, floating=True)
+    X = (check_tensor(x_name, X, floating=True) if head is None else
+         check_input(x_name, X, head, model_name="head", floating=True))
     t = check_tensor(t_name, t, floating=True)
     if same_shape and t.shape != X.shape:
         raise ValueError(f"{t_name} must have {x_name}'s shape {tuple(X.shape)}, "
@@ -252,10 +253,6 @@ def _check_batch(head, x_name: str, X, t_name: str, t, loss_fn, same_shape=False
                          f"{tuple(t.shape)} and {tuple(X.shape)}")
     if loss_fn is F.binary_cross_entropy_with_logits and bool(((t < 0) | (t > 1)).any()):
         raise ValueError(f"{t_name} must lie in [0, 1] (binary cross-entropy targets)")
-    p = next(head.parameters(), None) if head is not None else None
-    if p is not None and X.dtype != p.dtype:
-        raise TypeError(f"{x_name} has dtype {X.dtype}, the head's parameters {p.dtype}: "
-                        "convert one of them")
     return X, t
 
 
@@ -581,8 +578,9 @@ def fit_alignment(
     steps = check_int("steps", steps, low=1)
     top = torch.finfo(torch.float32).max  # the model's dtype: larger values overflow
     lr = check_number("lr", lr, low=0, low_open=True, high=top)
-    l2 = check_number("l2", l2, low=0)
-    penalty_weight = check_number("penalty_weight", penalty_weight, low=0)
+    # weights of loss terms: beyond the dtype's largest number the loss is infinite
+    l2 = check_number("l2", l2, low=0, high=top)
+    penalty_weight = check_number("penalty_weight", penalty_weight, low=0, high=top)
     anneal_iters, n_probes = check_int("anneal_iters", anneal_iters, low=0), check_int(
         "n_probes", n_probes, low=1
     )
@@ -622,7 +620,8 @@ def fit_alignment(
             run.penalty.append(float(penalty.detach()))
         if not torch.isfinite(loss):
             raise FloatingPointError(
-                f"{method}: the loss became {loss.item()} at step {step}"
+                f"{method}: the loss became {loss.item()} at step {step} (lr = {lr:g}, "
+                f"l2 = {l2:g}, penalty weight {w:g}): lower lr, l2 or penalty_weight"
             )
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -68,6 +68,10 @@ class BilevelProblem:
         for name in ("mu", "L"):
             if not callable(getattr(self, name)):
                 check_number(name, getattr(self, name), low=0, low_open=True)
+        if not (callable(self.mu) or callable(self.L)) and self.mu > self.L:
+            # a mu-strongly convex h with an L-Lipschitz gradient has mu <= L
+            raise ValueError(f"mu must be at most L (mu <= L for any h), got mu = "
+                             f"{self.mu:g} > L = {self.L:g}")
         check_number("L_upper", self.L_upper, low=0, low_open=True)
         for name in ("grad_lower", "solver"):
             v = getattr(self, name)
@@ -349,7 +353,9 @@ class ErrorBound:
         # c = L_f ||B|| / mu + L_A ||B|| ||grad f|| / mu^2 + L_B ||grad f|| / mu
         c = Lf * B / mu + LA * B * gnorm / mu**2 + LB * gnorm / mu
         # omega = c eps + (||B|| / mu) delta + (L_B L_f / mu) eps^2
-        return c * eps + B / mu * delta + LB * Lf / mu * eps**2
+        # times eps twice, not eps**2: a huge eps gives an infinite (vacuous) bound, not
+        # an OverflowError, and L_B = 0 keeps the term 0
+        return c * eps + B / mu * delta + LB * Lf / mu * eps * eps
 
 # %% ../nbs/21_maid.ipynb #f5d7ecf5
 @dataclass
@@ -437,7 +443,9 @@ class MAID:
         seed: int = 0,  # Seed of the random directions of the Lipschitz estimates
     ):
         self.problem = check_type("problem", problem, BilevelProblem)
-        self.eps = check_number("eps", eps, low=0, low_open=True)
+        # an accuracy beyond 1e10 gives no sensible first solve: the tighten-and-retry
+        # rounds would spend the budget shrinking it by tau per failure
+        self.eps = check_number("eps", eps, low=0, high=1e10, low_open=True)
         self.delta = check_number("delta", delta, low=0, low_open=True)
         # a step beyond 1e10 cannot give a sensible first trial: backtracking would spend
         # the
@@ -507,7 +515,7 @@ def backtrack(self: MAID, x, theta, hg, max_trials):
         x_new = self.solve_lower(x, theta_new, eps)
         f_new, gf_new = self.problem.upper_and_grad(x_new)
         # g(theta+) <= f + ||grad f|| eps + L eps^2 / 2
-        upper_new = f_new + gf_new.norm().item() * eps + Lf * eps**2 / 2
+        upper_new = f_new + gf_new.norm().item() * eps + Lf * eps * eps / 2
         if upper_new - lower_old <= -step * self.eta**2 * pn2:
             return True, theta_new, x_new, f_new, step
     return False, theta, x, hg.f, 0.0
@@ -758,10 +766,11 @@ def smoothed_tv(x: torch.Tensor, nu) -> torch.Tensor:
     hyperparameter)."""
     if isinstance(nu, torch.Tensor) and nu.numel() != 1:
         raise ValueError(f"nu must be a single number, got shape {tuple(nu.shape)}")
-    check_number(
-        "nu", nu.detach() if isinstance(nu, torch.Tensor) else nu, low=0, low_open=True
-    )
     dx, dy = image_gradient(x)
+    # nu^2 must be a number of x's dtype
+    top = math.sqrt(torch.finfo(dx.dtype).max)
+    check_number("nu", nu.detach() if isinstance(nu, torch.Tensor) else nu, low=0,
+                 high=top, low_open=True)
     return torch.sqrt(dx**2 + dy**2 + nu**2).sum()
 
 
@@ -880,10 +889,14 @@ def logreg_penalties(
 ) -> tuple[BilevelProblem, int]:
     """Multinomial logistic regression whose L2 penalties exp(theta) are learned on
     validation data; returns (problem, dim of theta)."""
-    check_tensor("X_train", X_train, ndim=2, floating=True)
-    check_tensor("X_val", X_val, ndim=2, floating=True)
-    check_tensor("y_train", y_train, ndim=1)
-    check_tensor("y_val", y_val, ndim=1)
+    # the operator norms of the problem have no half-precision kernels
+    reals = (torch.float32, torch.float64)
+    check_tensor("X_train", X_train, ndim=2, dtypes=reals)
+    check_tensor("X_val", X_val, ndim=2, dtypes=(X_train.dtype,))
+    for name, y in (("y_train", y_train), ("y_val", y_val)):
+        check_tensor(name, y, ndim=1, integer=True)
+        if int(y.min()) < 0:
+            raise ValueError(f"{name} must hold class labels >= 0, got {int(y.min())}")
     if len(y_train) != len(X_train):
         raise ValueError(
             f"y_train has {len(y_train)} labels for {len(X_train)} rows of X_train"

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .autodiff import per_sample_grads, trainable
+from .autodiff import check_input, per_sample_grads, trainable
 from gradnotes.core import (
     check_choice,
     check_int,
@@ -44,12 +44,27 @@ def square_loss(
     """
     check_tensor("output", output, floating=True, finite=False)
     check_tensor("target", target, floating=True)
-    if output.numel() != target.numel() or output.ndim > 2 or target.ndim > 2:
+    column = lambda t: t.ndim == 1 or (t.ndim == 2 and t.shape[1] == 1)
+    if not (column(output) and column(target)) or len(output) != len(target):
         raise ValueError(
             f"output {tuple(output.shape)} and target {tuple(target.shape)} must "
-            "hold one number per example"
+            "hold one number per example: shapes (n,) or (n, 1)"
         )
     return 0.5 * (output.reshape(-1) - target.reshape(-1)).pow(2).mean()
+
+
+_ROWS_CHECKED = [False]  # True inside a loop whose batches are rows of a checked X
+
+
+def _check_x(model: nn.Module, x, d: int) -> torch.Tensor:
+    """The input of the paper's networks: real (n, d) rows in the parameters' dtype,
+    finite (read where it can be: not inside `torch.func` transforms such as `vmap`)."""
+    if _ROWS_CHECKED[0]:
+        return x
+    traced = torch._C._functorch.is_functorch_wrapped_tensor(x) if isinstance(
+        x, torch.Tensor) else False
+    return check_input("x", x, model, shape=(None, d), finite=not traced,
+                       nonempty=False)  # an empty batch maps to an empty output
 
 
 class DiagonalLinearNet(nn.Module):
@@ -74,6 +89,7 @@ class DiagonalLinearNet(nn.Module):
         return (self.u * self.u - self.v * self.v).detach()
 
     def forward(self, x):
+        x = _check_x(self, x, len(self.u))
         return x @ (self.u * self.u - self.v * self.v)
 
 
@@ -100,6 +116,7 @@ class TwoLayerReLU(nn.Module):
             self.out.weight.mul_(scale)
 
     def forward(self, x):
+        x = _check_x(self, x, self.hidden.in_features)
         return self.out(torch.relu(self.hidden(x))).squeeze(-1)
 
     def path_norm(self) -> float:
@@ -320,7 +337,12 @@ def _run_torch(model, X, y, idx, full, steps, lr, record_every, tol, blowup):
                 break
         rows = idx[0] if full else idx[t]
         xb, yb = (X, y) if full else (X[rows], y[rows])
-        grads = torch.autograd.grad(square_loss(model(xb), yb), params)
+        # xb: rows of X, checked once (train_sgd, and the forward at t = 0)
+        _ROWS_CHECKED[0] = True
+        try:
+            grads = torch.autograd.grad(square_loss(model(xb), yb), params)
+        finally:
+            _ROWS_CHECKED[0] = False
         with torch.no_grad():
             # theta <- theta - lr * grad of the mini-batch loss
             for p, g in zip(params, grads):

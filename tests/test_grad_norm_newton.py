@@ -388,3 +388,60 @@ def test_problem_data_must_be_real_floating():
         LogSumExp(A.long(), b)
     with pytest.raises(TypeError, match="b must be real"):
         PNormResidual(A, b.to(torch.complex128))
+
+
+@pytest.mark.parametrize("method", [gns_minimize, gradient_method, super_universal_newton])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_minimizers_refuse_half_precision_x0(method, dtype):
+    obj = _lse(n=4)[0]
+    with pytest.raises(TypeError, match="x0 must be float32 or float64"):
+        method(obj, torch.zeros(4, dtype=dtype), max_iter=2)
+
+
+@pytest.mark.parametrize("make, name", [(lambda: _lse(n=4)[0], "x"),
+                                        (lambda: PNormResidual(torch.eye(4, dtype=F64), torch.ones(4, dtype=F64)), "x"),
+                                        (lambda: SoftmaxRegression(torch.randn(6, 2, dtype=F64),
+                                                                   torch.arange(6) % 2), "w")])
+def test_oracles_check_their_point(make, name):
+    obj = make()
+    n = 4
+    for bad, err, msg in [(torch.full((n,), math.nan, dtype=F64), ValueError, f"{name} contains NaN"),
+                          (torch.zeros(n + 1, dtype=F64), ValueError, f"{name} must have shape"),
+                          (torch.zeros(n, dtype=torch.float32), TypeError, f"{name} has dtype torch.float32"),
+                          ([0.0] * n, TypeError, f"{name} must be a torch.Tensor")]:
+        for meth in (obj.value, obj.grad, obj.hess):
+            with pytest.raises(err, match=msg):
+                meth(bad)
+
+
+def test_overflowing_powers_name_their_argument():
+    A, b = torch.eye(3, dtype=F64), torch.full((3,), 2.0, dtype=F64)
+    with pytest.raises(ValueError, match="p = 1e\\+300 is too large"):
+        PNormResidual(A, b, p=1e300).hess(torch.zeros(3, dtype=F64))
+    with pytest.raises(ValueError, match="p = 1e\\+300 is too large"):
+        ChebyshevRosenbrock(3, p=1e300).hess(torch.full((3,), 3.0, dtype=F64))
+    obj = _lse(n=4)[0]
+    with pytest.raises(ValueError, match="alpha = 1e\\+300 is too large"):
+        super_universal_newton(obj, torch.ones(4, dtype=F64), alpha=1e300, max_iter=3)
+
+
+def test_a_non_finite_trial_point_is_a_failed_trial():
+    # a trial point that overflowed is never handed to the oracle (which would refuse it):
+    # it counts as a failed trial, as an infinite objective does
+    from gradnotes.grad_norm_newton import _value_and_grad
+    obj = _lse(n=4)[0]
+    f, g = _value_and_grad(obj, torch.tensor([1.0, math.inf, 0.0, 0.0], dtype=F64))
+    assert f == math.inf and not torch.isfinite(g).any()
+
+
+def test_the_oracles_check_again_after_a_run():
+    # inside a minimizer the points derive from the checked x0 and skip the check; after it
+    # (or after an error in it) the oracle checks its point again
+    obj = _lse(n=4)[0]
+    gradient_method(obj, torch.ones(4, dtype=F64), max_iter=3)
+    with pytest.raises(ValueError):
+        super_universal_newton(obj, torch.ones(4, dtype=F64), alpha=1e300, max_iter=3)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        obj.value(torch.full((4,), math.nan, dtype=F64))
+    with pytest.raises(TypeError, match="x has dtype torch.float32"):
+        gns_minimize(obj, torch.ones(4), max_iter=2)

@@ -340,3 +340,21 @@ def test_invariance_loss_value():
     w = torch.ones(2, requires_grad=True)
     out = invariance_loss(torch.tensor(0.7), torch.tensor(0.1), 10.0, l2=0.5, params=[w])
     assert abs(out.item() - (0.7 + 1.0 + 1.0) / 10.0) < 1e-6
+
+
+def test_head_input_dtype_is_checked_against_the_head_and_named():
+    from gradnotes.hessian_alignment import fishr_penalty
+    head = nn.Linear(2, 1)  # float32
+    X, t = torch.zeros(3, 2, dtype=torch.float64), torch.zeros(3, 1)
+    with pytest.raises(TypeError, match=r"features has dtype torch.float64, the head's parameters"):
+        per_sample_head_grads(head, X, t)
+    with pytest.raises(TypeError, match=r"env_features\[1\] has dtype torch.float64, the head's"):
+        fishr_penalty(head, [X.float(), X], [t, t])
+
+
+@pytest.mark.parametrize("arg", ["l2", "penalty_weight"])
+def test_loss_weights_are_bounded_by_the_models_dtype(arg):
+    from gradnotes.hessian_alignment import colored_digits, fit_alignment
+    envs = colored_digits(seed=0)
+    with pytest.raises(ValueError, match=arg):
+        fit_alignment("hgp", envs, steps=2, track_every=None, **{arg: 1e300})

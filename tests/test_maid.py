@@ -273,3 +273,39 @@ def test_psnr_refuses_different_shapes_and_nan():
 def test_accuracy_schedule_refuses_bad_arguments(args, exc, message):
     with pytest.raises(exc, match=message):
         accuracy_schedule(*args)
+
+
+def test_documented_edges_of_the_schedule_and_fista(toy):
+    # decay = 1 is a constant geometric schedule (the docs say decay in (0, 1])
+    assert [accuracy_schedule("geometric", 0.3, k, decay=1.0) for k in range(3)] == [0.3] * 3
+    # maxiter = 0: no step; x0 comes back with its certificate ||grad_x h(x0)|| / mu
+    problem, dim = small_logreg()
+    theta, x0 = torch.zeros(dim, dtype=F64), torch.zeros(4, 3, dtype=F64)
+    x, evals, acc = fista(problem, x0, theta, 1e-12, maxiter=0)
+    assert torch.equal(x, x0) and evals == 1
+    assert math.isclose(acc, problem.grad_x(x0, theta).norm().item() / problem.mu_at(theta))
+
+
+def test_out_of_range_constants_name_their_argument():
+    with pytest.raises(ValueError, match="mu must be at most L"):
+        BilevelProblem(lambda x, t: (x * x).sum(), lambda x: x.sum(), mu=4.0, L=2.0)
+    from gradnotes.maid import smoothed_tv
+    x = torch.rand(1, 4, 4, dtype=torch.float32)
+    assert torch.isfinite(smoothed_tv(x, 1e18))  # nu^2 = 1e36 is a float32
+    with pytest.raises(ValueError, match="nu"):
+        smoothed_tv(x, 1e20)  # nu^2 overflows float32
+    X, y = torch.randn(6, 2, dtype=F64), torch.tensor([0, 1, 0, 1, 0, 1])
+    with pytest.raises(TypeError, match="X_train must have dtype"):
+        logreg_penalties(X.half(), y, X.half(), y)
+    with pytest.raises(ValueError, match="y_val must hold class labels >= 0"):
+        logreg_penalties(X, y, X, y - 1)
+    with pytest.raises(ValueError, match="eps"):
+        MAID(small_logreg()[0], eps=1e300)
+
+
+def test_error_bound_of_a_huge_accuracy_is_infinite():
+    # the bound grows with eps^2: at eps = 1e300 it is infinite (vacuous), not an error
+    problem, dim = small_logreg()
+    theta, x = torch.zeros(dim, dtype=F64), torch.zeros(4, 3, dtype=F64)
+    hg = inexact_hypergradient(problem, x, theta, delta=1e-3)
+    assert ErrorBound(problem, 0)(x, theta, hg, eps=1e300, delta=1e-3) == math.inf

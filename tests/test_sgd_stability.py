@@ -248,3 +248,42 @@ def test_data_seed_and_moment_arguments_are_checked():
     with pytest.raises(ValueError, match="lr = 1e\\+300 is too large"):
         second_moment_matrix(G, 1e300, 2)
     with pytest.raises(ValueError, match="rtol"): mean_square_radius(G, 0.1, 2, rtol=1.5)
+
+
+def test_square_loss_of_a_non_finite_output_is_non_finite():
+    # accepted on purpose: a diverged network's loss shows as inf/nan, which train_sgd reads
+    from gradnotes.sgd_stability import square_loss
+    y = torch.zeros(3, dtype=torch.float64)
+    assert torch.isnan(square_loss(torch.tensor([0.0, float("nan"), 1.0], dtype=torch.float64), y))
+    assert torch.isinf(square_loss(torch.tensor([0.0, float("inf"), 1.0], dtype=torch.float64), y))
+    with pytest.raises(ValueError, match="target"):
+        square_loss(torch.zeros(3, dtype=torch.float64), torch.zeros(1, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("make", [lambda: __import__("gradnotes.sgd_stability").sgd_stability.DiagonalLinearNet(3),
+                                  lambda: __import__("gradnotes.sgd_stability").sgd_stability.TwoLayerReLU(3, 4)])
+def test_networks_check_their_input(make):
+    net = make()
+    X = torch.randn(5, 3, dtype=torch.float64)
+    assert net(X).shape == (5,) and net(X[:0]).shape == (0,)
+    for bad, err, msg in [(X[:, :2], ValueError, "x must have shape"), (X[0], ValueError, "x must have shape"),
+                          (X.float(), TypeError, "x has dtype torch.float32"),
+                          (torch.full_like(X, float("nan")), ValueError, "x contains NaN"),
+                          (X.tolist(), TypeError, "x must be a torch.Tensor")]:
+        with pytest.raises(err, match=msg):
+            net(bad)
+    # inside torch.func transforms (per-example gradients) the values cannot be read: shape only
+    from gradnotes.autodiff import per_sample_grads
+    G = per_sample_grads(net, lambda o, t: 0.5 * (o - t).pow(2).mean(), X, torch.zeros(5, dtype=torch.float64))
+    assert G.shape[0] == 5 and torch.isfinite(G).all()
+
+
+def test_training_checks_x_once_and_leaves_the_check_on():
+    from gradnotes.sgd_stability import train_sgd
+    net = DiagonalLinearNet(3)
+    X = torch.randn(8, 3, dtype=torch.float64)
+    train_sgd(net, X, X[:, 0].clone(), lr=0.01, steps=5, batch_size=2, seed=0, engine="torch")
+    with pytest.raises(ValueError, match="x contains NaN"):
+        net(torch.full_like(X, float("nan")))  # the mini-batch shortcut ended with the loop
+    with pytest.raises(ValueError, match="shape"):
+        train_sgd(DiagonalLinearNet(4), X, X[:, 0].clone(), lr=0.01, steps=5, batch_size=2, engine="torch")

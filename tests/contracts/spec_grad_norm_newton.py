@@ -42,13 +42,14 @@ MIN_ARGS = lambda: dict(oracle=_lse(), x0=torch.zeros(3, dtype=F64), max_iter=3,
 MIN_COMMON = dict(tensors={"x0": Arr(ndim=1)}, ints={"max_iter": NOLOOP}, numbers={"f_tol": POS})
 
 
-def _oracle_spec(cls, args, tensors, numbers=None, ints=None, same_length=()):
+def _oracle_spec(cls, args, tensors, numbers=None, ints=None, same_length=(), names=None):
     def call(a):
         a = dict(a)
         w = a.pop("w")
         o = cls(**a)
         return o.value(w), o.grad(w), m.as_dense(o.approx_hess(w)), o.hess(w)
-    return Spec(args, call=call, tensors=tensors, numbers=numbers or {}, ints=ints or {}, same_length=same_length)
+    return Spec(args, call=call, tensors=tensors, numbers=numbers or {}, ints=ints or {}, same_length=same_length,
+                names=names or {})
 
 
 def _softmax_args():
@@ -104,58 +105,19 @@ SPECS = {
                                    ints={"max_iter": NOLOOP, "max_trials": Int(1, huge=False)},
                                    numbers={"f_tol": POS, "H0": POS, "alpha": NONNEG}),
     "LogSumExp": _oracle_spec(m.LogSumExp, _lse_args, {"A": Arr(ndim=2), "b": Arr(ndim=1), "w": Arr(ndim=1)},
-                              numbers={"mu": POS}, same_length=(("A", "b"),)),
+                              numbers={"mu": POS}, same_length=(("A", "b"),),
+                              names={"w": ("x",)}),  # the oracle's methods call the point x
     "SoftmaxRegression": _oracle_spec(m.SoftmaxRegression, _softmax_args,
                                       {"X": Arr(ndim=2), "y": Arr(floating=False, ndim=1, labels=3), "w": Arr(ndim=1)},
                                       numbers={"reg": NONNEG}, ints={"n_classes": Int(2, huge=False)},
                                       same_length=(("X", "y"),)),
     "PNormResidual": _oracle_spec(m.PNormResidual, _pnorm_args, {"A": Arr(ndim=2), "b": Arr(ndim=1), "w": Arr(ndim=1)},
-                                  numbers={"p": Num(2)}, same_length=(("A", "b"),)),
+                                  numbers={"p": Num(2)}, same_length=(("A", "b"),),
+                                  names={"w": ("x",)}),
     "ChebyshevRosenbrock": Spec(lambda: dict(n=3, p=4.0), call=_cheb, ints={"n": Int(2, huge=False)},
                                 numbers={"p": Num(2)}),
 }
 OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
-XFAIL = {
-    'gns_minimize:x0:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
-    'gns_minimize:x0:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
-    'gradient_method:x0:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
-    'gradient_method:x0:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
-    'super_universal_newton:x0:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
-    'super_universal_newton:x0:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
-    'super_universal_newton:alpha:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
-    'LogSumExp:w:empty': 'unclear: RuntimeError: size mismatch, got input (6), mat (6x3), vec (0)',
-    'LogSumExp:w:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (6x3 and 1x3)',
-    'LogSumExp:w:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 2D...',
-    'LogSumExp:w:nan': 'silent: nan w accepted (returned tuple)',
-    'LogSumExp:w:inf': 'silent: inf w accepted (returned tuple)',
-    'LogSumExp:w:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Long, Doub...',
-    'LogSumExp:w:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
-    'LogSumExp:w:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
-    'LogSumExp:w:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got ComplexDou...',
-    'LogSumExp:w:list': "unclear: TypeError: unsupported operand type(s) for @: 'Tensor' and 'list'",
-    'SoftmaxRegression:w:empty': "unclear: RuntimeError: shape '[3, 3]' is invalid for input of size 0",
-    'SoftmaxRegression:w:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x9 and 1x9)',
-    'SoftmaxRegression:w:ndim-1': "unclear: RuntimeError: shape '[3, 3]' is invalid for input of size 1",
-    'SoftmaxRegression:w:nan': 'silent: nan w accepted (returned tuple)',
-    'SoftmaxRegression:w:inf': 'silent: inf w accepted (returned tuple)',
-    'SoftmaxRegression:w:int': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: double != lo...',
-    'SoftmaxRegression:w:float16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: double != c1...',
-    'SoftmaxRegression:w:bfloat16': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: double != c1...',
-    'SoftmaxRegression:w:complex': 'unclear: RuntimeError: expected m1 and m2 to have the same dtype, but got: double != c1...',
-    'SoftmaxRegression:w:numpy': 'unclear: ValueError: Type must be a sub-type of ndarray type',
-    'SoftmaxRegression:w:list': "unclear: AttributeError: 'list' object has no attribute 'view'",
-    'PNormResidual:w:empty': 'unclear: RuntimeError: size mismatch, got input (6), mat (6x3), vec (0)',
-    'PNormResidual:w:ndim+1': 'unclear: RuntimeError: mat1 and mat2 shapes cannot be multiplied (6x3 and 1x3)',
-    'PNormResidual:w:ndim-1': 'unclear: RuntimeError: both arguments to matmul need to be at least 1D, but they are 2D...',
-    'PNormResidual:w:nan': 'silent: nan w accepted (returned tuple)',
-    'PNormResidual:w:inf': 'silent: inf w accepted (returned tuple)',
-    'PNormResidual:w:int': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Long, Doub...',
-    'PNormResidual:w:float16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got Half, Doub...',
-    'PNormResidual:w:bfloat16': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got BFloat16, ...',
-    'PNormResidual:w:complex': 'unclear: RuntimeError: addmv input tensors must have the same dtype, but got ComplexDou...',
-    'PNormResidual:w:list': "unclear: TypeError: unsupported operand type(s) for @: 'Tensor' and 'list'",
-    'PNormResidual:p:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
-    'ChebyshevRosenbrock:p:huge': "unclear: OverflowError: (34, 'Numerical result out of range')",
-}
+XFAIL = {}

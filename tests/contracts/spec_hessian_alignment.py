@@ -145,7 +145,4 @@ SPECS = {
 OPT_OUT = {"METHODS": "a tuple of method names, not a callable"}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
-XFAIL = {
-    'fit_alignment:l2:huge': 'unclear: FloatingPointError: hgp: the loss became inf at step 0',
-    'fit_alignment:penalty_weight:huge': 'unclear: FloatingPointError: hgp: the loss became nan at step 1',
-}
+XFAIL = {}
