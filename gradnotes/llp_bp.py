@@ -32,9 +32,9 @@ from gradnotes.core import (
 from .training import MLP
 
 # %% auto #0
-__all__ = ['check_bags', 'check_proportions', 'random_bags', 'bag_proportions', 'knn_similarity', 'LLPGraph', 'llp_graph',
-           'gibbs_log_weight', 'BPResult', 'belief_propagation', 'exact_marginals', 'bag_aggregate_loss', 'dllp_loss',
-           'DLLP', 'LLPBP']
+__all__ = ['check_bags', 'check_proportions', 'random_bags', 'bag_proportions', 'knn_indices', 'knn_similarity', 'LLPGraph',
+           'llp_graph', 'gibbs_log_weight', 'BPResult', 'belief_propagation', 'exact_marginals', 'bag_aggregate_loss',
+           'dllp_loss', 'DLLP', 'LLPBP']
 
 # %% ../nbs/71_llp_bp.ipynb #a70e5814
 def check_bags(
@@ -161,7 +161,95 @@ def bag_proportions(y, bags) -> torch.Tensor:
     y = _check_binary("y", torch.as_tensor(np.asarray(y))).double()
     return torch.stack([y[torch.as_tensor(b)].mean() for b in bags])
 
+# %% ../nbs/71_llp_bp.ipynb #knn1priv
+def _knn_torch(X, k, chunk):
+    "Blocks of squared distances and `topk`, the point itself excluded; (n, d) or (B, n, d)."
+    Y = X if X.ndim == 3 else X[None]
+    n, sq, idx, dist = Y.shape[1], (Y * Y).sum(-1), [], []
+    for s in range(0, n, chunk):
+        # ||x_i - x_j||^2 = ||x_i||^2 + ||x_j||^2 - 2 <x_i, x_j>
+        d = sq[:, s : s + chunk, None] + sq[:, None, :] - 2 * Y[:, s : s + chunk] @ Y.mT
+        rows = torch.arange(d.shape[1], device=X.device)
+        d[:, rows, rows + s] = float("inf")
+        dk, nb = d.topk(k, dim=-1, largest=False)
+        idx.append(nb)
+        dist.append(dk.clamp_min(0))
+    nb, d2 = torch.cat(idx, 1), torch.cat(dist, 1)
+    return (nb, d2) if X.ndim == 3 else (nb[0], d2[0])
+
+
+def _drop_self(nb, dist, k):
+    "k columns of a (k+1)-or-wider neighbour list without the point itself (else the last)."
+    n = nb.shape[0]
+    # the point itself is not always first when points coincide
+    is_self = nb[:, : k + 1] == np.arange(n)[:, None]
+    drop = np.where(is_self.any(1), is_self.argmax(1), k)
+    keep = np.ones((n, k + 1), dtype=bool)
+    keep[np.arange(n), drop] = False
+    return nb[:, : k + 1][keep].reshape(n, k), dist[:, : k + 1][keep].reshape(n, k)
+
+
+def _knn_sklearn(Z, k):
+    "scikit-learn's exact search (its fastest exact CPU path here)."
+    from sklearn.neighbors import NearestNeighbors
+
+    dist, nb = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)
+    nb, dist = _drop_self(nb, dist, k)
+    return nb, dist**2
+
+
+def _knn_pynndescent(Z, k, seed):
+    """NN-descent (approximate): it searches max(k + 1, 30) neighbours, which keeps the
+    recall of the first k high, and returns the first k."""
+    try:
+        import pynndescent
+    except ImportError as e:
+        raise ImportError("backend='pynndescent' needs the pynndescent package "
+                          "(pip install pynndescent)") from e
+    m = min(max(k + 1, 30), Z.shape[0])
+    nb, dist = pynndescent.NNDescent(Z, n_neighbors=m, random_state=seed).neighbor_graph
+    if bool((nb[:, : k + 1] < 0).any()):
+        raise RuntimeError("pynndescent found fewer than k neighbours for some points; "
+                           "use an exact backend")
+    nb, dist = _drop_self(nb.astype(np.int64), dist.astype(np.float64), k)
+    return nb, dist**2
+
 # %% ../nbs/71_llp_bp.ipynb #c8ff6bbc
+def knn_indices(
+    X: torch.Tensor,  # Points (n, d), or (B, n, d) for B separate sets
+    k: int,  # Neighbours per point, the point itself excluded
+    # "torch" (blocked exact search, any device), "sklearn" (scikit-learn's exact
+    # search, CPU), "pynndescent" (approximate NN-descent, CPU, optional package),
+    # "auto": torch for CUDA tensors and batches (B, n, d), sklearn otherwise
+    backend: str = "auto",
+    chunk: int = 2048,  # Rows per block of the torch distance computation
+    seed: int = 0,  # Random state of the approximate search
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each point's k nearest other points by Euclidean distance: indices (..., n, k) and
+    squared distances (..., n, k), nearest first, on X's device."""
+    # NaN or inf would give arbitrary neighbours
+    check_tensor("X", X, ndim=(2, 3), floating=True)
+    n = X.shape[-2]
+    k = check_int("k", k, low=1)
+    if k >= n:
+        raise ValueError(f"k must be < the number of points ({n}), got {k}")
+    backend = check_choice("backend", backend, ("auto", "torch", "sklearn", "pynndescent"))
+    chunk, seed = check_int("chunk", chunk, low=1), check_int("seed", seed, low=0)
+    if backend == "auto":
+        backend = "torch" if X.device.type != "cpu" or X.ndim == 3 else "sklearn"
+    if backend == "torch":
+        return _knn_torch(X, k, chunk)
+    if X.ndim == 3:
+        raise ValueError(f"backend={backend!r} takes one set of points (n, d); use "
+                         f"backend='torch' for a batch {tuple(X.shape)}")
+    if backend == "sklearn":
+        nb, d2 = _knn_sklearn(X.detach().cpu().double().numpy(), k)
+    else:
+        nb, d2 = _knn_pynndescent(X.detach().cpu().double().numpy(), k, seed)
+    return (torch.as_tensor(nb, device=X.device),
+            torch.as_tensor(d2, device=X.device, dtype=X.dtype))
+
+# %% ../nbs/71_llp_bp.ipynb #knn2sim
 def knn_similarity(
     X: torch.Tensor,  # Features (n, d)
     # Neighbours per instance (cosine metric, as in the official code)
@@ -169,8 +257,8 @@ def knn_similarity(
     # Keep a neighbour only if its cosine distance is below this
     neigh_thresh: float = 2.0,
     chunk: int = 2048,  # Rows per block of the distance computation (torch)
-    # "torch" (blocked exact search, any device), "sklearn" (scikit-learn's exact
-    # tree search on the unit-normalized rows, CPU), "auto": sklearn on the CPU
+    # `knn_indices` backend on the unit-normalized rows: "auto" (sklearn on the CPU,
+    # torch on CUDA), "torch", "sklearn", or "pynndescent" (approximate)
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Undirected kNN edges (E, 2) with i < j, duplicates merged, and Matérn-1/2 weights
@@ -181,55 +269,17 @@ def knn_similarity(
     if k >= n:
         raise ValueError(f"k must be < the number of instances ({n}), got {k}")
     neigh_thresh = check_number("neigh_thresh", neigh_thresh, low=0)
-    backend = check_choice("backend", backend, ("auto", "torch", "sklearn"))
-    if backend == "auto":
-        backend = "torch" if X.device.type != "cpu" else "sklearn"
     Xn = X / X.norm(dim=1, keepdim=True).clamp_min(torch.finfo(X.dtype).tiny)
-    chunk = check_int("chunk", chunk, low=1)
-    if backend == "sklearn":
-        i, j = _knn_sklearn(Xn, k, neigh_thresh)
-    else:
-        i, j = _knn_torch(Xn, k, neigh_thresh, chunk)
+    # on unit vectors the cosine distance is ||u - v||^2 / 2: Euclidean neighbours
+    # of the normalized rows are the cosine neighbours
+    nb, d2 = knn_indices(Xn, k, backend=backend, chunk=chunk)
+    keep = d2 / 2 < neigh_thresh
+    i = torch.arange(n, device=X.device)[:, None].expand(-1, k)[keep]
+    j = nb[keep]
     e = torch.unique(torch.stack([torch.minimum(i, j), torch.maximum(i, j)], 1), dim=0)
     # s_ij = exp(-||x_i - x_j|| / length_scale), length_scale = 1 (Matérn-1/2)
     w = torch.exp(-(X[e[:, 0]] - X[e[:, 1]]).norm(dim=1))
     return e, w
-
-
-def _knn_torch(Xn, k, neigh_thresh, chunk):
-    "Directed kNN pairs (i, j) by blocks of cosine distances and `topk`."
-    n, rows, cols = Xn.shape[0], [], []
-    for s in range(0, n, chunk):
-        # cosine distance 1 - <x_i, x_j> / (|x_i| |x_j|), the point itself excluded
-        d = 1 - Xn[s : s + chunk] @ Xn.T
-        d[torch.arange(d.shape[0]), torch.arange(s, s + d.shape[0])] = float("inf")
-        dist, nb = d.topk(k, dim=1, largest=False)
-        keep = dist < neigh_thresh
-        rows.append(
-            torch.arange(s, s + d.shape[0], device=Xn.device)[:, None].expand(-1, k)[keep]
-        )
-        cols.append(nb[keep])
-    return torch.cat(rows), torch.cat(cols)
-
-
-def _knn_sklearn(Xn, k, neigh_thresh):
-    """The same pairs from scikit-learn's exact neighbour search: on unit vectors the
-    cosine distance is ||u - v||^2 / 2, so Euclidean neighbours are cosine neighbours."""
-    from sklearn.neighbors import NearestNeighbors
-
-    Z = Xn.detach().cpu().double().numpy()
-    dist, nb = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)
-    n = Z.shape[0]
-    # drop the point itself (not always first when points coincide), else the (k+1)-th
-    is_self = nb == np.arange(n)[:, None]
-    drop = np.where(is_self.any(1), is_self.argmax(1), k)
-    keep_cols = np.ones_like(nb, dtype=bool)
-    keep_cols[np.arange(n), drop] = False
-    nb, dist = nb[keep_cols].reshape(n, k), dist[keep_cols].reshape(n, k)
-    keep = dist**2 / 2 < neigh_thresh
-    i = np.broadcast_to(np.arange(n)[:, None], nb.shape)[keep]
-    dev = Xn.device
-    return torch.as_tensor(i, device=dev), torch.as_tensor(nb[keep], device=dev)
 
 # %% ../nbs/71_llp_bp.ipynb #4c987781
 @dataclass

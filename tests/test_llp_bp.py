@@ -334,3 +334,47 @@ def test_labels_without_bags_train_a_supervised_classifier():
 def test_check_estimator(cls):
     from sklearn_contract import assert_passes_check_estimator
     assert_passes_check_estimator(cls())
+
+
+def test_knn_backends_give_the_same_graph():
+    # generic points: the exact backends give identical neighbour lists and edge sets
+    from gradnotes.llp_bp import knn_indices
+    X = torch.randn(3000, 16, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    a, da = knn_indices(X, 5, backend="sklearn")
+    b, db = knn_indices(X, 5, backend="torch", chunk=1000)
+    assert torch.equal(a, b) and torch.allclose(da, db, atol=1e-10)
+    ea, wa = knn_similarity(X, backend="sklearn")
+    eb, wb = knn_similarity(X, backend="torch")
+    assert torch.equal(ea, eb) and torch.allclose(wa, wb)
+
+
+def test_knn_backends_on_ties():
+    # points on an integer grid, each duplicated: many exact ties. Both backends find the
+    # same neighbour distances, and where no tie straddles the k-th place the same set
+    from gradnotes.llp_bp import knn_indices
+    g = torch.Generator().manual_seed(2)
+    X = torch.randint(0, 6, (200, 3), generator=g).double().repeat(2, 1)
+    k = 3
+    a, da = knn_indices(X, k, backend="sklearn")
+    b, db = knn_indices(X, k, backend="torch", chunk=64)
+    assert torch.allclose(da, db, atol=1e-12)
+    full = torch.cdist(X, X).pow(2).fill_diagonal_(float("inf")).sort(1).values
+    untied = full[:, k - 1] < full[:, k]
+    assert untied.sum() > 20
+    for i in torch.nonzero(untied).flatten().tolist():
+        assert set(a[i].tolist()) == set(b[i].tolist())
+    assert not (a == torch.arange(400)[:, None]).any() and not (b == torch.arange(400)[:, None]).any()
+
+
+@pytest.mark.slow
+def test_knn_pynndescent_recall():
+    # the approximate backend against the exact graph on a seeded set: recall >= 0.95
+    pytest.importorskip("pynndescent")
+    from gradnotes.llp_bp import knn_indices
+    X = torch.randn(5000, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    exact, _ = knn_indices(X, 5, backend="sklearn")
+    approx, d2 = knn_indices(X, 5, backend="pynndescent", seed=0)
+    assert approx.shape == (5000, 5) and not (approx == torch.arange(5000)[:, None]).any()
+    recall = sum(len(set(p.tolist()) & set(q.tolist())) for p, q in zip(approx, exact)) / exact.numel()
+    assert recall >= 0.95, recall
+    assert torch.allclose(d2, (X[:, None] - X[approx]).pow(2).sum(-1))
