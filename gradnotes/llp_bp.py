@@ -44,6 +44,7 @@ def check_bags(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate that `bags` partitions `range(n)`; return each instance's bag index (n,)
     and the bag sizes. Bag ids (any integers) are numbered in sorted order."""
+    n = check_int("n", n, low=1)
     ids = _bag_ids(bags, n)
     if ids is not None:
         _, bag_index = torch.unique(ids, return_inverse=True)
@@ -69,6 +70,9 @@ def check_bags(
         idx.append(t.long())
         sizes.append(t.numel())
     flat = torch.cat(idx)
+    if flat.numel() != n:
+        raise ValueError(f"n ({n}) must equal the number of indices in bags "
+                         f"({flat.numel()}): bags partition range(n)")
     if bool((flat < 0).any()) or bool((flat >= n).any()):
         raise ValueError(f"bags hold indices outside [0, {n})")
     counts = torch.bincount(flat, minlength=n)
@@ -106,6 +110,7 @@ def _bag_ids(bags, n: int) -> torch.Tensor | None:
 def check_proportions(proportions, n_bags: int) -> torch.Tensor:
     """Validate one label proportion in [0, 1] per bag (float64 tensor); nothing is
     clipped."""
+    n_bags = check_int("n_bags", n_bags, low=1)
     p = (proportions.detach().cpu() if isinstance(proportions, torch.Tensor)
          else torch.as_tensor(np.asarray(proportions)))
     if p.dtype == torch.bool or not (
@@ -158,23 +163,34 @@ def _check_binary(name: str, y: torch.Tensor) -> torch.Tensor:
 def bag_proportions(y, bags) -> torch.Tensor:
     """Fraction of positives of binary labels `y` in each bag (what an LLP data set
     publishes)."""
-    y = _check_binary("y", torch.as_tensor(np.asarray(y))).double()
-    return torch.stack([y[torch.as_tensor(b)].mean() for b in bags])
+    y = check_tensor("y", torch.as_tensor(np.asarray(y)), ndim=1)
+    y = _check_binary("y", y).double()
+    bag_index, sizes = check_bags(bags, y.shape[0])
+    return torch.zeros(len(sizes), dtype=y.dtype).index_add_(0, bag_index, y) / sizes
 
 # %% ../nbs/71_llp_bp.ipynb #knn1priv
 def _knn_torch(X, k, chunk):
-    "Blocks of squared distances and `topk`, the point itself excluded; (n, d) or (B, n, d)."
+    """Blocks of squared distances and `topk`, the point itself excluded; (n, d) or (B, n,
+    d), blocked over sets and rows so a block holds about chunk x 2048 distances."""
     Y = X if X.ndim == 3 else X[None]
-    n, sq, idx, dist = Y.shape[1], (Y * Y).sum(-1), [], []
-    for s in range(0, n, chunk):
-        # ||x_i - x_j||^2 = ||x_i||^2 + ||x_j||^2 - 2 <x_i, x_j>
-        d = sq[:, s : s + chunk, None] + sq[:, None, :] - 2 * Y[:, s : s + chunk] @ Y.mT
-        rows = torch.arange(d.shape[1], device=X.device)
-        d[:, rows, rows + s] = float("inf")
-        dk, nb = d.topk(k, dim=-1, largest=False)
-        idx.append(nb)
-        dist.append(dk.clamp_min(0))
-    nb, d2 = torch.cat(idx, 1), torch.cat(dist, 1)
+    B, n = Y.shape[:2]
+    rows_per = min(chunk, n)
+    sets_per = max(1, chunk * 2048 // (rows_per * n))
+    sq, idx, dist = (Y * Y).sum(-1), [], []
+    for b in range(0, B, sets_per):
+        Yb, sqb, ib, db = Y[b : b + sets_per], sq[b : b + sets_per], [], []
+        for s in range(0, n, rows_per):
+            # ||x_i - x_j||^2 = ||x_i||^2 + ||x_j||^2 - 2 <x_i, x_j>
+            d = sqb[:, s : s + rows_per, None] + sqb[:, None, :] \
+                - 2 * Yb[:, s : s + rows_per] @ Yb.mT
+            rows = torch.arange(d.shape[1], device=X.device)
+            d[:, rows, rows + s] = float("inf")
+            dk, nb = d.topk(k, dim=-1, largest=False)
+            ib.append(nb)
+            db.append(dk.clamp_min(0))
+        idx.append(torch.cat(ib, 1))
+        dist.append(torch.cat(db, 1))
+    nb, d2 = torch.cat(idx), torch.cat(dist)
     return (nb, d2) if X.ndim == 3 else (nb[0], d2[0])
 
 
@@ -308,10 +324,12 @@ def _check_graph_inputs(bag_index, counts, edges, weights):
         raise ValueError("bag_index must be >= 0")
     sizes = torch.bincount(bag_index.cpu())
     counts = check_tensor("counts", counts, ndim=1)
+    if counts.is_complex() or counts.dtype == torch.bool:
+        raise TypeError(f"counts must be real numbers, got dtype {counts.dtype}")
     if counts.shape[0] != sizes.shape[0]:
         raise ValueError(
-            f"counts must hold one value per bag ({sizes.shape[0]}), got "
-            f"{counts.shape[0]}"
+            f"counts must hold one value per bag: bag_index numbers {sizes.shape[0]} "
+            f"bags (0..{sizes.shape[0] - 1}), counts has {counts.shape[0]}"
         )
     c = counts.cpu().double()
     if bool((c < 0).any()) or bool((c > sizes).any()):
@@ -519,7 +537,12 @@ def belief_propagation(
     if not isinstance(graph, LLPGraph):
         raise TypeError(f"graph must be an LLPGraph, got {type(graph).__name__}")
     check_tensor("graph.unary", graph.unary, ndim=1, floating=True)
-    check_tensor("graph.pair", graph.pair, ndim=1, floating=True, nonempty=False)
+    e = check_tensor("graph.edges", graph.edges, shape=(None, 2), nonempty=False,
+                     integer=True)
+    check_tensor("graph.pair", graph.pair, shape=(e.shape[0],), floating=True,
+                 nonempty=False)
+    if e.numel() and bool((e < 0).any() | (e >= graph.n).any()):
+        raise ValueError(f"graph.edges must hold node indices in [0, {graph.n})")
     damping = check_number("damping", damping, low=0, high=1, high_open=True)
     max_iter, tol = (
         check_int("max_iter", max_iter, low=1),
@@ -528,7 +551,6 @@ def belief_propagation(
     check_choice("engine", engine, ["auto", "numba", "torch"])
     if engine == "auto":
         engine = "numba" if use_numba(graph.unary) else "torch"
-    e = graph.edges
     # message 2e: i -> j, 2e + 1: j -> i
     src = torch.stack([e[:, 0], e[:, 1]], 1).reshape(-1)
     dst = torch.stack([e[:, 1], e[:, 0]], 1).reshape(-1)
@@ -538,10 +560,10 @@ def belief_propagation(
                 "engine='numba' needs CPU tensors; use engine='torch' on CUDA"
             )
         b, it, delta = _bp_nb(
-            graph.unary.double().numpy(),
-            src.numpy(),
-            dst.numpy(),
-            graph.pair.double().numpy(),
+            graph.unary.detach().double().numpy(),
+            src.cpu().numpy(),
+            dst.cpu().numpy(),
+            graph.pair.detach().double().numpy(),
             damping,
             max_iter,
             tol,
@@ -617,9 +639,13 @@ def bag_aggregate_loss(
 ) -> torch.Tensor:
     """BCE between each bag's label proportion and a bag head applied to the bag's
     mean-pooled instance embedding."""
-    _check_batch_proportions(proportions)
+    sizes = _check_batch("emb", emb, 2, bag_index, proportions).to(emb.dtype)
+    if not isinstance(head, torch.nn.Module):
+        raise TypeError(f"head must be a torch.nn.Module, got {type(head).__name__}")
+    hp = next(head.parameters(), None)
+    if hp is not None and hp.dtype != emb.dtype:
+        raise TypeError(f"emb has dtype {emb.dtype} but head's parameters are {hp.dtype}")
     b = proportions.shape[0]
-    sizes = torch.bincount(bag_index, minlength=b).to(emb.dtype)
     # e_B = mean_{i in B} emb_i;  loss = BCE(p_B, sigmoid(head(e_B)))
     pooled = (
         torch.zeros(b, emb.shape[1], dtype=emb.dtype, device=emb.device).index_add_(
@@ -632,15 +658,27 @@ def bag_aggregate_loss(
     )
 
 
-def _check_batch_proportions(p: torch.Tensor):
-    """Proportions of a batch of bags: finite, in [0, 1] (one class only is allowed in a
-    batch)."""
+def _check_batch(name, x, ndim, bag_index, p) -> torch.Tensor:
+    """Check a batch: `x` (m, ...) real and finite, `bag_index` (m,) numbering the bags
+    0..b-1, each present; proportions (b,) finite, in [0, 1] (one class only is allowed in
+    a batch). Returns the bag sizes (b,)."""
+    check_tensor(name, x, ndim=ndim, floating=True)
     check_tensor("proportions", p, ndim=1, floating=True)
     if bool(((p < 0) | (p > 1)).any()):
         raise ValueError(
             f"proportions must lie in [0, 1], got values in "
             f"[{p.min().item():g}, {p.max().item():g}]"
         )
+    check_tensor("bag_index", bag_index, shape=(x.shape[0],), integer=True)
+    b = p.shape[0]
+    if bool((bag_index < 0).any() | (bag_index >= b).any()):
+        raise ValueError(f"bag_index must hold bag numbers in [0, {b}) (one per "
+                         f"proportion), got {int(bag_index.min())}..{int(bag_index.max())}")
+    sizes = torch.bincount(bag_index, minlength=b)
+    if bool((sizes == 0).any()):
+        raise ValueError(f"bag_index has no instance of bag {int(torch.nonzero(sizes == 0)[0])}"
+                         f"; every bag with a proportion needs one")
+    return sizes
 
 
 def dllp_loss(
@@ -648,9 +686,8 @@ def dllp_loss(
 ) -> torch.Tensor:
     """DLLP: BCE between each bag's label proportion and the mean predicted probability
     over the bag."""
-    _check_batch_proportions(proportions)
+    sizes = _check_batch("logits", logits, 1, bag_index, proportions).to(logits.dtype)
     b = proportions.shape[0]
-    sizes = torch.bincount(bag_index, minlength=b).to(logits.dtype)
     # pbar_B = mean_{i in B} sigmoid(f(x_i));  loss = BCE(p_B, pbar_B)
     pbar = (
         torch.zeros(b, dtype=logits.dtype, device=logits.device).index_add_(
@@ -698,22 +735,24 @@ def _train(
     members = list(order.split(sizes.tolist()))
     per_batch = max(1, batch_size // max(1, int(sizes.float().mean().round())))
     gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
+    for ep in range(epochs):
         perm = torch.randperm(n_bags, generator=gen)
         for s in range(0, n_bags, per_batch):
             chosen = perm[s : s + per_batch]
             idx = torch.cat([members[c] for c in chosen.tolist()]).to(dev)
             local = torch.arange(len(chosen)).repeat_interleave(sizes[chosen]).to(dev)
             opt.zero_grad()
+            h = _run(net, X[idx], 0, _cut(net))
+            logits = _run(net, h, _cut(net)).squeeze(1)
+            if not bool(torch.isfinite(logits).all()):
+                raise ValueError(f"training diverged (non-finite outputs after {ep} "
+                                 f"epochs): lower lr ({lr}) or weight_decay "
+                                 f"({weight_decay})")
             if targets is None:
                 loss = dllp_loss(
-                    net(X[idx]).squeeze(1),
-                    local,
-                    proportions[chosen.to(proportions.device)],
+                    logits, local, proportions[chosen.to(proportions.device)]
                 )
             else:
-                h = _run(net, X[idx], 0, _cut(net))
-                logits = _run(net, h, _cut(net)).squeeze(1)
                 loss = F.binary_cross_entropy_with_logits(logits, targets[idx])
                 if head is not None:
                     loss = loss + agg_weight * bag_aggregate_loss(
@@ -727,7 +766,9 @@ def _train(
 def _check_X(X, name: str = "X") -> torch.Tensor:
     "A tensor `X` checked as a 2-D real matrix (integers become float32)."
     if X.is_complex(): raise TypeError(f"{name} must be real, got dtype {X.dtype}")
-    if not X.is_floating_point(): X = X.float()
+    # integers and half precision become float32 (training in float16 would overflow)
+    if not X.is_floating_point() or X.dtype in (torch.float16, torch.bfloat16):
+        X = X.float()
     return check_tensor(name, X, ndim=2, floating=True)
 
 
