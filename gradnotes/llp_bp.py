@@ -70,20 +70,17 @@ def check_bags(
         idx.append(t.long())
         sizes.append(t.numel())
     flat = torch.cat(idx)
-    if flat.numel() != n:
-        raise ValueError(f"n ({n}) must equal the number of indices in bags "
-                         f"({flat.numel()}): bags partition range(n)")
     if bool((flat < 0).any()) or bool((flat >= n).any()):
-        raise ValueError(f"bags hold indices outside [0, {n})")
-    counts = torch.bincount(flat, minlength=n)
-    if bool((counts > 1).any()):
+        raise ValueError(f"bags hold indices outside [0, n) with n = {n}")
+    s = flat.sort().values
+    dup = s[1:] == s[:-1]
+    if bool(dup.any()):
         raise ValueError(
-            f"bags overlap: instance {int(torch.nonzero(counts > 1)[0])} is in more than "
-            f"one bag"
+            f"bags overlap: instance {int(s[1:][dup][0])} is in more than one bag"
         )
-    if bool((counts == 0).any()):
+    if flat.numel() < n:
         raise ValueError(
-            f"bags do not cover the data: {int((counts == 0).sum())} of {n} instances "
+            f"bags do not cover the data: {n - flat.numel()} of n = {n} instances "
             f"are in no bag"
         )
     bag_index = torch.empty(n, dtype=torch.long)
