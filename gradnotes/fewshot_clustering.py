@@ -90,7 +90,8 @@ def knn_graph(
     knn: int = 3,
 ) -> torch.Tensor:
     """Indices (..., N, knn - 1) of each point's knn - 1 nearest other points: the rows of
-    the binary affinity W (by `llp_bp.knn_indices`, the package's one neighbour search)."""
+    the binary affinity W (by `llp_bp.knn_indices`, the package's one neighbour
+    search)."""
     # NaN or inf would give arbitrary neighbours
     check_tensor("X", X, ndim=(2, 3), floating=True)
     check_int("knn", knn, low=2)

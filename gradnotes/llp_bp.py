@@ -192,7 +192,8 @@ def _knn_torch(X, k, chunk):
 
 
 def _drop_self(nb, dist, k):
-    "k columns of a (k+1)-or-wider neighbour list without the point itself (else the last)."
+    """k columns of a (k+1)-or-wider neighbour list without the point itself (else the
+    last)."""
     n = nb.shape[0]
     # the point itself is not always first when points coincide
     is_self = nb[:, : k + 1] == np.arange(n)[:, None]
@@ -246,7 +247,8 @@ def knn_indices(
     k = check_int("k", k, low=1)
     if k >= n:
         raise ValueError(f"k must be < the number of points ({n}), got {k}")
-    backend = check_choice("backend", backend, ("auto", "torch", "sklearn", "pynndescent"))
+    backend = check_choice("backend", backend,
+                           ("auto", "torch", "sklearn", "pynndescent"))
     chunk, seed = check_int("chunk", chunk, low=1), check_int("seed", seed, low=0)
     if backend == "auto":
         backend = "torch" if X.device.type != "cpu" or X.ndim == 3 else "sklearn"
@@ -669,12 +671,14 @@ def _check_batch(name, x, ndim, bag_index, p) -> torch.Tensor:
     check_tensor("bag_index", bag_index, shape=(x.shape[0],), integer=True)
     b = p.shape[0]
     if bool((bag_index < 0).any() | (bag_index >= b).any()):
+        lo, hi = int(bag_index.min()), int(bag_index.max())
         raise ValueError(f"bag_index must hold bag numbers in [0, {b}) (one per "
-                         f"proportion), got {int(bag_index.min())}..{int(bag_index.max())}")
+                         f"proportion), got {lo}..{hi}")
     sizes = torch.bincount(bag_index, minlength=b)
     if bool((sizes == 0).any()):
-        raise ValueError(f"bag_index has no instance of bag {int(torch.nonzero(sizes == 0)[0])}"
-                         f"; every bag with a proportion needs one")
+        missing = int(torch.nonzero(sizes == 0)[0])
+        raise ValueError(f"bag_index has no instance of bag {missing}; every bag with a "
+                         f"proportion needs one")
     return sizes
 
 
