@@ -5,6 +5,9 @@ engine runs exactly `iters` flooding iterations with damping 0.5 (tol = 0), so t
 pure-NumPy loop visits the directed edges one by one in Python, as a plain reference implementation would;
 it runs on the smallest graph only and fewer iterations, and its time is scaled to `iters`.
 `--scale` adds the slow case: 100,000 nodes in bags of 64 (about 3.5 M factors), numba only, wall and CPU time.
+Torch runs with `--threads` threads (default 1, as the numba kernel); the table ends with the growth exponent.
+`--knn` times the kNN backends of `knn_indices` instead (torch and scikit-learn exact, pynndescent approximate)
+and gives the approximate graph's recall against the exact one.
 """
 import argparse
 import math
