@@ -162,8 +162,16 @@ def bag_proportions(y, bags) -> torch.Tensor:
     publishes)."""
     y = check_tensor("y", torch.as_tensor(np.asarray(y)), ndim=1)
     y = _check_binary("y", y).double()
-    bag_index, sizes = check_bags(bags, y.shape[0])
-    return torch.zeros(len(sizes), dtype=y.dtype).index_add_(0, bag_index, y) / sizes
+    out = []
+    for b, bag in enumerate(bags):  # bags may cover part of y
+        t = torch.as_tensor(np.asarray(bag.cpu() if isinstance(bag, torch.Tensor) else bag))
+        if t.numel() == 0 or t.is_floating_point() or t.dtype == torch.bool:
+            raise ValueError(f"bags[{b}] must hold at least one integer index, got "
+                             f"{t.numel()} of dtype {t.dtype}")
+        if bool((t < 0).any() | (t >= y.shape[0]).any()):
+            raise ValueError(f"bags[{b}] holds indices outside [0, {y.shape[0]}) (len(y))")
+        out.append(y[t.long()].mean())
+    return torch.stack(out)
 
 # %% ../nbs/71_llp_bp.ipynb #knn1priv
 def _knn_torch(X, k, chunk):
