@@ -164,12 +164,14 @@ def bag_proportions(y, bags) -> torch.Tensor:
     y = _check_binary("y", y).double()
     out = []
     for b, bag in enumerate(bags):  # bags may cover part of y
-        t = torch.as_tensor(np.asarray(bag.cpu() if isinstance(bag, torch.Tensor) else bag))
+        bag = bag.cpu() if isinstance(bag, torch.Tensor) else bag
+        t = torch.as_tensor(np.asarray(bag))
         if t.numel() == 0 or t.is_floating_point() or t.dtype == torch.bool:
             raise ValueError(f"bags[{b}] must hold at least one integer index, got "
                              f"{t.numel()} of dtype {t.dtype}")
         if bool((t < 0).any() | (t >= y.shape[0]).any()):
-            raise ValueError(f"bags[{b}] holds indices outside [0, {y.shape[0]}) (len(y))")
+            raise ValueError(f"bags[{b}] holds indices outside [0, len(y)) with "
+                             f"len(y) = {y.shape[0]}")
         out.append(y[t.long()].mean())
     return torch.stack(out)
 
