@@ -44,9 +44,38 @@ def main(n_episodes=200, rounds=5, device="cpu"):
     return "\n".join(lines)
 
 
+def growth(n_queries=(48, 99, 150), shot=5, n_episodes=20, rounds=5):
+    """Per-episode time of the numba path against the episode size N = 5 shot + 5 n_query
+    (265 to 775 points), with the growth exponent: the slope of log time on log N."""
+    import numpy as np
+    lines = [f"SLK-Means and SLK-MS (numba), 5-way {shot}-shot, 64 features; {n_episodes} episodes per call, "
+             f"median of {rounds} rounds, time per episode.", "",
+             "| points N | SLK-Means ms | SLK-MS ms |", "|---|---|---|"]
+    t_mode = {"kmeans": [], "ms": []}
+    sizes = []
+    for q in n_queries:
+        Xs, ys, Xq = episodes(n_episodes, shot, n_query=q)
+        sizes.append(Xs.shape[1] + Xq.shape[1])
+        for mode in t_mode:
+            slk(Xs[:1], ys[:1], Xq[:1], mode=mode, engine="numba")  # compile outside the clock
+            ts = []
+            for _ in range(rounds):
+                t = time.perf_counter()
+                slk(Xs, ys, Xq, mode=mode, engine="numba")
+                ts.append((time.perf_counter() - t) / n_episodes)
+            t_mode[mode].append(statistics.median(ts))
+        lines.append(f"| {sizes[-1]} | {1e3 * t_mode['kmeans'][-1]:.2f} | {1e3 * t_mode['ms'][-1]:.2f} |")
+    ex = {m: np.polyfit(np.log(sizes), np.log(v), 1)[0] for m, v in t_mode.items()}
+    lines += ["", f"growth exponent (slope of log time on log N): SLK-Means {ex['kmeans']:.2f}, "
+              f"SLK-MS {ex['ms']:.2f}; N log N over this range has exponent "
+              f"{np.polyfit(np.log(sizes), np.log(np.array(sizes) * np.log(sizes)), 1)[0]:.2f}"]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--episodes", type=int, default=200)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--growth", action="store_true", help="per-episode time against the episode size")
     a = ap.parse_args()
-    print(main(a.episodes, device=a.device))
+    print(growth() if a.growth else main(a.episodes, device=a.device))

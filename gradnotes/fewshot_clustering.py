@@ -19,6 +19,7 @@ from gradnotes.core import (
     njit,
     use_numba,
 )
+from .llp_bp import knn_indices
 
 # %% auto #0
 __all__ = ['cl2n', 'shift_queries', 'sqdist', 'knn_graph', 'kernel_sigma', 'bound_update', 'SLKResult', 'slk', 'simpleshot',
@@ -89,7 +90,8 @@ def knn_graph(
     knn: int = 3,
 ) -> torch.Tensor:
     """Indices (..., N, knn - 1) of each point's knn - 1 nearest other points: the rows of
-    the binary affinity W."""
+    the binary affinity W (by `llp_bp.knn_indices`, the package's one neighbour
+    search)."""
     # NaN or inf would give arbitrary neighbours
     check_tensor("X", X, ndim=(2, 3), floating=True)
     check_int("knn", knn, low=2)
@@ -97,9 +99,8 @@ def knn_graph(
         raise ValueError(
             f"knn must be <= the number of points ({X.shape[-2]}), got {knn}"
         )
-    d = _sqdist(X, X)
-    d.diagonal(dim1=-2, dim2=-1).fill_(float("inf"))  # a point is not its own neighbour
-    return d.topk(knn - 1, dim=-1, largest=False, sorted=True).indices
+    # blocked exact search on a batch of episodes (a point is not its own neighbour)
+    return knn_indices(X, knn - 1, backend="torch")[0]
 
 
 def _check_nbrs(nbrs, lead: tuple):
@@ -129,30 +130,6 @@ def kernel_sigma(
     d = _sqdist(X, X).gather(-1, nbrs)
     # sigma^2 = sum_{p, q in kNN(p)} ||x_p - x_q||^2 / (5 N)
     return (d.sum((-1, -2)) / (divisor * X.shape[-2])).sqrt()
-
-# %% ../nbs/72_fewshot_clustering.ipynb #f3cb798b
-@njit
-def _knn_nb(X, m):
-    "Indices of each row's m nearest other rows (ties to the lower index)."
-    N, D = X.shape
-    out = np.empty((N, m), np.int64)
-    d = np.empty(N)
-    for p in range(N):
-        for q in range(N):
-            s = 0.0
-            for j in range(D):
-                t = X[p, j] - X[q, j]
-                s += t * t
-            d[q] = s
-        d[p] = np.inf
-        for r in range(m):
-            best, bv = -1, np.inf
-            for q in range(N):
-                if d[q] < bv:
-                    bv, best = d[q], q
-            out[p, r] = best
-            d[best] = np.inf
-    return out
 
 # %% ../nbs/72_fewshot_clustering.ipynb #6d8e3981
 @njit
@@ -272,10 +249,10 @@ def _meanshift_nb(X, members, c0, sigma, tol, max_iter):
 def _slk_episode_nb(
     X,
     sup_lab,
+    nbrs,
     K,
     lmd,
     mode,
-    m,
     clamp,
     outer_max,
     inner_max,
@@ -288,7 +265,7 @@ def _slk_episode_nb(
     modes."""
     N, D = X.shape
     S = sup_lab.shape[0]
-    nbrs = _knn_nb(X, m)
+    m = nbrs.shape[1]
     if mode == 1 and not sigma > 0:
         s = 0.0
         for p in range(N):
@@ -368,10 +345,10 @@ def _slk_episode_nb(
 def _slk_batch_nb(
     X,
     sup_lab,
+    nbrs,
     K,
     lmd,
     mode,
-    m,
     clamp,
     outer_max,
     inner_max,
@@ -390,10 +367,10 @@ def _slk_batch_nb(
         Zs[b], Cs[b], sig[b], n_outer[b] = _slk_episode_nb(
             X[b],
             sup_lab[b],
+            nbrs[b],
             K,
             lmd,
             mode,
-            m,
             clamp,
             outer_max,
             inner_max,
@@ -696,13 +673,14 @@ def slk(
     if engine == "numba":
         sig = np.full(B, np.nan if sigma is None else sigma)
         tr_np = np.full((B, outer_iter, inner_iter) if trace else (0, 0, 0), np.nan)
+        Xd = X.detach().double()
         Z, C, sig, n_outer = _slk_batch_nb(
-            X.detach().double().numpy(),
+            Xd.numpy(),
             y.numpy(),
+            knn_graph(Xd, knn).numpy(),
             K,
             lmd,
             1 if mode == "ms" else 0,
-            knn - 1,
             clamp_supports,
             outer_iter,
             inner_iter,
@@ -926,15 +904,23 @@ def episode_accuracy(
     # Relabel predictions by the best one-to-one matching first
     # (clustering accuracy)
     hungarian: bool = False,
+    # Number of classes K: when given, classes must lie in [0, K); None accepts any
+    # class number >= 0 (classes are compared or matched, not indexed)
+    n_classes: int | None = None,
 ) -> torch.Tensor:
     """Per-episode accuracy, strict (pred == label) or after Hungarian matching of
     predicted to true classes."""
+    if n_classes is not None:
+        n_classes = check_int("n_classes", n_classes, low=1)
     for name, t in (("pred", pred), ("labels", labels)):
         check_tensor(name, t, ndim=2)
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
             raise TypeError(f"{name} must hold integer classes, got dtype {t.dtype}")
         if bool((t < 0).any()):
             raise ValueError(f"{name} must hold classes >= 0, got {int(t.min())}")
+        if n_classes is not None and bool((t >= n_classes).any()):
+            raise ValueError(f"{name} must hold classes < n_classes ({n_classes}), got "
+                             f"{int(t.max())}")
     if pred.shape != labels.shape:
         raise ValueError(
             f"pred must have the shape of labels {tuple(labels.shape)}, got "

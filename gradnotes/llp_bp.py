@@ -32,9 +32,9 @@ from gradnotes.core import (
 from .training import MLP
 
 # %% auto #0
-__all__ = ['check_bags', 'check_proportions', 'random_bags', 'bag_proportions', 'knn_similarity', 'LLPGraph', 'llp_graph',
-           'gibbs_log_weight', 'BPResult', 'belief_propagation', 'exact_marginals', 'bag_aggregate_loss', 'dllp_loss',
-           'DLLP', 'LLPBP']
+__all__ = ['check_bags', 'check_proportions', 'random_bags', 'bag_proportions', 'knn_indices', 'knn_similarity', 'LLPGraph',
+           'llp_graph', 'gibbs_log_weight', 'BPResult', 'belief_propagation', 'exact_marginals', 'bag_aggregate_loss',
+           'dllp_loss', 'DLLP', 'LLPBP']
 
 # %% ../nbs/71_llp_bp.ipynb #a70e5814
 def check_bags(
@@ -44,6 +44,7 @@ def check_bags(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate that `bags` partitions `range(n)`; return each instance's bag index (n,)
     and the bag sizes. Bag ids (any integers) are numbered in sorted order."""
+    n = check_int("n", n, low=1)
     ids = _bag_ids(bags, n)
     if ids is not None:
         _, bag_index = torch.unique(ids, return_inverse=True)
@@ -70,16 +71,16 @@ def check_bags(
         sizes.append(t.numel())
     flat = torch.cat(idx)
     if bool((flat < 0).any()) or bool((flat >= n).any()):
-        raise ValueError(f"bags hold indices outside [0, {n})")
-    counts = torch.bincount(flat, minlength=n)
-    if bool((counts > 1).any()):
+        raise ValueError(f"bags hold indices outside [0, n) with n = {n}")
+    s = flat.sort().values
+    dup = s[1:] == s[:-1]
+    if bool(dup.any()):
         raise ValueError(
-            f"bags overlap: instance {int(torch.nonzero(counts > 1)[0])} is in more than "
-            f"one bag"
+            f"bags overlap: instance {int(s[1:][dup][0])} is in more than one bag"
         )
-    if bool((counts == 0).any()):
+    if flat.numel() < n:
         raise ValueError(
-            f"bags do not cover the data: {int((counts == 0).sum())} of {n} instances "
+            f"bags do not cover the data: {n - flat.numel()} of n = {n} instances "
             f"are in no bag"
         )
     bag_index = torch.empty(n, dtype=torch.long)
@@ -106,6 +107,7 @@ def _bag_ids(bags, n: int) -> torch.Tensor | None:
 def check_proportions(proportions, n_bags: int) -> torch.Tensor:
     """Validate one label proportion in [0, 1] per bag (float64 tensor); nothing is
     clipped."""
+    n_bags = check_int("n_bags", n_bags, low=1)
     p = (proportions.detach().cpu() if isinstance(proportions, torch.Tensor)
          else torch.as_tensor(np.asarray(proportions)))
     if p.dtype == torch.bool or not (
@@ -158,10 +160,121 @@ def _check_binary(name: str, y: torch.Tensor) -> torch.Tensor:
 def bag_proportions(y, bags) -> torch.Tensor:
     """Fraction of positives of binary labels `y` in each bag (what an LLP data set
     publishes)."""
-    y = _check_binary("y", torch.as_tensor(np.asarray(y))).double()
-    return torch.stack([y[torch.as_tensor(b)].mean() for b in bags])
+    y = check_tensor("y", torch.as_tensor(np.asarray(y)), ndim=1)
+    y = _check_binary("y", y).double()
+    out = []
+    for b, bag in enumerate(bags):  # bags may cover part of y
+        bag = bag.cpu() if isinstance(bag, torch.Tensor) else bag
+        t = torch.as_tensor(np.asarray(bag))
+        if t.numel() == 0 or t.is_floating_point() or t.dtype == torch.bool:
+            raise ValueError(f"bags[{b}] must hold at least one integer index, got "
+                             f"{t.numel()} of dtype {t.dtype}")
+        if bool((t < 0).any() | (t >= y.shape[0]).any()):
+            raise ValueError(f"bags[{b}] holds indices outside [0, len(y)) with "
+                             f"len(y) = {y.shape[0]}")
+        out.append(y[t.long()].mean())
+    return torch.stack(out)
+
+# %% ../nbs/71_llp_bp.ipynb #knn1priv
+def _knn_torch(X, k, chunk):
+    """Blocks of squared distances and `topk`, the point itself excluded; (n, d) or (B, n,
+    d), blocked over sets and rows so a block holds about chunk x 2048 distances."""
+    Y = X if X.ndim == 3 else X[None]
+    B, n = Y.shape[:2]
+    rows_per = min(chunk, n)
+    sets_per = max(1, chunk * 2048 // (rows_per * n))
+    sq, idx, dist = (Y * Y).sum(-1), [], []
+    for b in range(0, B, sets_per):
+        Yb, sqb, ib, db = Y[b : b + sets_per], sq[b : b + sets_per], [], []
+        for s in range(0, n, rows_per):
+            # ||x_i - x_j||^2 = ||x_i||^2 + ||x_j||^2 - 2 <x_i, x_j>
+            d = sqb[:, s : s + rows_per, None] + sqb[:, None, :] \
+                - 2 * Yb[:, s : s + rows_per] @ Yb.mT
+            rows = torch.arange(d.shape[1], device=X.device)
+            d[:, rows, rows + s] = float("inf")
+            dk, nb = d.topk(k, dim=-1, largest=False)
+            ib.append(nb)
+            db.append(dk.clamp_min(0))
+        idx.append(torch.cat(ib, 1))
+        dist.append(torch.cat(db, 1))
+    nb, d2 = torch.cat(idx), torch.cat(dist)
+    return (nb, d2) if X.ndim == 3 else (nb[0], d2[0])
+
+
+def _drop_self(nb, dist, k):
+    """k columns of a (k+1)-or-wider neighbour list without the point itself (else the
+    last)."""
+    n = nb.shape[0]
+    # the point itself is not always first when points coincide
+    is_self = nb[:, : k + 1] == np.arange(n)[:, None]
+    drop = np.where(is_self.any(1), is_self.argmax(1), k)
+    keep = np.ones((n, k + 1), dtype=bool)
+    keep[np.arange(n), drop] = False
+    return nb[:, : k + 1][keep].reshape(n, k), dist[:, : k + 1][keep].reshape(n, k)
+
+
+def _knn_sklearn(Z, k):
+    "scikit-learn's exact search (its fastest exact CPU path here)."
+    from sklearn.neighbors import NearestNeighbors
+
+    dist, nb = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)
+    nb, dist = _drop_self(nb, dist, k)
+    return nb, dist**2
+
+
+def _knn_pynndescent(Z, k, seed):
+    """NN-descent (approximate): it searches max(k + 1, 30) neighbours, which keeps the
+    recall of the first k high, and returns the first k."""
+    try:
+        import pynndescent
+    except ImportError as e:
+        raise ImportError("backend='pynndescent' needs the pynndescent package "
+                          "(pip install pynndescent)") from e
+    m = min(max(k + 1, 30), Z.shape[0])
+    nb, dist = pynndescent.NNDescent(Z, n_neighbors=m, random_state=seed).neighbor_graph
+    if bool((nb[:, : k + 1] < 0).any()):
+        raise RuntimeError("pynndescent found fewer than k neighbours for some points; "
+                           "use an exact backend")
+    nb, dist = _drop_self(nb.astype(np.int64), dist.astype(np.float64), k)
+    return nb, dist**2
 
 # %% ../nbs/71_llp_bp.ipynb #c8ff6bbc
+def knn_indices(
+    X: torch.Tensor,  # Points (n, d), or (B, n, d) for B separate sets
+    k: int,  # Neighbours per point, the point itself excluded
+    # "torch" (blocked exact search, any device), "sklearn" (scikit-learn's exact
+    # search, CPU), "pynndescent" (approximate NN-descent, CPU, optional package),
+    # "auto": torch for CUDA tensors and batches (B, n, d), sklearn otherwise
+    backend: str = "auto",
+    chunk: int = 2048,  # Rows per block of the torch distance computation
+    seed: int = 0,  # Random state of the approximate search
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each point's k nearest other points by Euclidean distance: indices (..., n, k) and
+    squared distances (..., n, k), nearest first, on X's device."""
+    # NaN or inf would give arbitrary neighbours
+    check_tensor("X", X, ndim=(2, 3), floating=True)
+    n = X.shape[-2]
+    k = check_int("k", k, low=1)
+    if k >= n:
+        raise ValueError(f"k must be < the number of points ({n}), got {k}")
+    backend = check_choice("backend", backend,
+                           ("auto", "torch", "sklearn", "pynndescent"))
+    chunk, seed = check_int("chunk", chunk, low=1), check_int("seed", seed, low=0)
+    if backend == "auto":
+        backend = "torch" if X.device.type != "cpu" or X.ndim == 3 else "sklearn"
+    if backend == "torch":
+        return _knn_torch(X, k, chunk)
+    if X.ndim == 3:
+        raise ValueError(f"backend={backend!r} takes one set of points (n, d); use "
+                         f"backend='torch' for a batch {tuple(X.shape)}")
+    if backend == "sklearn":
+        nb, d2 = _knn_sklearn(X.detach().cpu().double().numpy(), k)
+    else:
+        nb, d2 = _knn_pynndescent(X.detach().cpu().double().numpy(), k, seed)
+    return (torch.as_tensor(nb, device=X.device),
+            torch.as_tensor(d2, device=X.device, dtype=X.dtype))
+
+# %% ../nbs/71_llp_bp.ipynb #knn2sim
 def knn_similarity(
     X: torch.Tensor,  # Features (n, d)
     # Neighbours per instance (cosine metric, as in the official code)
@@ -169,8 +282,8 @@ def knn_similarity(
     # Keep a neighbour only if its cosine distance is below this
     neigh_thresh: float = 2.0,
     chunk: int = 2048,  # Rows per block of the distance computation (torch)
-    # "torch" (blocked exact search, any device), "sklearn" (scikit-learn's exact
-    # tree search on the unit-normalized rows, CPU), "auto": sklearn on the CPU
+    # `knn_indices` backend on the unit-normalized rows: "auto" (sklearn on the CPU,
+    # torch on CUDA), "torch", "sklearn", or "pynndescent" (approximate)
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Undirected kNN edges (E, 2) with i < j, duplicates merged, and Matérn-1/2 weights
@@ -181,55 +294,17 @@ def knn_similarity(
     if k >= n:
         raise ValueError(f"k must be < the number of instances ({n}), got {k}")
     neigh_thresh = check_number("neigh_thresh", neigh_thresh, low=0)
-    backend = check_choice("backend", backend, ("auto", "torch", "sklearn"))
-    if backend == "auto":
-        backend = "torch" if X.device.type != "cpu" else "sklearn"
     Xn = X / X.norm(dim=1, keepdim=True).clamp_min(torch.finfo(X.dtype).tiny)
-    chunk = check_int("chunk", chunk, low=1)
-    if backend == "sklearn":
-        i, j = _knn_sklearn(Xn, k, neigh_thresh)
-    else:
-        i, j = _knn_torch(Xn, k, neigh_thresh, chunk)
+    # on unit vectors the cosine distance is ||u - v||^2 / 2: Euclidean neighbours
+    # of the normalized rows are the cosine neighbours
+    nb, d2 = knn_indices(Xn, k, backend=backend, chunk=chunk)
+    keep = d2 / 2 < neigh_thresh
+    i = torch.arange(n, device=X.device)[:, None].expand(-1, k)[keep]
+    j = nb[keep]
     e = torch.unique(torch.stack([torch.minimum(i, j), torch.maximum(i, j)], 1), dim=0)
     # s_ij = exp(-||x_i - x_j|| / length_scale), length_scale = 1 (Matérn-1/2)
     w = torch.exp(-(X[e[:, 0]] - X[e[:, 1]]).norm(dim=1))
     return e, w
-
-
-def _knn_torch(Xn, k, neigh_thresh, chunk):
-    "Directed kNN pairs (i, j) by blocks of cosine distances and `topk`."
-    n, rows, cols = Xn.shape[0], [], []
-    for s in range(0, n, chunk):
-        # cosine distance 1 - <x_i, x_j> / (|x_i| |x_j|), the point itself excluded
-        d = 1 - Xn[s : s + chunk] @ Xn.T
-        d[torch.arange(d.shape[0]), torch.arange(s, s + d.shape[0])] = float("inf")
-        dist, nb = d.topk(k, dim=1, largest=False)
-        keep = dist < neigh_thresh
-        rows.append(
-            torch.arange(s, s + d.shape[0], device=Xn.device)[:, None].expand(-1, k)[keep]
-        )
-        cols.append(nb[keep])
-    return torch.cat(rows), torch.cat(cols)
-
-
-def _knn_sklearn(Xn, k, neigh_thresh):
-    """The same pairs from scikit-learn's exact neighbour search: on unit vectors the
-    cosine distance is ||u - v||^2 / 2, so Euclidean neighbours are cosine neighbours."""
-    from sklearn.neighbors import NearestNeighbors
-
-    Z = Xn.detach().cpu().double().numpy()
-    dist, nb = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)
-    n = Z.shape[0]
-    # drop the point itself (not always first when points coincide), else the (k+1)-th
-    is_self = nb == np.arange(n)[:, None]
-    drop = np.where(is_self.any(1), is_self.argmax(1), k)
-    keep_cols = np.ones_like(nb, dtype=bool)
-    keep_cols[np.arange(n), drop] = False
-    nb, dist = nb[keep_cols].reshape(n, k), dist[keep_cols].reshape(n, k)
-    keep = dist**2 / 2 < neigh_thresh
-    i = np.broadcast_to(np.arange(n)[:, None], nb.shape)[keep]
-    dev = Xn.device
-    return torch.as_tensor(i, device=dev), torch.as_tensor(nb[keep], device=dev)
 
 # %% ../nbs/71_llp_bp.ipynb #4c987781
 @dataclass
@@ -258,10 +333,12 @@ def _check_graph_inputs(bag_index, counts, edges, weights):
         raise ValueError("bag_index must be >= 0")
     sizes = torch.bincount(bag_index.cpu())
     counts = check_tensor("counts", counts, ndim=1)
+    if counts.is_complex() or counts.dtype == torch.bool:
+        raise TypeError(f"counts must be real numbers, got dtype {counts.dtype}")
     if counts.shape[0] != sizes.shape[0]:
         raise ValueError(
-            f"counts must hold one value per bag ({sizes.shape[0]}), got "
-            f"{counts.shape[0]}"
+            f"counts must hold one value per bag: bag_index numbers {sizes.shape[0]} "
+            f"bags (0..{sizes.shape[0] - 1}), counts has {counts.shape[0]}"
         )
     c = counts.cpu().double()
     if bool((c < 0).any()) or bool((c > sizes).any()):
@@ -469,7 +546,12 @@ def belief_propagation(
     if not isinstance(graph, LLPGraph):
         raise TypeError(f"graph must be an LLPGraph, got {type(graph).__name__}")
     check_tensor("graph.unary", graph.unary, ndim=1, floating=True)
-    check_tensor("graph.pair", graph.pair, ndim=1, floating=True, nonempty=False)
+    e = check_tensor("graph.edges", graph.edges, shape=(None, 2), nonempty=False,
+                     integer=True)
+    check_tensor("graph.pair", graph.pair, shape=(e.shape[0],), floating=True,
+                 nonempty=False)
+    if e.numel() and bool((e < 0).any() | (e >= graph.n).any()):
+        raise ValueError(f"graph.edges must hold node indices in [0, {graph.n})")
     damping = check_number("damping", damping, low=0, high=1, high_open=True)
     max_iter, tol = (
         check_int("max_iter", max_iter, low=1),
@@ -478,7 +560,6 @@ def belief_propagation(
     check_choice("engine", engine, ["auto", "numba", "torch"])
     if engine == "auto":
         engine = "numba" if use_numba(graph.unary) else "torch"
-    e = graph.edges
     # message 2e: i -> j, 2e + 1: j -> i
     src = torch.stack([e[:, 0], e[:, 1]], 1).reshape(-1)
     dst = torch.stack([e[:, 1], e[:, 0]], 1).reshape(-1)
@@ -488,10 +569,10 @@ def belief_propagation(
                 "engine='numba' needs CPU tensors; use engine='torch' on CUDA"
             )
         b, it, delta = _bp_nb(
-            graph.unary.double().numpy(),
-            src.numpy(),
-            dst.numpy(),
-            graph.pair.double().numpy(),
+            graph.unary.detach().double().numpy(),
+            src.cpu().numpy(),
+            dst.cpu().numpy(),
+            graph.pair.detach().double().numpy(),
             damping,
             max_iter,
             tol,
@@ -567,9 +648,13 @@ def bag_aggregate_loss(
 ) -> torch.Tensor:
     """BCE between each bag's label proportion and a bag head applied to the bag's
     mean-pooled instance embedding."""
-    _check_batch_proportions(proportions)
+    sizes = _check_batch("emb", emb, 2, bag_index, proportions).to(emb.dtype)
+    if not isinstance(head, torch.nn.Module):
+        raise TypeError(f"head must be a torch.nn.Module, got {type(head).__name__}")
+    hp = next(head.parameters(), None)
+    if hp is not None and hp.dtype != emb.dtype:
+        raise TypeError(f"emb has dtype {emb.dtype} but head's parameters are {hp.dtype}")
     b = proportions.shape[0]
-    sizes = torch.bincount(bag_index, minlength=b).to(emb.dtype)
     # e_B = mean_{i in B} emb_i;  loss = BCE(p_B, sigmoid(head(e_B)))
     pooled = (
         torch.zeros(b, emb.shape[1], dtype=emb.dtype, device=emb.device).index_add_(
@@ -582,15 +667,29 @@ def bag_aggregate_loss(
     )
 
 
-def _check_batch_proportions(p: torch.Tensor):
-    """Proportions of a batch of bags: finite, in [0, 1] (one class only is allowed in a
-    batch)."""
+def _check_batch(name, x, ndim, bag_index, p) -> torch.Tensor:
+    """Check a batch: `x` (m, ...) real and finite, `bag_index` (m,) numbering the bags
+    0..b-1, each present; proportions (b,) finite, in [0, 1] (one class only is allowed in
+    a batch). Returns the bag sizes (b,)."""
+    check_tensor(name, x, ndim=ndim, floating=True)
     check_tensor("proportions", p, ndim=1, floating=True)
     if bool(((p < 0) | (p > 1)).any()):
         raise ValueError(
             f"proportions must lie in [0, 1], got values in "
             f"[{p.min().item():g}, {p.max().item():g}]"
         )
+    check_tensor("bag_index", bag_index, shape=(x.shape[0],), integer=True)
+    b = p.shape[0]
+    if bool((bag_index < 0).any() | (bag_index >= b).any()):
+        lo, hi = int(bag_index.min()), int(bag_index.max())
+        raise ValueError(f"bag_index must hold bag numbers in [0, {b}) (one per "
+                         f"proportion), got {lo}..{hi}")
+    sizes = torch.bincount(bag_index, minlength=b)
+    if bool((sizes == 0).any()):
+        missing = int(torch.nonzero(sizes == 0)[0])
+        raise ValueError(f"bag_index has no instance of bag {missing}; every bag with a "
+                         f"proportion needs one")
+    return sizes
 
 
 def dllp_loss(
@@ -598,9 +697,8 @@ def dllp_loss(
 ) -> torch.Tensor:
     """DLLP: BCE between each bag's label proportion and the mean predicted probability
     over the bag."""
-    _check_batch_proportions(proportions)
+    sizes = _check_batch("logits", logits, 1, bag_index, proportions).to(logits.dtype)
     b = proportions.shape[0]
-    sizes = torch.bincount(bag_index, minlength=b).to(logits.dtype)
     # pbar_B = mean_{i in B} sigmoid(f(x_i));  loss = BCE(p_B, pbar_B)
     pbar = (
         torch.zeros(b, dtype=logits.dtype, device=logits.device).index_add_(
@@ -648,22 +746,24 @@ def _train(
     members = list(order.split(sizes.tolist()))
     per_batch = max(1, batch_size // max(1, int(sizes.float().mean().round())))
     gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
+    for ep in range(epochs):
         perm = torch.randperm(n_bags, generator=gen)
         for s in range(0, n_bags, per_batch):
             chosen = perm[s : s + per_batch]
             idx = torch.cat([members[c] for c in chosen.tolist()]).to(dev)
             local = torch.arange(len(chosen)).repeat_interleave(sizes[chosen]).to(dev)
             opt.zero_grad()
+            h = _run(net, X[idx], 0, _cut(net))
+            logits = _run(net, h, _cut(net)).squeeze(1)
+            if not bool(torch.isfinite(logits).all()):
+                raise ValueError(f"training diverged (non-finite outputs after {ep} "
+                                 f"epochs): lower lr ({lr}) or weight_decay "
+                                 f"({weight_decay})")
             if targets is None:
                 loss = dllp_loss(
-                    net(X[idx]).squeeze(1),
-                    local,
-                    proportions[chosen.to(proportions.device)],
+                    logits, local, proportions[chosen.to(proportions.device)]
                 )
             else:
-                h = _run(net, X[idx], 0, _cut(net))
-                logits = _run(net, h, _cut(net)).squeeze(1)
                 loss = F.binary_cross_entropy_with_logits(logits, targets[idx])
                 if head is not None:
                     loss = loss + agg_weight * bag_aggregate_loss(
@@ -677,7 +777,9 @@ def _train(
 def _check_X(X, name: str = "X") -> torch.Tensor:
     "A tensor `X` checked as a 2-D real matrix (integers become float32)."
     if X.is_complex(): raise TypeError(f"{name} must be real, got dtype {X.dtype}")
-    if not X.is_floating_point(): X = X.float()
+    # integers and half precision become float32 (training in float16 would overflow)
+    if not X.is_floating_point() or X.dtype in (torch.float16, torch.bfloat16):
+        X = X.float()
     return check_tensor(name, X, ndim=2, floating=True)
 
 

@@ -222,3 +222,13 @@ def test_low_level_helpers_check_their_inputs():
     with pytest.raises(ValueError, match="max_iter"): bound_update(A, nbrs[None], 1.0, max_iter=0)
     with pytest.raises(ValueError, match=r"acc must hold accuracies in \[0, 1\]"):
         mean_ci95(torch.tensor([0.5, 1.5]))
+
+
+def test_episode_accuracy_checks_classes_against_n_classes():
+    from gradnotes.fewshot_clustering import episode_accuracy
+    pred, labels = torch.tensor([[0, 1, 2, 2]]), torch.tensor([[0, 1, 2, 7]])
+    assert episode_accuracy(pred, labels).item() == 0.75  # any class number without n_classes
+    with pytest.raises(ValueError, match="labels must hold classes < n_classes"):
+        episode_accuracy(pred, labels, n_classes=3)
+    with pytest.raises(ValueError, match="n_classes"):
+        episode_accuracy(pred, labels, n_classes=0)

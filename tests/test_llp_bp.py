@@ -334,3 +334,83 @@ def test_labels_without_bags_train_a_supervised_classifier():
 def test_check_estimator(cls):
     from sklearn_contract import assert_passes_check_estimator
     assert_passes_check_estimator(cls())
+
+
+def test_knn_backends_give_the_same_graph():
+    # generic points: the exact backends give identical neighbour lists and edge sets
+    from gradnotes.llp_bp import knn_indices
+    X = torch.randn(3000, 16, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    a, da = knn_indices(X, 5, backend="sklearn")
+    b, db = knn_indices(X, 5, backend="torch", chunk=1000)
+    assert torch.equal(a, b) and torch.allclose(da, db, atol=1e-10)
+    ea, wa = knn_similarity(X, backend="sklearn")
+    eb, wb = knn_similarity(X, backend="torch")
+    assert torch.equal(ea, eb) and torch.allclose(wa, wb)
+
+
+def test_knn_backends_on_ties():
+    # points on an integer grid, each duplicated: many exact ties. Both backends find the
+    # same neighbour distances, and where no tie straddles the k-th place the same set
+    from gradnotes.llp_bp import knn_indices
+    g = torch.Generator().manual_seed(2)
+    X = torch.randint(0, 6, (200, 3), generator=g).double().repeat(2, 1)
+    k = 3
+    a, da = knn_indices(X, k, backend="sklearn")
+    b, db = knn_indices(X, k, backend="torch", chunk=64)
+    assert torch.allclose(da, db, atol=1e-12)
+    full = torch.cdist(X, X).pow(2).fill_diagonal_(float("inf")).sort(1).values
+    untied = full[:, k - 1] < full[:, k]
+    assert untied.sum() > 20
+    for i in torch.nonzero(untied).flatten().tolist():
+        assert set(a[i].tolist()) == set(b[i].tolist())
+    assert not (a == torch.arange(400)[:, None]).any() and not (b == torch.arange(400)[:, None]).any()
+
+
+@pytest.mark.slow
+def test_knn_pynndescent_recall():
+    # the approximate backend against the exact graph on a seeded set: recall >= 0.95
+    pytest.importorskip("pynndescent")
+    from gradnotes.llp_bp import knn_indices
+    X = torch.randn(5000, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    exact, _ = knn_indices(X, 5, backend="sklearn")
+    approx, d2 = knn_indices(X, 5, backend="pynndescent", seed=0)
+    assert approx.shape == (5000, 5) and not (approx == torch.arange(5000)[:, None]).any()
+    recall = sum(len(set(p.tolist()) & set(q.tolist())) for p, q in zip(approx, exact)) / exact.numel()
+    assert recall >= 0.95, recall
+    assert torch.allclose(d2, (X[:, None] - X[approx]).pow(2).sum(-1))
+
+
+def test_bad_input_named():
+    from gradnotes.llp_bp import bag_aggregate_loss, check_proportions, dllp_loss
+    bags = random_bags(16, 4, seed=0)
+    with pytest.raises(ValueError, match="of n = 20 instances are in no bag"): check_bags(bags, 20)
+    with pytest.raises(TypeError, match="n must"): check_bags(bags, 16.5)
+    with pytest.raises(ValueError, match="n_bags"): check_proportions([0.5, 0.5], 0)
+    with pytest.raises(ValueError, match="y must have 1 dimension"): bag_proportions(torch.zeros(1, 16), bags)
+    bi, p = torch.arange(8) % 2, torch.tensor([0.25, 0.5], dtype=torch.float64)
+    with pytest.raises(ValueError, match="logits contains NaN"):
+        dllp_loss(torch.full((8,), float("nan"), dtype=torch.float64), bi, p)
+    with pytest.raises(ValueError, match="bag_index must hold bag numbers in \\[0, 2\\)"):
+        dllp_loss(torch.zeros(8, dtype=torch.float64), bi + 1, p)
+    with pytest.raises(ValueError, match="bag_index has no instance of bag 1"):
+        dllp_loss(torch.zeros(8, dtype=torch.float64), bi * 0, p)
+    with pytest.raises(TypeError, match="head's parameters"):
+        bag_aggregate_loss(torch.zeros(8, 3), bi, p, torch.nn.Linear(3, 1).double())
+    bi_g, sz = check_bags(bags, 16)
+    with pytest.raises(ValueError, match="bag_index numbers 5 bags"):
+        llp_graph(torch.cat([bi_g[:-1], torch.tensor([4])]), torch.ones(4), None, None)
+    with pytest.raises(TypeError, match="counts must be real"):
+        llp_graph(bi_g, torch.ones(4, dtype=torch.complex128), None, None)
+    G = llp_graph(bi_g, torch.ones(4))
+    with pytest.raises(ValueError, match="graph.pair must have shape"):
+        belief_propagation(LLPGraph(G.unary, G.edges, G.pair[:-1]))
+    r = belief_propagation(LLPGraph(G.unary.requires_grad_(), G.edges, G.pair), engine="numba")
+    assert torch.isfinite(r.marginals).all()
+
+
+def test_training_divergence_is_an_error():
+    X = torch.randn(32, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    bags = random_bags(32, 4, seed=0)
+    p = torch.tensor([0.25, 0.5, 0.75, 0.5, 0.25, 0.5, 0.75, 0.5])
+    with pytest.raises(ValueError, match="training diverged.*lr"):
+        DLLP(hidden=(4,), epochs=3, lr=1e300).fit(X, bags=bags, proportions=p)

@@ -68,8 +68,9 @@ SPECS = {
                             ints={"n_way": POS_INT, "shot": POS_INT, "n_query": POS_INT, "n_episodes": NOLOOP,
                                   "seed": Int(0)}, same_length=(("features", "labels"),)),
     "episode_accuracy": Spec(lambda: dict(pred=torch.tensor([[0, 1, 2, 2]]), labels=torch.tensor([[0, 1, 2, 1]]),
-                                          hungarian=True),
+                                          hungarian=True, n_classes=3),
                              tensors={"pred": Arr(floating=False, ndim=2), "labels": Arr(floating=False, ndim=2)},
+                             ints={"n_classes": POS_INT},
                              extra={"labels:huge_class": lambda a: dict(a, labels=torch.tensor([[0, 1, 2, 10**6]])),
                                     "labels:negative": lambda a: dict(a, labels=torch.tensor([[0, 1, 2, -1]])),
                                     "pred:negative": lambda a: dict(a, pred=torch.tensor([[0, 1, 2, -1]]))}),
@@ -80,5 +81,4 @@ OPT_OUT = {}
 # Cases that fail today (findings, fixed at their owner); strict: a fix makes its case XPASS and fail
 # until its line goes. Regenerate with `python tests/contracts/report.py --write-xfail`.
 XFAIL = {
-    'episode_accuracy:labels:huge_class': 'by design: classes are compared (or matched), not indexed, so any class number >= 0 is valid',
 }
