@@ -96,7 +96,23 @@ def _main(repeats, rounds, device):
     met = lambda r: "met" if r <= GOAL else "not met"
     lines += ["", f"Goal: fused diffGrad <= {GOAL}x Adam foreach ({r_fe:.2f}x: {met(r_fe)}) and <= "
               f"{GOAL}x Adam fused ({r_fu:.2f}x: {met(r_fu)})."]
-    return "\n".join(lines)
+    return "\n".join(lines + [""] + crossover(repeats // 2, device))
+
+
+def crossover(repeats, device, widths=(64, 128, 256, 512)):
+    "Per-step medians of the three paths on two-layer MLPs of growing size (FUSED_MIN_NUMEL's basis)."
+    lines = ["| parameters | per-parameter ms | foreach ms | fused ms | fused / per-parameter |",
+             "|---|---|---|---|---|"]
+    for w in widths:
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(w, w), torch.nn.ReLU(), torch.nn.Linear(w, w)).to(device)
+        for p in net.parameters(): p.grad = torch.randn_like(p)
+        paths = [dict(foreach=False, fused=False), dict(foreach=True), dict(fused=True)]
+        opts = [DiffGrad(net.parameters(), **kw) for kw in paths]
+        ms = [statistics.median(time_steps(o, repeats, device)) * 1e3 for o in opts]
+        n = sum(p.numel() for p in net.parameters())
+        lines.append(f"| {n:,} | {ms[0]:.3f} | {ms[1]:.3f} | {ms[2]:.3f} | {ms[2] / ms[0]:.2f}x |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -215,8 +215,10 @@ def _check_group(group: dict, where: str, in_place: bool = False) -> dict:
     return {**group, **checked}
 
 # %% ../nbs/31_diffgrad.ipynb #5dc36c9b
-# the automatic choice takes the fused step for buckets of at least this many elements
-FUSED_MIN_NUMEL = 2**16
+# the automatic choice takes the fused step for buckets of at least this many elements:
+# above ~30k a fused step is already faster (bench/bench_diffgrad.py), but its first call
+# compiles for seconds, which from here on a few thousand steps pay back
+FUSED_MIN_NUMEL = 2**18
 
 
 class DiffGrad(torch.optim.Optimizer):
