@@ -149,7 +149,7 @@ def test_checkpoints_load_across_capturable(cls, saved, loaded):
 @pytest.mark.parametrize("cls", [DiffGrad, AdaGradNorm])
 def test_a_compiled_training_step_is_one_graph_without_recompiles(cls):
     from torch._dynamo.utils import counters
-    torch._dynamo.reset()
+    breaks = sum(counters["graph_break"].values())
     net = _net(torch.float32)
     opt = cls(net.parameters(), lr=1e-2, capturable=True)
     eager_net = copy.deepcopy(net)
@@ -170,7 +170,7 @@ def test_a_compiled_training_step_is_one_graph_without_recompiles(cls):
     graphs, frames = counters["stats"]["unique_graphs"], dict(counters["frames"])
     for _ in range(5): compiled(net, opt)
     assert counters["stats"]["unique_graphs"] == graphs and dict(counters["frames"]) == frames
-    assert not counters["graph_break"]
+    assert sum(counters["graph_break"].values()) == breaks
     for _ in range(8): train_step(eager_net, eager_opt)
     for a, b in zip(net.parameters(), eager_net.parameters()):
         assert torch.allclose(a, b, atol=1e-5)
