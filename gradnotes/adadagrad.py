@@ -397,7 +397,8 @@ def _apply(self: AdaGradNorm, group, key, p, g, denom, clr):
         # buf = m buf + (1 - m) g  (the official code's form)
         buf.mul_(group["momentum"]).add_(g, alpha=1 - group["momentum"])
         g = buf
-    if isinstance(clr, torch.Tensor):  # capturable: the same operations, lr_k on the device
+    # capturable: the same operations, lr_k on the device
+    if isinstance(clr, torch.Tensor):
         p.add_(g.mul(-clr).div_(denom))
     else:
         p.addcdiv_(g, denom, value=-clr)
@@ -505,8 +506,8 @@ def _step_rowwise(self: AdaGradNorm, group, pg):
 # %% ../nbs/32_adadagrad.ipynb #3cf6cdc7
 @patch
 def load_state_dict(self: AdaGradNorm, state_dict: dict):
-    """Load a state; the scalar accumulator stays in float64 (torch would cast it), and step
-    counts saved with or without `capturable` become what this optimizer keeps."""
+    """Load a state; the scalar accumulator stays in float64 (torch would cast it), and
+    step counts saved with or without `capturable` become what this optimizer keeps."""
     saved = {k: v["norm_sum"] for k, v in state_dict["state"].items() if "norm_sum" in v}
     # torch casts the step of a capturable group with `.to`, which an int lacks
     state_dict = dict(state_dict, state={

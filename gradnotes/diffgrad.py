@@ -97,9 +97,11 @@ def diffgrad_foreach(
 
 # %% ../nbs/31_diffgrad.ipynb #cb34f5d4
 def _diffgrad_kernel(
-    p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, prev: torch.Tensor,
+    p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor,
+    prev: torch.Tensor,
     alpha: torch.Tensor,  # 0-d alpha_t
-    hyper: torch.Tensor,  # (sign, 1 - beta1, beta2, 1 - beta2, eps, lambda); sign -1 ascends
+    # (sign, 1 - beta1, beta2, 1 - beta2, eps, lambda); sign -1 ascends
+    hyper: torch.Tensor,
 ):
     "One diffGrad step on one tensor, written for `torch.compile` to fuse into one pass."
     sign, w1, b2, w2, eps, wd = hyper.unbind()
@@ -115,18 +117,19 @@ def _diffgrad_kernel(
     prev.copy_(g)
 
 
-# the compiled kernel: built on first use, False once compilation has failed
+# the compiled kernel: built on first use, None once compilation has failed
 _COMPILED: dict = {}
-# dtypes the kernel serves; half precision keeps the multi-tensor path, whose scalars stay in
-# float32 (a bfloat16 beta2 = 0.999 would round to 1)
+# dtypes the kernel serves; half precision keeps the multi-tensor path, whose scalars
+# stay in float32 (a bfloat16 beta2 = 0.999 would round to 1)
 FUSED_DTYPES = (torch.float32, torch.float64)
 
 
 def _compiled():
-    "The kernel compiled once for all sizes (dynamic shapes), or None where compilation fails."
+    "The kernel, compiled once for all sizes; None where compilation fails."
     if "kernel" not in _COMPILED:
         try:
-            _COMPILED["kernel"] = torch.compile(_diffgrad_kernel, fullgraph=True, dynamic=True)
+            _COMPILED["kernel"] = torch.compile(_diffgrad_kernel, fullgraph=True,
+                                                dynamic=True)
         except Exception:  # no dynamo on this platform
             _COMPILED["kernel"] = None
     return _COMPILED["kernel"]
@@ -134,7 +137,7 @@ def _compiled():
 # %% ../nbs/31_diffgrad.ipynb #e4d683e3
 @functools.lru_cache(maxsize=64)
 def _hyper(device, dtype, sign, beta1, beta2, eps, weight_decay) -> torch.Tensor:
-    "The kernel's constants as one small tensor, made once per setting (CUDA graphs need that)."
+    "The kernel's constants as one small tensor, made once per setting (for CUDA graphs)."
     vals = [sign, 1 - beta1, beta2, 1 - beta2, eps, weight_decay]
     return torch.tensor(vals, dtype=dtype, device=device)
 
@@ -153,8 +156,9 @@ def diffgrad_fused(
     weight_decay: float,
     maximize: bool = False,  # Ascend: the gradients enter negated
 ) -> bool:
-    """`diffgrad_single` as one compiled pass per tensor (float32/float64); where compilation
-    is unavailable or fails, `diffgrad_foreach` does the step. True when the kernel ran."""
+    """`diffgrad_single` as one compiled pass per tensor (float32/float64); where
+    compilation is unavailable or fails, `diffgrad_foreach` does the step. True when the
+    kernel ran."""
     kernel = _compiled() if params and params[0].dtype in FUSED_DTYPES else None
     if kernel is not None:
         p0 = params[0]
@@ -170,8 +174,8 @@ def diffgrad_fused(
                 if i > 0: raise  # tensors already stepped: no clean way back
                 # compilation failed before any tensor was touched: never try again
                 _COMPILED["kernel"] = None
-                warnings.warn(f"diffGrad's fused step is unavailable ({type(e).__name__}: "
-                              f"{e}); using the multi-tensor path")
+                warnings.warn("diffGrad's fused step is unavailable "
+                              f"({type(e).__name__}: {e}); using the multi-tensor path")
                 break
         else:
             return True
@@ -208,7 +212,8 @@ def _check_group(group: dict, where: str, in_place: bool = False) -> dict:
     if group.get("fused"):
         for i, p in enumerate(group.get("params", [])):
             if p.dtype not in FUSED_DTYPES:
-                raise TypeError(f"fused ({where}) supports float32 and float64 parameters; "
+                raise TypeError(f"fused ({where}) supports float32 and float64 "
+                                "parameters; "
                                 f"parameter {i} is {p.dtype}")
     if in_place:
         group.update(checked)
@@ -265,7 +270,8 @@ class DiffGrad(torch.optim.Optimizer):
 def _step_count(self: DiffGrad, p: torch.Tensor, state: dict, capturable: bool):
     "Advance the step count: a tensor on p's device when capturable, else an int."
     t = state["step"]
-    if capturable and not isinstance(t, torch.Tensor):  # a checkpoint of either kind loads
+    # a checkpoint of either kind loads
+    if capturable and not isinstance(t, torch.Tensor):
         t = torch.tensor(float(t), dtype=torch.float32, device=p.device)
     elif not capturable and isinstance(t, torch.Tensor):
         t = int(t)  # once, after loading a capturable checkpoint
@@ -327,8 +333,9 @@ def _flat(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]
 
 
 class _FlatBucket:
-    """Flat buffers for a bucket of parameters (one device and dtype): the parameters, their
-    gradients and their state become views of one buffer each, so one kernel call steps them."""
+    """Flat buffers for a bucket of parameters (one device and dtype): the parameters,
+    their gradients and their state become views of one buffer each, so one kernel call
+    steps them."""
 
     def __init__(self, params: list[torch.Tensor], state: dict):
         self.params = params
@@ -348,12 +355,12 @@ class _FlatBucket:
         return (p.data_ptr(), *(state[p][k].data_ptr() for k in _STATE))
 
     def valid(self, state: dict) -> bool:
-        """Do the parameters and their state still live in these buffers (a `load_state_dict`
-        or a `p.data = ...` moves them out)?"""
+        """Do the parameters and their state still live in these buffers (a
+        `load_state_dict` or a `p.data = ...` moves them out)?"""
         return all(self._ptrs(p, state) == ptr for p, ptr in zip(self.params, self.ptrs))
 
     def gather_grads(self):
-        "Copy each gradient that autograd allocated anew into the flat buffer, and view it."
+        "Copy each gradient autograd allocated anew into the flat buffer, and view it."
         for p, w in zip(self.params, self.grads):
             if p.grad.data_ptr() != w.data_ptr():
                 w.copy_(p.grad)
@@ -364,7 +371,8 @@ class _FlatBucket:
 def _path(self: DiffGrad, group: dict, device: torch.device, params: list) -> str:
     "'fused', 'foreach' or 'single' for one bucket of a group."
     fused, foreach = group.get("fused"), group.get("foreach")
-    if torch.compiler.is_compiling():  # traced: inductor fuses the multi-tensor step itself
+    # traced: inductor fuses the multi-tensor step itself
+    if torch.compiler.is_compiling():
         return "foreach" if foreach is not False else "single"
     if fused is None and foreach is None:  # the automatic choice
         fused = (device.type in ("cpu", "cuda") and params[0].dtype in FUSED_DTYPES
@@ -391,8 +399,8 @@ def _step_fused(self: DiffGrad, group: dict, tensors: tuple, **hyper):
     if bucket is None or not bucket.valid(self.state):
         bucket = buckets[key] = _FlatBucket(params, self.state)
     bucket.gather_grads()
-    return diffgrad_fused([bucket.p], [bucket.g], [bucket.s[0]], [bucket.s[1]], [bucket.s[2]],
-                          steps[:1], **hyper)
+    m, v, prev = bucket.s
+    return diffgrad_fused([bucket.p], [bucket.g], [m], [v], [prev], steps[:1], **hyper)
 
 
 @patch
@@ -422,8 +430,8 @@ def step(self: DiffGrad, closure=None):
 # %% ../nbs/31_diffgrad.ipynb #997b0775
 @patch
 def load_state_dict(self: DiffGrad, state_dict: dict):
-    """Load a state saved with or without `capturable`/`fused`: step counts become what this
-    optimizer's groups keep (tensors or ints) at the next step."""
+    """Load a state saved with or without `capturable`/`fused`: step counts become what
+    this optimizer's groups keep (tensors or ints) at the next step."""
     state_dict = dict(state_dict)
     # torch casts the step of a fused or capturable group with `.to`, which an int lacks
     state_dict["state"] = {
