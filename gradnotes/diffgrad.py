@@ -397,6 +397,8 @@ def _step_fused(self: DiffGrad, group: dict, tensors: tuple, **hyper):
     if not uniform:  # one compiled call per tensor instead
         return diffgrad_fused(*tensors, **hyper)
     if bucket is None or not bucket.valid(self.state):
+        for k in [k for k in buckets if not set(k).isdisjoint(key)]:
+            del buckets[k]  # stale buffers of these parameters
         bucket = buckets[key] = _FlatBucket(params, self.state)
     bucket.gather_grads()
     m, v, prev = bucket.s
