@@ -338,11 +338,13 @@ class AdaGradNorm(torch.optim.Optimizer):
         maximize: bool = False,  # Ascend the objective instead of descending it
         # Multi-tensor update of the scalar accumulator's step; None: on CUDA
         foreach: bool | None = None,
+        # Step counts and lr_k as tensors on the device: no host sync, CUDA graphs
+        capturable: bool = False,
     ):
         defaults = dict(lr=lr, momentum=momentum, lr_decay=lr_decay,
                         weight_decay=weight_decay, eps=eps, rowwise=rowwise,
                         initial_accumulator_value=initial_accumulator_value,
-                        maximize=maximize, foreach=foreach)
+                        maximize=maximize, foreach=foreach, capturable=capturable)
         super().__init__(params, self._check(defaults, "AdaGradNorm"))
 
     @staticmethod
@@ -355,6 +357,7 @@ class AdaGradNorm(torch.optim.Optimizer):
                                          low=0, high=1, high_open=True)
         check_type(f"rowwise ({where})", group["rowwise"], bool)
         check_type(f"maximize ({where})", group.setdefault("maximize", False), bool)
+        check_type(f"capturable ({where})", group.setdefault("capturable", False), bool)
         if group.setdefault("foreach", None) is not None:
             check_type(f"foreach ({where})", group["foreach"], bool)
         if (not group["rowwise"] and group["initial_accumulator_value"] == 0
@@ -394,7 +397,28 @@ def _apply(self: AdaGradNorm, group, key, p, g, denom, clr):
         # buf = m buf + (1 - m) g  (the official code's form)
         buf.mul_(group["momentum"]).add_(g, alpha=1 - group["momentum"])
         g = buf
-    p.addcdiv_(g, denom, value=-clr)
+    # capturable: the same operations, lr_k on the device
+    if isinstance(clr, torch.Tensor):
+        p.add_(g.mul(-clr).div_(denom))
+    else:
+        p.addcdiv_(g, denom, value=-clr)
+
+
+@patch
+def _advance(self: AdaGradNorm, group, st: dict, device):
+    """Advance a step count k (an int, or a float32 tensor on `device` when capturable; a
+    checkpoint of either kind loads) and return lr_k = lr / (1 + (k - 1) lr_decay)."""
+    k = st.get("step", 0)
+    if group.get("capturable", False):
+        k = (k.to(device) if isinstance(k, torch.Tensor)
+             else torch.tensor(float(k), dtype=torch.float32, device=device))
+    elif isinstance(k, torch.Tensor):
+        k = int(k)  # once, after loading a capturable checkpoint
+    k += 1  # in place for a tensor
+    st["step"] = k
+    if isinstance(k, torch.Tensor):  # lr_k in float64, as the host computes it
+        return group["lr"] / (1 + (k.double() - 1) * group["lr_decay"])
+    return group["lr"] / (1 + (k - 1) * group["lr_decay"])
 
 @patch
 @torch.no_grad()
@@ -419,9 +443,7 @@ def _step_scalar(self: AdaGradNorm, group, pg):
     if "norm_sum" not in first:
         first["norm_sum"] = torch.tensor(group["initial_accumulator_value"],
                                          dtype=torch.float64, device=p0.device)
-        first["step"] = 0
-    first["step"] += 1
-    clr = group["lr"] / (1 + (first["step"] - 1) * group["lr_decay"])
+    clr = self._advance(group, first, p0.device)
     # b_k^2 = b_{k-1}^2 + ||g_k||^2, the norm over every parameter of the group
     ns = first["norm_sum"]
     ns += sum(g.double().square().sum().to(ns.device) for _, _, g in pg)
@@ -446,8 +468,12 @@ def _apply_foreach(self: AdaGradNorm, group, pg, denom, clr):
             torch._foreach_mul_(bufs, m)
             torch._foreach_add_(bufs, gs, alpha=1 - m)
             gs = bufs
-        torch._foreach_add_(ps, torch._foreach_div(gs, denom.to(device, dtype)),
-                            alpha=-clr)
+        upd = torch._foreach_div(gs, denom.to(device, dtype))
+        if isinstance(clr, torch.Tensor):  # capturable: lr_k on the device
+            torch._foreach_mul_(upd, -clr.to(device, dtype))
+            torch._foreach_add_(ps, upd)
+        else:
+            torch._foreach_add_(ps, upd, alpha=-clr)
 
 # %% ../nbs/32_adadagrad.ipynb #08a68a21
 @patch
@@ -460,9 +486,7 @@ def _step_rowwise(self: AdaGradNorm, group, pg):
         if "sum" not in st:
             st["sum"] = torch.full((rows,), group["initial_accumulator_value"],
                                    dtype=p.dtype, device=p.device)
-            st["step"] = 0
-        st["step"] += 1
-        clr = group["lr"] / (1 + (st["step"] - 1) * group["lr_decay"])
+        clr = self._advance(group, st, p.device)
         if g.ndim >= 2:
             # one accumulator per output row: s_r += ||g_r||^2
             last_rows = g.reshape(rows, -1).square().sum(1)
@@ -482,8 +506,15 @@ def _step_rowwise(self: AdaGradNorm, group, pg):
 # %% ../nbs/32_adadagrad.ipynb #3cf6cdc7
 @patch
 def load_state_dict(self: AdaGradNorm, state_dict: dict):
-    "Load a state; the scalar accumulator stays in float64 (torch would cast it)."
+    """Load a state; the scalar accumulator stays in float64 (torch would cast it), and
+    step counts saved with or without `capturable` become what this optimizer keeps."""
     saved = {k: v["norm_sum"] for k, v in state_dict["state"].items() if "norm_sum" in v}
+    # torch casts the step of a capturable group with `.to`, which an int lacks
+    state_dict = dict(state_dict, state={
+        k: {n: torch.tensor(float(v), dtype=torch.float32)
+            if n == "step" and not isinstance(v, torch.Tensor) else v
+            for n, v in s.items()}
+        for k, s in state_dict["state"].items()})
     torch.optim.Optimizer.load_state_dict(self, state_dict)
     ids = [i for g in state_dict["param_groups"] for i in g["params"]]
     params = [p for g in self.param_groups for p in g["params"]]

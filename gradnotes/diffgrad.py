@@ -5,15 +5,18 @@
 # %% ../nbs/31_diffgrad.ipynb #23c0512b
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from collections import defaultdict
 
 import torch
+from fastcore.basics import patch
 
 from .core import check_betas, check_number, check_params
 
 # %% auto #0
-__all__ = ['diffgrad_single', 'diffgrad_foreach', 'DiffGrad']
+__all__ = ['FUSED_DTYPES', 'FUSED_MIN_NUMEL', 'diffgrad_single', 'diffgrad_foreach', 'diffgrad_fused', 'DiffGrad']
 
 # %% ../nbs/31_diffgrad.ipynb #263f00c5
 def diffgrad_single(
@@ -22,8 +25,9 @@ def diffgrad_single(
     exp_avgs: list[torch.Tensor],
     exp_avg_sqs: list[torch.Tensor],
     previous_grads: list[torch.Tensor],
-    # alpha_t of each parameter: lr * sqrt(1 - beta2^t) / (1 - beta1^t)
-    step_sizes: list[float],
+    # alpha_t of each parameter, lr * sqrt(1 - beta2^t) / (1 - beta1^t): floats, or 0-d
+    # tensors on the parameters' device (`capturable`)
+    step_sizes: list,
     beta1: float,
     beta2: float,
     eps: float,
@@ -45,7 +49,10 @@ def diffgrad_single(
         # g_{t-1}
         xi_m = prev.sub_(g).abs_().sigmoid_().mul_(m)
         # theta_t = theta_{t-1} - alpha_t * xi_t m_t / (sqrt(v_t) + eps)
-        p.addcdiv_(xi_m, v.sqrt().add_(eps), value=-step)
+        if isinstance(step, torch.Tensor):  # the same operations, alpha_t on the device
+            p.add_(xi_m.mul_(-step).div_(v.sqrt().add_(eps)))
+        else:
+            p.addcdiv_(xi_m, v.sqrt().add_(eps), value=-step)
         # g_{t-1} <- g_t, as a copy (never an alias of p.grad)
         prev.copy_(g)
 
@@ -56,7 +63,7 @@ def diffgrad_foreach(
     exp_avgs: list[torch.Tensor],
     exp_avg_sqs: list[torch.Tensor],
     previous_grads: list[torch.Tensor],
-    step_sizes: list[float],
+    step_sizes: list,
     beta1: float,
     beta2: float,
     eps: float,
@@ -79,9 +86,103 @@ def diffgrad_foreach(
     # theta_t = theta_{t-1} - alpha_t * xi_t m_t / (sqrt(v_t) + eps)
     denom = torch._foreach_sqrt(exp_avg_sqs)
     torch._foreach_add_(denom, eps)
-    torch._foreach_addcdiv_(params, previous_grads, denom, [-s for s in step_sizes])
+    if step_sizes and isinstance(step_sizes[0], torch.Tensor):  # alpha_t on the device
+        torch._foreach_mul_(previous_grads, torch._foreach_neg(step_sizes))
+        torch._foreach_div_(previous_grads, denom)
+        torch._foreach_add_(params, previous_grads)
+    else:
+        torch._foreach_addcdiv_(params, previous_grads, denom, [-s for s in step_sizes])
     # g_{t-1} <- g_t
     torch._foreach_copy_(previous_grads, grads)
+
+# %% ../nbs/31_diffgrad.ipynb #cb34f5d4
+def _diffgrad_kernel(
+    p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor,
+    prev: torch.Tensor,
+    alpha: torch.Tensor,  # 0-d alpha_t
+    # (sign, 1 - beta1, beta2, 1 - beta2, eps, lambda); sign -1 ascends
+    hyper: torch.Tensor,
+):
+    "One diffGrad step on one tensor, written for `torch.compile` to fuse into one pass."
+    sign, w1, b2, w2, eps, wd = hyper.unbind()
+    # g_t <- sign g_t + lambda theta_{t-1}  (g_t itself when sign = 1 and lambda = 0)
+    g = sign * g + wd * p
+    # m_t = m_{t-1} + (1 - beta1)(g_t - m_{t-1})
+    m.lerp_(g, w1)
+    # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
+    v.mul_(b2).add_(w2 * g * g)
+    # theta_t = theta_{t-1} - alpha_t sigmoid(|g_{t-1} - g_t|) m_t / (sqrt(v_t) + eps)
+    p.add_(-alpha * ((prev - g).abs().sigmoid() * m) / (v.sqrt() + eps))
+    # g_{t-1} <- g_t
+    prev.copy_(g)
+
+
+# the compiled kernel: built on first use, None once compilation has failed
+_COMPILED: dict = {}
+# dtypes the kernel serves; half precision keeps the multi-tensor path, whose scalars
+# stay in float32 (a bfloat16 beta2 = 0.999 would round to 1)
+FUSED_DTYPES = (torch.float32, torch.float64)
+
+
+def _compiled():
+    "The kernel, compiled once for all sizes; None where compilation fails."
+    if "kernel" not in _COMPILED:
+        try:
+            _COMPILED["kernel"] = torch.compile(_diffgrad_kernel, fullgraph=True,
+                                                dynamic=True)
+        except Exception:  # no dynamo on this platform
+            _COMPILED["kernel"] = None
+    return _COMPILED["kernel"]
+
+# %% ../nbs/31_diffgrad.ipynb #e4d683e3
+@functools.lru_cache(maxsize=64)
+def _hyper(device, dtype, sign, beta1, beta2, eps, weight_decay) -> torch.Tensor:
+    "The kernel's constants as one small tensor, made once per setting (for CUDA graphs)."
+    vals = [sign, 1 - beta1, beta2, 1 - beta2, eps, weight_decay]
+    return torch.tensor(vals, dtype=dtype, device=device)
+
+
+def diffgrad_fused(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    exp_avgs: list[torch.Tensor],
+    exp_avg_sqs: list[torch.Tensor],
+    previous_grads: list[torch.Tensor],
+    # alpha_t of each parameter: floats, or 0-d tensors on the parameters' device
+    step_sizes: list,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    maximize: bool = False,  # Ascend: the gradients enter negated
+) -> bool:
+    """`diffgrad_single` as one compiled pass per tensor (float32/float64); where
+    compilation is unavailable or fails, `diffgrad_foreach` does the step. True when the
+    kernel ran."""
+    kernel = _compiled() if params and params[0].dtype in FUSED_DTYPES else None
+    if kernel is not None:
+        p0 = params[0]
+        hyper = _hyper(p0.device, p0.dtype, -1.0 if maximize else 1.0, beta1, beta2, eps,
+                       weight_decay)
+        for i, (p, g, m, v, prev, s) in enumerate(zip(
+                params, grads, exp_avgs, exp_avg_sqs, previous_grads, step_sizes)):
+            alpha = (s.to(p.dtype) if isinstance(s, torch.Tensor)
+                     else torch.full((), s, dtype=p.dtype, device=p.device))
+            try:
+                kernel(p, g, m, v, prev, alpha, hyper)
+            except Exception as e:
+                if i > 0: raise  # tensors already stepped: no clean way back
+                # compilation failed before any tensor was touched: never try again
+                _COMPILED["kernel"] = None
+                warnings.warn("diffGrad's fused step is unavailable "
+                              f"({type(e).__name__}: {e}); using the multi-tensor path")
+                break
+        else:
+            return True
+    if maximize: grads = torch._foreach_neg(grads)
+    diffgrad_foreach(params, grads, exp_avgs, exp_avg_sqs, previous_grads, step_sizes,
+                     beta1, beta2, eps, weight_decay)
+    return False
 
 # %% ../nbs/31_diffgrad.ipynb #5641bc8d
 def _check_group(group: dict, where: str, in_place: bool = False) -> dict:
@@ -97,16 +198,32 @@ def _check_group(group: dict, where: str, in_place: bool = False) -> dict:
             f"weight_decay ({where})", group["weight_decay"], low=0, high=top
         ),
     )
-    if not (group.get("foreach") is None or isinstance(group.get("foreach"), bool)):
-        raise TypeError(
-            f"foreach ({where}) must be True, False or None, got {group['foreach']!r}"
-        )
-    if not isinstance(group.get("maximize", False), bool):
-        raise TypeError(f"maximize ({where}) must be True or False, "
-                        f"got {group['maximize']!r}")
+    for flag in ("foreach", "fused"):
+        if not (group.get(flag) is None or isinstance(group.get(flag), bool)):
+            raise TypeError(
+                f"{flag} ({where}) must be True, False or None, got {group[flag]!r}"
+            )
+    for flag in ("maximize", "capturable"):
+        if not isinstance(group.get(flag, False), bool):
+            raise TypeError(f"{flag} ({where}) must be True or False, "
+                            f"got {group[flag]!r}")
+    if group.get("fused") and group.get("foreach"):
+        raise ValueError(f"fused and foreach ({where}) cannot both be True")
+    if group.get("fused"):
+        for i, p in enumerate(group.get("params", [])):
+            if p.dtype not in FUSED_DTYPES:
+                raise TypeError(f"fused ({where}) supports float32 and float64 "
+                                "parameters; "
+                                f"parameter {i} is {p.dtype}")
     if in_place:
         group.update(checked)
     return {**group, **checked}
+
+# %% ../nbs/31_diffgrad.ipynb #5dc36c9b
+# the automatic choice takes the fused step for buckets of at least this many elements:
+# above ~30k a fused step is already faster (bench/bench_diffgrad.py), but its first call
+# compiles for seconds, which from here on a few thousand steps pay back
+FUSED_MIN_NUMEL = 2**18
 
 
 class DiffGrad(torch.optim.Optimizer):
@@ -127,9 +244,16 @@ class DiffGrad(torch.optim.Optimizer):
         # Multi-tensor path; None picks it for CUDA tensors
         foreach: bool | None = None,
         maximize: bool = False,  # Ascend the objective instead of descending it
+        # One compiled pass over flat buffers; None: for float32/float64 buckets of at
+        # least FUSED_MIN_NUMEL elements, where torch.compile works
+        fused: bool | None = None,
+        # Step counts as tensors on the parameters' device: no host sync, CUDA graphs
+        capturable: bool = False,
     ):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                        foreach=foreach, maximize=maximize)
+                        foreach=foreach, maximize=maximize, fused=fused,
+                        capturable=capturable)
+        self._buckets = {}  # flat buffers of the fused step, by the bucket's parameters
         super().__init__(params, _check_group(defaults, "DiffGrad"))
 
     def add_param_group(self, param_group: dict):
@@ -141,66 +265,180 @@ class DiffGrad(torch.optim.Optimizer):
             in_place=True,
         )
 
-    def _gather(self, group: dict, group_index: int) -> dict:
-        "Create state, advance step counts, bucket the tensors by (device, dtype)."
-        beta1, beta2 = group["betas"]
-        buckets = defaultdict(lambda: ([], [], [], [], [], []))
-        for i, p in enumerate(group["params"]):
-            if p.grad is None:
-                continue
-            if p.grad.is_sparse:
-                raise TypeError(
-                    "DiffGrad does not support sparse gradients "
-                    f"(param_groups[{group_index}], parameter {i}); "
-                    "use torch.optim.SparseAdam"
-                )
-            if p.is_complex():
-                raise TypeError(
-                    "DiffGrad does not support complex parameters "
-                    f"(param_groups[{group_index}], parameter {i}); "
-                    "optimize torch.view_as_real(p) instead"
-                )
-            state = self.state[p]
-            if not state:
-                state["step"] = 0
-                for k in ("exp_avg", "exp_avg_sq", "previous_grad"):
-                    state[k] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            state["step"] += 1
-            t = state["step"]
-            step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
-            row = (
-                p,
-                p.grad,
-                state["exp_avg"],
-                state["exp_avg_sq"],
-                state["previous_grad"],
-                step_size,
-            )
-            for lst, x in zip(buckets[(p.device, p.dtype)], row):
-                lst.append(x)
-        return buckets
+# %% ../nbs/31_diffgrad.ipynb #4bfdcd3e
+@patch
+def _step_count(self: DiffGrad, p: torch.Tensor, state: dict, capturable: bool):
+    "Advance the step count: a tensor on p's device when capturable, else an int."
+    t = state["step"]
+    # a checkpoint of either kind loads
+    if capturable and not isinstance(t, torch.Tensor):
+        t = torch.tensor(float(t), dtype=torch.float32, device=p.device)
+    elif not capturable and isinstance(t, torch.Tensor):
+        t = int(t)  # once, after loading a capturable checkpoint
+    elif capturable and t.device != p.device:
+        t = t.to(p.device)
+    t += 1  # in place for a tensor
+    state["step"] = t
+    return t
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        "Take one step; `closure`, if given, re-evaluates the model and returns the loss."
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for gi, group in enumerate(self.param_groups):
-            beta1, beta2 = group["betas"]
-            for (device, _), tensors in self._gather(group, gi).items():
-                if group.get("maximize", False):  # ascend: the negated gradients
-                    tensors = (tensors[0], torch._foreach_neg(tensors[1]), *tensors[2:])
-                foreach = group.get("foreach")
-                if foreach is None:
-                    foreach = device.type == "cuda"
-                update = diffgrad_foreach if foreach else diffgrad_single
-                update(
-                    *tensors,
-                    beta1=beta1,
-                    beta2=beta2,
-                    eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                )
-        return loss
+
+@patch
+def _gather(self: DiffGrad, group: dict, group_index: int) -> dict:
+    "Create state, advance step counts, bucket the tensors by (device, dtype)."
+    beta1, beta2 = group["betas"]
+    capturable = group.get("capturable", False)
+    buckets = defaultdict(lambda: ([], [], [], [], [], []))
+    for i, p in enumerate(group["params"]):
+        if p.grad is None:
+            continue
+        if p.grad.is_sparse:
+            raise TypeError(
+                "DiffGrad does not support sparse gradients "
+                f"(param_groups[{group_index}], parameter {i}); "
+                "use torch.optim.SparseAdam"
+            )
+        if p.is_complex():
+            raise TypeError(
+                "DiffGrad does not support complex parameters "
+                f"(param_groups[{group_index}], parameter {i}); "
+                "optimize torch.view_as_real(p) instead"
+            )
+        state = self.state[p]
+        if not state:
+            state["step"] = (torch.zeros((), dtype=torch.float32, device=p.device)
+                             if capturable else 0)
+            for k in _STATE:
+                state[k] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        t = self._step_count(p, state, capturable)
+        if capturable:  # alpha_t from the step tensor, computed on the device in float64
+            t = t.double()
+            step_size = group["lr"] * (1 - beta2**t).sqrt() / (1 - beta1**t)
+        else:
+            step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+        row = (p, p.grad, state["exp_avg"], state["exp_avg_sq"],
+               state["previous_grad"], step_size)
+        for lst, x in zip(buckets[(p.device, p.dtype)], row):
+            lst.append(x)
+    return buckets
+
+# %% ../nbs/31_diffgrad.ipynb #9e8546e4
+_STATE = ("exp_avg", "exp_avg_sq", "previous_grad")
+
+
+def _flat(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    "A copy of `tensors` in one 1-D buffer, and views of it shaped like them."
+    buf = torch.cat([t.detach().reshape(-1) for t in tensors])
+    parts = buf.split([t.numel() for t in tensors])
+    return buf, [w.view_as(t) for w, t in zip(parts, tensors)]
+
+
+class _FlatBucket:
+    """Flat buffers for a bucket of parameters (one device and dtype): the parameters,
+    their gradients and their state become views of one buffer each, so one kernel call
+    steps them."""
+
+    def __init__(self, params: list[torch.Tensor], state: dict):
+        self.params = params
+        self.p, views = _flat(params)
+        for p, w in zip(params, views): p.data = w  # the same Parameter, new storage
+        self.g, self.grads = _flat([p.grad for p in params])
+        for p, w in zip(params, self.grads): p.grad = w
+        self.s = []
+        for k in _STATE:
+            buf, views = _flat([state[p][k] for p in params])
+            for p, w in zip(params, views): state[p][k] = w
+            self.s.append(buf)
+        self.ptrs = [self._ptrs(p, state) for p in params]
+
+    @staticmethod
+    def _ptrs(p, state):
+        return (p.data_ptr(), *(state[p][k].data_ptr() for k in _STATE))
+
+    def valid(self, state: dict) -> bool:
+        """Do the parameters and their state still live in these buffers (a
+        `load_state_dict` or a `p.data = ...` moves them out)?"""
+        return all(self._ptrs(p, state) == ptr for p, ptr in zip(self.params, self.ptrs))
+
+    def gather_grads(self):
+        "Copy each gradient autograd allocated anew into the flat buffer, and view it."
+        for p, w in zip(self.params, self.grads):
+            if p.grad.data_ptr() != w.data_ptr():
+                w.copy_(p.grad)
+                p.grad = w
+
+# %% ../nbs/31_diffgrad.ipynb #54184b00
+@patch
+def _path(self: DiffGrad, group: dict, device: torch.device, params: list) -> str:
+    "'fused', 'foreach' or 'single' for one bucket of a group."
+    fused, foreach = group.get("fused"), group.get("foreach")
+    # traced: inductor fuses the multi-tensor step itself
+    if torch.compiler.is_compiling():
+        return "foreach" if foreach is not False else "single"
+    if fused is None and foreach is None:  # the automatic choice
+        fused = (device.type in ("cpu", "cuda") and params[0].dtype in FUSED_DTYPES
+                 and sum(p.numel() for p in params) >= FUSED_MIN_NUMEL
+                 and _compiled() is not None)
+    if fused and all(p.is_contiguous() for p in params):
+        return "fused"
+    if foreach is None:
+        foreach = device.type == "cuda"
+    return "foreach" if foreach or fused else "single"
+
+
+@patch
+def _step_fused(self: DiffGrad, group: dict, tensors: tuple, **hyper):
+    "The fused step over the bucket's flat buffers (made on the first step, kept after)."
+    params, steps = tensors[0], tensors[5]
+    # one alpha_t for the whole buffer: equal step counts, known on the host
+    uniform = not isinstance(steps[0], torch.Tensor) and len(set(steps)) == 1
+    key = tuple(map(id, params))
+    buckets = self.__dict__.setdefault("_buckets", {})
+    bucket = buckets.get(key)
+    if not uniform:  # one compiled call per tensor instead
+        return diffgrad_fused(*tensors, **hyper)
+    if bucket is None or not bucket.valid(self.state):
+        for k in [k for k in buckets if not set(k).isdisjoint(key)]:
+            del buckets[k]  # stale buffers of these parameters
+        bucket = buckets[key] = _FlatBucket(params, self.state)
+    bucket.gather_grads()
+    m, v, prev = bucket.s
+    return diffgrad_fused([bucket.p], [bucket.g], [m], [v], [prev], steps[:1], **hyper)
+
+
+@patch
+@torch.no_grad()
+def step(self: DiffGrad, closure=None):
+    "Take one step; `closure`, if given, re-evaluates the model and returns the loss."
+    loss = None
+    if closure is not None:
+        with torch.enable_grad():
+            loss = closure()
+    for gi, group in enumerate(self.param_groups):
+        beta1, beta2 = group["betas"]
+        hyper = dict(beta1=beta1, beta2=beta2, eps=group["eps"],
+                     weight_decay=group["weight_decay"])
+        maximize = group.get("maximize", False)
+        for (device, _), tensors in self._gather(group, gi).items():
+            path = self._path(group, device, tensors[0])
+            if path == "fused":
+                self._step_fused(group, tensors, maximize=maximize, **hyper)
+                continue
+            if maximize:  # ascend: the negated gradients
+                tensors = (tensors[0], torch._foreach_neg(tensors[1]), *tensors[2:])
+            update = diffgrad_foreach if path == "foreach" else diffgrad_single
+            update(*tensors, **hyper)
+    return loss
+
+# %% ../nbs/31_diffgrad.ipynb #997b0775
+@patch
+def load_state_dict(self: DiffGrad, state_dict: dict):
+    """Load a state saved with or without `capturable`/`fused`: step counts become what
+    this optimizer's groups keep (tensors or ints) at the next step."""
+    state_dict = dict(state_dict)
+    # torch casts the step of a fused or capturable group with `.to`, which an int lacks
+    state_dict["state"] = {
+        k: {n: torch.tensor(float(v), dtype=torch.float32)
+            if n == "step" and not isinstance(v, torch.Tensor) else v
+            for n, v in s.items()}
+        for k, s in state_dict["state"].items()}
+    torch.optim.Optimizer.load_state_dict(self, state_dict)
