@@ -460,9 +460,27 @@ class _ConvexReLUBase(BaseEstimator):
         self.n_neurons_ = int((res.W.norm(dim=2) > 0).sum())
         return self
 
+    def _validate(self, X, y="no_validation", reset: bool = True, **kw):
+        """scikit-learn's checks of X (and y), with its messages prefixed by the argument;
+        torch tensors are detached and read in float64 first."""
+        def arr(name, v):  # labels keep their dtype; half precision is widened
+            if not isinstance(v, torch.Tensor): return v
+            if v.is_complex(): raise TypeError(f"{name} must be real, got {v.dtype}")
+            v = v.detach().cpu()
+            wide = name == "X" or v.dtype in (torch.float16, torch.bfloat16)
+            return (v.to(torch.float64) if wide else v).numpy()
+        X = arr("X", X)
+        no_y = isinstance(y, str) and y == "no_validation"  # scikit-learn's marker
+        args = (X,) if no_y else (X, arr("y", y))
+        what = "X" if no_y else "X and y"
+        try:
+            return validate_data(self, *args, reset=reset, dtype=np.float64, **kw)
+        except ValueError as e:
+            raise ValueError(f"{what}: {e}") from e
+
     def _output(self, X) -> np.ndarray:
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._validate(X, reset=False)
         return network_output(self.problem_, self.coef_, self._design(X)).numpy()
 
 # %% ../nbs/41_convex_relu.ipynb #a67b5c6e
@@ -470,7 +488,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     "A two-layer ReLU network at the optimum of its sampled convex program."
     def fit(self, X, y):
         "Fit on features X (n, d) and real targets y (n,)."
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = self._validate(X, y, y_numeric=True)
         return self._fit(X, torch.as_tensor(y, dtype=torch.float64)[:, None])
 
     def predict(self, X) -> np.ndarray:
@@ -482,7 +500,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
     "Squared loss on +-1 targets (one output per class beyond two), solved globally."
     def fit(self, X, y):
         "Fit on features X (n, d) and class labels y (n,)."
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = self._validate(X, y)
         check_classification_targets(y)
         enc = LabelEncoder().fit(y)
         self.classes_ = enc.classes_

@@ -80,24 +80,4 @@ SPECS = {
     "ConvexReLURegressor": _estimator(m.ConvexReLURegressor, lambda: _y(12), Arr(ndim=1, int_ok=True)),
 }
 OPT_OUT = {}
-XFAIL = {
-    'ConvexReLUClassifier:X:empty': 'unclear: ValueError: Found array with 0 sample(s) (shape=(0, 2)) while a minimum of 1 i...',
-    'ConvexReLUClassifier:X:ndim+1': 'unclear: ValueError: Found array with dim 3, while dim <= 2 is required by ConvexReLUCl...',
-    'ConvexReLUClassifier:X:ndim-1': 'unclear: ValueError: Expected 2D array, got 1D array instead:',
-    'ConvexReLUClassifier:X:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
-    'ConvexReLUClassifier:X:complex': 'unclear: ValueError: Complex data not supported',
-    'ConvexReLUClassifier:X:requires_grad': "unclear: RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.deta...",
-    'ConvexReLUClassifier:y:empty': 'unclear: ValueError: Found input variables with inconsistent numbers of samples: [12, 0]',
-    'ConvexReLUClassifier:y:mismatch': 'unclear: ValueError: Found input variables with inconsistent numbers of samples: [12, 11]',
-    'ConvexReLURegressor:X:empty': 'unclear: ValueError: Found array with 0 sample(s) (shape=(0, 2)) while a minimum of 1 i...',
-    'ConvexReLURegressor:X:ndim+1': 'unclear: ValueError: Found array with dim 3, while dim <= 2 is required by ConvexReLURe...',
-    'ConvexReLURegressor:X:ndim-1': 'unclear: ValueError: Expected 2D array, got 1D array instead:',
-    'ConvexReLURegressor:X:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
-    'ConvexReLURegressor:X:complex': 'unclear: ValueError: Complex data not supported',
-    'ConvexReLURegressor:X:requires_grad': "unclear: RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.deta...",
-    'ConvexReLURegressor:y:empty': 'unclear: ValueError: Found input variables with inconsistent numbers of samples: [12, 0]',
-    'ConvexReLURegressor:y:bfloat16': 'unclear: TypeError: Got unsupported ScalarType BFloat16',
-    'ConvexReLURegressor:y:complex': 'unclear: ValueError: Complex data not supported',
-    'ConvexReLURegressor:y:requires_grad': "unclear: RuntimeError: Can't call numpy() on Tensor that requires grad. Use tensor.deta...",
-    'ConvexReLURegressor:y:mismatch': 'unclear: ValueError: Found input variables with inconsistent numbers of samples: [12, 11]',
-}
+XFAIL = {}
