@@ -178,3 +178,11 @@ def test_class_conditional_model_matches_eps():
 def test_classifier_free_guidance_refuses(args, exc, message):
     with pytest.raises(exc, match=message):
         classifier_free_guidance(*args)
+
+
+def test_alpha_bar_reads_steps_of_any_shape():
+    from gradnotes.diffusion import NoiseSchedule
+    s = NoiseSchedule.from_alphas_cumprod(torch.linspace(0.99, 0.1, 10, dtype=torch.float64))
+    t = torch.tensor([[0, 3], [9, -1]])
+    out = s.alpha_bar(t)
+    assert out.shape == t.shape and torch.equal(out.flatten(), s.alpha_bar(t.flatten()))

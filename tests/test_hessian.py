@@ -381,3 +381,12 @@ def test_operator_dtype_matmat_and_loss_errors_name_their_cause(problem):
         HessianOperator(net, F.cross_entropy, (X, y.numpy()))
     with pytest.raises(ValueError, match="failed on data batch 0"):
         HessianOperator(net, F.cross_entropy, (X, y + 3))
+
+
+def test_as_batches_passes_integer_inputs_through():
+    # as_batches knows no model: token ids stay as they are (HessianOperator checks them against the model)
+    from gradnotes.hessian import as_batches
+    X, y = torch.randint(0, 10, (6, 3)), torch.arange(6) % 2
+    batches, n_batches, n = as_batches((X, y))
+    (Xb, yb), = list(batches)
+    assert (n_batches, n) == (1, 6) and Xb.dtype == torch.int64 and torch.equal(Xb, X) and torch.equal(yb, y)
