@@ -21,8 +21,8 @@ import torch
 # %% auto #0
 __all__ = ['infer_device', 'default_device', 'infer_dtype', 'to_tensor', 'check_type', 'check_number', 'check_int',
            'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'check_params', 'group_by_device_dtype',
-           'rank_world', 'all_reduce_sum', 'all_gather_rows', 'check_symmetric', 'seed_everything', 'require', 'njit',
-           'use_numba', 'torch_threads', 'quiet', 'progress']
+           'rank_world', 'all_reduce_sum', 'all_reduce_grads', 'all_gather_rows', 'check_symmetric', 'seed_everything',
+           'require', 'njit', 'use_numba', 'torch_threads', 'quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #6b0c3963
 def _tensors_in(obj) -> Iterable[torch.Tensor]:
@@ -268,6 +268,23 @@ def all_reduce_sum(tensors: Sequence[torch.Tensor], group) -> None:
         for i, part in zip(idx, flat.split([tensors[i].numel() for i in idx])):
             tensors[i].copy_(part.view_as(tensors[i]))
 
+
+
+def all_reduce_grads(params: Sequence[torch.Tensor], group,
+                     extra: Sequence[torch.Tensor] = ()) -> None:
+    """Sum the parameters' `.grad` over the ranks of `group`, and the `extra` tensors in
+    the same all-reduce; a parameter with no gradient on any rank keeps none, as in one
+    process."""
+    params = list(params)
+    if group is None or not params:
+        all_reduce_sum(list(extra), group)
+        return
+    has = torch.tensor([float(p.grad is not None) for p in params],
+                       device=params[0].device)
+    grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
+    all_reduce_sum(grads + [has] + list(extra), group)
+    for p, g, h in zip(params, grads, has.tolist()):
+        p.grad = g if h else None
 
 def all_gather_rows(t: torch.Tensor, group) -> torch.Tensor:
     """Every rank's `t` concatenated along the first dimension, in rank order (ranks may

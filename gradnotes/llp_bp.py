@@ -21,11 +21,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from gradnotes.core import (
+    all_reduce_grads,
+    all_reduce_sum,
     check_choice,
     check_int,
     check_number,
     check_tensor,
     njit,
+    rank_world,
     seed_everything,
     use_numba,
 )
@@ -725,10 +728,12 @@ def _train(
     batch_size,
     seed,
     agg_weight=0.0,
+    group=None,  # A process group: each rank takes its share of every batch's bags
 ):
     """Train an MLP on whole-bag mini-batches: BCE on `targets` (+ agg_weight x aggregate
     loss), or DLLP when targets is None."""
     seed_everything(seed)
+    rank, world = rank_world(group)
     dev = X.device
     net = _net(X.shape[1], hidden).to(device=dev, dtype=X.dtype)
     params = list(net.parameters())
@@ -750,28 +755,54 @@ def _train(
         perm = torch.randperm(n_bags, generator=gen)
         for s in range(0, n_bags, per_batch):
             chosen = perm[s : s + per_batch]
-            idx = torch.cat([members[c] for c in chosen.tolist()]).to(dev)
-            local = torch.arange(len(chosen)).repeat_interleave(sizes[chosen]).to(dev)
+            mine = chosen.tensor_split(world)[rank]  # all of it in one process
             opt.zero_grad()
-            h = _run(net, X[idx], 0, _cut(net))
-            logits = _run(net, h, _cut(net)).squeeze(1)
-            if not bool(torch.isfinite(logits).all()):
+            loss, bad = _bag_batch_loss(net, head, X, members, sizes, chosen, mine,
+                                        proportions, targets, agg_weight)
+            if world > 1:  # every rank stops together
+                flag = torch.tensor([float(bad)], device=dev)
+                all_reduce_sum([flag], group)
+                bad = bool(flag.item())
+            if bad:
                 raise ValueError(f"training diverged (non-finite outputs after {ep} "
                                  f"epochs): lower lr ({lr}) or weight_decay "
                                  f"({weight_decay})")
-            if targets is None:
-                loss = dllp_loss(
-                    logits, local, proportions[chosen.to(proportions.device)]
-                )
-            else:
-                loss = F.binary_cross_entropy_with_logits(logits, targets[idx])
-                if head is not None:
-                    loss = loss + agg_weight * bag_aggregate_loss(
-                        h, local, proportions[chosen.to(proportions.device)], head
-                    )
-            loss.backward()
+            if loss is not None:
+                loss.backward()
+            if world > 1:
+                all_reduce_grads(params, group)
             opt.step()
     return net.eval()
+
+
+def _bag_batch_loss(net, head, X, members, sizes, chosen, mine, proportions, targets,
+                    agg_weight):
+    """The loss of the bags `mine`, this rank's share of the batch `chosen`, weighted so
+    that the ranks' losses add up to the batch's (per-bag means by the share of bags,
+    per-instance means by the share of instances); (None, False) for no bags, and
+    whether the network's outputs were non-finite."""
+    if len(mine) == 0:
+        return None, False
+    dev = X.device
+    idx = torch.cat([members[c] for c in mine.tolist()]).to(dev)
+    local = torch.arange(len(mine)).repeat_interleave(sizes[mine]).to(dev)
+    h = _run(net, X[idx], 0, _cut(net))
+    logits = _run(net, h, _cut(net)).squeeze(1)
+    if not bool(torch.isfinite(logits).all()):
+        return None, True
+    p = proportions[mine.to(proportions.device)]
+    whole = len(mine) == len(chosen)  # one process: no weights (bit for bit as before)
+    bag_share = 1.0 if whole else len(mine) / len(chosen)
+    inst_share = 1.0 if whole else float(sizes[mine].sum() / sizes[chosen].sum())
+    if targets is None:
+        loss = dllp_loss(logits, local, p)
+        return (loss if whole else loss * bag_share), False
+    loss = F.binary_cross_entropy_with_logits(logits, targets[idx])
+    if not whole: loss = loss * inst_share
+    if head is not None:
+        agg = agg_weight * bag_aggregate_loss(h, local, p, head)
+        loss = loss + (agg if whole else agg * bag_share)
+    return loss, False
 
 # %% ../nbs/71_llp_bp.ipynb #eb883aad
 def _check_X(X, name: str = "X") -> torch.Tensor:
@@ -912,6 +943,7 @@ class DLLP(_LLPBase):
             *,
             bags=None,  # One bag id per instance (n,), or one index sequence per bag
             proportions=None,  # Fraction of class 1 per bag, or each instance's bag's
+            group=None,  # A process group: same data on every rank, batches shared out
            ):
         "Fit on label proportions (`bags`, `proportions`), or on labels `y` without bags."
         X, bag_index, sizes, p = self._prepare(X, y, bags, proportions)
@@ -926,6 +958,7 @@ class DLLP(_LLPBase):
             self.weight_decay,
             self.batch_size,
             self.seed,
+            group=group,
         )
         return self
 
@@ -984,8 +1017,9 @@ class LLPBP(_LLPBase):
         )
         self.agg_weight, self.engine, self.seed = agg_weight, engine, seed
 
-    def fit(self, X, y=None, *, bags=None, proportions=None):
-        "Fit as `DLLP.fit` does (label proportions, or labels y without bags)."
+    def fit(self, X, y=None, *, bags=None, proportions=None, group=None):
+        """Fit as `DLLP.fit` does (label proportions, or labels y without bags; a process
+        group shares out the networks' training, BP runs on every rank)."""
         X, bag_index, sizes, p = self._prepare(X, y, bags, proportions)
         check_int("rounds", self.rounds, low=1, high=2)
         thr = check_number("threshold", self.threshold, low=0, high=1)
@@ -1016,6 +1050,7 @@ class LLPBP(_LLPBase):
                 self.batch_size,
                 self.seed + r,
                 agg,
+                group,
             )
             self.models_.append(net)
             feats = _embed(net, X)

@@ -18,7 +18,7 @@ from torch.optim.swa_utils import AveragedModel
 import torch.nn.functional as F
 
 from .autodiff import check_input
-from .core import (all_reduce_sum, check_int, check_number, check_tensor,
+from .core import (all_reduce_grads, check_int, check_number, check_tensor,
                             check_type, group_by_device_dtype, progress, rank_world,
                             seed_everything)
 from .data import Split
@@ -196,13 +196,8 @@ def _distributed_closure(model, batch_loss, data, idx, rank, world, group):
         loss.backward()
     else:  # a batch smaller than the group leaves this rank nothing to do
         loss = torch.zeros((), device=idx.device)
-    # a parameter without a gradient on every rank keeps none, as in one process
-    has = torch.tensor([float(p.grad is not None) for p in params], device=loss.device)
-    grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
     total = loss.detach().to(torch.float64).reshape(1)
-    all_reduce_sum(grads + [has, total], group)
-    for p, g, h in zip(params, grads, has.tolist()):
-        p.grad = g if h else None
+    all_reduce_grads(params, group, extra=[total])
     return total[0].to(loss.dtype)
 
 # %% ../nbs/30_training.ipynb #05db6f8e

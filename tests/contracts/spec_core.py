@@ -33,6 +33,7 @@ SPECS = {
     "group_by_device_dtype": Spec(lambda: dict(tensors=[torch.zeros(2), torch.zeros(1, dtype=torch.float64)])),
     "rank_world": Spec(lambda: dict(group=None)),
     "all_reduce_sum": Spec(lambda: dict(tensors=[torch.ones(2)], group=None)),
+    "all_reduce_grads": Spec(lambda: dict(params=[torch.ones(2)], group=None)),
     "all_gather_rows": Spec(lambda: dict(t=torch.ones(3, 2), group=None)),
     "check_params": Spec(lambda: dict(name="params", p=torch.randn(3)),
                          call=lambda a: m.check_params(a["name"], [a["p"]]),
