@@ -56,7 +56,12 @@ def _as_rows(name: str, G, min_rows: int) -> torch.Tensor:
 
 
 def _sums(G: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "||sum_i g_i||^2 and sum_i ||g_i||^2 in float64."
+    """||sum_i g_i||^2 and sum_i ||g_i||^2 in float64, up to one common factor: tiny or
+    huge gradients are rescaled first, so that their squares neither underflow nor
+    overflow (every quantity built on them is a ratio of the two)."""
+    scale = float(G.abs().max())
+    if scale > 0 and not 1e-100 < scale < 1e100:
+        G = G.to(torch.float64) / scale
     s = G.sum(0, dtype=torch.float64)
     return s.dot(s), torch.linalg.vector_norm(
         G, dim=1, dtype=torch.float64

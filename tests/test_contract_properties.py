@@ -15,7 +15,7 @@ from gradnotes import coherence, diffusion, fewshot_clustering, implicit  # noqa
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True)
 # finite values of moderate size; magnitudes below 1e-100 become 0 (their squares underflow, a separate
-# contract: see test_alpha_of_tiny_gradients)
+# contract: see test_alpha_of_tiny_and_huge_gradients)
 finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False, width=64).map(lambda v: 0.0 if abs(v) < 1e-100 else v)
 
 
@@ -82,11 +82,13 @@ def test_coherence_is_invariant_to_order_and_scale(G, scale, rnd):
     torch.testing.assert_close(coherence.m_coherence(G), G.shape[0] * a)
 
 
-@pytest.mark.xfail(strict=True, reason="alpha squares the gradients unscaled: below ~1e-154 the squares "
-                                      "underflow and two equal gradients give alpha = 1.0005 > 1")
-def test_alpha_of_tiny_gradients():
-    G = torch.full((2, 1), 4.8865e-161, dtype=torch.float64)
-    torch.testing.assert_close(coherence.alpha(G), torch.tensor(1.0, dtype=torch.float64))
+def test_alpha_of_tiny_and_huge_gradients():
+    # equal gradients are perfectly coherent at any scale: squares of 1e-161 would underflow and
+    # squares of 1e200 overflow without the rescaling in coherence._sums
+    for v in (4.8865e-161, 1e200):
+        G = torch.full((2, 3), v, dtype=torch.float64)
+        torch.testing.assert_close(coherence.alpha(G), torch.tensor(1.0, dtype=torch.float64))
+        torch.testing.assert_close(coherence.m_coherence(G), torch.tensor(2.0, dtype=torch.float64))
 
 
 @SETTINGS
