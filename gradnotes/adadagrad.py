@@ -20,6 +20,7 @@ from fastcore.basics import patch
 from .autodiff import (check_functional, check_input, iter_per_sample_grads,
                                 trainable)
 from gradnotes.core import (
+    all_reduce_sum,
     check_choice,
     group_by_device_dtype,
     check_int,
@@ -570,14 +571,6 @@ class _IndexStream:
             b -= k
         return torch.cat(out)
 
-
-def _sum_over(tensors: list[torch.Tensor], group):
-    "All-reduce (sum) a list of tensors in place through one flat buffer."
-    flat = torch.cat([t.reshape(-1) for t in tensors])
-    dist.all_reduce(flat, group=group)
-    for t, part in zip(tensors, torch.split(flat, [t.numel() for t in tensors])):
-        t.copy_(part.view_as(t))
-
 # %% ../nbs/32_adadagrad.ipynb #24c1b15b
 def train_adaptive(
     model: nn.Module,  # The network; its parameters are trained in place
@@ -682,7 +675,7 @@ def train_adaptive(
             (loss * len(m)).backward()
             loss_sum += loss.detach().double() * len(m)
         if group is not None:
-            _sum_over([p.grad for p in params] + [loss_sum], group)
+            all_reduce_sum([p.grad for p in params] + [loss_sum], group)
         for p in params:
             p.grad /= b
         mean_loss = loss_sum.item() / b

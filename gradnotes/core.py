@@ -21,8 +21,8 @@ import torch
 # %% auto #0
 __all__ = ['infer_device', 'default_device', 'infer_dtype', 'to_tensor', 'check_type', 'check_number', 'check_int',
            'check_positive', 'check_betas', 'check_choice', 'check_tensor', 'check_params', 'group_by_device_dtype',
-           'rank_world', 'all_reduce_sum', 'all_reduce_grads', 'all_gather_rows', 'check_symmetric', 'seed_everything',
-           'require', 'njit', 'use_numba', 'torch_threads', 'quiet', 'progress']
+           'rank_world', 'all_reduce_sum', 'all_reduce_grads', 'broadcast_from_first', 'all_gather_rows',
+           'check_symmetric', 'seed_everything', 'require', 'njit', 'use_numba', 'torch_threads', 'quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #6b0c3963
 def _tensors_in(obj) -> Iterable[torch.Tensor]:
@@ -285,6 +285,16 @@ def all_reduce_grads(params: Sequence[torch.Tensor], group,
     all_reduce_sum(grads + [has] + list(extra), group)
     for p, g, h in zip(params, grads, has.tolist()):
         p.grad = g if h else None
+
+
+def broadcast_from_first(tensors: Sequence[torch.Tensor], group) -> None:
+    """Overwrite each tensor, in place, with rank 0's copy in `group` (every rank starts
+    from the same parameters); nothing happens when `group` is None."""
+    if group is None:
+        return
+    import torch.distributed as dist
+    for t in tensors:
+        dist.broadcast(t, group_src=0, group=group)
 
 def all_gather_rows(t: torch.Tensor, group) -> torch.Tensor:
     """Every rank's `t` concatenated along the first dimension, in rank order (ranks may

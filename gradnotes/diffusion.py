@@ -18,7 +18,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from gradnotes.core import (
-    all_reduce_sum,
+    all_reduce_grads,
+    broadcast_from_first,
     check_choice,
     check_int,
     check_number,
@@ -494,17 +495,14 @@ def _sync_start(model: nn.Module, group, batch_size: int) -> tuple[int, int]:
     if batch_size < world:
         raise ValueError(f"batch_size must be >= the {world} ranks of group, got "
                          f"{batch_size}")
-    src = dist.get_global_rank(group, 0)
-    for p in model.parameters():
-        dist.broadcast(p.data, src=src, group=group)
+    broadcast_from_first([p.data for p in model.parameters()], group)
     return rank, world
 
 
 def _all_reduce_grads(model: nn.Module, loss: torch.Tensor, group) -> float:
-    "Sum the gradients and the loss over `group` (`core.all_reduce_sum`); the loss."
+    "Sum the gradients and the loss over `group` (`core.all_reduce_grads`); the loss."
     total = loss.detach().reshape(1).clone()
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    all_reduce_sum(grads + [total], group)
+    all_reduce_grads(list(model.parameters()), group, extra=[total])
     return total.item()
 
 # %% ../nbs/50_diffusion.ipynb #ccd6663e

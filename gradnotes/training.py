@@ -11,16 +11,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel
 import torch.nn.functional as F
 
 from .autodiff import check_input
-from .core import (all_reduce_grads, check_int, check_number, check_tensor,
-                            check_type, group_by_device_dtype, progress, rank_world,
-                            seed_everything)
+from .core import (all_reduce_grads, broadcast_from_first, check_int,
+                            check_number, check_tensor, check_type,
+                            group_by_device_dtype, progress, rank_world, seed_everything)
 from .data import Split
 
 # %% auto #0
@@ -217,8 +216,7 @@ def _fit(make_model, make_optimizer, split, epochs, batch_size, seed, device, de
     rank, world = rank_world(group)
     model = make_model().to(device)
     if world > 1:  # the same seed built the same model everywhere; rank 0's copy decides
-        for t in model.state_dict().values():
-            dist.broadcast(t, group_src=0, group=group)
+        broadcast_from_first(list(model.state_dict().values()), group)
     opt = make_optimizer(list(model.parameters()))
     train_loss, val, test, diverged = [], [], float("nan"), False
     start = time.perf_counter()

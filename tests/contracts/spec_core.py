@@ -34,6 +34,7 @@ SPECS = {
     "rank_world": Spec(lambda: dict(group=None)),
     "all_reduce_sum": Spec(lambda: dict(tensors=[torch.ones(2)], group=None)),
     "all_reduce_grads": Spec(lambda: dict(params=[torch.ones(2)], group=None)),
+    "broadcast_from_first": Spec(lambda: dict(tensors=[torch.ones(2)], group=None)),
     "all_gather_rows": Spec(lambda: dict(t=torch.ones(3, 2), group=None)),
     "check_params": Spec(lambda: dict(name="params", p=torch.randn(3)),
                          call=lambda a: m.check_params(a["name"], [a["p"]]),
