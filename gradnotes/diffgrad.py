@@ -111,8 +111,10 @@ def _diffgrad_kernel(
     m.lerp_(g, w1)
     # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
     v.mul_(b2).add_(w2 * g * g)
-    # theta_t = theta_{t-1} - alpha_t sigmoid(|g_{t-1} - g_t|) m_t / (sqrt(v_t) + eps)
-    p.add_(-alpha * ((prev - g).abs().sigmoid() * m) / (v.sqrt() + eps))
+    # theta_t = theta_{t-1} - alpha_t sigmoid(|g_{t-1} - g_t|) m_t / (sqrt(v_t) + eps),
+    # the sigmoid's 1 / (1 + exp(-|.|)) folded into the denominator: one division, not two
+    xi_inv = 1 + (prev - g).abs().neg().exp()
+    p.sub_(alpha * m / (xi_inv * (v.sqrt() + eps)))
     # g_{t-1} <- g_t
     prev.copy_(g)
 
