@@ -98,7 +98,7 @@ def loss_table(N, d, K, tau, repeats, rounds, device):
     lines.append("")
     ours = med["gradnotes info_nce, in-batch"]
     lines.append(goal("info_nce (in-batch) at most 1.0x pytorch-metric-learning's NTXentLoss",
-                      f"{ours / ntx:.2f}x", ours <= ntx) if ntx else
+                      f"{ours / ntx:.3g}x", ours <= ntx) if ntx else
                  goal("info_nce (in-batch) at most 1.0x pytorch-metric-learning's NTXentLoss",
                       "pytorch-metric-learning not installed", False))
     r = med["gradnotes info_nce, queue"] / ce
