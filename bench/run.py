@@ -23,6 +23,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 GOAL_PART = re.compile(r"\(([^()]*):\s*(met|not met)\)")
+COMPARE = re.compile(r"\s(<=|>=|<|>|at most|at least|within)\s")
 
 
 def scripts(only=None):
@@ -44,9 +45,14 @@ def goals(table):
         line = line.strip()
         if not line.startswith("Goal:"):
             continue
-        body, start = line.removeprefix("Goal:").strip(), 0
+        body, start, subject = line.removeprefix("Goal:").strip(), 0, ""
         for m in GOAL_PART.finditer(body):
             text = body[start:m.start()].strip().removeprefix("and ").strip(" ,;")
+            if start == 0:  # "x <= 1.3x a (..: met) and <= 1.3x b (..: met)": b's goal names x
+                cmp = COMPARE.search(" " + text)
+                subject = text[:cmp.start()].strip() if cmp else ""
+            elif subject and COMPARE.match(" " + text):
+                text = f"{subject} {text}"
             rows.append((text, m.group(1).strip(), m.group(2)))
             start = m.end()
         if start == 0:
