@@ -6,6 +6,8 @@ objective is within 1e-4 of f* (relative) with a constraint violation ||min(Gu, 
 the time of exactly that many iterations (the factorization included) is compared with the time of
 cvxpy's solve (problem construction and compilation included, as a user pays them). One torch thread,
 medians of `rounds` timings; "not reached" when ADMM needs more than `cap` iterations.
+Goal: ADMM, the paper's solver, reaches Clarabel's optimum in at most 1.0x cvxpy + Clarabel's time on
+every program (the paper's case for it against interior-point solvers).
 """
 import os
 import statistics
@@ -47,6 +49,10 @@ def programs():
     return out
 
 
+def goal(text, value, ok):
+    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+
+
 def timed(fn, rounds):
     ts = []
     for _ in range(rounds):
@@ -59,6 +65,7 @@ def main(rounds=3, cap=20000):
              f"torch {torch.__version__}.", "",
              "| program | unknowns | ADMM iterations | ADMM s | cvxpy + Clarabel s | ADMM / Clarabel |",
              "|---|---|---|---|---|---|"]
+    ratios = []
     with torch_threads(1):
         for name, pb in programs():
             f_star = solve_cvxpy(pb)[1]
@@ -69,11 +76,17 @@ def main(rounds=3, cap=20000):
             unknowns = pb.n_neurons * pb.X.shape[1]
             if not ok.any():
                 lines.append(f"| {name} | {unknowns} | not reached in {cap} | - | {t_cvx:.2f} | - |")
+                ratios.append(float("inf"))
                 continue
             k = int(np.argmax(ok)) + 1
             t_admm = timed(lambda: admm(pb, max_iter=k, tol=0), rounds)
             lines.append(f"| {name} | {unknowns} | {k} | {t_admm:.2f} | {t_cvx:.2f} | "
                          f"{t_admm / t_cvx:.2f} |")
+            ratios.append(t_admm / t_cvx)
+    n_ok = sum(r <= 1.0 for r in ratios)
+    worst = "not reached" if max(ratios) == float("inf") else f"worst {max(ratios):.2f}x"
+    lines += ["", goal("ADMM at most 1.0x cvxpy + Clarabel's time on every program",
+                       f"{worst}, within on {n_ok} of {len(ratios)}", n_ok == len(ratios))]
     return "\n".join(lines)
 
 

@@ -5,7 +5,10 @@ counts the bytes autograd saves for the backward pass, which is what separates t
 any device: one NoProp block's step (a block is trained alone, from a sample of q(z_{t-1}|y)),
 all T NoProp losses in one step (as `fit_noprop` does), and back-propagation through the same T
 blocks chained end to end (the inference chain trained on the head's cross-entropy). Wall time
-per step (median of repeats, one thread) is given beside it. Storages are counted once."""
+per step (median of repeats, one thread) is given beside it. Storages are counted once.
+Goals: one NoProp block's memory independent of depth (T = 32 at most 1.1x T = 2), and below
+back-propagation's at every T, in memory and in time per step (NoProp's case: train a block
+without the chain)."""
 import os
 import statistics
 import time
@@ -15,6 +18,10 @@ import torch.nn.functional as F
 
 from gradnotes.autodiff import saved_bytes
 from gradnotes.noprop import NoPropDT
+
+
+def goal(text, value, ok):
+    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def step_time(loss_fn, model, rounds):
@@ -38,6 +45,7 @@ def main(depths=(2, 4, 8, 16, 32), batch=128, rounds=15):
              "| T | NoProp one block (kB) | NoProp all T (kB) | backprop chain (kB) | "
              "backprop / one block | one-block ms | all-T ms | backprop ms |",
              "|---|---|---|---|---|---|---|---|"]
+    one_mem, vs_mem, vs_ms = [], [], []
     for T in depths:
         torch.manual_seed(0)
         m = NoPropDT(64, 10, T=T, hidden=128)
@@ -46,8 +54,16 @@ def main(depths=(2, 4, 8, 16, 32), batch=128, rounds=15):
         chain = lambda: F.cross_entropy(m(x, noise=True), y)
         mem = [saved_bytes(f) / 1e3 for f in (one, every, chain)]
         ms = [1e3 * step_time(f, m, rounds) for f in (one, every, chain)]
+        one_mem.append(mem[0]); vs_mem.append(mem[0] / mem[2]); vs_ms.append(ms[0] / ms[2])
         lines.append(f"| {T} | {mem[0]:,.0f} | {mem[1]:,.0f} | {mem[2]:,.0f} | "
                      f"{mem[2] / mem[0]:.1f}x | {ms[0]:.2f} | {ms[1]:.2f} | {ms[2]:.2f} |")
+    grow = one_mem[-1] / one_mem[0]
+    lines += ["", goal(f"one-block memory independent of depth: T = {depths[-1]} at most 1.1x T = "
+                       f"{depths[0]}", f"{grow:.2f}x", grow <= 1.1),
+              goal("one-block memory at most 1.0x back-propagation's at every T",
+                   f"worst {max(vs_mem):.2f}x", max(vs_mem) <= 1.0),
+              goal("one-block step at most 1.0x a back-propagation step at every T",
+                   f"worst {max(vs_ms):.2f}x", max(vs_ms) <= 1.0)]
     return "\n".join(lines)
 
 

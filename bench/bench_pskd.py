@@ -3,6 +3,8 @@
 A step is forward, loss, backward and an SGD step; PS-KD adds the prediction-memory read, the
 soft targets and the memory write. Medians over interleaved rounds (so drifts in machine load
 hit both alike), one torch thread; the ratio is what the comparison is about.
+Goal: on the MNIST-1D ConvNet (a network whose step is not trivially small) a PS-KD step at most 1.1x a
+cross-entropy step (its overhead a fixed gather, soft targets and scatter).
 """
 import argparse
 import statistics
@@ -19,6 +21,10 @@ CASES = {  # name: (model factory, input shape, training-set size)
     "digits MLP 64-128-10": (lambda: MLP([64, 128, 10]), (64,), 1259),
     "MNIST-1D ConvNet1d": (lambda: ConvNet1d(), (40,), 3600),
 }
+
+
+def goal(text, value, ok):
+    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def step_timer(model, opt, X, y, idx, loss_fn):
@@ -61,6 +67,9 @@ def main(repeats=100, rounds=5, batch=128):
             med = {k: statistics.median(v) * 1e3 for k, v in samples.items()}
             lines.append(f"| {name} | {med['ce']:.3f} | {med['f32']:.3f} | {med['f16']:.3f} "
                          f"| {med['f32'] / med['ce']:.2f}x | {med['f16'] / med['ce']:.2f}x |")
+    r = med['f32'] / med['ce']  # the last case: the MNIST-1D ConvNet
+    lines += ["", goal("PS-KD step (float32 memory) at most 1.1x a cross-entropy step on the "
+                       "MNIST-1D ConvNet", f"{r:.2f}x", r <= 1.1)]
     return "\n".join(lines)
 
 
