@@ -190,14 +190,15 @@ def _knn_torch(X, k, chunk):
     for b in range(0, B, sets_per):
         Yb, sqb, ib, db = Y[b : b + sets_per], sq[b : b + sets_per], [], []
         for s in range(0, n, rows_per):
-            # ||x_i - x_j||^2 = ||x_i||^2 + ||x_j||^2 - 2 <x_i, x_j>
-            d = sqb[:, s : s + rows_per, None] + sqb[:, None, :] \
-                - 2 * Yb[:, s : s + rows_per] @ Yb.mT
+            # ||x_i - x_j||^2 = ||x_i||^2 + ||x_j||^2 - 2 <x_i, x_j>: ||x_j||^2 - 2 <x_i, x_j>
+            # in the product itself; ||x_i||^2 is the same along a row, so it does not change
+            # the row's order and is added to the k kept values only
+            d = torch.baddbmm(sqb[:, None, :], Yb[:, s : s + rows_per], Yb.mT, alpha=-2)
             rows = torch.arange(d.shape[1], device=X.device)
             d[:, rows, rows + s] = float("inf")
             dk, nb = d.topk(k, dim=-1, largest=False)
             ib.append(nb)
-            db.append(dk.clamp_min(0))
+            db.append((dk + sqb[:, s : s + rows_per, None]).clamp_min(0))
         idx.append(torch.cat(ib, 1))
         dist.append(torch.cat(db, 1))
     nb, d2 = torch.cat(idx), torch.cat(dist)
