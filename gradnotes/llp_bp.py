@@ -190,9 +190,9 @@ def _knn_torch(X, k, chunk):
     for b in range(0, B, sets_per):
         Yb, sqb, ib, db = Y[b : b + sets_per], sq[b : b + sets_per], [], []
         for s in range(0, n, rows_per):
-            # ||x_i - x_j||^2 = ||x_i||^2 + ||x_j||^2 - 2 <x_i, x_j>: ||x_j||^2 - 2 <x_i, x_j>
-            # in the product itself; ||x_i||^2 is the same along a row, so it does not change
-            # the row's order and is added to the k kept values only
+            # ||x_i - x_j||^2 = ||x_i||^2 + ||x_j||^2 - 2 <x_i, x_j>: the product gives
+            # ||x_j||^2 - 2 <x_i, x_j>; ||x_i||^2 is the same along a row, so it does not
+            # change the row's order and is added to the k kept values only
             d = torch.baddbmm(sqb[:, None, :], Yb[:, s : s + rows_per], Yb.mT, alpha=-2)
             rows = torch.arange(d.shape[1], device=X.device)
             d[:, rows, rows + s] = float("inf")
