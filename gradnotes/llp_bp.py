@@ -190,14 +190,15 @@ def _knn_torch(X, k, chunk):
     for b in range(0, B, sets_per):
         Yb, sqb, ib, db = Y[b : b + sets_per], sq[b : b + sets_per], [], []
         for s in range(0, n, rows_per):
-            # ||x_i - x_j||^2 = ||x_i||^2 + ||x_j||^2 - 2 <x_i, x_j>
-            d = sqb[:, s : s + rows_per, None] + sqb[:, None, :] \
-                - 2 * Yb[:, s : s + rows_per] @ Yb.mT
+            # ||x_i - x_j||^2 = ||x_i||^2 + ||x_j||^2 - 2 <x_i, x_j>: the product gives
+            # ||x_j||^2 - 2 <x_i, x_j>; ||x_i||^2 is the same along a row, so it does not
+            # change the row's order and is added to the k kept values only
+            d = torch.baddbmm(sqb[:, None, :], Yb[:, s : s + rows_per], Yb.mT, alpha=-2)
             rows = torch.arange(d.shape[1], device=X.device)
             d[:, rows, rows + s] = float("inf")
             dk, nb = d.topk(k, dim=-1, largest=False)
             ib.append(nb)
-            db.append(dk.clamp_min(0))
+            db.append((dk + sqb[:, s : s + rows_per, None]).clamp_min(0))
         idx.append(torch.cat(ib, 1))
         dist.append(torch.cat(db, 1))
     nb, d2 = torch.cat(idx), torch.cat(dist)
@@ -469,31 +470,78 @@ def gibbs_log_weight(
 def _softplus_nb(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
+
 @njit
-def _bp_nb(unary, src, dst, pair, damping, max_iter, tol):
-    n, D = unary.shape[0], src.shape[0]
-    r = np.zeros(D)
-    new = np.empty(D)
-    b = np.empty(n)
+def _bp_gather(b, ei, ej, r, h, a, lo, hi):
+    "Cavities h of the messages of factors lo..hi-1, and a = -|h|."
+    for e in range(lo, hi):
+        k = 2 * (e - lo)
+        # h_{i\j} = b_i - r_{j->i}: message 2e runs i -> j, 2e + 1 runs j -> i
+        h[k] = b[ei[e]] - r[2 * e + 1]
+        h[k + 1] = b[ej[e]] - r[2 * e]
+        a[k], a[k + 1] = -abs(h[k]), -abs(h[k + 1])
+
+
+@njit
+def _bp_ratio(h, t, ew, lo, hi):
+    "t = e^{-|h|} in; (1 + e^{h+w}) / (1 + e^h) out, from positive terms only."
+    for d in range(2 * (hi - lo)):
+        x, s = ew[lo + (d >> 1)], t[d]
+        t[d] = (s + x) / (1.0 + s) if h[d] >= 0.0 else (1.0 + s * x) / (1.0 + s)
+
+# %% ../nbs/71_llp_bp.ipynb #bpupd01
+@njit
+def _bp_update(q, h, r, nb, ei, ej, pair, ew, damping, lo, hi, delta):
+    """Damped messages of factors lo..hi-1 from q = log-ratios (in place in r), their
+    largest change, and the next beliefs accumulated into nb."""
+    keep = 1.0 - damping
+    for e in range(lo, hi):
+        k = 2 * (e - lo)
+        qij, qji = q[k], q[k + 1]
+        if ew[e] == 0.0:  # |w| too large for e^w: the softplus difference
+            w = pair[e]
+            qij = _softplus_nb(h[k] + w) - _softplus_nb(h[k])
+            qji = _softplus_nb(h[k + 1] + w) - _softplus_nb(h[k + 1])
+        rij, rji = r[2 * e], r[2 * e + 1]
+        # r_{i->j} <- delta r + (1 - delta) m(h_{i\j}, w)
+        mij = damping * rij + keep * qij
+        mji = damping * rji + keep * qji
+        delta = max(delta, abs(mij - rij), abs(mji - rji))
+        r[2 * e], r[2 * e + 1] = mij, mji
+        # b_i = u_i + sum_k r_{k->i}, for the next iteration
+        nb[ej[e]] += mij
+        nb[ei[e]] += mji
+    return delta
+
+
+def _exp_pair(pair):
+    "e^w per factor, 0 where |w| is too large for it (those keep the softplus form)."
+    big = pair.abs() > 0.9 * math.log(torch.finfo(pair.dtype).max)
+    return torch.exp(pair.masked_fill(big, 0)).masked_fill(big, 0), big
+
+
+def _bp_numba(unary, ei, ej, pair, damping, max_iter, tol, chunk=1 << 14):
+    "Flooding BP on NumPy float64 arrays: numba loops, NumPy's vectorized exp and log."
+    n, M = unary.shape[0], ei.shape[0]
+    ew = _exp_pair(torch.from_numpy(pair))[0].numpy()
+    r, b, nb = np.zeros(2 * M), unary.copy(), np.empty(n)
+    c = max(1, min(chunk, M))
+    h, a = np.empty(2 * c), np.empty(2 * c)
     it, delta = 0, np.inf
     while it < max_iter:
-        # b_i = u_i + sum_k r_{k->i}
-        for i in range(n): b[i] = unary[i]
-        for d in range(D): b[dst[d]] += r[d]
+        nb[:] = unary
         delta = 0.0
-        for d in range(D):
-            # h_{i\j} = b_i - r_{j->i}
-            h = b[src[d]] - r[d ^ 1]
-            w = pair[d >> 1]
-            # r_{i->j} <- delta r + (1 - delta) (softplus(h + w) - softplus(h))
-            m = damping * r[d] + (1.0 - damping) * (_softplus_nb(h + w) - _softplus_nb(h))
-            delta = max(delta, abs(m - r[d]))
-            new[d] = m
-        r, new = new, r
+        for lo in range(0, M, c):
+            hi = min(M, lo + c)
+            blk = a[: 2 * (hi - lo)]
+            _bp_gather(b, ei, ej, r, h, a, lo, hi)
+            np.exp(blk, out=blk)
+            _bp_ratio(h, a, ew, lo, hi)
+            np.log(blk, out=blk)
+            delta = _bp_update(a, h, r, nb, ei, ej, pair, ew, damping, lo, hi, delta)
+        b, nb = nb, b
         it += 1
         if delta <= tol: break
-    for i in range(n): b[i] = unary[i]
-    for d in range(D): b[dst[d]] += r[d]
     return b, it, delta
 
 # %% ../nbs/71_llp_bp.ipynb #fa1525d3
@@ -504,14 +552,20 @@ def _bp_torch(unary, src, dst, pair, damping, max_iter, tol):
     D = src.shape[0]
     r = unary.new_zeros(D)
     w = pair.repeat_interleave(2)
+    ew, big = _exp_pair(w)
+    fallback = bool(big.any())
     it, delta = 0, float("inf")
     while it < max_iter:
         # b_i = u_i + sum_k r_{k->i}
         b = unary.index_add(0, dst, r)
         # h_{i\j} = b_i - r_{j->i}; the reverse of message 2e is 2e + 1 and vice versa
         h = b[src] - r.view(-1, 2).flip(1).reshape(-1)
-        # r_{i->j} <- delta r + (1 - delta) (softplus(h + w) - softplus(h))
-        m = damping * r + (1 - damping) * (_softplus(h + w) - _softplus(h))
+        # m = log((1 + e^{h+w}) / (1 + e^h)), t = e^{-|h|}: the numba kernel's form
+        t = torch.exp(-h.abs())
+        q = torch.log(torch.where(h >= 0, t + ew, 1 + t * ew) / (1 + t))
+        if fallback: q = torch.where(big, _softplus(h + w) - _softplus(h), q)
+        # r_{i->j} <- delta r + (1 - delta) m(h_{i\j}, w)
+        m = damping * r + (1 - damping) * q
         delta = (m - r).abs().max().item() if D else 0.0
         r = m
         it += 1
@@ -563,25 +617,25 @@ def belief_propagation(
     check_choice("engine", engine, ["auto", "numba", "torch"])
     if engine == "auto":
         engine = "numba" if use_numba(graph.unary) else "torch"
-    # message 2e: i -> j, 2e + 1: j -> i
-    src = torch.stack([e[:, 0], e[:, 1]], 1).reshape(-1)
-    dst = torch.stack([e[:, 1], e[:, 0]], 1).reshape(-1)
     if engine == "numba":
         if graph.unary.device.type != "cpu":
             raise ValueError(
                 "engine='numba' needs CPU tensors; use engine='torch' on CUDA"
             )
-        b, it, delta = _bp_nb(
+        b, it, delta = _bp_numba(
             graph.unary.detach().double().numpy(),
-            src.cpu().numpy(),
-            dst.cpu().numpy(),
-            graph.pair.detach().double().numpy(),
+            e[:, 0].contiguous().numpy(),
+            e[:, 1].contiguous().numpy(),
+            graph.pair.detach().double().contiguous().numpy(),
             damping,
             max_iter,
             tol,
         )
         b = torch.from_numpy(b).to(graph.unary.dtype)
     else:
+        # message 2e: i -> j, 2e + 1: j -> i
+        src = torch.stack([e[:, 0], e[:, 1]], 1).reshape(-1)
+        dst = torch.stack([e[:, 1], e[:, 0]], 1).reshape(-1)
         b, it, delta = _bp_torch(
             graph.unary,
             src,
