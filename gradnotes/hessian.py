@@ -728,7 +728,12 @@ def _hvp_autograd(self: HessianOperator, leaves, parts, V, retain):
                 retain_graph=retain, is_grads_batched=m > 1)
     if m == 1:
         return torch.cat([h.reshape(-1) for h in hv])[:, None]
-    return torch.cat([h.reshape(m, -1) for h in hv], 1).T
+    # a parameter whose gradient does not reach it comes back as one unbatched zero
+    cols = [
+        h.reshape(m, -1) if h.dim() > p.dim() else h.new_zeros(m, p.numel())
+        for h, p in zip(hv, leaves)
+    ]
+    return torch.cat(cols, 1).T
 
 
 @patch

@@ -424,3 +424,19 @@ def test_lanczos_raises_on_a_non_finite_product():
     with pytest.raises(ValueError, match="non-finite product of SymmetricOperator"):
         A.eigenvalues(k=2)
     assert calls["n"] == 4
+
+
+@pytest.mark.parametrize("cache_graph", [True, False])
+def test_block_product_with_a_parameter_that_enters_linearly(cache_graph):
+    "The last bias enters the loss linearly: its rows of H are zero, and a block product still equals the func path."
+    torch.manual_seed(0)
+    X, y = torch.randn(20, 3, dtype=torch.float64), torch.randn(20, dtype=torch.float64)
+    net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).double()
+    loss = lambda out, t: (out.squeeze(-1) * t).mean()
+    H = HessianOperator(net, loss, (X, y), cache_graph=cache_graph)
+    Hf = HessianOperator(net, loss, (X, y), method="func")
+    V = torch.randn(H.dim, 4, dtype=torch.float64)
+    HV = H @ V
+    assert torch.allclose(HV, Hf @ V, rtol=0, atol=1e-13)
+    assert torch.equal(HV[-1], torch.zeros(4, dtype=torch.float64))  # the bias's row
+    assert torch.allclose(H @ V[:, 2], HV[:, 2], rtol=0, atol=1e-13)
