@@ -87,7 +87,7 @@ def spectrum_and_trace(repeats=5, device="cpu", n_probes=100):
     except ImportError:
         pyhessian = None
     cuda = torch.device(device).type == "cuda"
-    keys = ("ours_eig", "peer_eig", "ours_tr", "peer_tr", "ours_cpu", "peer_cpu")
+    keys = ("ours_eig", "peer_eig", "ours_tr", "peer_tr", "ours_cpu", "peer_cpu", "ours_trcpu", "peer_trcpu")
     times = {k: [] for k in keys}
     errs = {"ours": [], "peer": []}
     prods = {"ours": [], "peer": []}
@@ -105,6 +105,7 @@ def spectrum_and_trace(repeats=5, device="cpu", n_probes=100):
         t, est = _timed(lambda: H.trace(n_probes=n_probes, seed=r), sync)
         times["ours_tr"].append(t)
         res["ours_tr"] = est, H.n_products
+        times["ours_trcpu"].append(_timed(lambda: H.trace(n_probes=n_probes, seed=r), sync, cpu=True)[0])
         if pyhessian is None:
             continue
         counter, restore = _counting(ph)
@@ -125,6 +126,7 @@ def spectrum_and_trace(repeats=5, device="cpu", n_probes=100):
         times["peer_tr"].append(t)
         s = np.array(samples)
         res["peer_tr"] = (s.mean(), s.std(ddof=1) / np.sqrt(len(s))), counter["n"]
+        times["peer_trcpu"].append(_timed(lambda: peer.trace(maxIter=n_probes, tol=0.0), sync, cpu=True)[0])
         restore()
     med = {k: statistics.median(v) * 1e3 if v else float("nan") for k, v in times.items()}
     D = H.dim
@@ -146,6 +148,8 @@ def spectrum_and_trace(repeats=5, device="cpu", n_probes=100):
                      f"{rng(prods['peer'])} | max rel. error {e_peer:.1e} | |")
     (est, se), n_t = res["ours_tr"]
     ratio = f"{med['ours_tr'] / med['peer_tr']:.2f}x" if pyhessian else "n/a"
+    if pyhessian:
+        ratio += f" (CPU time {med['ours_trcpu'] / med['peer_trcpu']:.2f}x)"
     lines.append(f"| trace, {n_probes} probes | gradnotes Hutchinson (blocked probes) | {med['ours_tr']:.1f} | {n_t} | "
                  f"{est:.3f} +- {se:.3f} (exact {trace_exact:.3f}) | {ratio} |")
     if pyhessian:
