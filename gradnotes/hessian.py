@@ -255,14 +255,22 @@ class SymmetricOperator:
         if v.device != self.device:
             raise ValueError(f"v is on {v.device} but the operator is on {self.device}")
         V = v.to(self.dtype).reshape(self.dim, -1)
+        out = self._product(V)
+        self._check_finite(out)
+        return out.reshape(v.shape)
+
+    def _product(self, V: torch.Tensor) -> torch.Tensor:
+        "The product with a (D, m) block already in the operator's dtype, counted."
         out = self._matmat_split(V)
         self.n_products += V.shape[1]
+        return out
+
+    def _check_finite(self, out: torch.Tensor):
         if not bool(torch.isfinite(out).all()):
             raise ValueError(
                 f"non-finite product of {type(self).__name__} with v (NaN or infinity):"
                 " check the model's parameters, the data and the loss at this point"
             )
-        return out.reshape(v.shape)
 
     def __matmul__(self, v):
         return self.matvec(v)
@@ -313,8 +321,9 @@ def _ritz(alpha: list[float], beta: list[float]) -> tuple[np.ndarray, np.ndarray
     a = np.asarray(alpha, dtype=np.float64)
     if len(a) == 1:
         return a.copy(), np.ones((1, 1))
+    # alpha and beta are finite (Lanczos tests them): skip scipy's finiteness scan
     return scipy.linalg.eigh_tridiagonal(
-        a, np.asarray(beta[: len(a) - 1], dtype=np.float64)
+        a, np.asarray(beta[: len(a) - 1], dtype=np.float64), check_finite=False
     )
 
 
@@ -329,24 +338,29 @@ def _lanczos(
     """Lanczos with full reorthogonalization from v0; returns (alpha, beta, Q) with Q of
     shape (D, m)."""
     D, eps = op.dim, torch.finfo(op.dtype).eps
-    Q = torch.empty(D, max_steps, dtype=op.dtype, device=op.device)
+    # the basis by rows: q_j is the contiguous row Q[j]
+    Q = torch.empty(max_steps, D, dtype=op.dtype, device=op.device)
     q = v0 / torch.linalg.vector_norm(v0)
     alpha, beta, scale = [], [], 0.0
     for j in range(max_steps):
-        Q[:, j] = q
-        w = op.matvec(q)
-        a = torch.dot(q, w)
-        # w = H q_j - alpha_j q_j - beta_{j-1} q_{j-1}
-        w = w - a * q
-        if j > 0:
-            w = w - beta[-1] * Q[:, j - 1]
-        # full reorthogonalization against q_1..q_j, classical Gram-Schmidt applied twice
-        Qj = Q[:, : j + 1]
-        for _ in range(2):
-            w = w - Qj @ (Qj.T @ w)
-        b = torch.linalg.vector_norm(w)
-        alpha.append(a.item())
-        beta.append(b.item())
+        Q[j] = q
+        Hq = op._product(q[:, None])[:, 0]
+        Qj = Q[: j + 1]
+        # h = Q_j^T H q_j, whose last entry is alpha_j = q_j^T H q_j
+        h = Qj @ Hq
+        # w = H q_j - Q_j h: the recurrence's alpha_j q_j + beta_{j-1} q_{j-1} and the
+        # round-off components along q_1..q_{j-2} in one classical Gram-Schmidt pass,
+        # then a second pass (full reorthogonalization)
+        w = torch.addmv(Hq, Qj.T, h, alpha=-1)
+        w = torch.addmv(w, Qj.T, Qj @ w, alpha=-1)
+        # beta_j = ||w||; both scalars to the host at once
+        a, b = torch.stack((h[j], torch.linalg.vector_norm(w))).tolist()
+        alpha.append(a)
+        beta.append(b)
+        # a NaN or infinity in H q_j reaches alpha_j or beta_j (0 * inf is NaN in the
+        # projections): the whole product is tested only then
+        if not (math.isfinite(alpha[-1]) and math.isfinite(beta[-1])):
+            op._check_finite(Hq)
         scale = max(scale, abs(alpha[-1]) + beta[-1] + (beta[-2] if j > 0 else 0.0))
         if j + 1 == max_steps or (stop is not None and stop(alpha, beta)):
             break
@@ -359,13 +373,13 @@ def _lanczos(
                 op.device, op.dtype
             )
             for _ in range(2):
-                r = r - Qj @ (Qj.T @ r)
+                r = torch.addmv(r, Qj.T, Qj @ r, alpha=-1)
             q = r / torch.linalg.vector_norm(r)
         # quadrature: the probe's Krylov space is exhausted, its quadrature is exact
         else:
             beta[-1] = 0.0
             break
-    return alpha, beta, Q[:, : len(alpha)]
+    return alpha, beta, Q[: len(alpha)].T
 
 # %% ../nbs/10_hessian.ipynb #85211001
 def _eigenvalues(
@@ -402,11 +416,9 @@ def _eigenvalues(
         return bool(np.all(resid <= tol * max(np.abs(theta).max(), 1e-300)))
 
     def stop(alpha, beta):
-        # solve T's eigenproblem at every step up to 20, then about every j/10 steps
-        j = len(alpha)
-        if j < k or (j > 20 and j % (j // 10) != 0):
-            return False
-        return converged(alpha, beta)
+        # T's eigenproblem (j x j, tridiagonal) costs far less than a product: test the
+        # residuals after every step, so no product is spent past convergence
+        return len(alpha) >= k and converged(alpha, beta)
 
     v0 = torch.randn(self.dim, generator=gen, dtype=torch.float64).to(
         self.device, self.dtype
@@ -688,30 +700,40 @@ class HessianOperator(SymmetricOperator):
 # %% ../nbs/10_hessian.ipynb #c437d321
 @patch
 def _gradient_graph(self: HessianOperator, X, y):
-    "Leaves and the flat gradient of the batch loss, with its graph."
+    """Leaves, and the gradient of the batch loss per parameter with its graph (only the
+    parts that depend on the parameters, with their slices of the flat vector)."""
     leaves = [p.detach().requires_grad_(True) for p in self.params.values()]
     loss = self._f(dict(zip(self.names, leaves)), X, y)
-    return leaves, flatten(_grads(loss, leaves, create_graph=True))
+    grads = _grads(loss, leaves, create_graph=True)
+    ends = np.cumsum([p.numel() for p in leaves]).tolist()
+    # a gradient part without a graph does not depend on w: its rows of H are zero
+    parts = [(e - g.numel(), e, g) for e, g in zip(ends, grads) if g.requires_grad]
+    return leaves, parts
 
 
 @patch
-def _hvp_autograd(self: HessianOperator, leaves, g, V, retain):
+def _hvp_autograd(self: HessianOperator, leaves, parts, V, retain):
     # the gradient does not depend on w: H = 0
-    if not g.requires_grad:
+    if not parts:
         return torch.zeros_like(V)
-    if V.shape[1] == 1:
-        return flatten(_grads(g, leaves, grad_outputs=V[:, 0], retain_graph=retain))[
-            :, None
-        ]
-    # d/dw (g . v) for all columns at once: vmap over the backward pass
-    hv = _grads(
-        g,
-        leaves,
-        grad_outputs=V.T.contiguous(),
-        retain_graph=retain,
-        is_grads_batched=True,
-    )
-    return torch.cat([h.reshape(V.shape[1], -1) for h in hv], 1).T
+    m = V.shape[1]
+    # v cut into the parameters' shapes (views): the flat vector is not in the graph
+    if m == 1:
+        v = V[:, 0]
+        outs = [v[a:b].view(g.shape) for a, b, g in parts]
+    else:  # d/dw (g . v) for all columns at once: vmap over the backward pass
+        Vt = V.T.contiguous()
+        outs = [Vt[:, a:b].reshape(m, *g.shape) for a, b, g in parts]
+    hv = _grads([g for *_, g in parts], leaves, grad_outputs=outs,
+                retain_graph=retain, is_grads_batched=m > 1)
+    if m == 1:
+        return torch.cat([h.reshape(-1) for h in hv])[:, None]
+    # a parameter whose gradient does not reach it comes back as one unbatched zero
+    cols = [
+        h.reshape(m, -1) if h.dim() > p.dim() else h.new_zeros(m, p.numel())
+        for h, p in zip(hv, leaves)
+    ]
+    return torch.cat(cols, 1).T
 
 
 @patch
@@ -763,7 +785,8 @@ def _local_matmat(self: HessianOperator, V):
             w, X, y = next(self._batches())
             self._graph = (w, *self._gradient_graph(X, y))
         w, *graph = self._graph
-        return w * self._hvp_autograd(*graph, V, retain=True)
+        out = self._hvp_autograd(*graph, V, retain=True)
+        return out if w == 1 else w * out
     out = torch.zeros_like(V)
     for w, X, y in self._batches():
         out += w * self._hvp_autograd(

@@ -390,3 +390,53 @@ def test_as_batches_passes_integer_inputs_through():
     batches, n_batches, n = as_batches((X, y))
     (Xb, yb), = list(batches)
     assert (n_batches, n) == (1, 6) and Xb.dtype == torch.int64 and torch.equal(Xb, X) and torch.equal(yb, y)
+
+
+@pytest.mark.parametrize("tol", [1e-3, 1e-6])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_early_stop_within_tol_with_fewer_products(problem, tol, seed):
+    "The residual stop: top-5 within tol * lambda_max of the dense answer, in fewer products than the budget, none wasted."
+    net, X, y, Href = problem
+    ev = torch.linalg.eigvalsh(Href).flip(0)
+    H = HessianOperator(net, F.cross_entropy, (X, y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # converged: no warning
+        vals = H.eigenvalues(k=5, tol=tol, seed=seed)
+    budget = min(H.dim, 10 * 5 + 100)  # the default max_iter
+    assert ((vals - ev[:5]).abs() / ev[0]).max() <= tol
+    assert H.n_products < budget
+    # it stopped at the first step whose residuals met tol: one step fewer does not converge
+    with pytest.warns(RuntimeWarning, match="Lanczos stopped after max_iter"):
+        HessianOperator(net, F.cross_entropy, (X, y)).eigenvalues(k=5, tol=tol, seed=seed,
+                                                                   max_iter=H.n_products - 1)
+
+
+def test_lanczos_raises_on_a_non_finite_product():
+    calls = {"n": 0}
+
+    def matmat(V):
+        calls["n"] += 1
+        out = torch.arange(1.0, 51.0, dtype=torch.float64)[:, None] * V
+        if calls["n"] == 4:
+            out[7] = float("nan")
+        return out
+    A = SymmetricOperator(matmat, 50, check_symmetry=False)
+    with pytest.raises(ValueError, match="non-finite product of SymmetricOperator"):
+        A.eigenvalues(k=2)
+    assert calls["n"] == 4
+
+
+@pytest.mark.parametrize("cache_graph", [True, False])
+def test_block_product_with_a_parameter_that_enters_linearly(cache_graph):
+    "The last bias enters the loss linearly: its rows of H are zero, and a block product still equals the func path."
+    torch.manual_seed(0)
+    X, y = torch.randn(20, 3, dtype=torch.float64), torch.randn(20, dtype=torch.float64)
+    net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).double()
+    loss = lambda out, t: (out.squeeze(-1) * t).mean()
+    H = HessianOperator(net, loss, (X, y), cache_graph=cache_graph)
+    Hf = HessianOperator(net, loss, (X, y), method="func")
+    V = torch.randn(H.dim, 4, dtype=torch.float64)
+    HV = H @ V
+    assert torch.allclose(HV, Hf @ V, rtol=0, atol=1e-13)
+    assert torch.equal(HV[-1], torch.zeros(4, dtype=torch.float64))  # the bias's row
+    assert torch.allclose(H @ V[:, 2], HV[:, 2], rtol=0, atol=1e-13)
