@@ -242,8 +242,10 @@ def fit_segmenter(
     beta: float = 2.0,  # Reliability-weight sharpness (nw_dice)
     warmup: int = 2,  # Epochs with unit weights before reliability weights (nw_dice)
     seed: int = 0,  # Seed of the initialization and the batches
+    channels_last: bool = False,  # Train in channels-last memory format (faster on CPU)
 ) -> UNet:
-    "Train a U-Net on noisy labels; returns it in eval mode."
+    """Train a U-Net on noisy labels; returns it in eval mode (in the default memory
+    format either way)."""
     images = check_tensor("images", images, ndim=4, floating=True).detach()
     if images.dtype in (torch.float16, torch.bfloat16): images = images.float()
     y = _check_masks("labels", labels)
@@ -259,8 +261,12 @@ def fit_segmenter(
     lr = check_number("lr", lr, low=0, low_open=True, high=1e3)
     gamma = check_number("gamma", gamma, low=1, high=2)
     beta = check_number("beta", beta, low=0, high=100)
+    check_type("channels_last", channels_last, bool)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
     g = seed_everything(seed)
     net = UNet(images.shape[1], 2, width, depth).to(images.device, images.dtype)
+    # the layout changes which convolution kernels run, so results agree to rounding
+    net, images = net.to(memory_format=fmt), images.contiguous(memory_format=fmt)
     opt = torch.optim.Adam(net.parameters(), lr)
     y = y.to(images.dtype)
     for r in range(rounds):
@@ -275,7 +281,7 @@ def fit_segmenter(
                 opt.zero_grad()
                 l.backward()
                 opt.step()
-    return net.eval()
+    return net.to(memory_format=torch.contiguous_format).eval()
 
 # %% ../nbs/73_noisy_seg.ipynb #ns0028aa
 def evaluate_segmenter(

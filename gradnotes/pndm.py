@@ -141,16 +141,20 @@ class _Stepper:
         integer_midpoints: bool = False,  # t - (t - t_next) // 2, as diffusers does
     ):
         self.schedule, self.prediction, self.offset = schedule, prediction, alpha_offset
-        self.shape, self.nfe, self._ab = tuple(x.shape), 0, {}
+        self.shape, self.nfe = tuple(x.shape), 0
         self.final, self.integer_midpoints = final_alpha, integer_midpoints
+        # ᾱ as Python floats, read from the tensor once per walk (two lookups a step)
+        self._abs = schedule.alphas_cumprod.tolist()
 
     def ab(self, t) -> float:
         """ᾱ at step t as a Python float (every sample of the batch sits at the same
-        step), looked up once per t; steps below 0 read the final ᾱ."""
-        if t not in self._ab:
-            self._ab[t] = (self.final if t < 0 else
-                           float(self.schedule.alpha_bar(float(t), self.offset)))
-        return self._ab[t]
+        step); a fractional step is floored, steps below 0 read the final ᾱ."""
+        if t < 0:
+            return self.final
+        i = math.floor(t) + self.offset
+        if i >= len(self._abs):  # past the schedule: alpha_bar raises the error
+            return float(self.schedule.alpha_bar(float(t), self.offset))
+        return self._abs[i]
 
     def mid(self, t, t_next):
         "The midpoint of a step (a fractional step is floored when ᾱ is read)."
@@ -308,6 +312,17 @@ class Scheduler:
     def set_timesteps(self, num_steps: int):  # Steps on the grid, as `sample`'s
         """Place `num_steps` steps and list in `timesteps` the step of every model
         evaluation they need, in order; a new walk starts at the next `step`."""
+        self._place(num_steps)
+        self.timesteps = []
+        # the steps asked for do not depend on the values: a walk on zeros lists them
+        _drive(self.walk(torch.zeros(1, 1, dtype=torch.float64)),
+               lambda x, t: self.timesteps.append(t) or torch.zeros_like(x))
+        self._walk = self._want = None
+        return self
+
+    def _place(self, num_steps: int):
+        """Check `num_steps` and place the grid: `set_timesteps` without listing the
+        evaluations (`sample` needs only the grid)."""
         T, method = self.schedule.T, self.method
         num_steps = check_int("num_steps", num_steps, low=1, high=T)
         grid = _grid(T, num_steps, self.spacing, self.steps_offset)
@@ -319,12 +334,7 @@ class Scheduler:
             raise ValueError(
                 f"num_steps must exceed the {_WARMUP[method]} warm-up step(s) of "
                 f"{method}, got {num_steps}")
-        self.grid, self.timesteps = grid, []
-        # the steps asked for do not depend on the values: a walk on zeros lists them
-        _drive(self.walk(torch.zeros(1, 1, dtype=torch.float64)),
-               lambda x, t: self.timesteps.append(t) or torch.zeros_like(x))
-        self._walk = self._want = None
-        return self
+        self.grid = grid
 
     def walk(self, x: torch.Tensor, callback: Callable | None = None,
              show_progress: bool = False):
@@ -400,7 +410,7 @@ def sample(
     check_tensor("x", x, floating=True)
     if x.ndim < 2:
         raise ValueError(f"x must have a batch dimension, got shape {tuple(x.shape)}")
-    sch.set_timesteps(num_steps)
+    sch._place(num_steps)
     check_type("differentiable", differentiable, bool)
     with torch.set_grad_enabled(differentiable and torch.is_grad_enabled()):
         x = _drive(sch.walk(x, callback, show_progress), _model_answer(model))

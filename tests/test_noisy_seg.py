@@ -179,3 +179,20 @@ def test_stage1_bad_input():
         MaskVAE(16).energy(aux[:, None] * 2)
     with pytest.raises(TypeError, match="net must be MaskCycleGAN"):
         translate_masks(torch.nn.Identity(), s.images)
+
+
+def test_channels_last_training_agrees_with_the_default_layout():
+    "Same seed, same batches: the two layouts differ only by the convolutions' rounding."
+    s = make_scans(16, 16, seed=0)
+    y = corrupt_masks(s.masks, 0.3, seed=0)
+    kw = dict(loss="nw_dice", epochs=1, batch_size=8, warmup=0, seed=3)
+    a = fit_segmenter(s.images, y, **kw)
+    b = fit_segmenter(s.images, y, channels_last=True, **kw)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(v.is_contiguous() for v in sb.values())  # returned in the default layout
+    for k in sa:
+        torch.testing.assert_close(sb[k], sa[k], rtol=1e-4, atol=1e-4)
+    assert (predict_masks(a, s.images) != predict_masks(b, s.images)).float().mean() < 0.01
+    assert s.images.is_contiguous()  # the caller's images are not touched
+    with pytest.raises(TypeError, match="channels_last"):
+        fit_segmenter(s.images, y, channels_last="yes")

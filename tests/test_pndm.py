@@ -256,3 +256,31 @@ def test_steps_offset_needs_a_diffusers_spacing(setup):
         sample(gm.model(sched), xT, sched, 10, steps_offset=1)
     with pytest.raises(ValueError, match="past the schedule's last step"):
         sample(gm.model(sched), xT, sched, 1000, "ddim", timestep_spacing="leading", steps_offset=1)
+
+
+@pytest.mark.parametrize("offset", [0, 1])
+def test_stepper_lookup_matches_alpha_bar(offset):
+    "The walk's ᾱ list gives what NoiseSchedule.alpha_bar gives, on and between steps."
+    from gradnotes.pndm import _Stepper
+    for sched in (make_schedule("linear"), make_schedule("cosine", T=100)):
+        s = _Stepper(sched, "epsilon", offset, torch.zeros(2, 3), final_alpha=0.7)
+        for t in [0, 0.5, 1, 7.5, 10, sched.T // 2 + 0.25, sched.T - 1 - offset]:
+            assert s.ab(t) == float(sched.alpha_bar(float(t), offset))
+        assert s.ab(-1) == s.ab(-0.5) == 0.7
+        with pytest.raises(ValueError, match="t \\+ offset"):
+            s.ab(sched.T - offset)
+
+
+@pytest.mark.parametrize("method", ["ddim", "pie", "prk", "s-pndm", "f-pndm", "fon"])
+def test_sample_equals_the_scheduler_loop(method):
+    "sample (no listing walk) and Scheduler.step (after set_timesteps) give equal tensors."
+    from gradnotes.pndm import Scheduler
+    sched = make_schedule("linear")
+    x0 = torch.randn(3, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    model = lambda x, t: torch.sin(x) * (1 + t[:, None] / 1000)
+    ours = sample(model, x0, sched, 10, method)
+    sch = Scheduler(sched, method).set_timesteps(10)
+    x = x0
+    for t in sch.timesteps:
+        x = sch.step(model(x, torch.full((3,), float(t), dtype=x.dtype)), t, x)
+    assert torch.equal(ours, x)
