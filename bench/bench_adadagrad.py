@@ -18,10 +18,7 @@ from gradnotes.adadagrad import grad_stats, required_batch_size
 from gradnotes.autodiff import per_sample_grads
 from gradnotes.data import digits, mnist1d
 from gradnotes.training import MLP, ConvNet1d
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def median_ms(fn, repeats):

@@ -22,6 +22,7 @@ import torch
 
 from gradnotes.alm_sketch import PoissonControl, Sketcher, kkt_matrix, sketch_solve
 from gradnotes.core import torch_threads
+from goals import goal
 
 F64 = torch.float64
 
@@ -39,10 +40,6 @@ def poisson_kkt(N):
     q = PoissonControl(N)
     P = q.parts(q.x0, torch.zeros(N, dtype=F64))
     return kkt_matrix(P.H, P.G)
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def median_time(fn, repeats):

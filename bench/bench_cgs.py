@@ -24,6 +24,7 @@ import torch
 
 from gradnotes.cgs import _propagate, cgs_solve, transition_weights
 from gradnotes.core import torch_threads
+from goals import goal
 
 
 def problem(n, heads, seed=0, indeg=8):
@@ -76,10 +77,6 @@ def timed(fn, repeats):
     for _ in range(repeats):
         t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
     return statistics.median(ts)
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def rel(a, b):

@@ -20,13 +20,10 @@ import torch.nn.functional as F
 
 from gradnotes.coherence import M3Gradient, MeanGradient, RM3Gradient, WinsorizedGradient, winsorized_mean
 from gradnotes.training import MLP
+from goals import goal
 
 
 CLOCK = time.perf_counter
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def order_statistics(rounds=7, sizes=((64, 26_000, 2), (64, 85_000, 2), (64, 85_000, 6), (256, 85_000, 12))):

@@ -22,6 +22,7 @@ from sklearn.datasets import load_breast_cancer, make_moons
 from gradnotes.convex_relu import (admm, convex_problem, enumerate_gates, sample_gates,
                                    solve_cvxpy)
 from gradnotes.core import torch_threads
+from goals import goal
 
 
 def _ones(X): return torch.cat([X, X.new_ones(len(X), 1)], 1)
@@ -47,10 +48,6 @@ def programs():
     out.append((f"moons n=6, all {gates.shape[1]} patterns (exact), ReLU",
                 convex_problem(Xe, ye, gates, 0.1)))
     return out
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def timed(fn, rounds):

@@ -18,10 +18,7 @@ import torch
 
 from gradnotes.core import torch_threads
 from gradnotes.cotta import CoTTA, Tent, bn_cnn, cotta_augment
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def time_it(fn, repeats, warmup=2):

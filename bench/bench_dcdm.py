@@ -20,10 +20,7 @@ import torch
 
 from gradnotes.core import torch_threads
 from gradnotes.dcdm import DCDMNet, PoissonOperator, random_obstacles
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def timed(fn, repeats, rounds=5):

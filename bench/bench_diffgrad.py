@@ -20,6 +20,7 @@ import torch
 
 from gradnotes.core import torch_threads
 from gradnotes.diffgrad import DiffGrad
+from goals import goal
 
 GOAL = 1.3
 
@@ -130,14 +131,13 @@ def _main(repeats, rounds, device):
         vs_peer = f"{m / peer:.2f}x" if peer else "n/a"
         lines.append(f"| {k} | {m:.3f} | {m / fe:.2f}x | {m / fu:.2f}x | {vs_peer} |")
     r_fe, r_fu = med["gradnotes DiffGrad (fused)"] / fe, med["gradnotes DiffGrad (fused)"] / fu
-    met = lambda r: "met" if r <= GOAL else "not met"
     ref7 = med["reference: Adam's update compiled by inductor (7 streams)"]
     ref9 = med["reference: diffGrad's 9 streams, Adam's arithmetic"]
     lines += ["", f"Traffic alone (9 streams / 7, both compiled by inductor): {ref9 / ref7:.2f}x "
               f"(ideal 9/7 = 1.29x); inductor's Adam / torch's fused Adam: {ref7 / fu:.2f}x; "
               f"diffGrad's sigmoid on top of its traffic: {med['gradnotes DiffGrad (fused)'] / ref9:.2f}x.",
-              "", f"Goal: fused diffGrad <= {GOAL}x Adam foreach ({r_fe:.2f}x: {met(r_fe)})",
-              f"Goal: fused diffGrad <= {GOAL}x Adam fused ({r_fu:.2f}x: {met(r_fu)})"]
+              "", goal(f"fused diffGrad <= {GOAL}x Adam foreach", f"{r_fe:.2f}x", r_fe <= GOAL),
+              goal(f"fused diffGrad <= {GOAL}x Adam fused", f"{r_fu:.2f}x", r_fu <= GOAL)]
     return "\n".join(lines + [""] + crossover(repeats // 2, device))
 
 

@@ -11,10 +11,7 @@ import torch
 from gradnotes.diffle import (calibrate, darken, distill_enhancer, fit_patch_prior,
                               image_crops, pseudo_references, train_enhancer,
                               train_patch_prior)
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def _median(fn, repeats):

@@ -23,10 +23,7 @@ import torch.nn.functional as F
 
 from gradnotes.contrastive import KeyQueue, info_nce
 from gradnotes.feature_transform import FeatureTransform, moco_ft_loss
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def _sync(device):

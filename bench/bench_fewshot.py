@@ -13,6 +13,7 @@ import time
 import torch
 
 from gradnotes.fewshot_clustering import cl2n, shift_queries, slk
+from goals import goal
 
 
 def episodes(B, shot, K=5, n_query=15, D=64, seed=0):
@@ -48,7 +49,7 @@ def main(n_episodes=100, rounds=3, device="cpu", with_growth=True):
     return "\n".join(lines)
 
 
-GOAL = "Goal: SLK episode time grows at most like N log N at the notebook's sizes (exponent {e}: {verdict})."
+GOAL = "SLK episode time grows at most like N log N at the notebook's sizes"
 
 
 def growth(sizes=((1, 15), (5, 15), (5, 48), (5, 99), (5, 150)), n_episodes=20, rounds=3):
@@ -83,7 +84,7 @@ def growth(sizes=((1, 15), (5, 15), (5, 48), (5, 99), (5, 150)), n_episodes=20, 
     lines += ["", f"growth exponent (slope of log time on log N, N = {N[0]} to {N[-1]}): SLK-Means {ex['kmeans']:.2f}, "
               f"SLK-MS {ex['ms']:.2f}; N log N over this range has exponent {nlogn:.2f}; between the two largest "
               f"sizes alone: SLK-Means {top['kmeans']:.2f}, SLK-MS {top['ms']:.2f} (the exact kNN search is O(N^2 D))", "",
-              GOAL.format(e=f"{e:.2f}, N log N {nlogn:.2f}", verdict="met" if e <= nlogn else "not met")]
+              goal(GOAL, f"exponent {e:.2f}, N log N {nlogn:.2f}", e <= nlogn)]
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ import torch
 
 from gradnotes.core import torch_threads
 from gradnotes.fst import FST, SegNet, self_training_loss
+from goals import goal
 
 K = 3
 
@@ -30,10 +31,6 @@ def make(k, width, batch):
          torch.rand(batch, 3, 32, 32, generator=g))
     fst.step(b)  # the first step is a plain one: time the steps after it
     return lambda: fst.step(b)
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def time_it(fn, repeats, warmup=2):

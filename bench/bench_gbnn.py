@@ -22,6 +22,7 @@ import torch
 
 from gradnotes.data import breast_cancer, digits
 from gradnotes.gbnn import GBNNClassifier, fit_stage
+from goals import goal
 
 
 def timed(fn, rounds):
@@ -30,10 +31,6 @@ def timed(fn, rounds):
     for _ in range(rounds):
         t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
     return statistics.median(ts)
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def official():

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from gradnotes.grad_norm_newton import LogSumExp, RankOne, StepSolver, Metric, as_dense, gns_minimize
+from goals import goal
 
 
 def problem(n, mu=0.25, seed=3124):
@@ -25,10 +26,6 @@ def problem(n, mu=0.25, seed=3124):
     A = torch.rand(n, n, generator=g, dtype=torch.float64) * 2 - 1
     b = torch.rand(n, generator=g, dtype=torch.float64) * 2 - 1
     return LogSumExp(A, b, mu, shift_to_zero=True), torch.ones(n, dtype=torch.float64), A.T @ A
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def per_iteration(run, rounds):

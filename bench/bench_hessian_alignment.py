@@ -20,6 +20,7 @@ from torch import nn
 
 from gradnotes.hessian_alignment import (colored_digits, colored_mlp, fishr_penalty, hgp_penalty, hutchinson_penalty,
                                          per_sample_head_grads)
+from goals import goal
 
 GOAL_BATCHED = 2.0  # batched Hutchinson step at least this many times faster than the per-probe loop
 
@@ -65,8 +66,8 @@ def main(rounds=15, n_probes=150):
     loop, batched = times[f"Hutchinson, R = {n_probes}, loop (official)"], times[f"Hutchinson, R = {n_probes}, batched (ours)"]
     speedup = loop / batched
     lines += ["", f"Batched probes vs the per-probe loop: {speedup:.1f}x faster.", "",
-              f"Goal: the Hutchinson penalty step with batched probes at least {GOAL_BATCHED:g}x faster than the "
-              f"official per-probe loop ({speedup:.1f}x: {'met' if speedup >= GOAL_BATCHED else 'not met'})."]
+              goal(f"the Hutchinson penalty step with batched probes at least {GOAL_BATCHED:g}x faster than "
+                   "the official per-probe loop", f"{speedup:.1f}x", speedup >= GOAL_BATCHED)]
     try:
         import backpack
         from backpack.extensions import BatchGrad
@@ -88,8 +89,8 @@ def main(rounds=15, n_probes=150):
     lines += ["", "| per-example head gradients, 599 examples | ms |", "|---|---|",
               f"| torch.func.vmap (ours) | {1e3 * t_ours:.2f} |", f"| BackPACK BatchGrad | {1e3 * t_bp:.2f} |",
               "", f"BackPACK / ours: {t_bp / t_ours:.2f}.", "",
-              f"Goal: per-example head gradients by torch.func.vmap at least as fast as BackPACK's BatchGrad "
-              f"({t_bp / t_ours:.2f}x: {'met' if t_bp >= t_ours else 'not met'})."]
+              goal("per-example head gradients by torch.func.vmap at least as fast as BackPACK's BatchGrad",
+                   f"{t_bp / t_ours:.2f}x", t_bp >= t_ours)]
     return "\n".join(lines)
 
 

@@ -17,10 +17,7 @@ import torch
 
 from gradnotes.ignite import (GaussianSurrogate, Ignite, all_sequences, gaussian_nll,
                               make_potts, potts_score)
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def timed(fns, rounds):

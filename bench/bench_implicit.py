@@ -12,10 +12,7 @@ import warnings
 import torch
 
 from gradnotes.implicit import custom_root, solve_cg
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def main(repeats=20, n=2000, d=300):

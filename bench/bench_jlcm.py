@@ -10,10 +10,7 @@ import time
 import torch
 
 from gradnotes.jlcm import assign_nearest
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def timed(fn, rounds):

@@ -19,9 +19,10 @@ import numpy as np
 import torch
 
 from gradnotes.llp_bp import bag_proportions, belief_propagation, check_bags, knn_similarity, llp_graph, random_bags
+from goals import goal
 
-GOAL = "Goal: numba BP at least as fast as torch's CPU path from 2,000 to 100,000 nodes ({ratio}: {verdict})"
-GOAL_GROWTH = "Goal: numba BP time per iteration grows at most like N log N over these sizes ({value}: {verdict})"
+GOAL = "numba BP at least as fast as torch's CPU path from 2,000 to 100,000 nodes"
+GOAL_GROWTH = "numba BP time per iteration grows at most like N log N over these sizes"
 
 
 def graph(n, bag_size, seed=0):
@@ -123,9 +124,9 @@ def main(sizes=SIZES, bags=(8, 64), rounds=3):
     lines += ["", "growth exponent (slope of log time per iteration on log nodes): "
               + "; ".join(f"bags {b}: numba {ex[b, 'numba']:.2f}, torch {ex[b, 'torch']:.2f}" for b in bags)
               + f"; N log N over these sizes has {nlogn:.2f} (numba within it: {'yes' if grow_ok else 'no'})", "",
-              GOAL.format(ratio=f"worst numba / torch {worst:.2f}", verdict="met" if worst <= 1.0 else "not met"),
-              GOAL_GROWTH.format(value=f"largest exponent {max(ex[b, 'numba'] for b in bags):.2f}, N log N {nlogn:.2f}",
-                                 verdict="met" if grow_ok else "not met")]
+              goal(GOAL, f"worst numba / torch {worst:.2f}", worst <= 1.0),
+              goal(GOAL_GROWTH, f"largest exponent {max(ex[b, 'numba'] for b in bags):.2f}, N log N {nlogn:.2f}",
+                   grow_ok)]
     return "\n".join(lines)
 
 

@@ -16,10 +16,7 @@ import torch
 from gradnotes.core import torch_threads
 from gradnotes.data import sample_image
 from gradnotes.maid import hoag, maid, tv_denoising
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def images(size, seed=0):

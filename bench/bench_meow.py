@@ -21,10 +21,7 @@ from torch import nn
 from gradnotes.autodiff import saved_bytes
 from gradnotes.meow import (MEOW, _step_loss, VARIANTS, kmeans_prototypes, learned_weights,
                             make_dblp_like, metapath_adjacency, pathsim_topk, prepare_views)
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def timed(fn, rounds):

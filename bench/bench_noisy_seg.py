@@ -18,15 +18,12 @@ import torch
 from gradnotes.core import torch_threads
 from gradnotes.noisy_seg import noise_weighted_dice_loss, reliability_weights
 from gradnotes.training import UNet
+from goals import goal
 
 CASES = {  # name: (width, depth, batch, size)
     "page: width 8, depth 2, 16 x 32x32": (8, 2, 16, 32),
     "width 16, depth 3, 8 x 96x96": (16, 3, 8, 96),
 }
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def step_timer(model, opt, X, y, sync):

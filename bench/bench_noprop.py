@@ -18,10 +18,7 @@ import torch.nn.functional as F
 
 from gradnotes.autodiff import saved_bytes
 from gradnotes.noprop import NoPropDT
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def step_time(loss_fn, model, rounds):

@@ -14,10 +14,7 @@ import time
 import torch
 
 from gradnotes.odice import ODICE, DiscretePolicy, Transitions, TwinV, f_star
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def _data(n=4096, d=17, k=6, seed=0):

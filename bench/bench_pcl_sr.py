@@ -20,10 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from gradnotes.pcl_sr import EDSR, haar_dwt, random_patches, sr_pairs, train_sr
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def timed(fns, rounds):

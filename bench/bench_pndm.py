@@ -12,10 +12,7 @@ import torch
 
 from gradnotes.diffusion import make_schedule
 from gradnotes.pndm import sample
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def main(repeats=5, steps=50, batch=16):

@@ -16,15 +16,12 @@ import torch.nn.functional as F
 from gradnotes.core import torch_threads
 from gradnotes.pskd import PSKDLoss
 from gradnotes.training import MLP, ConvNet1d
+from goals import goal
 
 CASES = {  # name: (model factory, input shape, training-set size)
     "digits MLP 64-128-10": (lambda: MLP([64, 128, 10]), (64,), 1259),
     "MNIST-1D ConvNet1d": (lambda: ConvNet1d(), (40,), 3600),
 }
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def step_timer(model, opt, X, y, idx, loss_fn):

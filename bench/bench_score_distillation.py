@@ -18,10 +18,7 @@ import torch
 from gradnotes.diffusion import ClassConditionalMixture, EpsMLP, make_schedule
 from gradnotes.score_distillation import (dsd_grad, fit_variational, nfsd_grad, sds_grad,
                                           vsd_grad)
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def _interleaved(runs, repeats):

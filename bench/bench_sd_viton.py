@@ -21,15 +21,12 @@ import torch
 from gradnotes.core import torch_threads
 from gradnotes.sd_viton import (FlowNet, _levels, _loss, _terms, compose_flows, make_garments,
                                 person_condition, warp)
+from goals import goal
 
 CASES = {  # name: (batch, channels, height, width)
     "page: 2 x 2 x 64x48": (2, 2, 64, 48),
     "8 x 3 x 256x192": (8, 3, 256, 192),
 }
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def _inputs(b, c, h, w, device, fmt):

@@ -19,10 +19,7 @@ import torch
 
 from gradnotes.sgd_stability import (DiagonalLinearNet, TwoLayerReLU, gauss_newton_sharpness, mean_square_radius, sample_indices,
                                      sparse_regression, stability_threshold, teacher_regression, train_sgd)
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
+from goals import goal
 
 
 def timed(fn, rounds):

@@ -25,6 +25,7 @@ import torch
 
 from gradnotes.core import torch_threads
 from gradnotes.variational_pde import Lagrangian, euler_lagrange, helmholtz_inverse, torus_grid
+from goals import goal
 
 
 def timed(fn, repeats, rounds=5):
@@ -36,10 +37,6 @@ def timed(fn, repeats, rounds=5):
         for _ in range(repeats): fn()
         ts.append((time.perf_counter() - t) / repeats)
     return statistics.median(ts)
-
-
-def goal(text, value, ok):
-    return f"Goal: {text} ({value}: {'met' if ok else 'not met'})"
 
 
 def fd_matrix(n):

@@ -14,7 +14,6 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -22,8 +21,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-GOAL_PART = re.compile(r"\(([^()]*):\s*(met|not met)\)")
-COMPARE = re.compile(r"\s(<=|>=|<|>|at most|at least|within)\s")
+sys.path.insert(0, str(HERE))  # the scripts' shared `goals` module, for them and for us
+from goals import goals  # noqa: E402
 
 
 def scripts(only=None):
@@ -36,28 +35,6 @@ def scripts(only=None):
         raise SystemExit(f"--only: no bench script named {', '.join(missing)} "
                          f"(known: {', '.join(found)})")
     return {n: found[n] for n in only}
-
-
-def goals(table):
-    "(goal, measured, met) for each `Goal:` line of a table; one row per `(value: met)` part."
-    rows = []
-    for line in table.splitlines():
-        line = line.strip()
-        if not line.startswith("Goal:"):
-            continue
-        body, start, subject = line.removeprefix("Goal:").strip(), 0, ""
-        for m in GOAL_PART.finditer(body):
-            text = body[start:m.start()].strip().removeprefix("and ").strip(" ,;")
-            if start == 0:  # "x <= 1.3x a (..: met) and <= 1.3x b (..: met)": b's goal names x
-                cmp = COMPARE.search(" " + text)
-                subject = text[:cmp.start()].strip() if cmp else ""
-            elif subject and COMPARE.match(" " + text):
-                text = f"{subject} {text}"
-            rows.append((text, m.group(1).strip(), m.group(2)))
-            start = m.end()
-        if start == 0:
-            rows.append((body, "?", "no verdict"))
-    return rows
 
 
 def child(path, out, threads):

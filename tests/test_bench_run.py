@@ -54,3 +54,11 @@ def test_subset_does_not_write(tmp_path, monkeypatch):
     text = out.read_text()
     assert "| jlcm | g | v | met | 1 |" in text and "load average" in text
     assert "1 of 1 goals met" in text
+
+
+def test_a_goal_line_reads_back_as_written():
+    "`goals.goal` writes what `run.goals` reads: one owner of the format for every script."
+    goal = importlib.import_module("goals").goal
+    table = "\n".join([goal("x at most 1.0x y", "0.50x", True), goal("z within 1e-6", "3e-5", False)])
+    assert run.goals(table) == [("x at most 1.0x y", "0.50x", "met"),
+                                ("z within 1e-6", "3e-5", "not met")]
